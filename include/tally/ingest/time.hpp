@@ -1,0 +1,29 @@
+#pragma once
+// UTC calendar arithmetic on epoch milliseconds and day numbers (days since 1970-01-01).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tally::ingest {
+
+inline constexpr std::int64_t kMsPerMinute = 60'000;
+inline constexpr std::int64_t kMsPerDay = 86'400'000;
+
+inline std::int64_t day_of(std::int64_t ms) {
+    return ms >= 0 ? ms / kMsPerDay : (ms - kMsPerDay + 1) / kMsPerDay;
+}
+inline int minute_of_day(std::int64_t ms) {
+    return static_cast<int>((ms - day_of(ms) * kMsPerDay) / kMsPerMinute);
+}
+
+/// "YYYY-MM-DD" for a day number.
+std::string format_day(std::int64_t day);
+/// Day number of "YYYY-MM-DD"; nullopt when malformed or not a real date.
+std::optional<std::int64_t> parse_day(std::string_view text);
+/// Day numbers from a civil date (proleptic Gregorian) and back.
+std::int64_t days_from_civil(int year, unsigned month, unsigned day);
+void civil_from_days(std::int64_t days, int& year, unsigned& month, unsigned& day);
+
+}  // namespace tally::ingest
