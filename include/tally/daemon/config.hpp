@@ -1,0 +1,68 @@
+#pragma once
+// tallyd's configuration: the embedded defaults, then a JSON file (--config), then flags
+// (SPEC §1: flags win). Every key is listed in README.md and config/tallyd.json.
+// A bad flag, key or value is a one-line error naming it (exit 2).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tally/durability/event_log.hpp"
+
+namespace tally::daemon {
+
+struct Config {
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 8080;
+    std::string data_dir = "./data";
+    std::string web_root = "./web";
+    std::string token;        // "" = reads are open
+    std::string instance_id;  // "" = the host name
+    std::string log_level = "info";
+    std::size_t threads = 0;  // 0 = one per core
+    bool demo = false;
+
+    // durability.*
+    durability::FsyncMode fsync = durability::FsyncMode::interval;
+    std::chrono::milliseconds fsync_interval{100};
+    std::uint64_t segment_bytes = 64ull << 20;
+
+    // http.*
+    std::size_t max_connections = 10'000;
+    std::chrono::milliseconds read_timeout{10'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+    std::vector<std::string> cors_origins = {"*"};
+
+    // limits.*
+    std::size_t max_sites = 1000;
+    std::size_t max_event_names_per_day = 1000;
+    std::size_t top_capacity = 10'000;
+
+    // redis.*, live.*, retention (used by later parts; accepted and validated now)
+    std::string redis_url;  // "" = no mirror
+    std::chrono::milliseconds redis_flush{250};
+    std::chrono::milliseconds live_batch{100};
+    int retention_days = 30;
+    int rollup_retention_days = 400;
+};
+
+/// What the command line asked for.
+struct CommandLine {
+    enum class Action { run, help, version } action = Action::run;
+    Config config;
+};
+
+/// Parses argv (and the --config file it names, and TALLY_TOKEN from the environment).
+/// Throws ConfigError with a one-line message naming the bad flag or key.
+CommandLine parse_command_line(int argc, const char* const* argv, const char* env_token);
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::string usage();
+
+}  // namespace tally::daemon

@@ -1,0 +1,64 @@
+#pragma once
+// Maps a request to its route: exact paths first, then path prefixes ("/dashboard/"), as
+// drogon's router does. A path that matches with another method answers 405 with Allow;
+// no match answers 404. Each route has a name, the `route` label of tally's HTTP metrics.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tally/http/message.hpp"
+
+namespace tally::http {
+
+/// Builds the JSON error body every error answer uses: {"error": message[, "field": field]}.
+Response error_response(unsigned status, std::string_view message, std::string_view field = {});
+Response json_response(unsigned status, std::string body);
+
+/// The percent-decoded value of `name` in a query string ("a=1&b=x%20y"); nullopt when
+/// absent. '+' decodes to a space, as browsers encode forms.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+/// Percent-decodes `text`; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+
+class Router {
+public:
+    using Fn = std::function<Response(const Request&)>;
+    /// Called once per answered request with its route index, status and latency.
+    using Observer = std::function<void(const Request&, std::size_t route, unsigned status,
+                                        std::chrono::nanoseconds latency)>;
+
+    /// Exact path match, e.g. "/track/pageview".
+    void add(std::string name, std::vector<Method> methods, std::string path, Fn fn);
+    /// Prefix match, e.g. "/dashboard/"; the longest prefix wins.
+    void add_prefix(std::string name, std::vector<Method> methods, std::string prefix, Fn fn);
+    /// What answers when nothing matches (static files); 404 when unset.
+    void set_fallback(std::string name, std::vector<Method> methods, Fn fn);
+    void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+    /// Route names in index order (the metrics labels), including "not_found".
+    std::vector<std::string> route_names() const;
+
+    /// Routes and answers one request (synchronously).
+    void handle(const Request& request, const Reply& reply) const;
+
+private:
+    struct Route {
+        std::string name;
+        std::vector<Method> methods;
+        std::string path;
+        bool prefix = false;
+        Fn fn;
+    };
+    const Route* match(std::string_view path) const;
+
+    std::vector<Route> routes_;
+    Route fallback_;
+    bool has_fallback_ = false;
+    Observer observer_;
+};
+
+}  // namespace tally::http

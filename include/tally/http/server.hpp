@@ -1,0 +1,64 @@
+#pragma once
+// The HTTP server: a listener and keep-alive sessions on Boost.Beast, one io_context per
+// I/O thread (a session lives on the thread that accepted... see server.cpp), limits and
+// timeouts from SPEC §2 and §6. Beast's templates stay inside src/http.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tally/http/message.hpp"
+
+namespace tally::http {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: pick a free port (see Server::port())
+    std::size_t threads = 1;
+    std::size_t header_limit = 8 * 1024;          // larger headers -> 431
+    std::size_t body_limit = 64 * 1024;           // larger bodies -> 413
+    std::size_t large_body_limit = 1024 * 1024;   // for the paths below
+    /// Paths (exact) that accept large_body_limit: /track/batch, /api/v1/metrics.
+    std::function<bool(std::string_view path)> allows_large_body;
+    std::chrono::milliseconds read_timeout{10'000};  // a request must arrive whole within this
+    std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
+    std::size_t max_connections = 10'000;            // beyond: accepted and closed at once
+};
+
+/// Counters the server keeps about itself; /metrics reads them.
+struct ServerStats {
+    std::atomic<std::int64_t> open_connections{0};
+    std::atomic<std::uint64_t> accepted_connections{0};
+    std::atomic<std::uint64_t> refused_connections{0};  // over max_connections
+    std::atomic<std::uint64_t> timeouts{0};
+    std::atomic<std::uint64_t> protocol_errors{0};      // unparseable requests (400/413/431)
+};
+
+class Server {
+public:
+    Server(ServerOptions options, Handler handler, ServerStats& stats);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Binds and listens; throws std::system_error naming the address on failure.
+    void start();
+    /// The bound port (useful with port 0).
+    std::uint16_t port() const;
+    /// Runs the I/O threads; returns once stop() has drained them.
+    void run();
+    /// Stops accepting, lets in-flight requests finish (up to `grace`), closes idle
+    /// keep-alive connections, and makes run() return. Thread-safe, idempotent.
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally::http

@@ -1,0 +1,98 @@
+#pragma once
+// The read side (SPEC §3): dashboards over a day, ISO week or month, time series, exact
+// funnels and the rolling-window APIs. Every function reads the Store through
+// Store::visit_site, merging its shards, and never writes.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tally/ingest/event.hpp"
+#include "tally/store/store.hpp"
+
+namespace tally::query {
+
+/// An inclusive range of UTC days and how the caller named it.
+struct DayRange {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    std::string label;  // "2024-01-15", "2024-W03" or "2024-01"
+};
+
+/// "today", "YYYY-MM-DD", ISO week "YYYY-Www" or month "YYYY-MM"; nullopt when malformed.
+std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms);
+
+using Ranked = std::vector<std::pair<std::string, std::uint64_t>>;
+
+struct Dashboard {
+    std::string date;  // the range's label
+    std::string site;
+    std::uint64_t page_views = 0;
+    std::uint64_t unique_visitors = 0;
+    std::uint64_t unique_sessions = 0;
+    Ranked top_pages, top_referrers, countries;
+    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    std::uint64_t real_time_users = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> events;  // by name
+    /// The largest overestimate any top-list count may carry (0 while the lists are exact,
+    /// i.e. every day had at most their capacity of distinct members).
+    std::uint64_t top_error_bound = 0;
+};
+
+inline constexpr std::size_t kTopListSize = 10;
+
+Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
+                          std::int64_t now_ms);
+std::string to_json(const Dashboard& dashboard);
+/// CSV with the header "section,name,value": one row per figure and per list entry.
+std::string to_csv(const Dashboard& dashboard);
+
+enum class Aggregation { sum, avg, min, max };
+bool parse_aggregation(std::string_view text, Aggregation& out);
+
+struct TimeseriesRequest {
+    std::string event_name;  // "" for page views
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    std::int64_t bucket_ms = 60'000;
+    Aggregation aggregation = Aggregation::sum;
+};
+
+inline constexpr std::size_t kMaxPoints = 10'000;
+
+struct Point {
+    std::int64_t timestamp_ms;
+    double value;
+};
+
+/// One point per bucket aligned to multiples of bucket_ms since the epoch, covering
+/// [from, to). The caller has validated the request (bucket multiple of a minute, point
+/// count within kMaxPoints).
+std::vector<Point> timeseries(const store::Store& store, std::string_view site,
+                              const TimeseriesRequest& request);
+std::string to_json(const std::vector<Point>& points);
+
+/// n_k for each prefix of `steps` on `day` (SPEC §3 /funnel). A step is an event name or
+/// "pageview:/path".
+Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
+              const std::vector<std::string>& steps);
+
+struct ActiveUser {
+    std::string user_id;
+    std::uint64_t session_count = 0;
+};
+
+/// Visitors active in the last 5 minutes with their distinct sessions, most sessions first.
+std::vector<ActiveUser> active_users(const store::Store& store, std::string_view site,
+                                     std::int64_t now_ms);
+/// Distinct sessions in the last 5 minutes.
+std::uint64_t real_time_users(const store::Store& store, std::string_view site, std::int64_t now_ms);
+/// The `k` most viewed pages of the last 15 minutes.
+Ranked recent_top_pages(const store::Store& store, std::string_view site, std::int64_t now_ms,
+                        std::size_t k);
+
+}  // namespace tally::query

@@ -1,0 +1,93 @@
+#pragma once
+// DayState: everything Tally knows about one site on one UTC day, in one shard.
+//
+// A day holds exact counters (page views per minute, custom events per name per minute,
+// devices), two HyperLogLogs (visitors, sessions) and three Space-Saving top lists
+// (pages, referrers, countries), plus the funnel log: every pageview and custom event as
+// (time, step label) per funnel identity, which is what makes /funnel exact.
+//
+// Invariants
+//   page_views == sum(pageviews_per_minute) == sum(devices) == pages.total()
+//              == referrers.total();  countries.total() <= page_views (country is optional).
+//   events[n].total == sum(events[n].per_minute).
+//
+// Cost: about 32 KiB for the HyperLogLogs, 5.6 KiB per minute table (one for page views,
+// one per custom event name), the top lists grow to their capacity (10,000 members by
+// default, ~80 bytes each), and the funnel log 16 bytes per event plus one entry per
+// identity. The number of event names per day is capped by the store (SPEC §6), so a day's
+// memory is bounded by that cap, the top-list capacity, and the day's event count for the
+// funnel log.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tally/ingest/event.hpp"
+#include "tally/sketch/hyperloglog.hpp"
+#include "tally/sketch/space_saving.hpp"
+
+namespace tally::store {
+
+inline constexpr int kMinutesPerDay = 1440;
+using MinuteCounts = std::array<std::uint32_t, kMinutesPerDay>;
+
+/// Hash and equality that let unordered_map<std::string, ...> be probed with a string_view.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename T>
+using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+
+struct EventSeries {
+    std::uint64_t total = 0;
+    MinuteCounts per_minute{};
+};
+
+/// One step a funnel identity took: when, and which label ("signup" or "pageview:/p").
+struct FunnelStep {
+    std::int64_t timestamp_ms;
+    std::uint32_t label;
+};
+
+/// The exact per-identity event log behind /funnel. Labels are interned per day so a step
+/// costs 16 bytes; pages beyond kMaxPageLabels distinct paths are not recorded (the store
+/// caps custom event names separately), which bounds the label table.
+class FunnelLog {
+public:
+    static constexpr std::size_t kMaxPageLabels = 50'000;
+
+    void record(const ingest::Event& event);
+    /// The label id of a step name ("signup", "pageview:/pricing"), or -1 if never seen.
+    std::int64_t label_id(std::string_view step) const;
+    const StringMap<std::vector<FunnelStep>>& by_identity() const { return by_identity_; }
+
+private:
+    std::uint32_t intern(std::string_view label, bool is_page);
+
+    StringMap<std::uint32_t> labels_;
+    std::size_t page_labels_ = 0;
+    StringMap<std::vector<FunnelStep>> by_identity_;
+};
+
+struct DayState {
+    std::uint64_t page_views = 0;
+    MinuteCounts pageviews_per_minute{};
+    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    StringMap<EventSeries> events;
+    sketch::HyperLogLog visitors;
+    sketch::HyperLogLog sessions;
+    sketch::SpaceSaving pages;
+    sketch::SpaceSaving referrers;
+    sketch::SpaceSaving countries;
+    FunnelLog funnel;
+
+    explicit DayState(std::size_t top_capacity);
+
+    /// Counts one event (already admitted by the store's caps).
+    void apply(const ingest::Event& event);
+};
+
+}  // namespace tally::store

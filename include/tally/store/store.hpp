@@ -1,0 +1,95 @@
+#pragma once
+// The Store: all in-memory analytics, split into shards so ingest threads never serialise
+// on one lock.
+//
+// Each HTTP I/O thread owns one shard (Request::worker) and is the only writer to it; the
+// shard's mutex is there for readers (queries, later snapshots and the mirror), so on the
+// hot path it is uncontended. A site's day is therefore spread over the shards, and every
+// read merges them: counters add, HyperLogLogs take the register max (exact, the union of
+// the sets), Space-Saving sketches merge within the sum of their error bounds, which is
+// still N/m for the merged stream, and funnel logs are joined per identity.
+//
+// Caps (SPEC §6): the number of sites and of custom event names per site per day are
+// limited. admit() checks them before an event is logged. A site or name the shard already
+// holds was admitted before, so only the first event of a new site or name per shard takes
+// the shared registry's lock.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tally/ingest/event.hpp"
+#include "tally/store/day_state.hpp"
+#include "tally/store/windows.hpp"
+
+namespace tally::store {
+
+struct StoreOptions {
+    std::size_t shards = 1;
+    std::size_t max_sites = 1000;
+    std::size_t max_event_names_per_day = 1000;
+    std::size_t top_capacity = sketch::SpaceSaving::kDefaultCapacity;
+};
+
+enum class Admission { ok, too_many_sites, too_many_event_names };
+
+/// The part of a site held by one shard.
+struct SiteShard {
+    std::map<std::int64_t, DayState> days;  // day number -> state
+    Windows windows;
+};
+
+class Store {
+public:
+    explicit Store(StoreOptions options);
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    std::size_t shard_count() const { return shards_.size(); }
+    const StoreOptions& options() const { return options_; }
+
+    /// Checks the caps for `event` and, when it passes, reserves its site and event name so
+    /// later events of them pass without the registry. Call before logging the event.
+    Admission admit(std::size_t shard, const ingest::Event& event);
+
+    /// Counts `event` in `shard`. `now_ms` places it in the rolling windows.
+    void apply(std::size_t shard, const ingest::Event& event, std::int64_t now_ms);
+
+    /// Calls fn(const SiteShard&) for `site` in every shard that has it, under that shard's
+    /// lock. Queries merge across shards with this; keep fn short, ingest waits on it.
+    template <typename Fn>
+    void visit_site(std::string_view site, Fn&& fn) const {
+        for (const auto& shard : shards_) {
+            std::lock_guard lock(shard->mutex);
+            auto it = shard->sites.find(site);
+            if (it != shard->sites.end()) fn(it->second);
+        }
+    }
+
+    /// The sites known to the store, sorted.
+    std::vector<std::string> sites() const;
+
+private:
+    struct Shard {
+        mutable std::mutex mutex;
+        StringMap<SiteShard> sites;
+    };
+    struct Registry {
+        mutable std::mutex mutex;
+        StringMap<std::map<std::int64_t, std::set<std::string, std::less<>>>> names;  // by site
+    };
+
+    Admission admit_in_registry(const ingest::Event& event);
+
+    StoreOptions options_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    Registry registry_;
+};
+
+}  // namespace tally::store

@@ -1,0 +1,144 @@
+#include "app.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tally/ingest/time.hpp"
+
+namespace tally::daemon {
+
+namespace fs = std::filesystem;
+
+App::App(Config config) : config_(std::move(config)) {
+    workers_ = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (config_.instance_id.empty()) {
+        char host[256] = {};
+        config_.instance_id = ::gethostname(host, sizeof(host) - 1) == 0 ? host : "tallyd";
+    }
+    const fs::path data = config_.data_dir;
+    std::error_code ec;
+    fs::create_directories(data, ec);
+    if (ec) throw std::system_error(ec, "cannot create data dir " + data.string());
+
+    hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
+    store_ = std::make_unique<store::Store>(store::StoreOptions{
+        workers_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
+    log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
+        data / "log", workers_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
+    rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
+    build_routes();
+}
+
+App::~App() = default;
+
+void App::build_routes() {
+    using http::Method;
+    const std::vector<Method> post{Method::post, Method::options};
+    const std::vector<Method> get{Method::get};
+    router_.add("track_pageview", post, "/track/pageview", [this](const auto& r) { return track_->pageview(r); });
+    router_.add("track_event", post, "/track/event", [this](const auto& r) { return track_->event(r); });
+    router_.add("track_batch", post, "/track/batch", [this](const auto& r) { return track_->batch(r); });
+    router_.add_prefix("dashboard", get, "/dashboard/", [this](const auto& r) { return read_->dashboard(r); });
+    router_.add_prefix("timeseries", get, "/timeseries/", [this](const auto& r) { return read_->timeseries(r); });
+    router_.add("funnel", get, "/funnel", [this](const auto& r) { return read_->funnel(r); });
+    router_.add("active_users", get, "/api/v1/dashboard/active-users",
+                [this](const auto& r) { return read_->active_users(r); });
+    router_.add("page_views", get, "/api/v1/dashboard/page-views",
+                [this](const auto& r) { return read_->page_views(r); });
+    router_.add("healthz", get, "/healthz",
+                [](const auto&) { return http::json_response(200, R"({"status":"ok"})"); });
+    router_.add("readyz", get, "/readyz", [this](const auto& r) { return read_->readyz(r); });
+    router_.add("metrics", get, "/metrics", [this](const auto& r) { return read_->metrics(r); });
+    router_.set_fallback("static", get, [this](const auto& r) { return static_files_->serve(r); });
+
+    metrics_ = std::make_unique<metrics::Metrics>(router_.route_names(), workers_);
+    router_.set_observer([this](const http::Request& r, std::size_t route, unsigned status,
+                                std::chrono::nanoseconds latency) {
+        metrics_->count_request(r.worker, route, status, latency);
+    });
+    metrics_->add_callback("tally_http_open_connections", "Open HTTP connections.", "gauge",
+                           [this] { return static_cast<double>(server_stats_.open_connections.load()); });
+    metrics_->add_callback("tally_http_refused_connections_total",
+                           "Connections closed at once because the connection cap was reached.", "counter",
+                           [this] { return static_cast<double>(server_stats_.refused_connections.load()); });
+    metrics_->add_callback("tally_http_timeouts_total", "Connections closed by a read or idle timeout.",
+                           "counter", [this] { return static_cast<double>(server_stats_.timeouts.load()); });
+    metrics_->add_callback("tally_log_bytes_total", "Bytes appended to the event log by this process.",
+                           "counter", [this] { return static_cast<double>(log_->bytes_written()); });
+    metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
+                           [this] { return log_healthy_.load() ? 1.0 : 0.0; });
+    metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
+                           [this] { return static_cast<double>(store_->sites().size()); });
+
+    track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_, log_healthy_,
+                                        workers_);
+    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, log_healthy_);
+    static_files_ = std::make_unique<StaticFiles>(config_.web_root);
+}
+
+int App::run() {
+    // 1. Rebuild the state from the log, before anything is served.
+    const auto replay_started = std::chrono::steady_clock::now();
+    const std::int64_t now = now_ms();
+    std::size_t next_shard = 0;
+    const durability::ReplayStats replayed = log_->replay([&](const ingest::Event& event) {
+        const std::size_t shard = next_shard++ % workers_;
+        // Register the site and name with the caps; the event was answered 200 once, so it
+        // is counted whatever the caps say now.
+        (void)store_->admit(shard, event);
+        store_->apply(shard, event, now);
+    });
+    const double replay_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started).count();
+    if (replayed.damaged_files > 0) {
+        spdlog::warn("event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
+                     "record before them was kept",
+                     replayed.cut_bytes, replayed.damaged_files);
+    }
+    log_->open();
+
+    // 2. Serve.
+    http::ServerOptions options;
+    options.host = config_.listen_host;
+    options.port = config_.listen_port;
+    options.threads = workers_;
+    options.read_timeout = config_.read_timeout;
+    options.idle_timeout = config_.idle_timeout;
+    options.max_connections = config_.max_connections;
+    options.allows_large_body = [](std::string_view path) {
+        return path == "/track/batch" || path == "/api/v1/metrics";
+    };
+    server_ = std::make_unique<http::Server>(
+        options, [this](const http::Request& request, http::Reply reply) { router_.handle(request, reply); },
+        server_stats_);
+    server_->start();
+    ready_.store(true);
+
+    spdlog::info("tallyd {} listening on {}:{}, data in {}, {} thread(s), fsync {}, redis {}, token {}, "
+                 "replayed {} event(s) in {:.0f} ms",
+                 TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
+                 durability::fsync_mode_name(config_.fsync), config_.redis_url.empty() ? "off" : config_.redis_url,
+                 config_.token.empty() ? "off" : "on", replayed.records, replay_ms);
+    if (!config_.redis_url.empty()) {
+        spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
+    }
+
+    server_->run();
+
+    // 3. Stopped: everything answered has been written; make it durable.
+    ready_.store(false);
+    log_->sync_all();
+    spdlog::info("tallyd stopped");
+    return 0;
+}
+
+void App::stop() {
+    ready_.store(false);
+    if (server_) server_->stop();
+}
+
+std::uint16_t App::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace tally::daemon

@@ -1,0 +1,130 @@
+#pragma once
+// The daemon: owns every part and wires them in the direction data flows
+// (http -> ingest -> store -> durability; queries read the store).
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tally/daemon/config.hpp"
+#include "tally/durability/event_log.hpp"
+#include "tally/durability/rejects_log.hpp"
+#include "tally/http/router.hpp"
+#include "tally/http/server.hpp"
+#include "tally/ingest/event.hpp"
+#include "tally/ingest/parse.hpp"
+#include "tally/ingest/visitor_hash.hpp"
+#include "tally/metrics/metrics.hpp"
+#include "tally/store/store.hpp"
+
+namespace tally::daemon {
+
+std::int64_t now_ms();
+
+/// POST /track/*: parse, admit, log, count, answer.
+class TrackApi {
+public:
+    TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
+             durability::EventLog& log, durability::RejectsLog& rejects, metrics::Metrics& metrics,
+             std::atomic<bool>& log_healthy, std::size_t workers);
+
+    http::Response pageview(const http::Request& request);
+    http::Response event(const http::Request& request);
+    http::Response batch(const http::Request& request);
+
+    /// The client's address: the socket peer, or the last X-Forwarded-For hop that is not a
+    /// trusted proxy when the peer is one.
+    std::string client_ip(const http::Request& request) const;
+
+private:
+    using Parser = std::optional<ingest::Rejection> (*)(std::string_view, const ingest::RequestContext&,
+                                                        const ingest::VisitorHasher&, ingest::Event&);
+    http::Response single(const http::Request& request, std::string_view route, Parser parse);
+    http::Response reject(const http::Request& request, std::string_view route, unsigned status,
+                          const ingest::Rejection& rejection);
+    http::Response preflight(const http::Request& request) const;
+    void add_cors(const http::Request& request, http::Response& response) const;
+    static ingest::Rejection admission_rejection(store::Admission admission, const ingest::Event& event);
+
+    const Config& config_;
+    const ingest::VisitorHasher& hasher_;
+    store::Store& store_;
+    durability::EventLog& log_;
+    durability::RejectsLog& rejects_;
+    metrics::Metrics& metrics_;
+    std::atomic<bool>& log_healthy_;
+    // Per I/O worker: a reused Event, so parsing a request reuses its strings' capacity.
+    struct Scratch {
+        ingest::Event event;
+    };
+    std::vector<Scratch> scratch_;
+};
+
+/// The read API (SPEC §3), behind the token when one is set.
+class ReadApi {
+public:
+    ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
+            const std::atomic<bool>& ready, const std::atomic<bool>& log_healthy);
+
+    /// nullopt when the request may read; else the 401 to send.
+    std::optional<http::Response> check_token(const http::Request& request) const;
+
+    http::Response dashboard(const http::Request& request) const;
+    http::Response timeseries(const http::Request& request) const;
+    http::Response funnel(const http::Request& request) const;
+    http::Response active_users(const http::Request& request) const;
+    http::Response page_views(const http::Request& request) const;
+    http::Response readyz(const http::Request& request) const;
+    http::Response metrics(const http::Request& request) const;
+
+private:
+    const Config& config_;
+    const store::Store& store_;
+    metrics::Metrics& metrics_;
+    const std::atomic<bool>& ready_;
+    const std::atomic<bool>& log_healthy_;
+};
+
+/// GET / and the files under web_root; nothing outside it is ever served.
+class StaticFiles {
+public:
+    explicit StaticFiles(std::string web_root);
+    http::Response serve(const http::Request& request) const;
+
+private:
+    std::string web_root_;  // canonical
+};
+
+class App {
+public:
+    explicit App(Config config);
+    ~App();
+    /// Replays the log, serves until stop(), then flushes. Returns the exit code.
+    int run();
+    /// Thread-safe: begins a graceful shutdown.
+    void stop();
+    /// The bound port (after start-up; tests use port 0).
+    std::uint16_t port() const;
+
+private:
+    void build_routes();
+
+    Config config_;
+    std::size_t workers_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> log_healthy_{true};
+    std::unique_ptr<ingest::VisitorHasher> hasher_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<durability::EventLog> log_;
+    std::unique_ptr<durability::RejectsLog> rejects_;
+    std::unique_ptr<metrics::Metrics> metrics_;
+    std::unique_ptr<TrackApi> track_;
+    std::unique_ptr<ReadApi> read_;
+    std::unique_ptr<StaticFiles> static_files_;
+    http::Router router_;
+    http::ServerStats server_stats_;
+    std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace tally::daemon

@@ -1,0 +1,309 @@
+#include "tally/daemon/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace tally::daemon {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Sets one configuration key from a JSON value; throws ConfigError naming the key.
+using Setter = std::function<void(Config&, const json&, const std::string& key)>;
+
+[[noreturn]] void bad(const std::string& key, const std::string& what) {
+    throw ConfigError(key + ": " + what);
+}
+
+std::string as_string(const json& v, const std::string& key) {
+    if (!v.is_string()) bad(key, "expected a string");
+    return v.get<std::string>();
+}
+
+std::int64_t as_integer(const json& v, const std::string& key, std::int64_t min, std::int64_t max) {
+    std::int64_t n = 0;
+    if (v.is_number_integer()) {
+        n = v.get<std::int64_t>();
+    } else if (v.is_string()) {  // from a flag
+        const std::string s = v.get<std::string>();
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (ec != std::errc{} || p != s.data() + s.size()) bad(key, "expected an integer, got '" + s + "'");
+    } else {
+        bad(key, "expected an integer");
+    }
+    if (n < min || n > max) {
+        bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return n;
+}
+
+std::vector<std::string> as_string_list(const json& v, const std::string& key) {
+    std::vector<std::string> out;
+    if (v.is_string()) {  // from a flag: comma-separated
+        std::stringstream in(v.get<std::string>());
+        std::string item;
+        while (std::getline(in, item, ',')) {
+            if (!item.empty()) out.push_back(item);
+        }
+        return out;
+    }
+    if (!v.is_array()) bad(key, "expected a list of strings");
+    for (const auto& item : v) out.push_back(as_string(item, key));
+    return out;
+}
+
+void set_listen(Config& c, const json& v, const std::string& key) {
+    const std::string text = as_string(v, key);
+    std::string host;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {  // [::1]:8080
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            bad(key, "expected HOST:PORT, got '" + text + "'");
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos) bad(key, "expected HOST:PORT, got '" + text + "'");
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    if (host.empty()) bad(key, "expected HOST:PORT, got '" + text + "'");
+    c.listen_host = host;
+    c.listen_port = static_cast<std::uint16_t>(as_integer(json(port), key, 0, 65535));
+}
+
+std::chrono::milliseconds as_ms(const json& v, const std::string& key, std::int64_t min, std::int64_t max) {
+    return std::chrono::milliseconds(as_integer(v, key, min, max));
+}
+
+const std::map<std::string, Setter>& setters() {
+    static const std::map<std::string, Setter> table = {
+        {"listen", set_listen},
+        {"data_dir", [](Config& c, const json& v, const std::string& k) { c.data_dir = as_string(v, k); }},
+        {"web_root", [](Config& c, const json& v, const std::string& k) { c.web_root = as_string(v, k); }},
+        {"token", [](Config& c, const json& v, const std::string& k) { c.token = as_string(v, k); }},
+        {"instance_id",
+         [](Config& c, const json& v, const std::string& k) { c.instance_id = as_string(v, k); }},
+        {"log_level",
+         [](Config& c, const json& v, const std::string& k) {
+             const std::string level = as_string(v, k);
+             static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+             for (const char* l : kLevels) {
+                 if (level == l) {
+                     c.log_level = level;
+                     return;
+                 }
+             }
+             bad(k, "must be one of trace, debug, info, warn, error, critical, off");
+         }},
+        {"threads",
+         [](Config& c, const json& v, const std::string& k) {
+             c.threads = static_cast<std::size_t>(as_integer(v, k, 0, 256));
+         }},
+        {"demo",
+         [](Config& c, const json& v, const std::string& k) {
+             if (v.is_boolean()) {
+                 c.demo = v.get<bool>();
+             } else {
+                 bad(k, "expected true or false");
+             }
+         }},
+        {"durability.fsync",
+         [](Config& c, const json& v, const std::string& k) {
+             if (!durability::parse_fsync_mode(as_string(v, k), c.fsync)) {
+                 bad(k, "must be always, interval or never");
+             }
+         }},
+        {"durability.fsync_interval_ms",
+         [](Config& c, const json& v, const std::string& k) { c.fsync_interval = as_ms(v, k, 1, 60'000); }},
+        {"durability.segment_mb",
+         [](Config& c, const json& v, const std::string& k) {
+             c.segment_bytes = static_cast<std::uint64_t>(as_integer(v, k, 1, 4096)) << 20;
+         }},
+        {"http.max_connections",
+         [](Config& c, const json& v, const std::string& k) {
+             c.max_connections = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
+        {"http.read_timeout_ms",
+         [](Config& c, const json& v, const std::string& k) { c.read_timeout = as_ms(v, k, 10, 3'600'000); }},
+        {"http.idle_timeout_ms",
+         [](Config& c, const json& v, const std::string& k) { c.idle_timeout = as_ms(v, k, 10, 3'600'000); }},
+        {"http.trusted_proxies",
+         [](Config& c, const json& v, const std::string& k) { c.trusted_proxies = as_string_list(v, k); }},
+        {"http.cors_origins",
+         [](Config& c, const json& v, const std::string& k) { c.cors_origins = as_string_list(v, k); }},
+        {"limits.max_sites",
+         [](Config& c, const json& v, const std::string& k) {
+             c.max_sites = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
+        {"limits.max_event_names_per_day",
+         [](Config& c, const json& v, const std::string& k) {
+             c.max_event_names_per_day = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
+        {"limits.top_capacity",
+         [](Config& c, const json& v, const std::string& k) {
+             c.top_capacity = static_cast<std::size_t>(as_integer(v, k, 10, 10'000'000));
+         }},
+        {"redis.url",
+         [](Config& c, const json& v, const std::string& k) {
+             if (v.is_null()) {
+                 c.redis_url.clear();
+                 return;
+             }
+             const std::string url = as_string(v, k);
+             if (!url.empty() && url.rfind("redis://", 0) != 0) bad(k, "expected redis://HOST:PORT[/DB]");
+             c.redis_url = url;
+         }},
+        {"redis.flush_ms",
+         [](Config& c, const json& v, const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
+        {"live.batch_ms",
+         [](Config& c, const json& v, const std::string& k) { c.live_batch = as_ms(v, k, 10, 10'000); }},
+        {"retention_days",
+         [](Config& c, const json& v, const std::string& k) {
+             c.retention_days = static_cast<int>(as_integer(v, k, 1, 3650));
+         }},
+        {"rollup_retention_days",
+         [](Config& c, const json& v, const std::string& k) {
+             c.rollup_retention_days = static_cast<int>(as_integer(v, k, 1, 36500));
+         }},
+    };
+    return table;
+}
+
+void apply(Config& config, const std::string& key, const json& value) {
+    auto it = setters().find(key);
+    if (it == setters().end()) throw ConfigError("unknown configuration key '" + key + "'");
+    it->second(config, value, key);
+}
+
+/// Walks a config object; nested objects give dotted keys ("durability": {"fsync": ...}).
+void apply_object(Config& config, const json& object, const std::string& prefix) {
+    for (const auto& [name, value] : object.items()) {
+        const std::string key = prefix.empty() ? name : prefix + "." + name;
+        if (value.is_object()) {
+            apply_object(config, value, key);
+        } else {
+            apply(config, key, value);
+        }
+    }
+}
+
+void load_file(Config& config, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("--config: cannot read '" + path + "'");
+    json document;
+    try {
+        document = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& e) {
+        throw ConfigError("--config: '" + path + "' is not valid JSON (" + e.what() + ")");
+    }
+    if (!document.is_object()) throw ConfigError("--config: '" + path + "' must hold a JSON object");
+    apply_object(config, document, "");
+}
+
+// Flags and the configuration key each one sets.
+const std::map<std::string, std::string>& flag_keys() {
+    static const std::map<std::string, std::string> table = {
+        {"--listen", "listen"},           {"--data-dir", "data_dir"},
+        {"--redis", "redis.url"},         {"--web-root", "web_root"},
+        {"--token", "token"},             {"--fsync", "durability.fsync"},
+        {"--instance-id", "instance_id"}, {"--log-level", "log_level"},
+        {"--threads", "threads"},
+    };
+    return table;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv, const char* env_token) {
+    CommandLine result;
+    // First pass: --config, --help, --version, so the file is applied before the flags.
+    std::vector<std::pair<std::string, std::string>> flags;  // (flag, value)
+    std::string config_path;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        if (arg == "--help" || arg == "-h") {
+            result.action = CommandLine::Action::help;
+            return result;
+        }
+        if (arg == "--version") {
+            result.action = CommandLine::Action::version;
+            return result;
+        }
+        if (arg == "--demo") {
+            if (has_value) throw ConfigError("--demo takes no value");
+            flags.emplace_back(arg, "");
+            continue;
+        }
+        if (arg != "--config" && flag_keys().find(arg) == flag_keys().end()) {
+            throw ConfigError("unknown flag '" + arg + "' (see --help)");
+        }
+        if (!has_value) {
+            if (i + 1 >= argc) throw ConfigError(arg + " needs a value");
+            value = argv[++i];
+        }
+        if (arg == "--config") {
+            config_path = value;
+        } else {
+            flags.emplace_back(arg, value);
+        }
+    }
+
+    Config& config = result.config;
+    if (!config_path.empty()) load_file(config, config_path);
+    if (env_token != nullptr && *env_token != '\0') config.token = env_token;
+    for (const auto& [flag, value] : flags) {
+        try {
+            if (flag == "--demo") {
+                config.demo = true;
+            } else {
+                apply(config, flag_keys().at(flag), json(value));
+            }
+        } catch (const ConfigError& e) {
+            // Name the flag the user typed, not the internal key.
+            const std::string what = e.what();
+            const auto colon = what.find(": ");
+            throw ConfigError(flag + ": " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+        }
+    }
+    return result;
+}
+
+std::string usage() {
+    return R"(Usage: tallyd [options]
+
+Tally: live web analytics in one process. With no options it listens on
+127.0.0.1:8080 and keeps its data in ./data.
+
+Options (each also a key of the --config JSON file; flags win):
+  --config FILE           JSON configuration (see config/tallyd.json)
+  --listen HOST:PORT      address to serve on            [127.0.0.1:8080]
+  --data-dir DIR          event log, salts, rejects log  [./data]
+  --web-root DIR          dashboard files                [./web]
+  --token TOKEN           require this bearer token for reads (or env TALLY_TOKEN)
+  --fsync MODE            always | interval | never      [interval]
+  --redis URL             mirror to redis://HOST:PORT[/DB] (off when absent)
+  --instance-id ID        this daemon's name in a fleet  [host name]
+  --log-level LEVEL       trace|debug|info|warn|error    [info]
+  --threads N             I/O threads, 0 = one per core  [0]
+  --demo                  generate realistic synthetic traffic
+  --help                  this text
+  --version               print the version
+)";
+}
+
+}  // namespace tally::daemon

@@ -1,0 +1,63 @@
+// tallyd: parse the command line, start the App, stop it on SIGINT/SIGTERM.
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "app.hpp"
+
+int main(int argc, char** argv) {
+    using tally::daemon::CommandLine;
+    CommandLine command_line;
+    try {
+        command_line = tally::daemon::parse_command_line(argc, argv, std::getenv("TALLY_TOKEN"));
+    } catch (const tally::daemon::ConfigError& e) {
+        std::fprintf(stderr, "tallyd: %s\n", e.what());
+        return 2;
+    }
+    if (command_line.action == CommandLine::Action::help) {
+        std::fputs(tally::daemon::usage().c_str(), stdout);
+        return 0;
+    }
+    if (command_line.action == CommandLine::Action::version) {
+        std::printf("tallyd %s\n", TALLY_VERSION);
+        return 0;
+    }
+    spdlog::set_level(spdlog::level::from_str(command_line.config.log_level));
+
+    // Signals are taken by one thread with sigwait; every other thread (the I/O threads
+    // start later and inherit this mask) never sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    try {
+        tally::daemon::App app(command_line.config);
+        std::atomic<bool> done{false};
+        std::thread signal_thread([&] {
+            const timespec tick{0, 200'000'000};
+            while (!done.load()) {
+                const int sig = sigtimedwait(&signals, nullptr, &tick);
+                if (sig == SIGINT || sig == SIGTERM) {
+                    spdlog::info("signal {}: stopping", sig);
+                    app.stop();
+                }
+            }
+        });
+        const int code = app.run();
+        done.store(true);
+        signal_thread.join();
+        return code;
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,216 @@
+// POST /track/pageview, /track/event, /track/batch (SPEC §2).
+//
+// The hot path: parse and validate into a reused Event, check the caps, append the record
+// to this worker's log file, count it in this worker's shard, answer. Nothing here waits
+// on another thread: the log writer and the shard belong to the calling I/O thread.
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "app.hpp"
+
+namespace tally::daemon {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+TrackApi::TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
+                   durability::EventLog& log, durability::RejectsLog& rejects,
+                   metrics::Metrics& metrics, std::atomic<bool>& log_healthy, std::size_t workers)
+    : config_(config),
+      hasher_(hasher),
+      store_(store),
+      log_(log),
+      rejects_(rejects),
+      metrics_(metrics),
+      log_healthy_(log_healthy),
+      scratch_(workers == 0 ? 1 : workers) {}
+
+std::string TrackApi::client_ip(const http::Request& request) const {
+    const std::string_view peer = request.client_ip;
+    auto trusted = [this](std::string_view ip) {
+        for (const auto& proxy : config_.trusted_proxies) {
+            if (proxy == ip) return true;
+        }
+        return false;
+    };
+    if (request.x_forwarded_for.empty() || !trusted(peer)) return std::string(peer);
+    // "client, proxy1, proxy2": walk from the right past our own trusted proxies.
+    std::string_view list = request.x_forwarded_for;
+    while (!list.empty()) {
+        const auto comma = list.rfind(',');
+        std::string_view hop = comma == std::string_view::npos ? list : list.substr(comma + 1);
+        while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
+        while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
+        if (!hop.empty() && !trusted(hop)) return std::string(hop);
+        if (comma == std::string_view::npos) break;
+        list = list.substr(0, comma);
+    }
+    return std::string(peer);
+}
+
+void TrackApi::add_cors(const http::Request& request, http::Response& response) const {
+    for (const auto& origin : config_.cors_origins) {
+        if (origin == "*") {
+            response.headers.emplace_back("Access-Control-Allow-Origin", "*");
+            return;
+        }
+        if (!request.origin.empty() && origin == request.origin) {
+            response.headers.emplace_back("Access-Control-Allow-Origin", origin);
+            response.headers.emplace_back("Vary", "Origin");
+            return;
+        }
+    }
+}
+
+http::Response TrackApi::preflight(const http::Request& request) const {
+    http::Response response;
+    response.status = 204;
+    response.content_type.clear();
+    add_cors(request, response);
+    response.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
+    response.headers.emplace_back(
+        "Access-Control-Allow-Headers",
+        request.access_control_request_headers.empty() ? std::string("Content-Type")
+                                                       : std::string(request.access_control_request_headers));
+    response.headers.emplace_back("Access-Control-Max-Age", "86400");
+    return response;
+}
+
+http::Response TrackApi::reject(const http::Request& request, std::string_view route, unsigned status,
+                                const ingest::Rejection& rejection) {
+    metrics_.count_rejected(request.worker, rejection.reason);
+    rejects_.append(now_ms(), route, rejection.reason, rejection.field, rejection.message, request.body);
+    http::Response response = http::error_response(status, rejection.message, rejection.field);
+    add_cors(request, response);
+    return response;
+}
+
+ingest::Rejection TrackApi::admission_rejection(store::Admission admission, const ingest::Event& event) {
+    if (admission == store::Admission::too_many_sites) {
+        return {"too_many_sites", "site", "too many sites: '" + event.site + "' was refused by limits.max_sites"};
+    }
+    return {"too_many_event_names", "event_name",
+            "too many event names today for site '" + event.site + "': '" + event.event_name +
+                "' was refused by limits.max_event_names_per_day"};
+}
+
+namespace {
+const ingest::Rejection kLogUnavailable{"log_unavailable", "",
+                                        "the event log cannot be written; nothing was counted"};
+
+http::Response ok_response() {
+    http::Response response;
+    response.body = R"({"status":"ok"})";
+    return response;
+}
+}  // namespace
+
+http::Response TrackApi::single(const http::Request& request, std::string_view route, Parser parse) {
+    if (request.method == http::Method::options) return preflight(request);
+    const std::int64_t now = now_ms();
+    const std::string ip = client_ip(request);
+    const ingest::RequestContext context{ip, request.user_agent, now};
+    ingest::Event& event = scratch_[request.worker % scratch_.size()].event;
+
+    if (auto rejection = parse(request.body, context, hasher_, event)) {
+        return reject(request, route, 400, *rejection);
+    }
+    if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
+        return reject(request, route, 429, admission_rejection(admission, event));
+    }
+    if (!log_.append(request.worker, &event, 1)) {
+        log_healthy_.store(false);
+        return reject(request, route, 503, kLogUnavailable);
+    }
+    log_healthy_.store(true, std::memory_order_relaxed);
+    store_.apply(request.worker, event, now);
+    metrics_.count_ingested(request.worker, event.kind);
+    http::Response response = ok_response();
+    add_cors(request, response);
+    return response;
+}
+
+http::Response TrackApi::pageview(const http::Request& request) {
+    return single(request, "/track/pageview", &ingest::parse_pageview);
+}
+
+http::Response TrackApi::event(const http::Request& request) {
+    return single(request, "/track/event", &ingest::parse_custom_event);
+}
+
+http::Response TrackApi::batch(const http::Request& request) {
+    if (request.method == http::Method::options) return preflight(request);
+    constexpr std::string_view route = "/track/batch";
+    const std::int64_t now = now_ms();
+    const std::string ip = client_ip(request);
+    const ingest::RequestContext context{ip, request.user_agent, now};
+
+    ingest::BatchResult parsed;
+    if (auto rejection = ingest::parse_batch(request.body, context, hasher_, parsed)) {
+        return reject(request, route, 400, *rejection);
+    }
+
+    // The accepted items' indices are those not rejected, in order.
+    std::vector<ingest::BatchItemRejection> rejected = std::move(parsed.rejected);
+    std::vector<std::size_t> accepted_index;
+    {
+        std::size_t next_rejected = 0;
+        std::size_t index = 0;
+        for (std::size_t i = 0; i < parsed.accepted.size(); ++i, ++index) {
+            while (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
+                ++next_rejected;
+                ++index;
+            }
+            accepted_index.push_back(index);
+        }
+    }
+
+    std::vector<ingest::Event> admitted;
+    admitted.reserve(parsed.accepted.size());
+    for (std::size_t i = 0; i < parsed.accepted.size(); ++i) {
+        ingest::Event& event = parsed.accepted[i];
+        if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
+            rejected.push_back({accepted_index[i], admission_rejection(admission, event)});
+        } else {
+            admitted.push_back(std::move(event));
+        }
+    }
+
+    if (!admitted.empty()) {
+        if (!log_.append(request.worker, admitted.data(), admitted.size())) {
+            log_healthy_.store(false);
+            return reject(request, route, 503, kLogUnavailable);
+        }
+        log_healthy_.store(true, std::memory_order_relaxed);
+        for (const auto& event : admitted) {
+            store_.apply(request.worker, event, now);
+            metrics_.count_ingested(request.worker, event.kind);
+        }
+    }
+
+    std::sort(rejected.begin(), rejected.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    nlohmann::ordered_json answer;
+    answer["accepted"] = admitted.size();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& item : rejected) {
+        nlohmann::ordered_json entry;
+        entry["index"] = item.index;
+        entry["error"] = item.rejection.message;
+        if (!item.rejection.field.empty()) entry["field"] = item.rejection.field;
+        list.push_back(std::move(entry));
+        metrics_.count_rejected(request.worker, item.rejection.reason);
+        rejects_.append(now, route, item.rejection.reason, item.rejection.field,
+                        "item " + std::to_string(item.index) + ": " + item.rejection.message, request.body);
+    }
+    answer["rejected"] = std::move(list);
+    http::Response response = http::json_response(200, answer.dump());
+    add_cors(request, response);
+    return response;
+}
+
+}  // namespace tally::daemon

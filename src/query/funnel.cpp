@@ -1,0 +1,90 @@
+#include <algorithm>
+
+#include "tally/query/query.hpp"
+
+namespace tally::query {
+
+namespace {
+
+/// One identity's events that match some step, as (time, distinct-step-name index).
+using Trail = std::vector<std::pair<std::int64_t, std::uint32_t>>;
+
+/// How many steps `trail` completes in order, each at or after the previous one's time.
+/// Greedy earliest matching is optimal for an ordered subsequence: taking the earliest
+/// possible event for each step never leaves fewer choices for the next.
+std::size_t steps_completed(Trail& trail, const std::vector<std::uint32_t>& step_names) {
+    std::sort(trail.begin(), trail.end());
+    // Per distinct name, its event times in order; and how many of them are used up.
+    std::vector<std::vector<std::int64_t>> times;
+    for (const auto& [ts, name] : trail) {
+        if (name >= times.size()) times.resize(name + 1);
+        times[name].push_back(ts);
+    }
+    std::vector<std::size_t> used(times.size(), 0);
+    std::int64_t previous = INT64_MIN;
+    std::size_t done = 0;
+    for (std::uint32_t name : step_names) {
+        if (name >= times.size()) break;
+        const auto& list = times[name];
+        auto it = std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(used[name]), list.end(),
+                                   previous);
+        if (it == list.end()) break;
+        previous = *it;
+        used[name] = static_cast<std::size_t>(it - list.begin()) + 1;  // one event, one step
+        ++done;
+    }
+    return done;
+}
+
+}  // namespace
+
+Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
+              const std::vector<std::string>& steps) {
+    // Distinct step names; a name may stand at several steps ("a,b,a").
+    std::vector<std::string> names;
+    std::vector<std::uint32_t> step_names;
+    for (const auto& step : steps) {
+        auto it = std::find(names.begin(), names.end(), step);
+        if (it == names.end()) {
+            names.push_back(step);
+            it = names.end() - 1;
+        }
+        step_names.push_back(static_cast<std::uint32_t>(it - names.begin()));
+    }
+
+    // Join the shards' logs per identity, keeping only events that match a step.
+    store::StringMap<Trail> trails;
+    store.visit_site(site, [&](const store::SiteShard& shard) {
+        auto it = shard.days.find(day);
+        if (it == shard.days.end()) return;
+        const store::FunnelLog& log = it->second.funnel;
+        // This shard's label id -> distinct-name index.
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> wanted;
+        for (std::uint32_t i = 0; i < names.size(); ++i) {
+            const std::int64_t id = log.label_id(names[i]);
+            if (id >= 0) wanted.emplace_back(static_cast<std::uint32_t>(id), i);
+        }
+        if (wanted.empty()) return;
+        for (const auto& [identity, steps_taken] : log.by_identity()) {
+            Trail* trail = nullptr;
+            for (const store::FunnelStep& step : steps_taken) {
+                for (const auto& [label, name] : wanted) {
+                    if (step.label != label) continue;
+                    if (trail == nullptr) trail = &trails[identity];
+                    trail->emplace_back(step.timestamp_ms, name);
+                }
+            }
+        }
+    });
+
+    std::vector<std::uint64_t> reached(steps.size(), 0);
+    for (auto& [identity, trail] : trails) {
+        const std::size_t done = steps_completed(trail, step_names);
+        for (std::size_t k = 0; k < done; ++k) ++reached[k];
+    }
+    Ranked result;
+    for (std::size_t k = 0; k < steps.size(); ++k) result.emplace_back(steps[k], reached[k]);
+    return result;
+}
+
+}  // namespace tally::query

@@ -1,0 +1,110 @@
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tally/ingest/parse.hpp"
+#include "tally/ingest/time.hpp"
+#include "tally/query/query.hpp"
+
+namespace tally::query {
+
+bool parse_aggregation(std::string_view text, Aggregation& out) {
+    if (text == "sum") {
+        out = Aggregation::sum;
+    } else if (text == "avg") {
+        out = Aggregation::avg;
+    } else if (text == "min") {
+        out = Aggregation::min;
+    } else if (text == "max") {
+        out = Aggregation::max;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+}  // namespace
+
+std::vector<Point> timeseries(const store::Store& store, std::string_view site,
+                              const TimeseriesRequest& request) {
+    const std::int64_t bucket = request.bucket_ms;
+    const std::int64_t first_bucket = floor_div(request.from_ms, bucket) * bucket;
+
+    // Per-minute counts of the days the buckets touch, summed over the shards. Days with
+    // no data are absent and count as zeros.
+    const std::int64_t first_day = ingest::day_of(first_bucket);
+    const std::int64_t last_day = ingest::day_of(std::max(request.to_ms - 1, first_bucket));
+    std::map<std::int64_t, store::MinuteCounts> minutes;
+    store.visit_site(site, [&](const store::SiteShard& shard) {
+        for (auto it = shard.days.lower_bound(first_day); it != shard.days.end() && it->first <= last_day;
+             ++it) {
+            const store::MinuteCounts* source = nullptr;
+            if (request.event_name.empty()) {
+                source = &it->second.pageviews_per_minute;
+            } else if (auto e = it->second.events.find(request.event_name); e != it->second.events.end()) {
+                source = &e->second.per_minute;
+            }
+            if (source == nullptr) continue;
+            auto& target = minutes.try_emplace(it->first).first->second;
+            for (std::size_t m = 0; m < target.size(); ++m) target[m] += (*source)[m];
+        }
+    });
+
+    std::vector<Point> points;
+    for (std::int64_t start = first_bucket; start < request.to_ms; start += bucket) {
+        const std::int64_t end = start + bucket;
+        double sum = 0;
+        double lo = 0;
+        double hi = 0;
+        bool seen = false;
+        auto take = [&](double v) {
+            sum += v;
+            lo = seen ? std::min(lo, v) : v;
+            hi = seen ? std::max(hi, v) : v;
+            seen = true;
+        };
+        // Walk the bucket a day at a time: a day without data is 1,440 zeros at once.
+        for (std::int64_t t = start; t < end;) {
+            const std::int64_t day = ingest::day_of(t);
+            const std::int64_t day_end = std::min(end, (day + 1) * ingest::kMsPerDay);
+            auto it = minutes.find(day);
+            if (it == minutes.end()) {
+                take(0);
+            } else {
+                for (std::int64_t m = t; m < day_end; m += ingest::kMsPerMinute) {
+                    take(it->second[static_cast<std::size_t>(ingest::minute_of_day(m))]);
+                }
+            }
+            t = day_end;
+        }
+        const double minutes_in_bucket = static_cast<double>(bucket / ingest::kMsPerMinute);
+        double value = sum;
+        switch (request.aggregation) {
+            case Aggregation::sum: value = sum; break;
+            case Aggregation::avg: value = sum / minutes_in_bucket; break;
+            case Aggregation::min: value = lo; break;
+            case Aggregation::max: value = hi; break;
+        }
+        points.push_back({start, value});
+    }
+    return points;
+}
+
+std::string to_json(const std::vector<Point>& points) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const Point& p : points) {
+        nlohmann::ordered_json point;
+        point["timestamp"] = ingest::format_rfc3339_ms(p.timestamp_ms);
+        point["value"] = p.value;
+        array.push_back(std::move(point));
+    }
+    return array.dump();
+}
+
+}  // namespace tally::query

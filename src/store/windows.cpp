@@ -1,0 +1,72 @@
+#include "tally/store/windows.hpp"
+
+#include "tally/ingest/time.hpp"
+
+namespace tally::store {
+
+namespace {
+std::int64_t minute_number(std::int64_t ms) {
+    return ms >= 0 ? ms / ingest::kMsPerMinute : (ms - ingest::kMsPerMinute + 1) / ingest::kMsPerMinute;
+}
+}  // namespace
+
+Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
+    auto slot = static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots));
+    Bucket& bucket = buckets_[slot];
+    if (bucket.minute != minute) {
+        bucket.minute = minute;
+        bucket.session_to_visitor.clear();
+        bucket.pages.clear();
+    }
+    return bucket;
+}
+
+void Windows::record(const ingest::Event& event, std::int64_t now_ms) {
+    const std::int64_t now_minute = minute_number(now_ms);
+    const std::int64_t minute = minute_number(event.timestamp_ms);
+    if (minute <= now_minute - kPagesMinutes || minute > now_minute + kFutureMinutes) return;
+    // A slot holding a newer minute than this event's belongs to the future side of the
+    // ring; the event is too old for it (only possible for events near the window's edge).
+    const Bucket& current = buckets_[static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots))];
+    if (current.minute > minute) return;
+
+    Bucket& bucket = bucket_for(minute);
+    if (bucket.session_to_visitor.find(event.session_id) == bucket.session_to_visitor.end()) {
+        bucket.session_to_visitor.emplace(event.session_id, event.visitor_id);
+    }
+    if (event.kind == ingest::EventKind::pageview) {
+        auto it = bucket.pages.find(event.page);
+        if (it == bucket.pages.end()) {
+            bucket.pages.emplace(event.page, 1);
+        } else {
+            ++it->second;
+        }
+    }
+}
+
+void Windows::collect_sessions(std::int64_t now_ms,
+                               StringMap<std::string>& session_to_visitor) const {
+    const std::int64_t now_minute = minute_number(now_ms);
+    for (const Bucket& bucket : buckets_) {
+        if (bucket.minute <= now_minute - kActiveMinutes ||
+            bucket.minute > now_minute + kFutureMinutes) {
+            continue;
+        }
+        for (const auto& [session, visitor] : bucket.session_to_visitor) {
+            session_to_visitor.try_emplace(session, visitor);
+        }
+    }
+}
+
+void Windows::collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_views) const {
+    const std::int64_t now_minute = minute_number(now_ms);
+    for (const Bucket& bucket : buckets_) {
+        if (bucket.minute <= now_minute - kPagesMinutes ||
+            bucket.minute > now_minute + kFutureMinutes) {
+            continue;
+        }
+        for (const auto& [page, views] : bucket.pages) page_views[page] += views;
+    }
+}
+
+}  // namespace tally::store
