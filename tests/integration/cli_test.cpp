@@ -1,0 +1,93 @@
+// The command line (SPEC §1): --help, --version, bad flags and config keys exit 2 with one
+// line naming them; SIGTERM exits 0.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common.hpp"
+
+namespace tally::test {
+namespace {
+
+struct RunResult {
+    int status;
+    std::string output;
+};
+
+RunResult run_tallyd(const std::vector<std::string>& args) {
+    TempDir dir;
+    const std::string log = dir.path() + "/out.log";
+    std::vector<std::string> argv = {tallyd_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, log);
+    const int status = p.wait(std::chrono::seconds(10));
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return {status, s.str()};
+}
+
+TEST(Cli, HelpAndVersion) {
+    RunResult help = run_tallyd({"--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.output.find("--listen HOST:PORT"), std::string::npos);
+    EXPECT_NE(help.output.find("--fsync"), std::string::npos);
+    RunResult version = run_tallyd({"--version"});
+    EXPECT_EQ(version.status, 0);
+    EXPECT_EQ(version.output.rfind("tallyd ", 0), 0u);
+}
+
+TEST(Cli, BadFlagNamesItAndExits2) {
+    RunResult r = run_tallyd({"--no-such-flag"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos);
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+
+    r = run_tallyd({"--fsync", "sometimes"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--fsync"), std::string::npos);
+
+    r = run_tallyd({"--threads", "many"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--threads"), std::string::npos);
+
+    r = run_tallyd({"--listen", "nocolon"});
+    EXPECT_EQ(r.status, 2);
+}
+
+TEST(Cli, BadConfigKeyNamesItAndExits2) {
+    TempDir dir;
+    const std::string path = dir.path() + "/bad.json";
+    std::ofstream(path) << R"({"listen": "127.0.0.1:0", "durability": {"fsink": "always"}})";
+    RunResult r = run_tallyd({"--config", path});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("durability.fsink"), std::string::npos) << r.output;
+
+    std::ofstream(path) << R"({"limits": {"max_sites": "lots"}})";
+    r = run_tallyd({"--config", path});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("limits.max_sites"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ShippedConfigIsValid) {
+    // config/tallyd.json documents every key; it must load as it is.
+    Tallyd daemon({"--config", std::string(TALLY_SOURCE_DIR) + "/config/tallyd.json"});
+    HttpClient client(daemon.port());
+    EXPECT_EQ(client.get("/healthz").status, 200);
+}
+
+TEST(Cli, SigtermExitsZeroWithOneStartupLine) {
+    Tallyd daemon;
+    HttpClient client(daemon.port());
+    EXPECT_EQ(client.post("/track/pageview", pageview()).status, 200);
+    EXPECT_EQ(daemon.stop(SIGTERM), 0);
+    const std::string log = daemon.log_text();
+    EXPECT_NE(log.find("listening on 127.0.0.1:" + std::to_string(daemon.port())), std::string::npos) << log;
+    EXPECT_NE(log.find("redis off"), std::string::npos) << log;
+    // No per-request logs at info.
+    EXPECT_EQ(log.find("/track/pageview"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace tally::test

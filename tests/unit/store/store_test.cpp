@@ -1,0 +1,78 @@
+// The Store: shards merge to the same figures as one shard; caps; rolling windows.
+
+#include <gtest/gtest.h>
+
+#include "events.hpp"
+#include "tally/query/query.hpp"
+#include "tally/store/store.hpp"
+
+namespace tally::test {
+namespace {
+
+query::DayRange day_range(std::int64_t ts) {
+    const auto day = ingest::day_of(ts);
+    return {day, day, ingest::format_day(day)};
+}
+
+TEST(Store, ShardsMergeToTheSameFiguresAsOne) {
+    store::Store one({1, 100, 100, 10000});
+    store::Store four({4, 100, 100, 10000});
+    for (int i = 0; i < 5000; ++i) {
+        auto e = i % 5 == 0 ? custom("evt" + std::to_string(i % 3), "u" + std::to_string(i % 701),
+                                     "s" + std::to_string(i % 1009), kNoon + i)
+                            : page("/p" + std::to_string(i % 97), "u" + std::to_string(i % 701),
+                                   "s" + std::to_string(i % 1009), kNoon + i);
+        e.country = i % 2 ? "US" : "DE";
+        e.device = static_cast<ingest::Device>(i % 3);
+        ASSERT_EQ(one.admit(0, e), store::Admission::ok);
+        one.apply(0, e, kNoon);
+        ASSERT_EQ(four.admit(static_cast<std::size_t>(i % 4), e), store::Admission::ok);
+        four.apply(static_cast<std::size_t>(i % 4), e, kNoon);
+    }
+    const auto a = query::to_json(query::build_dashboard(one, "default", day_range(kNoon), kNoon));
+    const auto b = query::to_json(query::build_dashboard(four, "default", day_range(kNoon), kNoon));
+    EXPECT_EQ(a, b);
+    auto d = query::build_dashboard(four, "default", day_range(kNoon), kNoon);
+    EXPECT_EQ(d.page_views, 4000u);
+    EXPECT_EQ(d.devices[0] + d.devices[1] + d.devices[2], 4000u);
+    EXPECT_EQ(d.events.size(), 3u);
+}
+
+TEST(Store, CapsOnSitesAndEventNames) {
+    store::Store s({2, 2, 2, 100});
+    EXPECT_EQ(s.admit(0, page("/", "u", "s", kNoon, "a")), store::Admission::ok);
+    EXPECT_EQ(s.admit(1, page("/", "u", "s", kNoon, "b")), store::Admission::ok);
+    EXPECT_EQ(s.admit(1, page("/", "u", "s", kNoon, "c")), store::Admission::too_many_sites);
+    EXPECT_EQ(s.admit(0, page("/", "u", "s", kNoon, "a")), store::Admission::ok);
+    EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
+    EXPECT_EQ(s.admit(1, custom("y", "u", "s", kNoon, "a")), store::Admission::ok);
+    EXPECT_EQ(s.admit(1, custom("z", "u", "s", kNoon, "a")), store::Admission::too_many_event_names);
+    EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
+    // The cap is per day: the next day has room again.
+    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + ingest::kMsPerDay, "a")), store::Admission::ok);
+    EXPECT_EQ(s.sites(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Store, WindowsCountRecentSessionsOnce) {
+    store::Store s({2, 10, 10, 100});
+    const std::int64_t now = kNoon;
+    s.apply(0, page("/a", "alice", "s1", now - 60'000), now);
+    s.apply(1, page("/a", "alice", "s1", now - 30'000), now);  // same session, other shard
+    s.apply(1, page("/b", "alice", "s2", now), now);
+    s.apply(0, page("/b", "bob", "s3", now - 4 * 60'000), now);
+    s.apply(0, page("/c", "carol", "s4", now - 10 * 60'000), now);  // pages window only
+    s.apply(0, page("/d", "dave", "s5", now - 20 * 60'000), now);   // neither
+    EXPECT_EQ(query::real_time_users(s, "default", now), 3u);
+    auto users = query::active_users(s, "default", now);
+    ASSERT_EQ(users.size(), 2u);
+    EXPECT_EQ(users[0].user_id, "alice");
+    EXPECT_EQ(users[0].session_count, 2u);
+    auto pages = query::recent_top_pages(s, "default", now, 10);
+    EXPECT_EQ(pages, (query::Ranked{{"/a", 2}, {"/b", 2}, {"/c", 1}}));
+    // Ten minutes later the 5-minute window is empty, the 15-minute one still holds /b.
+    EXPECT_EQ(query::real_time_users(s, "default", now + 10 * 60'000), 0u);
+    EXPECT_EQ(query::recent_top_pages(s, "default", now + 10 * 60'000, 5), (query::Ranked{{"/a", 2}, {"/b", 2}}));
+}
+
+}  // namespace
+}  // namespace tally::test
