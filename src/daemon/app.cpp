@@ -13,6 +13,7 @@ namespace fs = std::filesystem;
 
 App::App(Config config) : config_(std::move(config)) {
     workers_ = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+    shards_ = workers_ + 1;
     if (config_.instance_id.empty()) {
         char host[256] = {};
         config_.instance_id = ::gethostname(host, sizeof(host) - 1) == 0 ? host : "tallyd";
@@ -24,9 +25,9 @@ App::App(Config config) : config_(std::move(config)) {
 
     hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
     store_ = std::make_unique<store::Store>(store::StoreOptions{
-        workers_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
+        shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
-        data / "log", workers_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
+        data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
     rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
     build_routes();
 }
@@ -53,7 +54,7 @@ void App::build_routes() {
     router_.add("metrics", get, "/metrics", [this](const auto& r) { return read_->metrics(r); });
     router_.set_fallback("static", get, [this](const auto& r) { return static_files_->serve(r); });
 
-    metrics_ = std::make_unique<metrics::Metrics>(router_.route_names(), workers_);
+    metrics_ = std::make_unique<metrics::Metrics>(router_.route_names(), shards_);
     router_.set_observer([this](const http::Request& r, std::size_t route, unsigned status,
                                 std::chrono::nanoseconds latency) {
         metrics_->count_request(r.worker, route, status, latency);
@@ -84,7 +85,7 @@ int App::run() {
     const std::int64_t now = now_ms();
     std::size_t next_shard = 0;
     const durability::ReplayStats replayed = log_->replay([&](const ingest::Event& event) {
-        const std::size_t shard = next_shard++ % workers_;
+        const std::size_t shard = next_shard++ % shards_;
         // Register the site and name with the caps; the event was answered 200 once, so it
         // is counted whatever the caps say now.
         (void)store_->admit(shard, event);
@@ -115,17 +116,30 @@ int App::run() {
         server_stats_);
     server_->start();
     ready_.store(true);
+    if (config_.demo) {
+        const std::size_t demo_shard = shards_ - 1;
+        demo_ = std::make_unique<DemoTraffic>(
+            [this, demo_shard](ingest::Event& event) {
+                if (store_->admit(demo_shard, event) != store::Admission::ok) return false;
+                if (!log_->append(demo_shard, &event, 1)) return false;
+                store_->apply(demo_shard, event, now_ms());
+                metrics_->count_ingested(demo_shard, event.kind);
+                return true;
+            },
+            20.0);
+    }
 
     spdlog::info("tallyd {} listening on {}:{}, data in {}, {} thread(s), fsync {}, redis {}, token {}, "
-                 "replayed {} event(s) in {:.0f} ms",
+                 "demo {}, replayed {} event(s) in {:.0f} ms",
                  TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
                  durability::fsync_mode_name(config_.fsync), config_.redis_url.empty() ? "off" : config_.redis_url,
-                 config_.token.empty() ? "off" : "on", replayed.records, replay_ms);
+                 config_.token.empty() ? "off" : "on", config_.demo ? "on" : "off", replayed.records, replay_ms);
     if (!config_.redis_url.empty()) {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }
 
     server_->run();
+    demo_.reset();
 
     // 3. Stopped: everything answered has been written; make it durable.
     ready_.store(false);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "demo.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/rejects_log.hpp"
@@ -111,7 +112,8 @@ private:
     void build_routes();
 
     Config config_;
-    std::size_t workers_;
+    std::size_t workers_;  // I/O threads
+    std::size_t shards_;   // workers_ + 1: the last shard and log writer belong to --demo
     std::atomic<bool> ready_{false};
     std::atomic<bool> log_healthy_{true};
     std::unique_ptr<ingest::VisitorHasher> hasher_;
@@ -125,6 +127,7 @@ private:
     http::Router router_;
     http::ServerStats server_stats_;
     std::unique_ptr<http::Server> server_;
+    std::unique_ptr<DemoTraffic> demo_;
 };
 
 }  // namespace tally::daemon

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "common.hpp"
 
@@ -87,6 +88,27 @@ TEST(Cli, SigtermExitsZeroWithOneStartupLine) {
     EXPECT_NE(log.find("redis off"), std::string::npos) << log;
     // No per-request logs at info.
     EXPECT_EQ(log.find("/track/pageview"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace tally::test
+
+namespace tally::test {
+namespace {
+
+TEST(Cli, DemoTrafficMovesTheDashboard) {
+    Tallyd daemon({"--demo"});
+    HttpClient client(daemon.port());
+    json d;
+    for (int i = 0; i < 50; ++i) {  // up to 5 s
+        d = dashboard(client, "today");
+        if (d["page_views"].get<int>() >= 10) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_GE(d["page_views"].get<int>(), 10);
+    EXPECT_GE(d["unique_visitors"].get<int>(), 1);
+    EXPECT_FALSE(d["top_pages"].empty());
+    EXPECT_NE(daemon.log_text().find("demo on"), std::string::npos);
 }
 
 }  // namespace
