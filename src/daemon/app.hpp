@@ -90,7 +90,7 @@ private:
 /// GET / and the files under web_root; nothing outside it is ever served.
 class StaticFiles {
 public:
-    explicit StaticFiles(std::string web_root);
+    explicit StaticFiles(const std::string& web_root);
     http::Response serve(const http::Request& request) const;
 
 private:

@@ -186,7 +186,9 @@ void apply(Config& config, const std::string& key, const json& value) {
 /// Walks a config object; nested objects give dotted keys ("durability": {"fsync": ...}).
 void apply_object(Config& config, const json& object, const std::string& prefix) {
     for (const auto& [name, value] : object.items()) {
-        const std::string key = prefix.empty() ? name : prefix + "." + name;
+        std::string key = prefix;
+        if (!key.empty()) key += '.';
+        key += name;
         if (value.is_object()) {
             apply_object(config, value, key);
         } else {

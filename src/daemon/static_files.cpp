@@ -30,7 +30,7 @@ std::string_view mime_type(std::string_view path) {
 
 }  // namespace
 
-StaticFiles::StaticFiles(std::string web_root) {
+StaticFiles::StaticFiles(const std::string& web_root) {
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(fs::absolute(web_root), ec);
     web_root_ = ec ? web_root : canonical.string();

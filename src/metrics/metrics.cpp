@@ -103,7 +103,7 @@ std::uint64_t Metrics::rejected(std::string_view reason) const {
 
 std::string Metrics::render() const {
     std::string out;
-    out.reserve(16 * 1024);
+    out.reserve(std::size_t{16} * 1024);
     auto line = [&out](const std::string& s) {
         out += s;
         out += '\n';

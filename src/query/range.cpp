@@ -38,7 +38,7 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) 
     if (text.size() == 8 && text[4] == '-' && (text[5] == 'W' || text[5] == 'w') &&
         parse_digits(text.substr(0, 4), year) && parse_digits(text.substr(6, 2), number)) {
         if (number < 1 || number > 53) return std::nullopt;
-        const std::int64_t first = iso_week1_monday(year) + (number - 1) * 7;
+        const std::int64_t first = iso_week1_monday(year) + std::int64_t{number - 1} * 7;
         // Week 53 exists only when it still starts before the next year's week 1.
         if (first >= iso_week1_monday(year + 1)) return std::nullopt;
         std::string label(text);

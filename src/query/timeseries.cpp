@@ -83,8 +83,9 @@ std::vector<Point> timeseries(const store::Store& store, std::string_view site,
             }
             t = day_end;
         }
-        const double minutes_in_bucket = static_cast<double>(bucket / ingest::kMsPerMinute);
-        double value = sum;
+        // bucket is a multiple of a minute (checked by the caller), so the division is exact.
+        const auto minutes_in_bucket = static_cast<double>(bucket / ingest::kMsPerMinute);  // NOLINT(bugprone-integer-division)
+        double value = 0;
         switch (request.aggregation) {
             case Aggregation::sum: value = sum; break;
             case Aggregation::avg: value = sum / minutes_in_bucket; break;

@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP server: a listener and keep-alive sessions on Boost.Beast, one io_context per
-// I/O thread (a session lives on the thread that accepted... see server.cpp), limits and
-// timeouts from SPEC §2 and §6. Beast's templates stay inside src/http.
+// I/O thread (the acceptor deals connections to the threads in turn, and a session never
+// leaves its thread: see src/http/server_state.hpp), limits and timeouts from SPEC §2 and §6.
+// Beast's templates stay inside src/http.
 
 #include <atomic>
 #include <chrono>
@@ -20,14 +21,17 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0: pick a free port (see Server::port())
     std::size_t threads = 1;
-    std::size_t header_limit = 8 * 1024;          // larger headers -> 431
-    std::size_t body_limit = 64 * 1024;           // larger bodies -> 413
-    std::size_t large_body_limit = 1024 * 1024;   // for the paths below
+    std::size_t header_limit = 8 * 1024u;         // larger headers -> 431
+    std::size_t body_limit = 64 * 1024u;          // larger bodies -> 413
+    std::size_t large_body_limit = 1024 * 1024u;  // for the paths below
     /// Paths (exact) that accept large_body_limit: /track/batch, /api/v1/metrics.
     std::function<bool(std::string_view path)> allows_large_body;
-    std::chrono::milliseconds read_timeout{10'000};  // a request must arrive whole within this
-    std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
-    std::size_t max_connections = 10'000;            // beyond: accepted and closed at once
+    /// From its first byte, a request (header and body) must arrive whole within this; an
+    /// answer must be taken by the client within it too.
+    std::chrono::milliseconds read_timeout{10'000};
+    /// A keep-alive connection may wait this long for the first byte of its next request.
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::size_t max_connections = 10'000;  // beyond: accepted, sent a 503 and closed at once
 };
 
 /// Counters the server keeps about itself; /metrics reads them.
@@ -35,13 +39,16 @@ struct ServerStats {
     std::atomic<std::int64_t> open_connections{0};
     std::atomic<std::uint64_t> accepted_connections{0};
     std::atomic<std::uint64_t> refused_connections{0};  // over max_connections
-    std::atomic<std::uint64_t> timeouts{0};
+    std::atomic<std::uint64_t> timeouts{0};             // read, idle and write timeouts
     std::atomic<std::uint64_t> protocol_errors{0};      // unparseable requests (400/413/431)
 };
 
 class Server {
 public:
+    /// `stats` must outlive the Server.
     Server(ServerOptions options, Handler handler, ServerStats& stats);
+    /// Give every owed Reply before this (after run() has returned is fine): a Reply given
+    /// after the Server is destroyed is dropped, and its connection's memory is leaked.
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
