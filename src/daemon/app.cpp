@@ -111,9 +111,12 @@ int App::run() {
     options.allows_large_body = [](std::string_view path) {
         return path == "/track/batch" || path == "/api/v1/metrics";
     };
-    server_ = std::make_unique<http::Server>(
-        options, [this](const http::Request& request, http::Reply reply) { router_.handle(request, reply); },
-        server_stats_);
+    {
+        std::lock_guard lock(server_mutex_);
+        server_ = std::make_unique<http::Server>(
+            options, [this](const http::Request& request, http::Reply reply) { router_.handle(request, reply); },
+            server_stats_);
+    }
     server_->start();
     ready_.store(true);
     if (config_.demo) {
@@ -138,6 +141,9 @@ int App::run() {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }
 
+    // A stop() that came before the server existed (say, during the replay) is honoured
+    // here: Server::stop() before run() makes run() return at once.
+    if (stop_requested_.load()) server_->stop();
     server_->run();
     demo_.reset();
 
@@ -150,9 +156,9 @@ int App::run() {
 
 void App::stop() {
     ready_.store(false);
+    stop_requested_.store(true);
+    std::lock_guard lock(server_mutex_);
     if (server_) server_->stop();
 }
-
-std::uint16_t App::port() const { return server_ ? server_->port() : 0; }
 
 }  // namespace tally::daemon

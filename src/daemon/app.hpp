@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -105,8 +106,6 @@ public:
     int run();
     /// Thread-safe: begins a graceful shutdown.
     void stop();
-    /// The bound port (after start-up; tests use port 0).
-    std::uint16_t port() const;
 
 private:
     void build_routes();
@@ -115,6 +114,8 @@ private:
     std::size_t workers_;  // I/O threads
     std::size_t shards_;   // workers_ + 1: the last shard and log writer belong to --demo
     std::atomic<bool> ready_{false};
+    std::atomic<bool> stop_requested_{false};  // a signal may come before the server exists
+    std::mutex server_mutex_;                  // guards server_ between run() and stop()
     std::atomic<bool> log_healthy_{true};
     std::unique_ptr<ingest::VisitorHasher> hasher_;
     std::unique_ptr<store::Store> store_;

@@ -37,7 +37,7 @@ struct Request {
 
 struct Response {
     unsigned status = 200;
-    std::string content_type = "application/json";
+    std::string_view content_type = "application/json";  // a literal: no allocation per answer
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra: Allow, CORS, ...
 };

@@ -4,6 +4,7 @@
 // bytes and the store only counts.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,33 @@ std::optional<Rejection> parse_pageview(std::string_view body, const RequestCont
 std::optional<Rejection> parse_custom_event(std::string_view body, const RequestContext& ctx,
                                             const VisitorHasher& hasher, Event& out);
 
+/// Optional scratch space for the parse functions: the JSON parser's buffers, kept from one
+/// call to the next. A thread that parses many bodies (an HTTP worker) can pass the same
+/// ParseBuffers every time and skip the parser's allocations (about 150 ns, a fifth of a
+/// page view's parse). One per thread: not thread-safe. Buffers grown past 64 KiB by a big
+/// batch are released after that call, so an idle worker never holds megabytes. The
+/// overloads without a ParseBuffers use fresh buffers per call; answers are identical.
+class ParseBuffers {
+public:
+    ParseBuffers();
+    ~ParseBuffers();
+    ParseBuffers(ParseBuffers&&) noexcept;
+    ParseBuffers& operator=(ParseBuffers&&) noexcept;
+
+    struct Impl;  // defined in parse.cpp (simdjson stays out of this header)
+    Impl& impl() { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+std::optional<Rejection> parse_pageview(std::string_view body, const RequestContext& ctx,
+                                        const VisitorHasher& hasher, Event& out,
+                                        ParseBuffers& buffers);
+std::optional<Rejection> parse_custom_event(std::string_view body, const RequestContext& ctx,
+                                            const VisitorHasher& hasher, Event& out,
+                                            ParseBuffers& buffers);
+
 struct BatchItemRejection {
     std::size_t index = 0;
     Rejection rejection;
@@ -57,6 +85,9 @@ inline constexpr std::size_t kMaxBatchItems = 1000;
 /// problems land in `out.rejected` with the item's index.
 std::optional<Rejection> parse_batch(std::string_view body, const RequestContext& ctx,
                                      const VisitorHasher& hasher, BatchResult& out);
+std::optional<Rejection> parse_batch(std::string_view body, const RequestContext& ctx,
+                                     const VisitorHasher& hasher, BatchResult& out,
+                                     ParseBuffers& buffers);
 
 // The normalisation rules, exposed for tests and for the tracker's server side.
 
