@@ -6,12 +6,8 @@ namespace tally::query {
 
 std::vector<ActiveUser> active_users(const store::Store& store, std::string_view site,
                                      std::int64_t now_ms) {
-    store::StringMap<std::string> session_to_visitor;
-    store.visit_site(site, [&](const store::SiteShard& shard) {
-        shard.windows.collect_sessions(now_ms, session_to_visitor);
-    });
     store::StringMap<std::uint64_t> sessions_per_user;
-    for (const auto& [session, visitor] : session_to_visitor) ++sessions_per_user[visitor];
+    store.active_sessions().sessions_per_visitor(site, now_ms, sessions_per_user);
     std::vector<ActiveUser> users;
     users.reserve(sessions_per_user.size());
     for (auto& [user, count] : sessions_per_user) users.push_back({user, count});
@@ -23,11 +19,7 @@ std::vector<ActiveUser> active_users(const store::Store& store, std::string_view
 }
 
 std::uint64_t real_time_users(const store::Store& store, std::string_view site, std::int64_t now_ms) {
-    store::StringMap<std::string> session_to_visitor;
-    store.visit_site(site, [&](const store::SiteShard& shard) {
-        shard.windows.collect_sessions(now_ms, session_to_visitor);
-    });
-    return session_to_visitor.size();
+    return store.active_sessions().count(site, now_ms);
 }
 
 Ranked recent_top_pages(const store::Store& store, std::string_view site, std::int64_t now_ms,

@@ -45,7 +45,7 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
 
 void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int64_t now_ms) {
     Shard& shard = *shards_[shard_index % shards_.size()];
-    std::lock_guard lock(shard.mutex);
+    std::unique_lock lock(shard.mutex);
     auto site = shard.sites.find(event.site);
     if (site == shard.sites.end()) site = shard.sites.emplace(event.site, SiteShard{}).first;
     const std::int64_t day_number = ingest::day_of(event.timestamp_ms);
@@ -55,6 +55,8 @@ void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int6
     }
     day->second.apply(event);
     site->second.windows.record(event, now_ms);
+    lock.unlock();
+    active_sessions_.record(event.site, event.session_id, event.visitor_id, event.timestamp_ms, now_ms);
 }
 
 std::vector<std::string> Store::sites() const {

@@ -15,7 +15,6 @@ Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     Bucket& bucket = buckets_[slot];
     if (bucket.minute != minute) {
         bucket.minute = minute;
-        bucket.session_to_visitor.clear();
         bucket.pages.clear();
     }
     return bucket;
@@ -30,31 +29,13 @@ void Windows::record(const ingest::Event& event, std::int64_t now_ms) {
     const Bucket& current = buckets_[static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots))];
     if (current.minute > minute) return;
 
+    if (event.kind != ingest::EventKind::pageview) return;
     Bucket& bucket = bucket_for(minute);
-    if (bucket.session_to_visitor.find(event.session_id) == bucket.session_to_visitor.end()) {
-        bucket.session_to_visitor.emplace(event.session_id, event.visitor_id);
-    }
-    if (event.kind == ingest::EventKind::pageview) {
-        auto it = bucket.pages.find(event.page);
-        if (it == bucket.pages.end()) {
-            bucket.pages.emplace(event.page, 1);
-        } else {
-            ++it->second;
-        }
-    }
-}
-
-void Windows::collect_sessions(std::int64_t now_ms,
-                               StringMap<std::string>& session_to_visitor) const {
-    const std::int64_t now_minute = minute_number(now_ms);
-    for (const Bucket& bucket : buckets_) {
-        if (bucket.minute <= now_minute - kActiveMinutes ||
-            bucket.minute > now_minute + kFutureMinutes) {
-            continue;
-        }
-        for (const auto& [session, visitor] : bucket.session_to_visitor) {
-            session_to_visitor.try_emplace(session, visitor);
-        }
+    auto it = bucket.pages.find(event.page);
+    if (it == bucket.pages.end()) {
+        bucket.pages.emplace(event.page, 1);
+    } else {
+        ++it->second;
     }
 }
 

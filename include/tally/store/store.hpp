@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tally/ingest/event.hpp"
+#include "tally/store/active_sessions.hpp"
 #include "tally/store/day_state.hpp"
 #include "tally/store/windows.hpp"
 
@@ -72,6 +73,9 @@ public:
         }
     }
 
+    /// Sessions active in the last minutes, across all shards.
+    const ActiveSessions& active_sessions() const { return active_sessions_; }
+
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
 
@@ -89,6 +93,7 @@ private:
 
     StoreOptions options_;
     std::vector<std::unique_ptr<Shard>> shards_;
+    ActiveSessions active_sessions_;
     Registry registry_;
 };
 

@@ -76,3 +76,36 @@ TEST(Store, WindowsCountRecentSessionsOnce) {
 
 }  // namespace
 }  // namespace tally::test
+
+namespace tally::test {
+namespace {
+
+TEST(ActiveSessions, ExactAcrossMinutesAndSlotReuse) {
+    store::ActiveSessions active;
+    const std::int64_t t0 = kNoon;
+    active.record("s", "a", "alice", t0, t0);
+    active.record("s", "b", "bob", t0, t0);
+    active.record("s", "a", "alice", t0 + 60'000, t0 + 60'000);  // a moves to the next minute
+    EXPECT_EQ(active.count("s", t0 + 60'000), 2u);
+    EXPECT_EQ(active.count("other", t0), 0u);
+    // At t0 + 5 min, b (last seen at t0) has left the window; a (t0 + 1 min) has not.
+    EXPECT_EQ(active.count("s", t0 + 5 * 60'000), 1u);
+    EXPECT_EQ(active.count("s", t0 + 6 * 60'000), 0u);
+    // Much later, the ring's slots are reused by new minutes without counting old sessions.
+    const std::int64_t later = t0 + 60 * 60'000;
+    active.record("s", "c", "carol", later, later);
+    active.record("s", "a", "alice", later, later);
+    EXPECT_EQ(active.count("s", later), 2u);
+    store::StringMap<std::uint64_t> per_visitor;
+    active.sessions_per_visitor("s", later, per_visitor);
+    EXPECT_EQ(per_visitor.size(), 2u);
+    // An older event of a session does not move it back in time.
+    active.record("s", "c", "carol", later - 60'000, later);
+    EXPECT_EQ(active.count("s", later + 4 * 60'000), 2u);
+    // Events outside the window are ignored.
+    active.record("s", "old", "x", later - 10 * 60'000, later);
+    EXPECT_EQ(active.count("s", later), 2u);
+}
+
+}  // namespace
+}  // namespace tally::test
