@@ -119,6 +119,11 @@ int App::run() {
     }
     server_->start();
     ready_.store(true);
+    // Visitor salts of days more than two days past are deleted, so old cookieless ids
+    // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
+    housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
+        hasher_->forget_before(ingest::day_of(now_ms()) - 2);
+    });
     if (config_.demo) {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
@@ -146,6 +151,7 @@ int App::run() {
     if (stop_requested_.load()) server_->stop();
     server_->run();
     demo_.reset();
+    housekeeping_.reset();
 
     // 3. Stopped: everything answered has been written; make it durable.
     ready_.store(false);

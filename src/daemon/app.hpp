@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "demo.hpp"
+#include "periodic.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/rejects_log.hpp"
@@ -41,7 +42,8 @@ public:
 
 private:
     using Parser = std::optional<ingest::Rejection> (*)(std::string_view, const ingest::RequestContext&,
-                                                        const ingest::VisitorHasher&, ingest::Event&);
+                                                        const ingest::VisitorHasher&, ingest::Event&,
+                                                        ingest::ParseBuffers&);
     http::Response single(const http::Request& request, std::string_view route, Parser parse);
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
                           const ingest::Rejection& rejection);
@@ -56,9 +58,14 @@ private:
     durability::RejectsLog& rejects_;
     metrics::Metrics& metrics_;
     std::atomic<bool>& log_healthy_;
-    // Per I/O worker: a reused Event, so parsing a request reuses its strings' capacity.
+    // Per I/O worker: what parsing reuses from one request to the next (the parser's
+    // buffers, the Events' string capacity, the batch vectors), so the hot path allocates
+    // little. Only that worker's thread touches its Scratch.
     struct Scratch {
+        ingest::ParseBuffers buffers;
         ingest::Event event;
+        ingest::BatchResult batch;
+        std::vector<std::size_t> item_index;
     };
     std::vector<Scratch> scratch_;
 };
@@ -129,6 +136,7 @@ private:
     http::ServerStats server_stats_;
     std::unique_ptr<http::Server> server_;
     std::unique_ptr<DemoTraffic> demo_;
+    std::unique_ptr<Periodic> housekeeping_;
 };
 
 }  // namespace tally::daemon

@@ -114,9 +114,10 @@ http::Response TrackApi::single(const http::Request& request, std::string_view r
     const std::int64_t now = now_ms();
     const std::string ip = client_ip(request);
     const ingest::RequestContext context{ip, request.user_agent, now};
-    ingest::Event& event = scratch_[request.worker % scratch_.size()].event;
+    Scratch& scratch = scratch_[request.worker % scratch_.size()];
+    ingest::Event& event = scratch.event;
 
-    if (auto rejection = parse(request.body, context, hasher_, event)) {
+    if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
         return reject(request, route, 400, *rejection);
     }
     if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
@@ -149,53 +150,54 @@ http::Response TrackApi::batch(const http::Request& request) {
     const std::string ip = client_ip(request);
     const ingest::RequestContext context{ip, request.user_agent, now};
 
-    ingest::BatchResult parsed;
-    if (auto rejection = ingest::parse_batch(request.body, context, hasher_, parsed)) {
+    Scratch& scratch = scratch_[request.worker % scratch_.size()];
+    ingest::BatchResult& parsed = scratch.batch;
+    parsed.accepted.clear();
+    parsed.rejected.clear();
+    if (auto rejection = ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
         return reject(request, route, 400, *rejection);
     }
 
-    // The accepted items' indices are those not rejected, in order.
-    std::vector<ingest::BatchItemRejection> rejected = std::move(parsed.rejected);
-    std::vector<std::size_t> accepted_index;
-    {
-        std::size_t next_rejected = 0;
-        std::size_t index = 0;
-        for (std::size_t i = 0; i < parsed.accepted.size(); ++i, ++index) {
-            while (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
-                ++next_rejected;
-                ++index;
-            }
-            accepted_index.push_back(index);
-        }
-    }
-
-    std::vector<ingest::Event> admitted;
-    admitted.reserve(parsed.accepted.size());
-    for (std::size_t i = 0; i < parsed.accepted.size(); ++i) {
-        ingest::Event& event = parsed.accepted[i];
-        if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
-            rejected.push_back({accepted_index[i], admission_rejection(admission, event)});
+    // The accepted items' indices in the body are those not rejected, in order.
+    std::vector<ingest::BatchItemRejection>& rejected = parsed.rejected;
+    std::vector<std::size_t>& item_index = scratch.item_index;
+    item_index.clear();
+    for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size(); ++index) {
+        if (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
+            ++next_rejected;
         } else {
-            admitted.push_back(std::move(event));
+            item_index.push_back(index);
         }
     }
 
-    if (!admitted.empty()) {
-        if (!log_.append(request.worker, admitted.data(), admitted.size())) {
+    // Admit in place: the events that pass the caps move to the front, in order.
+    std::vector<ingest::Event>& events = parsed.accepted;
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (auto admission = store_.admit(request.worker, events[i]); admission != store::Admission::ok) {
+            rejected.push_back({item_index[i], admission_rejection(admission, events[i])});
+        } else {
+            if (admitted != i) std::swap(events[admitted], events[i]);
+            ++admitted;
+        }
+    }
+
+    if (admitted > 0) {
+        if (!log_.append(request.worker, events.data(), admitted)) {
             log_healthy_.store(false);
             return reject(request, route, 503, kLogUnavailable);
         }
         log_healthy_.store(true, std::memory_order_relaxed);
-        for (const auto& event : admitted) {
-            store_.apply(request.worker, event, now);
-            metrics_.count_ingested(request.worker, event.kind);
+        for (std::size_t i = 0; i < admitted; ++i) {
+            store_.apply(request.worker, events[i], now);
+            metrics_.count_ingested(request.worker, events[i].kind);
         }
     }
 
     std::sort(rejected.begin(), rejected.end(),
               [](const auto& a, const auto& b) { return a.index < b.index; });
     nlohmann::ordered_json answer;
-    answer["accepted"] = admitted.size();
+    answer["accepted"] = admitted;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& item : rejected) {
         nlohmann::ordered_json entry;

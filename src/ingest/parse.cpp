@@ -33,8 +33,8 @@ constexpr std::size_t kMaxSessionId = 128;
 constexpr std::size_t kMaxUserId = 128;
 constexpr std::size_t kMaxName = 64;  // site and event_name
 constexpr std::size_t kMaxPropertyKeys = 64;
-constexpr std::size_t kMaxPropertiesBytes = 8 * 1024;
-constexpr std::int64_t kMaxPastMs = 48 * 60 * kMsPerMinute;
+constexpr std::size_t kMaxPropertiesBytes = 8192;
+constexpr std::int64_t kMaxPastMs = kMsPerMinute * 60 * 48;  // 48 h
 constexpr std::int64_t kMaxFutureMs = 5 * kMsPerMinute;
 
 // ---------------------------------------------------------------------------------------
@@ -581,7 +581,7 @@ error_code walk(od::value& value, std::string* out, int depth) {
             bool first = true;
             for (auto result : array) {
                 od::value element;
-                SIMDJSON_TRY(std::move(result).get(element));
+                SIMDJSON_TRY(result.get(element));
                 if (out && !first) {
                     out->push_back(',');
                 }
@@ -774,7 +774,7 @@ Check parse_array_batch(od::parser& parser, Padded text, const RequestContext& c
         SIMDJSON_TRY(document.get_array().get(array));
         for (auto result : array) {
             od::value item;
-            SIMDJSON_TRY(std::move(result).get(item));
+            SIMDJSON_TRY(result.get(item));
             od::json_type item_type;
             SIMDJSON_TRY(item.type().get(item_type));
             if (index >= kMaxBatchItems || item_type != od::json_type::object) {
@@ -857,7 +857,7 @@ Check parse_ndjson_batch(od::parser& parser, Padded text, const RequestContext& 
 struct ParseBuffers::Impl {
     // Buffers grown past this by a big body are released after the call: an idle worker
     // keeps no megabytes from one large batch.
-    static constexpr std::size_t kMaxKeptBytes = 64 * 1024;
+    static constexpr std::size_t kMaxKeptBytes = 65536;
 
     od::parser parser;
     std::vector<char> text;
