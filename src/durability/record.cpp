@@ -62,6 +62,11 @@ public:
             }
             const std::uint8_t byte = u8();
             if (!ok_) return;
+            // Only the shortest encoding is valid, so a record has exactly one byte form.
+            if ((shift > 0 && byte == 0) || (shift == 28 && (byte & 0x70u) != 0)) {
+                fail();
+                return;
+            }
             length |= std::uint32_t{byte & 0x7Fu} << shift;
             if ((byte & 0x80u) == 0) break;
         }
