@@ -188,10 +188,8 @@ http::Response TrackApi::batch(const http::Request& request) {
             return reject(request, route, 503, kLogUnavailable);
         }
         log_healthy_.store(true, std::memory_order_relaxed);
-        for (std::size_t i = 0; i < admitted; ++i) {
-            store_.apply(request.worker, events[i], now);
-            metrics_.count_ingested(request.worker, events[i].kind);
-        }
+        store_.apply(request.worker, events.data(), admitted, now);
+        for (std::size_t i = 0; i < admitted; ++i) metrics_.count_ingested(request.worker, events[i].kind);
     }
 
     std::sort(rejected.begin(), rejected.end(),

@@ -43,20 +43,32 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
     return Admission::ok;
 }
 
-void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int64_t now_ms) {
-    Shard& shard = *shards_[shard_index % shards_.size()];
-    std::unique_lock lock(shard.mutex);
+void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
+                         std::size_t top_capacity) {
     auto site = shard.sites.find(event.site);
     if (site == shard.sites.end()) site = shard.sites.emplace(event.site, SiteShard{}).first;
     const std::int64_t day_number = ingest::day_of(event.timestamp_ms);
     auto day = site->second.days.find(day_number);
-    if (day == site->second.days.end()) {
-        day = site->second.days.try_emplace(day_number, options_.top_capacity).first;
-    }
+    if (day == site->second.days.end()) day = site->second.days.try_emplace(day_number, top_capacity).first;
     day->second.apply(event);
     site->second.windows.record(event, now_ms);
-    lock.unlock();
-    active_sessions_.record(event.site, event.session_id, event.visitor_id, event.timestamp_ms, now_ms);
+}
+
+void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int64_t now_ms) {
+    apply(shard_index, &event, 1, now_ms);
+}
+
+void Store::apply(std::size_t shard_index, const ingest::Event* events, std::size_t count, std::int64_t now_ms) {
+    Shard& shard = *shards_[shard_index % shards_.size()];
+    {
+        std::lock_guard lock(shard.mutex);
+        for (std::size_t i = 0; i < count; ++i) apply_locked(shard, events[i], now_ms, options_.top_capacity);
+    }
+    // Outside the shard's lock: ActiveSessions has locks of its own.
+    for (std::size_t i = 0; i < count; ++i) {
+        active_sessions_.record(events[i].site, events[i].session_id, events[i].visitor_id, events[i].timestamp_ms,
+                                now_ms);
+    }
 }
 
 std::vector<std::string> Store::sites() const {

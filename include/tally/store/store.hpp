@@ -62,6 +62,8 @@ public:
 
     /// Counts `event` in `shard`. `now_ms` places it in the rolling windows.
     void apply(std::size_t shard, const ingest::Event& event, std::int64_t now_ms);
+    /// apply() for `count` events, taking the shard's lock once.
+    void apply(std::size_t shard, const ingest::Event* events, std::size_t count, std::int64_t now_ms);
 
     /// Calls fn(const SiteShard&) for `site` in every shard that has it, under that shard's
     /// lock. Queries merge across shards with this; keep fn short, ingest waits on it.
@@ -109,6 +111,9 @@ private:
     };
 
     Admission admit_in_registry(const ingest::Event& event);
+    /// Counts `event` in the shard; the caller holds shard.mutex.
+    static void apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
+                             std::size_t top_capacity);
 
     StoreOptions options_;
     std::vector<std::unique_ptr<Shard>> shards_;
