@@ -12,7 +12,8 @@ namespace tally::daemon {
 namespace fs = std::filesystem;
 
 App::App(Config config) : config_(std::move(config)) {
-    workers_ = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+    workers_ =
+        config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     shards_ = workers_ + 1;
     if (config_.instance_id.empty()) {
         char host[256] = {};
@@ -21,7 +22,8 @@ App::App(Config config) : config_(std::move(config)) {
     const fs::path data = config_.data_dir;
     std::error_code ec;
     fs::create_directories(data, ec);
-    if (ec) throw std::system_error(ec, "cannot create data dir " + data.string());
+    if (ec)
+        throw std::system_error(ec, "cannot create data dir " + data.string());
 
     hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
     store_ = std::make_unique<store::Store>(store::StoreOptions{
@@ -38,11 +40,16 @@ void App::build_routes() {
     using http::Method;
     const std::vector<Method> post{Method::post, Method::options};
     const std::vector<Method> get{Method::get};
-    router_.add("track_pageview", post, "/track/pageview", [this](const auto& r) { return track_->pageview(r); });
-    router_.add("track_event", post, "/track/event", [this](const auto& r) { return track_->event(r); });
-    router_.add("track_batch", post, "/track/batch", [this](const auto& r) { return track_->batch(r); });
-    router_.add_prefix("dashboard", get, "/dashboard/", [this](const auto& r) { return read_->dashboard(r); });
-    router_.add_prefix("timeseries", get, "/timeseries/", [this](const auto& r) { return read_->timeseries(r); });
+    router_.add("track_pageview", post, "/track/pageview",
+                [this](const auto& r) { return track_->pageview(r); });
+    router_.add("track_event", post, "/track/event",
+                [this](const auto& r) { return track_->event(r); });
+    router_.add("track_batch", post, "/track/batch",
+                [this](const auto& r) { return track_->batch(r); });
+    router_.add_prefix("dashboard", get, "/dashboard/",
+                       [this](const auto& r) { return read_->dashboard(r); });
+    router_.add_prefix("timeseries", get, "/timeseries/",
+                       [this](const auto& r) { return read_->timeseries(r); });
     router_.add("funnel", get, "/funnel", [this](const auto& r) { return read_->funnel(r); });
     router_.add("active_users", get, "/api/v1/dashboard/active-users",
                 [this](const auto& r) { return read_->active_users(r); });
@@ -59,22 +66,26 @@ void App::build_routes() {
                                 std::chrono::nanoseconds latency) {
         metrics_->count_request(r.worker, route, status, latency);
     });
-    metrics_->add_callback("tally_http_open_connections", "Open HTTP connections.", "gauge",
-                           [this] { return static_cast<double>(server_stats_.open_connections.load()); });
-    metrics_->add_callback("tally_http_refused_connections_total",
-                           "Connections closed at once because the connection cap was reached.", "counter",
-                           [this] { return static_cast<double>(server_stats_.refused_connections.load()); });
-    metrics_->add_callback("tally_http_timeouts_total", "Connections closed by a read or idle timeout.",
-                           "counter", [this] { return static_cast<double>(server_stats_.timeouts.load()); });
-    metrics_->add_callback("tally_log_bytes_total", "Bytes appended to the event log by this process.",
-                           "counter", [this] { return static_cast<double>(log_->bytes_written()); });
+    metrics_->add_callback(
+        "tally_http_open_connections", "Open HTTP connections.", "gauge",
+        [this] { return static_cast<double>(server_stats_.open_connections.load()); });
+    metrics_->add_callback(
+        "tally_http_refused_connections_total",
+        "Connections closed at once because the connection cap was reached.", "counter",
+        [this] { return static_cast<double>(server_stats_.refused_connections.load()); });
+    metrics_->add_callback("tally_http_timeouts_total",
+                           "Connections closed by a read or idle timeout.", "counter",
+                           [this] { return static_cast<double>(server_stats_.timeouts.load()); });
+    metrics_->add_callback("tally_log_bytes_total",
+                           "Bytes appended to the event log by this process.", "counter",
+                           [this] { return static_cast<double>(log_->bytes_written()); });
     metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
                            [this] { return log_healthy_.load() ? 1.0 : 0.0; });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
 
-    track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_, log_healthy_,
-                                        workers_);
+    track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
+                                        log_healthy_, workers_);
     read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, log_healthy_);
     static_files_ = std::make_unique<StaticFiles>(config_.web_root);
 }
@@ -92,11 +103,13 @@ int App::run() {
         store_->apply(shard, event, now);
     });
     const double replay_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started)
+            .count();
     if (replayed.damaged_files > 0) {
-        spdlog::warn("event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
-                     "record before them was kept",
-                     replayed.cut_bytes, replayed.damaged_files);
+        spdlog::warn(
+            "event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
+            "record before them was kept",
+            replayed.cut_bytes, replayed.damaged_files);
     }
     log_->open();
 
@@ -114,22 +127,26 @@ int App::run() {
     {
         std::lock_guard lock(server_mutex_);
         server_ = std::make_unique<http::Server>(
-            options, [this](const http::Request& request, http::Reply reply) { router_.handle(request, reply); },
+            options,
+            [this](const http::Request& request, http::Reply reply) {
+                router_.handle(request, reply);
+            },
             server_stats_);
     }
     server_->start();
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
-    housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
-        hasher_->forget_before(ingest::day_of(now_ms()) - 2);
-    });
+    housekeeping_ = std::make_unique<Periodic>(
+        std::chrono::minutes(1), [this] { hasher_->forget_before(ingest::day_of(now_ms()) - 2); });
     if (config_.demo) {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
             [this, demo_shard](ingest::Event& event) {
-                if (store_->admit(demo_shard, event) != store::Admission::ok) return false;
-                if (!log_->append(demo_shard, &event, 1)) return false;
+                if (store_->admit(demo_shard, event) != store::Admission::ok)
+                    return false;
+                if (!log_->append(demo_shard, &event, 1))
+                    return false;
                 store_->apply(demo_shard, event, now_ms());
                 metrics_->count_ingested(demo_shard, event.kind);
                 return true;
@@ -137,18 +154,21 @@ int App::run() {
             20.0);
     }
 
-    spdlog::info("tallyd {} listening on {}:{}, data in {}, {} thread(s), fsync {}, redis {}, token {}, "
-                 "demo {}, replayed {} event(s) in {:.0f} ms",
-                 TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
-                 durability::fsync_mode_name(config_.fsync), config_.redis_url.empty() ? "off" : config_.redis_url,
-                 config_.token.empty() ? "off" : "on", config_.demo ? "on" : "off", replayed.records, replay_ms);
+    spdlog::info(
+        "tallyd {} listening on {}:{}, data in {}, {} thread(s), fsync {}, redis {}, token {}, "
+        "demo {}, replayed {} event(s) in {:.0f} ms",
+        TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
+        durability::fsync_mode_name(config_.fsync),
+        config_.redis_url.empty() ? "off" : config_.redis_url, config_.token.empty() ? "off" : "on",
+        config_.demo ? "on" : "off", replayed.records, replay_ms);
     if (!config_.redis_url.empty()) {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }
 
     // A stop() that came before the server existed (say, during the replay) is honoured
     // here: Server::stop() before run() makes run() return at once.
-    if (stop_requested_.load()) server_->stop();
+    if (stop_requested_.load())
+        server_->stop();
     server_->run();
     demo_.reset();
     housekeeping_.reset();
@@ -164,7 +184,8 @@ void App::stop() {
     ready_.store(false);
     stop_requested_.store(true);
     std::lock_guard lock(server_mutex_);
-    if (server_) server_->stop();
+    if (server_)
+        server_->stop();
 }
 
 }  // namespace tally::daemon

@@ -27,7 +27,7 @@ std::int64_t now_ms();
 
 /// POST /track/*: parse, admit, log, count, answer.
 class TrackApi {
-public:
+  public:
     TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
              durability::EventLog& log, durability::RejectsLog& rejects, metrics::Metrics& metrics,
              std::atomic<bool>& log_healthy, std::size_t workers);
@@ -40,16 +40,18 @@ public:
     /// trusted proxy when the peer is one.
     std::string client_ip(const http::Request& request) const;
 
-private:
-    using Parser = std::optional<ingest::Rejection> (*)(std::string_view, const ingest::RequestContext&,
-                                                        const ingest::VisitorHasher&, ingest::Event&,
-                                                        ingest::ParseBuffers&);
+  private:
+    using Parser = std::optional<ingest::Rejection> (*)(std::string_view,
+                                                        const ingest::RequestContext&,
+                                                        const ingest::VisitorHasher&,
+                                                        ingest::Event&, ingest::ParseBuffers&);
     http::Response single(const http::Request& request, std::string_view route, Parser parse);
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
                           const ingest::Rejection& rejection);
     http::Response preflight(const http::Request& request) const;
     void add_cors(const http::Request& request, http::Response& response) const;
-    static ingest::Rejection admission_rejection(store::Admission admission, const ingest::Event& event);
+    static ingest::Rejection admission_rejection(store::Admission admission,
+                                                 const ingest::Event& event);
 
     const Config& config_;
     const ingest::VisitorHasher& hasher_;
@@ -72,7 +74,7 @@ private:
 
 /// The read API (SPEC §3), behind the token when one is set.
 class ReadApi {
-public:
+  public:
     ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
             const std::atomic<bool>& ready, const std::atomic<bool>& log_healthy);
 
@@ -87,7 +89,7 @@ public:
     http::Response readyz(const http::Request& request) const;
     http::Response metrics(const http::Request& request) const;
 
-private:
+  private:
     const Config& config_;
     const store::Store& store_;
     metrics::Metrics& metrics_;
@@ -97,16 +99,16 @@ private:
 
 /// GET / and the files under web_root; nothing outside it is ever served.
 class StaticFiles {
-public:
+  public:
     explicit StaticFiles(const std::string& web_root);
     http::Response serve(const http::Request& request) const;
 
-private:
+  private:
     std::string web_root_;  // canonical
 };
 
 class App {
-public:
+  public:
     explicit App(Config config);
     ~App();
     /// Replays the log, serves until stop(), then flushes. Returns the exit code.
@@ -114,7 +116,7 @@ public:
     /// Thread-safe: begins a graceful shutdown.
     void stop();
 
-private:
+  private:
     void build_routes();
 
     Config config_;

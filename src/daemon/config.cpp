@@ -21,7 +21,8 @@ using Setter = std::function<void(Config&, const json&, const std::string& key)>
 }
 
 std::string as_string(const json& v, const std::string& key) {
-    if (!v.is_string()) bad(key, "expected a string");
+    if (!v.is_string())
+        bad(key, "expected a string");
     return v.get<std::string>();
 }
 
@@ -32,7 +33,8 @@ std::int64_t as_integer(const json& v, const std::string& key, std::int64_t min,
     } else if (v.is_string()) {  // from a flag
         const std::string s = v.get<std::string>();
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (ec != std::errc{} || p != s.data() + s.size()) bad(key, "expected an integer, got '" + s + "'");
+        if (ec != std::errc{} || p != s.data() + s.size())
+            bad(key, "expected an integer, got '" + s + "'");
     } else {
         bad(key, "expected an integer");
     }
@@ -48,12 +50,15 @@ std::vector<std::string> as_string_list(const json& v, const std::string& key) {
         std::stringstream in(v.get<std::string>());
         std::string item;
         while (std::getline(in, item, ',')) {
-            if (!item.empty()) out.push_back(item);
+            if (!item.empty())
+                out.push_back(item);
         }
         return out;
     }
-    if (!v.is_array()) bad(key, "expected a list of strings");
-    for (const auto& item : v) out.push_back(as_string(item, key));
+    if (!v.is_array())
+        bad(key, "expected a list of strings");
+    for (const auto& item : v)
+        out.push_back(as_string(item, key));
     return out;
 }
 
@@ -70,31 +75,38 @@ void set_listen(Config& c, const json& v, const std::string& key) {
         port = text.substr(close + 2);
     } else {
         const auto colon = text.rfind(':');
-        if (colon == std::string::npos) bad(key, "expected HOST:PORT, got '" + text + "'");
+        if (colon == std::string::npos)
+            bad(key, "expected HOST:PORT, got '" + text + "'");
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
     }
-    if (host.empty()) bad(key, "expected HOST:PORT, got '" + text + "'");
+    if (host.empty())
+        bad(key, "expected HOST:PORT, got '" + text + "'");
     c.listen_host = host;
     c.listen_port = static_cast<std::uint16_t>(as_integer(json(port), key, 0, 65535));
 }
 
-std::chrono::milliseconds as_ms(const json& v, const std::string& key, std::int64_t min, std::int64_t max) {
+std::chrono::milliseconds as_ms(const json& v, const std::string& key, std::int64_t min,
+                                std::int64_t max) {
     return std::chrono::milliseconds(as_integer(v, key, min, max));
 }
 
 const std::map<std::string, Setter>& setters() {
     static const std::map<std::string, Setter> table = {
         {"listen", set_listen},
-        {"data_dir", [](Config& c, const json& v, const std::string& k) { c.data_dir = as_string(v, k); }},
-        {"web_root", [](Config& c, const json& v, const std::string& k) { c.web_root = as_string(v, k); }},
-        {"token", [](Config& c, const json& v, const std::string& k) { c.token = as_string(v, k); }},
+        {"data_dir",
+         [](Config& c, const json& v, const std::string& k) { c.data_dir = as_string(v, k); }},
+        {"web_root",
+         [](Config& c, const json& v, const std::string& k) { c.web_root = as_string(v, k); }},
+        {"token",
+         [](Config& c, const json& v, const std::string& k) { c.token = as_string(v, k); }},
         {"instance_id",
          [](Config& c, const json& v, const std::string& k) { c.instance_id = as_string(v, k); }},
         {"log_level",
          [](Config& c, const json& v, const std::string& k) {
              const std::string level = as_string(v, k);
-             static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+             static const char* kLevels[] = {"trace", "debug",    "info", "warn",
+                                             "error", "critical", "off"};
              for (const char* l : kLevels) {
                  if (level == l) {
                      c.log_level = level;
@@ -122,7 +134,9 @@ const std::map<std::string, Setter>& setters() {
              }
          }},
         {"durability.fsync_interval_ms",
-         [](Config& c, const json& v, const std::string& k) { c.fsync_interval = as_ms(v, k, 1, 60'000); }},
+         [](Config& c, const json& v, const std::string& k) {
+             c.fsync_interval = as_ms(v, k, 1, 60'000);
+         }},
         {"durability.segment_mb",
          [](Config& c, const json& v, const std::string& k) {
              c.segment_bytes = static_cast<std::uint64_t>(as_integer(v, k, 1, 4096)) << 20;
@@ -132,13 +146,19 @@ const std::map<std::string, Setter>& setters() {
              c.max_connections = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
          }},
         {"http.read_timeout_ms",
-         [](Config& c, const json& v, const std::string& k) { c.read_timeout = as_ms(v, k, 10, 3'600'000); }},
+         [](Config& c, const json& v, const std::string& k) {
+             c.read_timeout = as_ms(v, k, 10, 3'600'000);
+         }},
         {"http.idle_timeout_ms",
-         [](Config& c, const json& v, const std::string& k) { c.idle_timeout = as_ms(v, k, 10, 3'600'000); }},
+         [](Config& c, const json& v, const std::string& k) {
+             c.idle_timeout = as_ms(v, k, 10, 3'600'000);
+         }},
         {"http.trusted_proxies",
-         [](Config& c, const json& v, const std::string& k) { c.trusted_proxies = as_string_list(v, k); }},
-        {"http.cors_origins",
-         [](Config& c, const json& v, const std::string& k) { c.cors_origins = as_string_list(v, k); }},
+         [](Config& c, const json& v, const std::string& k) {
+             c.trusted_proxies = as_string_list(v, k);
+         }},
+        {"http.cors_origins", [](Config& c, const json& v,
+                                 const std::string& k) { c.cors_origins = as_string_list(v, k); }},
         {"limits.max_sites",
          [](Config& c, const json& v, const std::string& k) {
              c.max_sites = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
@@ -158,13 +178,14 @@ const std::map<std::string, Setter>& setters() {
                  return;
              }
              const std::string url = as_string(v, k);
-             if (!url.empty() && url.rfind("redis://", 0) != 0) bad(k, "expected redis://HOST:PORT[/DB]");
+             if (!url.empty() && url.rfind("redis://", 0) != 0)
+                 bad(k, "expected redis://HOST:PORT[/DB]");
              c.redis_url = url;
          }},
-        {"redis.flush_ms",
-         [](Config& c, const json& v, const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
-        {"live.batch_ms",
-         [](Config& c, const json& v, const std::string& k) { c.live_batch = as_ms(v, k, 10, 10'000); }},
+        {"redis.flush_ms", [](Config& c, const json& v,
+                              const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
+        {"live.batch_ms", [](Config& c, const json& v,
+                             const std::string& k) { c.live_batch = as_ms(v, k, 10, 10'000); }},
         {"retention_days",
          [](Config& c, const json& v, const std::string& k) {
              c.retention_days = static_cast<int>(as_integer(v, k, 1, 3650));
@@ -179,7 +200,8 @@ const std::map<std::string, Setter>& setters() {
 
 void apply(Config& config, const std::string& key, const json& value) {
     auto it = setters().find(key);
-    if (it == setters().end()) throw ConfigError("unknown configuration key '" + key + "'");
+    if (it == setters().end())
+        throw ConfigError("unknown configuration key '" + key + "'");
     it->second(config, value, key);
 }
 
@@ -187,7 +209,8 @@ void apply(Config& config, const std::string& key, const json& value) {
 void apply_object(Config& config, const json& object, const std::string& prefix) {
     for (const auto& [name, value] : object.items()) {
         std::string key = prefix;
-        if (!key.empty()) key += '.';
+        if (!key.empty())
+            key += '.';
         key += name;
         if (value.is_object()) {
             apply_object(config, value, key);
@@ -199,24 +222,30 @@ void apply_object(Config& config, const json& object, const std::string& prefix)
 
 void load_file(Config& config, const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw ConfigError("--config: cannot read '" + path + "'");
+    if (!in)
+        throw ConfigError("--config: cannot read '" + path + "'");
     json document;
     try {
         document = json::parse(in, nullptr, true, /*ignore_comments=*/true);
     } catch (const json::parse_error& e) {
         throw ConfigError("--config: '" + path + "' is not valid JSON (" + e.what() + ")");
     }
-    if (!document.is_object()) throw ConfigError("--config: '" + path + "' must hold a JSON object");
+    if (!document.is_object())
+        throw ConfigError("--config: '" + path + "' must hold a JSON object");
     apply_object(config, document, "");
 }
 
 // Flags and the configuration key each one sets.
 const std::map<std::string, std::string>& flag_keys() {
     static const std::map<std::string, std::string> table = {
-        {"--listen", "listen"},           {"--data-dir", "data_dir"},
-        {"--redis", "redis.url"},         {"--web-root", "web_root"},
-        {"--token", "token"},             {"--fsync", "durability.fsync"},
-        {"--instance-id", "instance_id"}, {"--log-level", "log_level"},
+        {"--listen", "listen"},
+        {"--data-dir", "data_dir"},
+        {"--redis", "redis.url"},
+        {"--web-root", "web_root"},
+        {"--token", "token"},
+        {"--fsync", "durability.fsync"},
+        {"--instance-id", "instance_id"},
+        {"--log-level", "log_level"},
         {"--threads", "threads"},
     };
     return table;
@@ -247,7 +276,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
             return result;
         }
         if (arg == "--demo") {
-            if (has_value) throw ConfigError("--demo takes no value");
+            if (has_value)
+                throw ConfigError("--demo takes no value");
             flags.emplace_back(arg, "");
             continue;
         }
@@ -255,7 +285,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
             throw ConfigError("unknown flag '" + arg + "' (see --help)");
         }
         if (!has_value) {
-            if (i + 1 >= argc) throw ConfigError(arg + " needs a value");
+            if (i + 1 >= argc)
+                throw ConfigError(arg + " needs a value");
             value = argv[++i];
         }
         if (arg == "--config") {
@@ -266,8 +297,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
     }
 
     Config& config = result.config;
-    if (!config_path.empty()) load_file(config, config_path);
-    if (env_token != nullptr && *env_token != '\0') config.token = env_token;
+    if (!config_path.empty())
+        load_file(config, config_path);
+    if (env_token != nullptr && *env_token != '\0')
+        config.token = env_token;
     for (const auto& [flag, value] : flags) {
         try {
             if (flag == "--demo") {
@@ -279,7 +312,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
             // Name the flag the user typed, not the internal key.
             const std::string what = e.what();
             const auto colon = what.find(": ");
-            throw ConfigError(flag + ": " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+            throw ConfigError(flag + ": " +
+                              (colon == std::string::npos ? what : what.substr(colon + 2)));
         }
     }
     return result;

@@ -13,12 +13,15 @@ namespace tally::daemon {
 
 namespace {
 
-constexpr std::array<const char*, 12> kPages = {"/",         "/pricing",       "/features", "/blog",
-                                                "/blog/why-one-binary", "/docs",  "/docs/api", "/signup",
-                                                "/login",    "/about",         "/contact",  "/changelog"};
-constexpr std::array<const char*, 7> kReferrers = {"direct", "google.com", "news.ycombinator.com", "duckduckgo.com",
-                                                   "github.com", "twitter.com", "reddit.com"};
-constexpr std::array<const char*, 10> kCountries = {"US", "DE", "GB", "FR", "IN", "BR", "JP", "NL", "CA", "SE"};
+constexpr std::array<const char*, 12> kPages = {
+    "/",        "/pricing",  "/features", "/blog",  "/blog/why-one-binary",
+    "/docs",    "/docs/api", "/signup",   "/login", "/about",
+    "/contact", "/changelog"};
+constexpr std::array<const char*, 7> kReferrers = {
+    "direct",      "google.com", "news.ycombinator.com", "duckduckgo.com", "github.com",
+    "twitter.com", "reddit.com"};
+constexpr std::array<const char*, 10> kCountries = {"US", "DE", "GB", "FR", "IN",
+                                                    "BR", "JP", "NL", "CA", "SE"};
 
 /// One simulated visitor: a session that views a few pages and sometimes walks the
 /// signup funnel (pageview:/pricing -> signup -> purchase).
@@ -50,7 +53,8 @@ void DemoTraffic::run() {
     auto uniform = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
     // Zipf-like page popularity: weight 1/(rank+1).
     std::vector<double> weights;
-    for (std::size_t i = 0; i < kPages.size(); ++i) weights.push_back(1.0 / static_cast<double>(i + 1));
+    for (std::size_t i = 0; i < kPages.size(); ++i)
+        weights.push_back(1.0 / static_cast<double>(i + 1));
     std::discrete_distribution<std::size_t> page_pick(weights.begin(), weights.end());
     std::discrete_distribution<std::size_t> referrer_pick({40, 25, 10, 6, 8, 6, 5});
     std::discrete_distribution<int> device_pick({55, 38, 7});
@@ -62,7 +66,8 @@ void DemoTraffic::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         cv_.wait_for(lock, std::chrono::duration<double>(gap(rng)), [this] { return stopping_; });
-        if (stopping_) break;
+        if (stopping_)
+            break;
         lock.unlock();
 
         // New visitors arrive; a fifth of them are returning users.
@@ -71,7 +76,8 @@ void DemoTraffic::run() {
             const bool returning = uniform(5) == 0 && id > 10;
             active.push_back({"visitor-" + std::to_string(returning ? uniform(id) : id + 1'000'000),
                               "demo-" + std::to_string(id), kCountries[uniform(kCountries.size())],
-                              static_cast<ingest::Device>(device_pick(rng)), 1 + static_cast<int>(uniform(6)), 0});
+                              static_cast<ingest::Device>(device_pick(rng)),
+                              1 + static_cast<int>(uniform(6)), 0});
         }
         Visitor& v = active[uniform(active.size())];
         const std::int64_t now = now_ms();
@@ -97,7 +103,8 @@ void DemoTraffic::run() {
             event.kind = ingest::EventKind::pageview;
             event.page = kPages[page_pick(rng)];
             event.referrer = kReferrers[referrer_pick(rng)];
-            if (event.page == "/pricing" && v.funnel_stage == 0) v.funnel_stage = 1;
+            if (event.page == "/pricing" && v.funnel_stage == 0)
+                v.funnel_stage = 1;
             --v.pages_left;
         }
         ingest_(event);

@@ -14,14 +14,14 @@
 namespace tally::daemon {
 
 class DemoTraffic {
-public:
+  public:
     /// `ingest` counts one event (returns false when it was refused); called ~`rate`/s.
     DemoTraffic(std::function<bool(ingest::Event&)> ingest, double rate);
     ~DemoTraffic();  // stops the thread
     DemoTraffic(const DemoTraffic&) = delete;
     DemoTraffic& operator=(const DemoTraffic&) = delete;
 
-private:
+  private:
     void run();
 
     std::function<bool(ingest::Event&)> ingest_;

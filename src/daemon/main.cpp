@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
     using tally::daemon::CommandLine;
     CommandLine command_line;
     try {
-        command_line = tally::daemon::parse_command_line(argc, argv, std::getenv("TALLY_TOKEN"));  // NOLINT(concurrency-mt-unsafe): before any thread
+        command_line = tally::daemon::parse_command_line(
+            argc, argv,
+            std::getenv("TALLY_TOKEN"));  // NOLINT(concurrency-mt-unsafe): before any thread
     } catch (const tally::daemon::ConfigError& e) {
         std::fprintf(stderr, "tallyd: %s\n", e.what());
         return 2;

@@ -12,7 +12,7 @@
 namespace tally::daemon {
 
 class Periodic {
-public:
+  public:
     Periodic(std::chrono::milliseconds interval, std::function<void()> task)
         : interval_(interval), task_(std::move(task)), thread_([this] { run(); }) {}
     ~Periodic() {
@@ -26,7 +26,7 @@ public:
     Periodic(const Periodic&) = delete;
     Periodic& operator=(const Periodic&) = delete;
 
-private:
+  private:
     void run() {
         std::unique_lock lock(mutex_);
         while (!stopping_) {

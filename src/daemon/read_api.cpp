@@ -26,7 +26,8 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 /// ?site= (default "default"); writes a 400 into `error` when malformed.
 std::optional<std::string> site_param(const http::Request& request, http::Response& error) {
     auto site = http::query_param(request.query, "site");
-    if (!site) return std::string(kDefaultSite);
+    if (!site)
+        return std::string(kDefaultSite);
     if (!ingest::valid_site(*site)) {
         error = http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
         return std::nullopt;
@@ -37,7 +38,8 @@ std::optional<std::string> site_param(const http::Request& request, http::Respon
 std::optional<std::int64_t> parse_int(std::string_view text) {
     std::int64_t value = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || p != text.data() + text.size() || text.empty()) return std::nullopt;
+    if (ec != std::errc{} || p != text.data() + text.size() || text.empty())
+        return std::nullopt;
     return value;
 }
 
@@ -48,30 +50,36 @@ ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metri
     : config_(config), store_(store), metrics_(metrics), ready_(ready), log_healthy_(log_healthy) {}
 
 std::optional<http::Response> ReadApi::check_token(const http::Request& request) const {
-    if (config_.token.empty()) return std::nullopt;
+    if (config_.token.empty())
+        return std::nullopt;
     constexpr std::string_view bearer = "Bearer ";
     if (request.authorization.starts_with(bearer) &&
         constant_time_equal(request.authorization.substr(bearer.size()), config_.token)) {
         return std::nullopt;
     }
-    if (auto token = http::query_param(request.query, "token"); token && constant_time_equal(*token, config_.token)) {
+    if (auto token = http::query_param(request.query, "token");
+        token && constant_time_equal(*token, config_.token)) {
         return std::nullopt;
     }
-    http::Response response = http::error_response(401, "a valid token is required (Authorization: Bearer)");
+    http::Response response =
+        http::error_response(401, "a valid token is required (Authorization: Bearer)");
     response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tally\"");
     return response;
 }
 
 http::Response ReadApi::dashboard(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response error;
     auto site = site_param(request, error);
-    if (!site) return error;
+    if (!site)
+        return error;
     const std::int64_t now = now_ms();
     const std::string_view what = request.path.substr(std::string_view("/dashboard/").size());
     auto range = query::parse_range(what, now);
     if (!range) {
-        return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM", "date");
+        return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
+                                    "date");
     }
     const query::Dashboard dashboard = query::build_dashboard(store_, *site, *range, now);
     const auto format = http::query_param(request.query, "format");
@@ -79,21 +87,27 @@ http::Response ReadApi::dashboard(const http::Request& request) const {
         http::Response response;
         response.content_type = "text/csv; charset=utf-8";
         response.body = query::to_csv(dashboard);
-        response.headers.emplace_back("Content-Disposition", "attachment; filename=\"tally-" + *site +
-                                                                 "-" + range->label + ".csv\"");
+        response.headers.emplace_back(
+            "Content-Disposition",
+            "attachment; filename=\"tally-" + *site + "-" + range->label + ".csv\"");
         return response;
     }
-    if (format && *format != "json") return http::error_response(400, "format must be json or csv", "format");
+    if (format && *format != "json")
+        return http::error_response(400, "format must be json or csv", "format");
     return http::json_response(200, query::to_json(dashboard));
 }
 
 http::Response ReadApi::timeseries(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response error;
     auto site = site_param(request, error);
-    if (!site) return error;
-    auto metric_text = http::percent_decode(request.path.substr(std::string_view("/timeseries/").size()), false);
-    if (!metric_text) return http::error_response(400, "malformed metric name", "metric");
+    if (!site)
+        return error;
+    auto metric_text =
+        http::percent_decode(request.path.substr(std::string_view("/timeseries/").size()), false);
+    if (!metric_text)
+        return http::error_response(400, "malformed metric name", "metric");
     const std::string_view metric = *metric_text;
 
     query::TimeseriesRequest q;
@@ -103,17 +117,21 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
         q.event_name = std::string(metric.substr(7));
     } else if (metric.starts_with("ts:pageviews:")) {
         day = ingest::parse_day(metric.substr(13));
-        if (!day) return http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date", "metric");
+        if (!day)
+            return http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date",
+                                        "metric");
     } else if (metric.starts_with("ts:events:") && metric.size() > 21) {
         day = ingest::parse_day(metric.substr(metric.size() - 10));
         q.event_name = std::string(metric.substr(10, metric.size() - 21));
         if (!day || metric[metric.size() - 11] != ':') {
-            return http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date", "metric");
+            return http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
+                                        "metric");
         }
     } else {
-        return http::error_response(
-            400, "metric must be pageviews, events:<name>, ts:pageviews:<date> or ts:events:<name>:<date>",
-            "metric");
+        return http::error_response(400,
+                                    "metric must be pageviews, events:<name>, ts:pageviews:<date> "
+                                    "or ts:events:<name>:<date>",
+                                    "metric");
     }
     if (!q.event_name.empty() && !ingest::valid_event_name(q.event_name)) {
         return http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}", "metric");
@@ -126,7 +144,8 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
             return true;
         }
         auto value = parse_int(*text);
-        if (!value) return false;
+        if (!value)
+            return false;
         out = *value;
         return true;
     };
@@ -134,7 +153,8 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
     const std::int64_t default_to = day ? (*day + 1) * ingest::kMsPerDay : now;
     const std::int64_t default_from = day ? *day * ingest::kMsPerDay : now - 3'600'000;
     if (!int_param("bucket_size", 60'000, q.bucket_ms)) {
-        return http::error_response(400, "bucket_size must be an integer (milliseconds)", "bucket_size");
+        return http::error_response(400, "bucket_size must be an integer (milliseconds)",
+                                    "bucket_size");
     }
     if (!int_param("from", default_from, q.from_ms)) {
         return http::error_response(400, "from must be an integer (epoch milliseconds)", "from");
@@ -147,30 +167,38 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
         return http::error_response(400, "aggregation must be sum, avg, min or max", "aggregation");
     }
     if (q.bucket_ms <= 0 || q.bucket_ms % 60'000 != 0) {
-        return http::error_response(400, "bucket_size must be a positive multiple of 60000", "bucket_size");
+        return http::error_response(400, "bucket_size must be a positive multiple of 60000",
+                                    "bucket_size");
     }
     // Stay within a sane calendar so the arithmetic below cannot overflow.
     constexpr std::int64_t kLimit = 253'402'300'800'000;  // 10000-01-01
     if (q.from_ms < -kLimit || q.to_ms > kLimit || q.bucket_ms > kLimit) {
-        return http::error_response(400, "from and to must lie between years -8000 and 9999", "from");
+        return http::error_response(400, "from and to must lie between years -8000 and 9999",
+                                    "from");
     }
-    if (q.from_ms >= q.to_ms) return http::error_response(400, "from must be before to", "from");
-    const std::int64_t first = (q.from_ms >= 0 ? q.from_ms / q.bucket_ms : -((-q.from_ms + q.bucket_ms - 1) / q.bucket_ms));
+    if (q.from_ms >= q.to_ms)
+        return http::error_response(400, "from must be before to", "from");
+    const std::int64_t first = (q.from_ms >= 0 ? q.from_ms / q.bucket_ms
+                                               : -((-q.from_ms + q.bucket_ms - 1) / q.bucket_ms));
     const std::int64_t points = (q.to_ms - first * q.bucket_ms + q.bucket_ms - 1) / q.bucket_ms;
     if (points > static_cast<std::int64_t>(query::kMaxPoints)) {
-        return http::error_response(400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size");
+        return http::error_response(
+            400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size");
     }
     return http::json_response(200, query::to_json(query::timeseries(store_, *site, q)));
 }
 
 http::Response ReadApi::funnel(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response error;
     auto site = site_param(request, error);
-    if (!site) return error;
+    if (!site)
+        return error;
     auto steps_text = http::query_param(request.query, "steps");
     if (!steps_text || steps_text->empty()) {
-        return http::error_response(400, "steps is required: 2 to 8 comma-separated steps", "steps");
+        return http::error_response(400, "steps is required: 2 to 8 comma-separated steps",
+                                    "steps");
     }
     std::vector<std::string> steps;
     std::string_view rest = *steps_text;
@@ -179,11 +207,12 @@ http::Response ReadApi::funnel(const http::Request& request) const {
         std::string step(rest.substr(0, comma));
         const bool page_step = step.starts_with("pageview:") && step.size() > 9 && step[9] == '/';
         if (!page_step && !ingest::valid_event_name(step)) {
-            return http::error_response(400, "step '" + step + "' is neither an event name nor pageview:/path",
-                                        "steps");
+            return http::error_response(
+                400, "step '" + step + "' is neither an event name nor pageview:/path", "steps");
         }
         steps.push_back(std::move(step));
-        if (comma == std::string_view::npos) break;
+        if (comma == std::string_view::npos)
+            break;
         rest.remove_prefix(comma + 1);
     }
     if (steps.size() < 2 || steps.size() > 8) {
@@ -193,19 +222,23 @@ http::Response ReadApi::funnel(const http::Request& request) const {
     std::int64_t day = ingest::day_of(now);
     if (auto date = http::query_param(request.query, "date"); date && *date != "today") {
         auto parsed = ingest::parse_day(*date);
-        if (!parsed) return http::error_response(400, "date must be today or YYYY-MM-DD", "date");
+        if (!parsed)
+            return http::error_response(400, "date must be today or YYYY-MM-DD", "date");
         day = *parsed;
     }
     nlohmann::json answer = nlohmann::json::array();
-    for (const auto& [step, count] : query::funnel(store_, *site, day, steps)) answer.push_back({step, count});
+    for (const auto& [step, count] : query::funnel(store_, *site, day, steps))
+        answer.push_back({step, count});
     return http::json_response(200, answer.dump());
 }
 
 http::Response ReadApi::active_users(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response error;
     auto site = site_param(request, error);
-    if (!site) return error;
+    if (!site)
+        return error;
     nlohmann::ordered_json users = nlohmann::ordered_json::array();
     for (const auto& user : query::active_users(store_, *site, now_ms())) {
         nlohmann::ordered_json entry;
@@ -219,10 +252,12 @@ http::Response ReadApi::active_users(const http::Request& request) const {
 }
 
 http::Response ReadApi::page_views(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response error;
     auto site = site_param(request, error);
-    if (!site) return error;
+    if (!site)
+        return error;
     std::int64_t k = 5;  // the seed's default
     if (auto offset = http::query_param(request.query, "offset")) {
         auto value = parse_int(*offset);
@@ -232,7 +267,8 @@ http::Response ReadApi::page_views(const http::Request& request) const {
         k = *value;
     }
     nlohmann::ordered_json pages = nlohmann::ordered_json::array();
-    for (const auto& [page, views] : query::recent_top_pages(store_, *site, now_ms(), static_cast<std::size_t>(k))) {
+    for (const auto& [page, views] :
+         query::recent_top_pages(store_, *site, now_ms(), static_cast<std::size_t>(k))) {
         nlohmann::ordered_json entry;
         entry["pageUrl"] = page;
         entry["viewCount"] = views;
@@ -244,13 +280,16 @@ http::Response ReadApi::page_views(const http::Request& request) const {
 }
 
 http::Response ReadApi::readyz(const http::Request&) const {
-    if (!ready_.load()) return http::error_response(503, "not ready: starting or stopping");
-    if (!log_healthy_.load()) return http::error_response(503, "not ready: the event log cannot be written");
+    if (!ready_.load())
+        return http::error_response(503, "not ready: starting or stopping");
+    if (!log_healthy_.load())
+        return http::error_response(503, "not ready: the event log cannot be written");
     return http::json_response(200, R"({"status":"ready"})");
 }
 
 http::Response ReadApi::metrics(const http::Request& request) const {
-    if (auto denied = check_token(request)) return *denied;
+    if (auto denied = check_token(request))
+        return *denied;
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics_.render();

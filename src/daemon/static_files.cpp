@@ -15,16 +15,26 @@ namespace {
 
 std::string_view mime_type(std::string_view path) {
     const auto dot = path.rfind('.');
-    const std::string_view ext = dot == std::string_view::npos ? std::string_view{} : path.substr(dot);
-    if (ext == ".html" || ext == ".htm") return "text/html; charset=utf-8";
-    if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-    if (ext == ".css") return "text/css; charset=utf-8";
-    if (ext == ".json" || ext == ".map") return "application/json";
-    if (ext == ".svg") return "image/svg+xml";
-    if (ext == ".png") return "image/png";
-    if (ext == ".ico") return "image/x-icon";
-    if (ext == ".txt") return "text/plain; charset=utf-8";
-    if (ext == ".woff2") return "font/woff2";
+    const std::string_view ext =
+        dot == std::string_view::npos ? std::string_view{} : path.substr(dot);
+    if (ext == ".html" || ext == ".htm")
+        return "text/html; charset=utf-8";
+    if (ext == ".js" || ext == ".mjs")
+        return "text/javascript; charset=utf-8";
+    if (ext == ".css")
+        return "text/css; charset=utf-8";
+    if (ext == ".json" || ext == ".map")
+        return "application/json";
+    if (ext == ".svg")
+        return "image/svg+xml";
+    if (ext == ".png")
+        return "image/png";
+    if (ext == ".ico")
+        return "image/x-icon";
+    if (ext == ".txt")
+        return "text/plain; charset=utf-8";
+    if (ext == ".woff2")
+        return "font/woff2";
     return "application/octet-stream";
 }
 
@@ -43,11 +53,14 @@ http::Response StaticFiles::serve(const http::Request& request) const {
         return http::error_response(400, "malformed path");
     }
     std::string relative = decoded->substr(1);
-    if (relative.empty() || relative.back() == '/') relative += "index.html";
+    if (relative.empty() || relative.back() == '/')
+        relative += "index.html";
     for (std::string_view rest = relative; !rest.empty();) {
         const auto slash = rest.find('/');
-        if (rest.substr(0, slash) == "..") return http::error_response(404, "no such file");
-        if (slash == std::string_view::npos) break;
+        if (rest.substr(0, slash) == "..")
+            return http::error_response(404, "no such file");
+        if (slash == std::string_view::npos)
+            break;
         rest.remove_prefix(slash + 1);
     }
 
@@ -58,7 +71,8 @@ http::Response StaticFiles::serve(const http::Request& request) const {
         return http::error_response(404, "no such file");
     }
     std::ifstream in(path, std::ios::binary);
-    if (!in) return http::error_response(404, "no such file");
+    if (!in)
+        return http::error_response(404, "no such file");
     std::ostringstream content;
     content << in.rdbuf();
 

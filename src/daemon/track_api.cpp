@@ -33,20 +33,26 @@ std::string TrackApi::client_ip(const http::Request& request) const {
     const std::string_view peer = request.client_ip;
     auto trusted = [this](std::string_view ip) {
         for (const auto& proxy : config_.trusted_proxies) {
-            if (proxy == ip) return true;
+            if (proxy == ip)
+                return true;
         }
         return false;
     };
-    if (request.x_forwarded_for.empty() || !trusted(peer)) return std::string(peer);
+    if (request.x_forwarded_for.empty() || !trusted(peer))
+        return std::string(peer);
     // "client, proxy1, proxy2": walk from the right past our own trusted proxies.
     std::string_view list = request.x_forwarded_for;
     while (!list.empty()) {
         const auto comma = list.rfind(',');
         std::string_view hop = comma == std::string_view::npos ? list : list.substr(comma + 1);
-        while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
-        while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
-        if (!hop.empty() && !trusted(hop)) return std::string(hop);
-        if (comma == std::string_view::npos) break;
+        while (!hop.empty() && hop.front() == ' ')
+            hop.remove_prefix(1);
+        while (!hop.empty() && hop.back() == ' ')
+            hop.remove_suffix(1);
+        if (!hop.empty() && !trusted(hop))
+            return std::string(hop);
+        if (comma == std::string_view::npos)
+            break;
         list = list.substr(0, comma);
     }
     return std::string(peer);
@@ -72,26 +78,29 @@ http::Response TrackApi::preflight(const http::Request& request) const {
     response.content_type = {};
     add_cors(request, response);
     response.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
-    response.headers.emplace_back(
-        "Access-Control-Allow-Headers",
-        request.access_control_request_headers.empty() ? std::string("Content-Type")
-                                                       : std::string(request.access_control_request_headers));
+    response.headers.emplace_back("Access-Control-Allow-Headers",
+                                  request.access_control_request_headers.empty()
+                                      ? std::string("Content-Type")
+                                      : std::string(request.access_control_request_headers));
     response.headers.emplace_back("Access-Control-Max-Age", "86400");
     return response;
 }
 
-http::Response TrackApi::reject(const http::Request& request, std::string_view route, unsigned status,
-                                const ingest::Rejection& rejection) {
+http::Response TrackApi::reject(const http::Request& request, std::string_view route,
+                                unsigned status, const ingest::Rejection& rejection) {
     metrics_.count_rejected(request.worker, rejection.reason);
-    rejects_.append(now_ms(), route, rejection.reason, rejection.field, rejection.message, request.body);
+    rejects_.append(now_ms(), route, rejection.reason, rejection.field, rejection.message,
+                    request.body);
     http::Response response = http::error_response(status, rejection.message, rejection.field);
     add_cors(request, response);
     return response;
 }
 
-ingest::Rejection TrackApi::admission_rejection(store::Admission admission, const ingest::Event& event) {
+ingest::Rejection TrackApi::admission_rejection(store::Admission admission,
+                                                const ingest::Event& event) {
     if (admission == store::Admission::too_many_sites) {
-        return {"too_many_sites", "site", "too many sites: '" + event.site + "' was refused by limits.max_sites"};
+        return {"too_many_sites", "site",
+                "too many sites: '" + event.site + "' was refused by limits.max_sites"};
     }
     return {"too_many_event_names", "event_name",
             "too many event names today for site '" + event.site + "': '" + event.event_name +
@@ -109,8 +118,10 @@ http::Response ok_response() {
 }
 }  // namespace
 
-http::Response TrackApi::single(const http::Request& request, std::string_view route, Parser parse) {
-    if (request.method == http::Method::options) return preflight(request);
+http::Response TrackApi::single(const http::Request& request, std::string_view route,
+                                Parser parse) {
+    if (request.method == http::Method::options)
+        return preflight(request);
     const std::int64_t now = now_ms();
     const std::string ip = client_ip(request);
     const ingest::RequestContext context{ip, request.user_agent, now};
@@ -144,7 +155,8 @@ http::Response TrackApi::event(const http::Request& request) {
 }
 
 http::Response TrackApi::batch(const http::Request& request) {
-    if (request.method == http::Method::options) return preflight(request);
+    if (request.method == http::Method::options)
+        return preflight(request);
     constexpr std::string_view route = "/track/batch";
     const std::int64_t now = now_ms();
     const std::string ip = client_ip(request);
@@ -154,7 +166,8 @@ http::Response TrackApi::batch(const http::Request& request) {
     ingest::BatchResult& parsed = scratch.batch;
     parsed.accepted.clear();
     parsed.rejected.clear();
-    if (auto rejection = ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
+    if (auto rejection =
+            ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
         return reject(request, route, 400, *rejection);
     }
 
@@ -162,7 +175,8 @@ http::Response TrackApi::batch(const http::Request& request) {
     std::vector<ingest::BatchItemRejection>& rejected = parsed.rejected;
     std::vector<std::size_t>& item_index = scratch.item_index;
     item_index.clear();
-    for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size(); ++index) {
+    for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size();
+         ++index) {
         if (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
             ++next_rejected;
         } else {
@@ -174,10 +188,12 @@ http::Response TrackApi::batch(const http::Request& request) {
     std::vector<ingest::Event>& events = parsed.accepted;
     std::size_t admitted = 0;
     for (std::size_t i = 0; i < events.size(); ++i) {
-        if (auto admission = store_.admit(request.worker, events[i]); admission != store::Admission::ok) {
+        if (auto admission = store_.admit(request.worker, events[i]);
+            admission != store::Admission::ok) {
             rejected.push_back({item_index[i], admission_rejection(admission, events[i])});
         } else {
-            if (admitted != i) std::swap(events[admitted], events[i]);
+            if (admitted != i)
+                std::swap(events[admitted], events[i]);
             ++admitted;
         }
     }
@@ -189,7 +205,8 @@ http::Response TrackApi::batch(const http::Request& request) {
         }
         log_healthy_.store(true, std::memory_order_relaxed);
         store_.apply(request.worker, events.data(), admitted, now);
-        for (std::size_t i = 0; i < admitted; ++i) metrics_.count_ingested(request.worker, events[i].kind);
+        for (std::size_t i = 0; i < admitted; ++i)
+            metrics_.count_ingested(request.worker, events[i].kind);
     }
 
     std::sort(rejected.begin(), rejected.end(),
@@ -201,11 +218,13 @@ http::Response TrackApi::batch(const http::Request& request) {
         nlohmann::ordered_json entry;
         entry["index"] = item.index;
         entry["error"] = item.rejection.message;
-        if (!item.rejection.field.empty()) entry["field"] = item.rejection.field;
+        if (!item.rejection.field.empty())
+            entry["field"] = item.rejection.field;
         list.push_back(std::move(entry));
         metrics_.count_rejected(request.worker, item.rejection.reason);
         rejects_.append(now, route, item.rejection.reason, item.rejection.field,
-                        "item " + std::to_string(item.index) + ": " + item.rejection.message, request.body);
+                        "item " + std::to_string(item.index) + ": " + item.rejection.message,
+                        request.body);
     }
     answer["rejected"] = std::move(list);
     http::Response response = http::json_response(200, answer.dump());

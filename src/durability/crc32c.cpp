@@ -17,7 +17,8 @@ constexpr std::array<std::uint32_t, 256> make_table() {
     std::array<std::uint32_t, 256> table{};
     for (std::uint32_t i = 0; i < 256; ++i) {
         std::uint32_t crc = i;
-        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1u) ? kPolynomial : 0u);
+        for (int bit = 0; bit < 8; ++bit)
+            crc = (crc >> 1) ^ ((crc & 1u) ? kPolynomial : 0u);
         table[i] = crc;
     }
     return table;
@@ -26,13 +27,14 @@ constexpr std::array<std::uint32_t, 256> make_table() {
 constexpr auto kTable = make_table();
 
 std::uint32_t crc32c_table(const unsigned char* p, std::size_t n, std::uint32_t crc) {
-    for (std::size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
+    for (std::size_t i = 0; i < n; ++i)
+        crc = kTable[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
     return crc;
 }
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* p, std::size_t n,
-                                                              std::uint32_t crc) {
+                                                             std::uint32_t crc) {
     std::uint64_t crc64 = crc;
     while (n >= 8) {
         std::uint64_t word;
@@ -58,7 +60,8 @@ std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
     const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     crc = ~crc;
 #if defined(__x86_64__)
-    if (kHaveSse42) return ~crc32c_sse42(p, data.size(), crc);
+    if (kHaveSse42)
+        return ~crc32c_sse42(p, data.size(), crc);
 #endif
     return ~crc32c_table(p, data.size(), crc);
 }

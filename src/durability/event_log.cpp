@@ -33,9 +33,12 @@ bool parse_fsync_mode(std::string_view text, FsyncMode& mode) {
 
 const char* fsync_mode_name(FsyncMode mode) {
     switch (mode) {
-        case FsyncMode::always: return "always";
-        case FsyncMode::interval: return "interval";
-        case FsyncMode::never: return "never";
+        case FsyncMode::always:
+            return "always";
+        case FsyncMode::interval:
+            return "interval";
+        case FsyncMode::never:
+            return "never";
     }
     return "?";
 }
@@ -55,9 +58,11 @@ namespace {
 
 /// Parses "w<writer>-<segment>.log"; false for any other name.
 bool parse_segment_name(const std::string& name, std::size_t& writer, std::uint64_t& segment) {
-    if (name.size() < 8 || name[0] != 'w' || !name.ends_with(".log")) return false;
+    if (name.size() < 8 || name[0] != 'w' || !name.ends_with(".log"))
+        return false;
     const auto dash = name.find('-');
-    if (dash == std::string::npos) return false;
+    if (dash == std::string::npos)
+        return false;
     const char* begin = name.data() + 1;
     const char* mid = name.data() + dash;
     const char* end = name.data() + name.size() - 4;
@@ -84,7 +89,8 @@ void sync_directory(const fs::path& dir) {
 }  // namespace
 
 EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
-    if (options_.writers == 0) options_.writers = 1;
+    if (options_.writers == 0)
+        options_.writers = 1;
     for (std::size_t i = 0; i < options_.writers; ++i) {
         auto writer = std::make_unique<Writer>();
         writer->index = i;
@@ -98,10 +104,12 @@ EventLog::~EventLog() {
         stopping_ = true;
     }
     interval_cv_.notify_all();
-    if (interval_thread_.joinable()) interval_thread_.join();
+    if (interval_thread_.joinable())
+        interval_thread_.join();
     sync_all();
     for (auto& writer : writers_) {
-        if (writer->fd >= 0) ::close(writer->fd);
+        if (writer->fd >= 0)
+            ::close(writer->fd);
     }
 }
 
@@ -109,7 +117,8 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
     ReplayStats stats;
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
-    if (ec) throw std::system_error(ec, "cannot create " + options_.dir.string());
+    if (ec)
+        throw std::system_error(ec, "cannot create " + options_.dir.string());
 
     // Every writer's segments, oldest first. Order across writers does not matter: each
     // record is counted once and the counts commute.
@@ -127,27 +136,31 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
     ingest::Event event;
     for (const auto& [key, path] : segments) {
         const int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
+        if (fd < 0)
+            throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
         data.clear();
         char chunk[1 << 16];
         for (;;) {
             const ssize_t n = ::read(fd, chunk, sizeof(chunk));
-            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EINTR)
+                continue;
             if (n < 0) {
                 const int err = errno;
                 ::close(fd);
-                throw std::system_error(err, std::generic_category(), "cannot read " + path.string());
+                throw std::system_error(err, std::generic_category(),
+                                        "cannot read " + path.string());
             }
-            if (n == 0) break;
+            if (n == 0)
+                break;
             data.append(chunk, static_cast<std::size_t>(n));
         }
         ::close(fd);
 
         std::size_t offset = 0;
         while (offset < data.size()) {
-            const DecodeResult result =
-                decode_record(std::string_view(data).substr(offset), event);
-            if (result.status != DecodeStatus::ok) break;
+            const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
+            if (result.status != DecodeStatus::ok)
+                break;
             fn(event);
             ++stats.records;
             offset += result.consumed;
@@ -159,7 +172,8 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
             ++stats.damaged_files;
             stats.cut_bytes += data.size() - offset;
             if (::truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
-                throw std::system_error(errno, std::generic_category(), "cannot cut " + path.string());
+                throw std::system_error(errno, std::generic_category(),
+                                        "cannot cut " + path.string());
             }
         }
         Writer* writer = key.first < writers_.size() ? writers_[key.first].get() : nullptr;
@@ -174,16 +188,19 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
 void EventLog::open() {
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
-    if (ec) throw std::system_error(ec, "cannot create " + options_.dir.string());
+    if (ec)
+        throw std::system_error(ec, "cannot create " + options_.dir.string());
     for (auto& writer : writers_) {
-        if (writer->segment == 0) writer->segment = 1;
+        if (writer->segment == 0)
+            writer->segment = 1;
         const fs::path path = options_.dir / segment_name(writer->index, writer->segment);
         writer->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (writer->fd < 0) {
             throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
         }
         struct stat st {};
-        if (::fstat(writer->fd, &st) == 0) writer->size = static_cast<std::uint64_t>(st.st_size);
+        if (::fstat(writer->fd, &st) == 0)
+            writer->size = static_cast<std::uint64_t>(st.st_size);
     }
     sync_directory(options_.dir);
     if (options_.fsync == FsyncMode::interval) {
@@ -195,7 +212,8 @@ bool EventLog::write_all(Writer& writer, const std::string& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t n = ::write(writer.fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0) {
             // A partial record may now sit at the tail; cut it so the file stays a clean
             // sequence of records and a later append is not read as garbage.
@@ -212,7 +230,8 @@ bool EventLog::write_all(Writer& writer, const std::string& bytes) {
 void EventLog::rotate(Writer& writer) {
     const fs::path path = options_.dir / segment_name(writer.index, writer.segment + 1);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return;  // keep appending to the current segment; try again next time
+    if (fd < 0)
+        return;  // keep appending to the current segment; try again next time
     ::fsync(writer.fd);
     ::close(writer.fd);
     writer.fd = fd;
@@ -225,13 +244,17 @@ bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std
     Writer& writer = *writers_[writer_index % writers_.size()];
     std::lock_guard lock(writer.mutex);
     writer.buffer.clear();
-    for (std::size_t i = 0; i < count; ++i) append_record(events[i], writer.buffer);
-    if (writer.size >= options_.segment_bytes) rotate(writer);
-    if (!write_all(writer, writer.buffer)) return false;
+    for (std::size_t i = 0; i < count; ++i)
+        append_record(events[i], writer.buffer);
+    if (writer.size >= options_.segment_bytes)
+        rotate(writer);
+    if (!write_all(writer, writer.buffer))
+        return false;
     writer.size += writer.buffer.size();
     writer.total_written.fetch_add(writer.buffer.size(), std::memory_order_relaxed);
     if (options_.fsync == FsyncMode::always) {
-        if (::fdatasync(writer.fd) != 0) return false;
+        if (::fdatasync(writer.fd) != 0)
+            return false;
     } else {
         writer.dirty = true;
     }
@@ -245,7 +268,8 @@ void EventLog::sync_all() {
         int fd = -1;
         {
             std::lock_guard lock(writer->mutex);
-            if (writer->fd < 0 || !writer->dirty) continue;
+            if (writer->fd < 0 || !writer->dirty)
+                continue;
             fd = ::dup(writer->fd);
             writer->dirty = false;
         }
@@ -258,7 +282,8 @@ void EventLog::sync_all() {
 
 std::uint64_t EventLog::bytes_written() const {
     std::uint64_t total = 0;
-    for (const auto& writer : writers_) total += writer->total_written.load(std::memory_order_relaxed);
+    for (const auto& writer : writers_)
+        total += writer->total_written.load(std::memory_order_relaxed);
     return total;
 }
 

@@ -35,17 +35,19 @@ void put_string(std::string& out, const std::string& s) {
 
 /// Reads payloads; every read checks bounds and a failed read sticks.
 class Reader {
-public:
+  public:
     explicit Reader(std::string_view bytes) : bytes_(bytes) {}
     bool ok() const { return ok_; }
     bool done() const { return pos_ == bytes_.size(); }
 
     std::uint8_t u8() {
-        if (!ok_ || pos_ + 1 > bytes_.size()) return fail();
+        if (!ok_ || pos_ + 1 > bytes_.size())
+            return fail();
         return static_cast<std::uint8_t>(bytes_[pos_++]);
     }
     std::int64_t i64() {
-        if (!ok_ || pos_ + 8 > bytes_.size()) return fail();
+        if (!ok_ || pos_ + 8 > bytes_.size())
+            return fail();
         std::uint64_t v = 0;
         for (int i = 7; i >= 0; --i) {
             v = (v << 8) | static_cast<unsigned char>(bytes_[pos_ + static_cast<std::size_t>(i)]);
@@ -61,14 +63,16 @@ public:
                 return;
             }
             const std::uint8_t byte = u8();
-            if (!ok_) return;
+            if (!ok_)
+                return;
             // Only the shortest encoding is valid, so a record has exactly one byte form.
             if ((shift > 0 && byte == 0) || (shift == 28 && (byte & 0x70u) != 0)) {
                 fail();
                 return;
             }
             length |= std::uint32_t{byte & 0x7Fu} << shift;
-            if ((byte & 0x80u) == 0) break;
+            if ((byte & 0x80u) == 0)
+                break;
         }
         if (length > bytes_.size() - pos_) {
             fail();
@@ -78,7 +82,7 @@ public:
         pos_ += length;
     }
 
-private:
+  private:
     std::uint8_t fail() {
         ok_ = false;
         return 0;
@@ -97,10 +101,11 @@ void append_record(const ingest::Event& event, std::string& out) {
     out.push_back(static_cast<char>(event.kind));
     out.push_back(static_cast<char>(event.device));
     const auto ts = static_cast<std::uint64_t>(event.timestamp_ms);
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(ts >> (8 * i)));
-    for (const std::string* s : {&event.site, &event.page, &event.referrer, &event.country,
-                                 &event.event_name, &event.session_id, &event.user_id,
-                                 &event.visitor_id, &event.properties}) {
+    for (int i = 0; i < 8; ++i)
+        out.push_back(static_cast<char>(ts >> (8 * i)));
+    for (const std::string* s :
+         {&event.site, &event.page, &event.referrer, &event.country, &event.event_name,
+          &event.session_id, &event.user_id, &event.visitor_id, &event.properties}) {
         put_string(out, *s);
     }
     const std::size_t payload_size = out.size() - frame - kRecordHeaderSize;
@@ -113,7 +118,8 @@ void append_record(const ingest::Event& event, std::string& out) {
 
 bool decode_payload(std::string_view payload, ingest::Event& event) {
     Reader in(payload);
-    if (in.u8() != kRecordVersion) return false;
+    if (in.u8() != kRecordVersion)
+        return false;
     const std::uint8_t kind = in.u8();
     const std::uint8_t device = in.u8();
     if (kind > static_cast<std::uint8_t>(ingest::EventKind::custom) ||
@@ -123,20 +129,23 @@ bool decode_payload(std::string_view payload, ingest::Event& event) {
     event.kind = static_cast<ingest::EventKind>(kind);
     event.device = static_cast<ingest::Device>(device);
     event.timestamp_ms = in.i64();
-    for (std::string* s : {&event.site, &event.page, &event.referrer, &event.country,
-                           &event.event_name, &event.session_id, &event.user_id,
-                           &event.visitor_id, &event.properties}) {
+    for (std::string* s :
+         {&event.site, &event.page, &event.referrer, &event.country, &event.event_name,
+          &event.session_id, &event.user_id, &event.visitor_id, &event.properties}) {
         in.string(*s);
     }
     return in.ok() && in.done();
 }
 
 DecodeResult decode_record(std::string_view bytes, ingest::Event& event) {
-    if (bytes.size() < kRecordHeaderSize) return {DecodeStatus::need_more, 0};
+    if (bytes.size() < kRecordHeaderSize)
+        return {DecodeStatus::need_more, 0};
     const std::uint32_t length = get_u32(bytes.data());
     const std::uint32_t checksum = get_u32(bytes.data() + 4);
-    if (length > kMaxPayload) return {DecodeStatus::corrupt, 0};
-    if (bytes.size() - kRecordHeaderSize < length) return {DecodeStatus::need_more, 0};
+    if (length > kMaxPayload)
+        return {DecodeStatus::corrupt, 0};
+    if (bytes.size() - kRecordHeaderSize < length)
+        return {DecodeStatus::need_more, 0};
     const std::string_view payload = bytes.substr(kRecordHeaderSize, length);
     if (crc32c(payload) != checksum || !decode_payload(payload, event)) {
         return {DecodeStatus::corrupt, 0};

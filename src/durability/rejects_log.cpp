@@ -13,11 +13,13 @@ namespace tally::durability {
 
 RejectsLog::RejectsLog(const std::filesystem::path& path) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
+    if (fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
 }
 
 RejectsLog::~RejectsLog() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0)
+        ::close(fd_);
 }
 
 void RejectsLog::append(std::int64_t now_ms, std::string_view route, std::string_view reason,
@@ -30,7 +32,8 @@ void RejectsLog::append(std::int64_t now_ms, std::string_view route, std::string
     j["error"] = error;
     const std::string_view cut = payload.substr(0, kMaxPayload);
     j["payload"] = std::string(cut);
-    if (cut.size() < payload.size()) j["payload_bytes"] = payload.size();
+    if (cut.size() < payload.size())
+        j["payload_bytes"] = payload.size();
     // Payloads are arbitrary bytes: replace invalid UTF-8 rather than refuse to log them.
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line += '\n';

@@ -6,7 +6,7 @@ namespace tally::metrics {
 
 namespace {
 constexpr std::size_t kKinds = 2;
-constexpr std::size_t kStatusSlots = kStatuses.size();  // last slot: "other"
+constexpr std::size_t kStatusSlots = kStatuses.size();            // last slot: "other"
 constexpr std::size_t kBucketSlots = kLatencyBuckets.size() + 1;  // + the +Inf bucket
 
 using Counter = std::atomic<std::uint64_t>;
@@ -37,23 +37,28 @@ struct alignas(64) Metrics::Worker {
     explicit Worker(std::size_t route_count) : routes(route_count) {}
 };
 
-Metrics::Metrics(std::vector<std::string> routes, std::size_t workers) : routes_(std::move(routes)) {
-    if (workers == 0) workers = 1;
-    for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(routes_.size()));
+Metrics::Metrics(std::vector<std::string> routes, std::size_t workers)
+    : routes_(std::move(routes)) {
+    if (workers == 0)
+        workers = 1;
+    for (std::size_t i = 0; i < workers; ++i)
+        workers_.push_back(std::make_unique<Worker>(routes_.size()));
 }
 
 Metrics::~Metrics() = default;
 
 std::size_t Metrics::reason_index(std::string_view reason) const {
     for (std::size_t i = 0; i + 1 < kRejectReasons.size(); ++i) {
-        if (kRejectReasons[i] == reason) return i;
+        if (kRejectReasons[i] == reason)
+            return i;
     }
     return kRejectReasons.size() - 1;
 }
 
 std::size_t Metrics::status_index(unsigned status) const {
     for (std::size_t i = 0; i + 1 < kStatuses.size(); ++i) {
-        if (kStatuses[i] == status) return i;
+        if (kStatuses[i] == status)
+            return i;
     }
     return kStatuses.size() - 1;
 }
@@ -71,12 +76,14 @@ void Metrics::count_rejected(std::size_t worker, std::string_view reason, std::u
 
 void Metrics::count_request(std::size_t worker, std::size_t route, unsigned status,
                             std::chrono::nanoseconds latency) {
-    if (route >= routes_.size()) return;
+    if (route >= routes_.size())
+        return;
     Worker::Route& r = workers_[worker % workers_.size()]->routes[route];
     r.by_status[status_index(status)].fetch_add(1, std::memory_order_relaxed);
     const double seconds = std::chrono::duration<double>(latency).count();
     std::size_t bucket = 0;
-    while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket]) ++bucket;
+    while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket])
+        ++bucket;
     r.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
     r.latency_ns.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
 }
@@ -97,7 +104,8 @@ std::uint64_t Metrics::ingested(ingest::EventKind kind) const {
 std::uint64_t Metrics::rejected(std::string_view reason) const {
     std::uint64_t total = 0;
     const std::size_t i = reason_index(reason);
-    for (const auto& w : workers_) total += w->rejected[i].load(std::memory_order_relaxed);
+    for (const auto& w : workers_)
+        total += w->rejected[i].load(std::memory_order_relaxed);
     return total;
 }
 
@@ -120,7 +128,8 @@ std::string Metrics::render() const {
     line("# TYPE tally_events_rejected_total counter");
     for (std::size_t i = 0; i < kRejectReasons.size(); ++i) {
         std::uint64_t total = 0;
-        for (const auto& w : workers_) total += w->rejected[i].load(std::memory_order_relaxed);
+        for (const auto& w : workers_)
+            total += w->rejected[i].load(std::memory_order_relaxed);
         line("tally_events_rejected_total{reason=\"" + std::string(kRejectReasons[i]) + "\"} " +
              std::to_string(total));
     }
@@ -130,8 +139,10 @@ std::string Metrics::render() const {
     for (std::size_t r = 0; r < routes_.size(); ++r) {
         for (std::size_t s = 0; s < kStatusSlots; ++s) {
             std::uint64_t total = 0;
-            for (const auto& w : workers_) total += w->routes[r].by_status[s].load(std::memory_order_relaxed);
-            if (total == 0) continue;
+            for (const auto& w : workers_)
+                total += w->routes[r].by_status[s].load(std::memory_order_relaxed);
+            if (total == 0)
+                continue;
             const std::string code = s + 1 == kStatusSlots ? "other" : std::to_string(kStatuses[s]);
             line("tally_http_requests_total{route=\"" + routes_[r] + "\",code=\"" + code + "\"} " +
                  std::to_string(total));
@@ -152,9 +163,10 @@ std::string Metrics::render() const {
         std::uint64_t cumulative = 0;
         for (std::size_t b = 0; b < kBucketSlots; ++b) {
             cumulative += buckets[b];
-            const std::string le = b < kLatencyBuckets.size() ? format_double(kLatencyBuckets[b]) : "+Inf";
-            line("tally_http_request_duration_seconds_bucket{route=\"" + routes_[r] + "\",le=\"" + le +
-                 "\"} " + std::to_string(cumulative));
+            const std::string le =
+                b < kLatencyBuckets.size() ? format_double(kLatencyBuckets[b]) : "+Inf";
+            line("tally_http_request_duration_seconds_bucket{route=\"" + routes_[r] + "\",le=\"" +
+                 le + "\"} " + std::to_string(cumulative));
         }
         line("tally_http_request_duration_seconds_sum{route=\"" + routes_[r] + "\"} " +
              format_double(static_cast<double>(sum_ns) / 1e9));

@@ -1,7 +1,7 @@
 #include <algorithm>
-#include <span>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "tally/ingest/time.hpp"
 #include "tally/query/query.hpp"
@@ -16,7 +16,7 @@ namespace {
 /// not. Exact while every summary is exact (all floors 0). Works on views into the
 /// summaries, so the caller holds their locks until top() returns.
 class TopMerger {
-public:
+  public:
     void add(const sketch::SpaceSaving& summary) {
         const auto floor = static_cast<std::int64_t>(summary.error_bound());
         floor_total_ += floor;
@@ -27,7 +27,8 @@ public:
 
     /// The k largest merged counts, count descending, ties by member ascending.
     Ranked top(std::size_t k) {
-        std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.member < b.member; });
+        std::sort(items_.begin(), items_.end(),
+                  [](const Item& a, const Item& b) { return a.member < b.member; });
         std::vector<Item> merged;
         for (const Item& item : items_) {
             if (!merged.empty() && merged.back().member == item.member) {
@@ -40,7 +41,8 @@ public:
             return a.excess != b.excess ? a.excess > b.excess : a.member < b.member;
         };
         const std::size_t n = std::min(k, merged.size());
-        std::partial_sort(merged.begin(), merged.begin() + static_cast<std::ptrdiff_t>(n), merged.end(), order);
+        std::partial_sort(merged.begin(), merged.begin() + static_cast<std::ptrdiff_t>(n),
+                          merged.end(), order);
         Ranked result;
         for (std::size_t i = 0; i < n; ++i) {
             result.emplace_back(std::string(merged[i].member),
@@ -52,7 +54,7 @@ public:
     /// The largest overestimate any merged count may carry.
     std::uint64_t error_bound() const { return static_cast<std::uint64_t>(floor_total_); }
 
-private:
+  private:
     struct Item {
         std::string_view member;
         std::int64_t excess;  // count above the summary's floor
@@ -63,10 +65,12 @@ private:
 
 /// RFC 4180 quoting for a CSV field when it needs it.
 std::string csv_field(std::string_view value) {
-    if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+    if (value.find_first_of(",\"\r\n") == std::string_view::npos)
+        return std::string(value);
     std::string out = "\"";
     for (char c : value) {
-        if (c == '"') out += '"';
+        if (c == '"')
+            out += '"';
         out += c;
     }
     out += '"';
@@ -94,8 +98,10 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
                  it != shard->days.end() && it->first <= range.last; ++it) {
                 const store::DayState& day = it->second;
                 d.page_views += day.page_views;
-                for (std::size_t i = 0; i < d.devices.size(); ++i) d.devices[i] += day.devices[i];
-                for (const auto& [name, series] : day.events) events[name] += series.total;
+                for (std::size_t i = 0; i < d.devices.size(); ++i)
+                    d.devices[i] += day.devices[i];
+                for (const auto& [name, series] : day.events)
+                    events[name] += series.total;
                 visitors.merge(day.visitors);
                 sessions.merge(day.sessions);
                 pages.add(day.pages);
@@ -106,7 +112,8 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
         d.top_pages = pages.top(kTopListSize);
         d.top_referrers = referrers.top(kTopListSize);
         d.countries = countries.top(kTopListSize);
-        d.top_error_bound = std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
+        d.top_error_bound =
+            std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
     });
 
     d.unique_visitors = visitors.count();
@@ -114,14 +121,16 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
     d.events.assign(events.begin(), events.end());
 
     const std::int64_t today = ingest::day_of(now_ms);
-    if (range.first <= today && today <= range.last) d.real_time_users = real_time_users(store, site, now_ms);
+    if (range.first <= today && today <= range.last)
+        d.real_time_users = real_time_users(store, site, now_ms);
     return d;
 }
 
 std::string to_json(const Dashboard& d) {
     auto ranked = [](const Ranked& list) {
         nlohmann::ordered_json array = nlohmann::ordered_json::array();
-        for (const auto& [name, count] : list) array.push_back({name, count});
+        for (const auto& [name, count] : list)
+            array.push_back({name, count});
         return array;
     };
     nlohmann::ordered_json j;
@@ -136,7 +145,8 @@ std::string to_json(const Dashboard& d) {
     j["countries"] = ranked(d.countries);
     j["real_time_users"] = d.real_time_users;
     nlohmann::ordered_json events = nlohmann::ordered_json::object();
-    for (const auto& [name, count] : d.events) events[name] = count;
+    for (const auto& [name, count] : d.events)
+        events[name] = count;
     j["events"] = std::move(events);
     j["top_error_bound"] = d.top_error_bound;
     return j.dump();
@@ -158,14 +168,18 @@ std::string to_csv(const Dashboard& d) {
     row("summary", "unique_visitors", std::to_string(d.unique_visitors));
     row("summary", "unique_sessions", std::to_string(d.unique_sessions));
     row("summary", "real_time_users", std::to_string(d.real_time_users));
-    for (const auto& [name, count] : d.top_pages) row("top_pages", name, std::to_string(count));
-    for (const auto& [name, count] : d.top_referrers) row("top_referrers", name, std::to_string(count));
-    for (const auto& [name, count] : d.countries) row("countries", name, std::to_string(count));
+    for (const auto& [name, count] : d.top_pages)
+        row("top_pages", name, std::to_string(count));
+    for (const auto& [name, count] : d.top_referrers)
+        row("top_referrers", name, std::to_string(count));
+    for (const auto& [name, count] : d.countries)
+        row("countries", name, std::to_string(count));
     for (int i = 0; i < ingest::kDeviceCount; ++i) {
         row("devices", ingest::device_name(static_cast<ingest::Device>(i)),
             std::to_string(d.devices[static_cast<std::size_t>(i)]));
     }
-    for (const auto& [name, count] : d.events) row("events", name, std::to_string(count));
+    for (const auto& [name, count] : d.events)
+        row("events", name, std::to_string(count));
     return out;
 }
 

@@ -17,18 +17,21 @@ std::size_t steps_completed(Trail& trail, const std::vector<std::uint32_t>& step
     // Per distinct name, its event times in order; and how many of them are used up.
     std::vector<std::vector<std::int64_t>> times;
     for (const auto& [ts, name] : trail) {
-        if (name >= times.size()) times.resize(name + 1);
+        if (name >= times.size())
+            times.resize(name + 1);
         times[name].push_back(ts);
     }
     std::vector<std::size_t> used(times.size(), 0);
     std::int64_t previous = INT64_MIN;
     std::size_t done = 0;
     for (std::uint32_t name : step_names) {
-        if (name >= times.size()) break;
+        if (name >= times.size())
+            break;
         const auto& list = times[name];
-        auto it = std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(used[name]), list.end(),
-                                   previous);
-        if (it == list.end()) break;
+        auto it = std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(used[name]),
+                                   list.end(), previous);
+        if (it == list.end())
+            break;
         previous = *it;
         used[name] = static_cast<std::size_t>(it - list.begin()) + 1;  // one event, one step
         ++done;
@@ -56,21 +59,26 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
     store::StringMap<Trail> trails;
     store.visit_site(site, [&](const store::SiteShard& shard) {
         auto it = shard.days.find(day);
-        if (it == shard.days.end()) return;
+        if (it == shard.days.end())
+            return;
         const store::FunnelLog& log = it->second.funnel;
         // This shard's label id -> distinct-name index.
         std::vector<std::pair<std::uint32_t, std::uint32_t>> wanted;
         for (std::uint32_t i = 0; i < names.size(); ++i) {
             const std::int64_t id = log.label_id(names[i]);
-            if (id >= 0) wanted.emplace_back(static_cast<std::uint32_t>(id), i);
+            if (id >= 0)
+                wanted.emplace_back(static_cast<std::uint32_t>(id), i);
         }
-        if (wanted.empty()) return;
+        if (wanted.empty())
+            return;
         for (const auto& [identity, steps_taken] : log.by_identity()) {
             Trail* trail = nullptr;
             for (const store::FunnelStep& step : steps_taken) {
                 for (const auto& [label, name] : wanted) {
-                    if (step.label != label) continue;
-                    if (trail == nullptr) trail = &trails[identity];
+                    if (step.label != label)
+                        continue;
+                    if (trail == nullptr)
+                        trail = &trails[identity];
                     trail->emplace_back(step.timestamp_ms, name);
                 }
             }
@@ -80,10 +88,12 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
     std::vector<std::uint64_t> reached(steps.size(), 0);
     for (auto& [identity, trail] : trails) {
         const std::size_t done = steps_completed(trail, step_names);
-        for (std::size_t k = 0; k < done; ++k) ++reached[k];
+        for (std::size_t k = 0; k < done; ++k)
+            ++reached[k];
     }
     Ranked result;
-    for (std::size_t k = 0; k < steps.size(); ++k) result.emplace_back(steps[k], reached[k]);
+    for (std::size_t k = 0; k < steps.size(); ++k)
+        result.emplace_back(steps[k], reached[k]);
     return result;
 }
 

@@ -42,17 +42,20 @@ std::vector<Point> timeseries(const store::Store& store, std::string_view site,
     const std::int64_t last_day = ingest::day_of(std::max(request.to_ms - 1, first_bucket));
     std::map<std::int64_t, store::MinuteCounts> minutes;
     store.visit_site(site, [&](const store::SiteShard& shard) {
-        for (auto it = shard.days.lower_bound(first_day); it != shard.days.end() && it->first <= last_day;
-             ++it) {
+        for (auto it = shard.days.lower_bound(first_day);
+             it != shard.days.end() && it->first <= last_day; ++it) {
             const store::MinuteCounts* source = nullptr;
             if (request.event_name.empty()) {
                 source = &it->second.pageviews_per_minute;
-            } else if (auto e = it->second.events.find(request.event_name); e != it->second.events.end()) {
+            } else if (auto e = it->second.events.find(request.event_name);
+                       e != it->second.events.end()) {
                 source = &e->second.per_minute;
             }
-            if (source == nullptr) continue;
+            if (source == nullptr)
+                continue;
             auto& target = minutes.try_emplace(it->first).first->second;
-            for (std::size_t m = 0; m < target.size(); ++m) target[m] += (*source)[m];
+            for (std::size_t m = 0; m < target.size(); ++m)
+                target[m] += (*source)[m];
         }
     });
 
@@ -84,13 +87,22 @@ std::vector<Point> timeseries(const store::Store& store, std::string_view site,
             t = day_end;
         }
         // bucket is a multiple of a minute (checked by the caller), so the division is exact.
-        const auto minutes_in_bucket = static_cast<double>(bucket / ingest::kMsPerMinute);  // NOLINT(bugprone-integer-division)
+        const auto minutes_in_bucket = static_cast<double>(
+            bucket / ingest::kMsPerMinute);  // NOLINT(bugprone-integer-division)
         double value = 0;
         switch (request.aggregation) {
-            case Aggregation::sum: value = sum; break;
-            case Aggregation::avg: value = sum / minutes_in_bucket; break;
-            case Aggregation::min: value = lo; break;
-            case Aggregation::max: value = hi; break;
+            case Aggregation::sum:
+                value = sum;
+                break;
+            case Aggregation::avg:
+                value = sum / minutes_in_bucket;
+                break;
+            case Aggregation::min:
+                value = lo;
+                break;
+            case Aggregation::max:
+                value = hi;
+                break;
         }
         points.push_back({start, value});
     }

@@ -159,7 +159,8 @@ std::uint64_t HyperLogLog::count() const {
         ++partial[3][registers_[i + 3]];
     }
     int histogram[64];
-    for (int v = 0; v < 64; ++v) histogram[v] = partial[0][v] + partial[1][v] + partial[2][v] + partial[3][v];
+    for (int v = 0; v < 64; ++v)
+        histogram[v] = partial[0][v] + partial[1][v] + partial[2][v] + partial[3][v];
 
     // hllCount, the same double operations in the same order (see the header essay).
     const double m = kRegisters;

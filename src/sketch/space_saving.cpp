@@ -300,7 +300,8 @@ std::vector<SpaceSaving::Entry> SpaceSaving::entries() const {
 
 void SpaceSaving::for_each(
     const std::function<void(std::string_view, std::uint64_t, std::uint64_t)>& fn) const {
-    for (const Impl::Counter& c : impl_->counters) fn(*c.member, c.count, c.error);
+    for (const Impl::Counter& c : impl_->counters)
+        fn(*c.member, c.count, c.error);
 }
 
 std::uint64_t SpaceSaving::count_of(std::string_view member) const {

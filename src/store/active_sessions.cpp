@@ -2,19 +2,21 @@
 
 #include <functional>
 
+#include "tally/ingest/time.hpp"
+
 namespace tally::store {
 
+using ingest::minute_number;
+
 namespace {
-std::int64_t minute_number(std::int64_t ms) {
-    return ms >= 0 ? ms / 60'000 : (ms - 59'999) / 60'000;
-}
 std::size_t slot_of(std::int64_t minute, std::size_t slots) {
     const auto n = static_cast<std::int64_t>(slots);
     return static_cast<std::size_t>(((minute % n) + n) % n);
 }
 }  // namespace
 
-ActiveSessions::ActiveSessions() : partitions_(std::make_unique<std::array<Partition, kPartitions>>()) {}
+ActiveSessions::ActiveSessions()
+    : partitions_(std::make_unique<std::array<Partition, kPartitions>>()) {}
 ActiveSessions::~ActiveSessions() = default;
 
 void ActiveSessions::Site::count_in(std::int64_t minute) {
@@ -29,27 +31,32 @@ void ActiveSessions::Site::count_in(std::int64_t minute) {
 
 void ActiveSessions::Site::uncount(std::int64_t minute) {
     const std::size_t slot = slot_of(minute, kSlots);
-    if (slot_minute[slot] == minute && per_minute[slot] > 0) --per_minute[slot];
+    if (slot_minute[slot] == minute && per_minute[slot] > 0)
+        --per_minute[slot];
 }
 
 void ActiveSessions::Site::sweep(std::int64_t now_minute) {
-    if (now_minute <= last_sweep) return;
+    if (now_minute <= last_sweep)
+        return;
     last_sweep = now_minute;
     std::erase_if(sessions, [now_minute](const auto& item) {
         return item.second.minute <= now_minute - kWindowMinutes;
     });
 }
 
-void ActiveSessions::record(std::string_view site, std::string_view session, std::string_view visitor,
-                            std::int64_t timestamp_ms, std::int64_t now_ms) {
+void ActiveSessions::record(std::string_view site, std::string_view session,
+                            std::string_view visitor, std::int64_t timestamp_ms,
+                            std::int64_t now_ms) {
     const std::int64_t now_minute = minute_number(now_ms);
     const std::int64_t minute = minute_number(timestamp_ms);
-    if (!in_window(minute, now_minute)) return;
+    if (!in_window(minute, now_minute))
+        return;
 
     Partition& partition = (*partitions_)[std::hash<std::string_view>{}(session) % kPartitions];
     std::lock_guard lock(partition.mutex);
     auto site_it = partition.sites.find(site);
-    if (site_it == partition.sites.end()) site_it = partition.sites.try_emplace(std::string(site)).first;
+    if (site_it == partition.sites.end())
+        site_it = partition.sites.try_emplace(std::string(site)).first;
     Site& s = site_it->second;
     s.sweep(now_minute);
 
@@ -70,9 +77,11 @@ std::uint64_t ActiveSessions::count(std::string_view site, std::int64_t now_ms) 
     for (const Partition& partition : *partitions_) {
         std::lock_guard lock(partition.mutex);
         auto it = partition.sites.find(site);
-        if (it == partition.sites.end()) continue;
+        if (it == partition.sites.end())
+            continue;
         for (std::size_t slot = 0; slot < kSlots; ++slot) {
-            if (in_window(it->second.slot_minute[slot], now_minute)) total += it->second.per_minute[slot];
+            if (in_window(it->second.slot_minute[slot], now_minute))
+                total += it->second.per_minute[slot];
         }
     }
     return total;
@@ -84,9 +93,11 @@ void ActiveSessions::sessions_per_visitor(std::string_view site, std::int64_t no
     for (const Partition& partition : *partitions_) {
         std::lock_guard lock(partition.mutex);
         auto it = partition.sites.find(site);
-        if (it == partition.sites.end()) continue;
+        if (it == partition.sites.end())
+            continue;
         for (const auto& [session, entry] : it->second.sessions) {
-            if (in_window(entry.minute, now_minute)) ++out[entry.visitor];
+            if (in_window(entry.minute, now_minute))
+                ++out[entry.visitor];
         }
     }
 }

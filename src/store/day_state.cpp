@@ -9,10 +9,12 @@ constexpr std::string_view kPageviewPrefix = "pageview:";
 }
 
 std::uint32_t FunnelLog::intern(std::string_view label, bool is_page) {
-    if (auto it = labels_.find(label); it != labels_.end()) return it->second;
+    if (auto it = labels_.find(label); it != labels_.end())
+        return it->second;
     const auto id = static_cast<std::uint32_t>(labels_.size());
     labels_.emplace(std::string(label), id);
-    if (is_page) ++page_labels_;
+    if (is_page)
+        ++page_labels_;
     return id;
 }
 
@@ -26,7 +28,8 @@ void FunnelLog::record(const ingest::Event& event) {
         if (auto it = labels_.find(key); it != labels_.end()) {
             label = it->second;
         } else {
-            if (page_labels_ >= kMaxPageLabels) return;
+            if (page_labels_ >= kMaxPageLabels)
+                return;
             label = intern(key, true);
         }
     } else {
@@ -34,7 +37,8 @@ void FunnelLog::record(const ingest::Event& event) {
     }
     const std::string& identity = event.funnel_key();
     auto it = by_identity_.find(identity);
-    if (it == by_identity_.end()) it = by_identity_.emplace(identity, std::vector<FunnelStep>{}).first;
+    if (it == by_identity_.end())
+        it = by_identity_.emplace(identity, std::vector<FunnelStep>{}).first;
     it->second.push_back(FunnelStep{event.timestamp_ms, label});
 }
 
@@ -56,10 +60,12 @@ void DayState::apply(const ingest::Event& event) {
         ++devices[static_cast<std::size_t>(event.device)];
         pages.add(event.page);
         referrers.add(event.referrer);
-        if (!event.country.empty()) countries.add(event.country);
+        if (!event.country.empty())
+            countries.add(event.country);
     } else {
         auto it = events.find(event.event_name);
-        if (it == events.end()) it = events.emplace(event.event_name, EventSeries{}).first;
+        if (it == events.end())
+            it = events.emplace(event.event_name, EventSeries{}).first;
         ++it->second.total;
         ++it->second.per_minute[static_cast<std::size_t>(minute)];
     }

@@ -6,9 +6,11 @@
 namespace tally::store {
 
 Store::Store(StoreOptions options) : options_(options) {
-    if (options_.shards == 0) options_.shards = 1;
+    if (options_.shards == 0)
+        options_.shards = 1;
     shards_.reserve(options_.shards);
-    for (std::size_t i = 0; i < options_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+    for (std::size_t i = 0; i < options_.shards; ++i)
+        shards_.push_back(std::make_unique<Shard>());
 }
 
 Admission Store::admit(std::size_t shard_index, const ingest::Event& event) {
@@ -17,7 +19,8 @@ Admission Store::admit(std::size_t shard_index, const ingest::Event& event) {
         std::lock_guard lock(shard.mutex);
         auto site = shard.sites.find(event.site);
         if (site != shard.sites.end()) {
-            if (event.kind != ingest::EventKind::custom) return Admission::ok;
+            if (event.kind != ingest::EventKind::custom)
+                return Admission::ok;
             auto day = site->second.days.find(ingest::day_of(event.timestamp_ms));
             if (day != site->second.days.end() &&
                 day->second.events.find(event.event_name) != day->second.events.end()) {
@@ -32,13 +35,17 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
     std::lock_guard lock(registry_.mutex);
     auto site = registry_.names.find(event.site);
     if (site == registry_.names.end()) {
-        if (registry_.names.size() >= options_.max_sites) return Admission::too_many_sites;
+        if (registry_.names.size() >= options_.max_sites)
+            return Admission::too_many_sites;
         site = registry_.names.emplace(event.site, decltype(site->second){}).first;
     }
-    if (event.kind != ingest::EventKind::custom) return Admission::ok;
+    if (event.kind != ingest::EventKind::custom)
+        return Admission::ok;
     auto& names = site->second[ingest::day_of(event.timestamp_ms)];
-    if (names.find(event.event_name) != names.end()) return Admission::ok;
-    if (names.size() >= options_.max_event_names_per_day) return Admission::too_many_event_names;
+    if (names.find(event.event_name) != names.end())
+        return Admission::ok;
+    if (names.size() >= options_.max_event_names_per_day)
+        return Admission::too_many_event_names;
     names.emplace(event.event_name);
     return Admission::ok;
 }
@@ -46,10 +53,12 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
 void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
                          std::size_t top_capacity) {
     auto site = shard.sites.find(event.site);
-    if (site == shard.sites.end()) site = shard.sites.emplace(event.site, SiteShard{}).first;
+    if (site == shard.sites.end())
+        site = shard.sites.emplace(event.site, SiteShard{}).first;
     const std::int64_t day_number = ingest::day_of(event.timestamp_ms);
     auto day = site->second.days.find(day_number);
-    if (day == site->second.days.end()) day = site->second.days.try_emplace(day_number, top_capacity).first;
+    if (day == site->second.days.end())
+        day = site->second.days.try_emplace(day_number, top_capacity).first;
     day->second.apply(event);
     site->second.windows.record(event, now_ms);
 }
@@ -58,16 +67,18 @@ void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int6
     apply(shard_index, &event, 1, now_ms);
 }
 
-void Store::apply(std::size_t shard_index, const ingest::Event* events, std::size_t count, std::int64_t now_ms) {
+void Store::apply(std::size_t shard_index, const ingest::Event* events, std::size_t count,
+                  std::int64_t now_ms) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     {
         std::lock_guard lock(shard.mutex);
-        for (std::size_t i = 0; i < count; ++i) apply_locked(shard, events[i], now_ms, options_.top_capacity);
+        for (std::size_t i = 0; i < count; ++i)
+            apply_locked(shard, events[i], now_ms, options_.top_capacity);
     }
     // Outside the shard's lock: ActiveSessions has locks of its own.
     for (std::size_t i = 0; i < count; ++i) {
-        active_sessions_.record(events[i].site, events[i].session_id, events[i].visitor_id, events[i].timestamp_ms,
-                                now_ms);
+        active_sessions_.record(events[i].site, events[i].session_id, events[i].visitor_id,
+                                events[i].timestamp_ms, now_ms);
     }
 }
 
@@ -75,7 +86,8 @@ std::vector<std::string> Store::sites() const {
     std::lock_guard lock(registry_.mutex);
     std::vector<std::string> result;
     result.reserve(registry_.names.size());
-    for (const auto& [site, days] : registry_.names) result.push_back(site);
+    for (const auto& [site, days] : registry_.names)
+        result.push_back(site);
     std::sort(result.begin(), result.end());
     return result;
 }

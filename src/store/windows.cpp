@@ -4,11 +4,7 @@
 
 namespace tally::store {
 
-namespace {
-std::int64_t minute_number(std::int64_t ms) {
-    return ms >= 0 ? ms / ingest::kMsPerMinute : (ms - ingest::kMsPerMinute + 1) / ingest::kMsPerMinute;
-}
-}  // namespace
+using ingest::minute_number;
 
 Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     auto slot = static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots));
@@ -23,13 +19,17 @@ Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
 void Windows::record(const ingest::Event& event, std::int64_t now_ms) {
     const std::int64_t now_minute = minute_number(now_ms);
     const std::int64_t minute = minute_number(event.timestamp_ms);
-    if (minute <= now_minute - kPagesMinutes || minute > now_minute + kFutureMinutes) return;
+    if (minute <= now_minute - kPagesMinutes || minute > now_minute + kFutureMinutes)
+        return;
     // A slot holding a newer minute than this event's belongs to the future side of the
     // ring; the event is too old for it (only possible for events near the window's edge).
-    const Bucket& current = buckets_[static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots))];
-    if (current.minute > minute) return;
+    const Bucket& current =
+        buckets_[static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots))];
+    if (current.minute > minute)
+        return;
 
-    if (event.kind != ingest::EventKind::pageview) return;
+    if (event.kind != ingest::EventKind::pageview)
+        return;
     Bucket& bucket = bucket_for(minute);
     auto it = bucket.pages.find(event.page);
     if (it == bucket.pages.end()) {
@@ -46,7 +46,8 @@ void Windows::collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_
             bucket.minute > now_minute + kFutureMinutes) {
             continue;
         }
-        for (const auto& [page, views] : bucket.pages) page_views[page] += views;
+        for (const auto& [page, views] : bucket.pages)
+            page_views[page] += views;
     }
 }
 

@@ -43,32 +43,45 @@ struct Options {
 
 /// Realistic events: a Zipf page popularity, returning users, a few referrers.
 class EventMaker {
-public:
+  public:
     explicit EventMaker(unsigned seed) : rng_(seed) {
         double sum = 0;
         for (int i = 1; i <= 500; ++i) {
             sum += 1.0 / i;
             zipf_cdf_.push_back(sum);
         }
-        for (double& c : zipf_cdf_) c /= sum;
+        for (double& c : zipf_cdf_)
+            c /= sum;
     }
 
     std::string pageview_fields() {
-        static const char* kReferrers[] = {"", "https://www.google.com/search?q=tally", "https://news.ycombinator.com/",
-                                           "https://twitter.com/x", "https://duckduckgo.com/", ""};
-        static const char* kCountries[] = {"US", "DE", "FR", "GB", "IN", "BR", "JP", "NL", "CA", "SE"};
+        static const char* kReferrers[] = {"",
+                                           "https://www.google.com/search?q=tally",
+                                           "https://news.ycombinator.com/",
+                                           "https://twitter.com/x",
+                                           "https://duckduckgo.com/",
+                                           ""};
+        static const char* kCountries[] = {"US", "DE", "FR", "GB", "IN",
+                                           "BR", "JP", "NL", "CA", "SE"};
         static const char* kAgents[] = {
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15",
-            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 "
+            "Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "Mobile/15E148",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 "
+            "Safari/605.1.15",
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile "
+            "Safari/537.36",
             "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"};
         const int user = static_cast<int>(rng_() % 50000);
-        std::string s = R"("page_url":"https://shop.example.com/p/)" + std::to_string(zipf()) + R"(?utm_source=x",)";
-        s += R"("session_id":"sess-)" + std::to_string(user * 3 + static_cast<int>(rng_() % 3)) + R"(",)";
+        std::string s = R"("page_url":"https://shop.example.com/p/)" + std::to_string(zipf()) +
+                        R"(?utm_source=x",)";
+        s += R"("session_id":"sess-)" + std::to_string(user * 3 + static_cast<int>(rng_() % 3)) +
+             R"(",)";
         s += R"("user_id":"user-)" + std::to_string(user) + R"(",)";
         const char* ref = kReferrers[rng_() % 6];
-        if (*ref) s += R"("referrer":")" + std::string(ref) + R"(",)";
+        if (*ref)
+            s += R"("referrer":")" + std::string(ref) + R"(",)";
         s += R"("country":")" + std::string(kCountries[rng_() % 10]) + R"(",)";
         s += R"("user_agent":")" + std::string(kAgents[rng_() % 5]) + R"(")";
         return s;
@@ -76,16 +89,18 @@ public:
     std::string pageview() { return "{" + pageview_fields() + "}"; }
     std::string batch_item() {
         if (rng_() % 10 == 0) {
-            return R"({"type":"event","event_name":"add_to_cart","session_id":"sess-)" + std::to_string(rng_() % 150000) +
-                   R"(","properties":{"sku":")" + std::to_string(zipf()) + R"("}})";
+            return R"({"type":"event","event_name":"add_to_cart","session_id":"sess-)" +
+                   std::to_string(rng_() % 150000) + R"(","properties":{"sku":")" +
+                   std::to_string(zipf()) + R"("}})";
         }
         return R"({"type":"pageview",)" + pageview_fields() + "}";
     }
 
-private:
+  private:
     int zipf() {
         const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-        return static_cast<int>(std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) - zipf_cdf_.begin());
+        return static_cast<int>(std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) -
+                                zipf_cdf_.begin());
     }
     std::mt19937_64 rng_;
     std::vector<double> zipf_cdf_;
@@ -115,11 +130,13 @@ int connect_to(int port) {
 /// Length of a complete response at the start of `in`, 0 if incomplete; `status` set.
 std::size_t complete_response(const std::string& in, int& status) {
     const auto end = in.find("\r\n\r\n");
-    if (end == std::string::npos) return 0;
+    if (end == std::string::npos)
+        return 0;
     status = std::atoi(in.c_str() + 9);
     std::size_t length = 0;
     const char* p = strcasestr(in.c_str(), "\r\ncontent-length:");
-    if (p != nullptr && p < in.c_str() + end) length = std::strtoull(p + 17, nullptr, 10);
+    if (p != nullptr && p < in.c_str() + end)
+        length = std::strtoull(p + 17, nullptr, 10);
     return in.size() >= end + 4 + length ? end + 4 + length : 0;
 }
 
@@ -130,20 +147,29 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const char* v = argv[i + 1];
-        if (k == "--port") o.port = std::atoi(v);
-        else if (k == "--mode") o.mode = v;
-        else if (k == "--path") o.path = v;
-        else if (k == "--connections") o.connections = std::atoi(v);
-        else if (k == "--seconds") o.seconds = std::atof(v);
-        else if (k == "--rate") o.rate = std::atof(v);
-        else if (k == "--batch-size") o.batch_size = std::atoi(v);
+        if (k == "--port")
+            o.port = std::atoi(v);
+        else if (k == "--mode")
+            o.mode = v;
+        else if (k == "--path")
+            o.path = v;
+        else if (k == "--connections")
+            o.connections = std::atoi(v);
+        else if (k == "--seconds")
+            o.seconds = std::atof(v);
+        else if (k == "--rate")
+            o.rate = std::atof(v);
+        else if (k == "--batch-size")
+            o.batch_size = std::atoi(v);
         else {
             std::fprintf(stderr, "loadgen: unknown option %s\n", k.c_str());
             return 2;
         }
     }
     if (o.path.empty()) {
-        o.path = o.mode == "batch" ? "/track/batch" : o.mode == "dashboard" ? "/dashboard/today" : "/track/pageview";
+        o.path = o.mode == "batch"       ? "/track/batch"
+                 : o.mode == "dashboard" ? "/dashboard/today"
+                                         : "/track/pageview";
     }
 
     // Pre-built requests.
@@ -154,19 +180,25 @@ int main(int argc, char** argv) {
         std::string body;
         if (o.mode == "batch") {
             body = "[";
-            for (int j = 0; j < o.batch_size; ++j) body += (j ? "," : "") + maker.batch_item();
+            for (int j = 0; j < o.batch_size; ++j)
+                body += (j ? "," : "") + maker.batch_item();
             body += "]";
         } else if (o.mode == "pageview") {
             body = maker.pageview();
         }
-        std::string r = (o.mode == "dashboard" ? "GET " : "POST ") + o.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        std::string r = (o.mode == "dashboard" ? "GET " : "POST ") + o.path +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
         if (!body.empty()) {
-            r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+            r +=
+                "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n";
         }
         r += "\r\n" + body;
         requests.push_back(std::move(r));
     }
-    const double events_per_request = o.mode == "batch" ? o.batch_size : o.mode == "dashboard" ? 0 : 1;
+    const double events_per_request = o.mode == "batch"       ? o.batch_size
+                                      : o.mode == "dashboard" ? 0
+                                                              : 1;
 
     const int ep = ::epoll_create1(0);
     std::vector<Connection> conns(static_cast<std::size_t>(o.connections));
@@ -182,22 +214,28 @@ int main(int argc, char** argv) {
     latencies_us.reserve(1 << 22);
     std::size_t next_request = 0, ok = 0, errors = 0;
     const auto t0 = Clock::now();
-    const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-    const auto interval = o.rate > 0 ? std::chrono::duration<double>(1.0 / o.rate) : std::chrono::duration<double>(0);
+    const auto deadline =
+        t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+    const auto interval =
+        o.rate > 0 ? std::chrono::duration<double>(1.0 / o.rate) : std::chrono::duration<double>(0);
     auto next_slot = t0;
 
     auto try_write = [&](Connection& c) {
         while (c.sent < c.request->size()) {
-            const ssize_t n = ::send(c.fd, c.request->data() + c.sent, c.request->size() - c.sent, MSG_NOSIGNAL);
-            if (n <= 0) return;
+            const ssize_t n =
+                ::send(c.fd, c.request->data() + c.sent, c.request->size() - c.sent, MSG_NOSIGNAL);
+            if (n <= 0)
+                return;
             c.sent += static_cast<std::size_t>(n);
         }
     };
     auto start = [&](Connection& c, Clock::time_point now) {
         if (o.rate > 0) {
-            if (next_slot > now) return false;
+            if (next_slot > now)
+                return false;
             next_slot += std::chrono::duration_cast<Clock::duration>(interval);
-            if (next_slot < now - std::chrono::milliseconds(50)) next_slot = now;  // don't burst after a stall
+            if (next_slot < now - std::chrono::milliseconds(50))
+                next_slot = now;  // don't burst after a stall
         }
         c.request = &requests[next_request++ % requests.size()];
         c.sent = 0;
@@ -211,19 +249,25 @@ int main(int argc, char** argv) {
     bool stopping = false;
     while (true) {
         const auto now = Clock::now();
-        if (now >= deadline) stopping = true;
+        if (now >= deadline)
+            stopping = true;
         std::size_t busy = 0;
         for (auto& c : conns) {
-            if (!c.busy && !stopping && c.fd >= 0) start(c, now);
+            if (!c.busy && !stopping && c.fd >= 0)
+                start(c, now);
             busy += c.busy ? 1 : 0;
         }
-        if (stopping && busy == 0) break;
-        if (stopping && now > deadline + std::chrono::seconds(5)) break;
+        if (stopping && busy == 0)
+            break;
+        if (stopping && now > deadline + std::chrono::seconds(5))
+            break;
         const int n = ::epoll_wait(ep, events, 256, o.rate > 0 ? 1 : 10);
         for (int i = 0; i < n; ++i) {
             Connection& c = conns[events[i].data.u64];
-            if (events[i].events & EPOLLOUT && c.busy) try_write(c);
-            if (!(events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
+            if (events[i].events & EPOLLOUT && c.busy)
+                try_write(c);
+            if (!(events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                continue;
             char buf[65536];
             while (true) {
                 const ssize_t r = ::recv(c.fd, buf, sizeof(buf), 0);
@@ -238,7 +282,8 @@ int main(int argc, char** argv) {
                     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
                     ev.data.u64 = events[i].data.u64;
                     ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
-                    if (c.busy) ++errors;
+                    if (c.busy)
+                        ++errors;
                     c.busy = false;
                     c.in.clear();
                 }
@@ -248,22 +293,29 @@ int main(int argc, char** argv) {
             while (std::size_t len = complete_response(c.in, status)) {
                 c.in.erase(0, len);
                 const auto done = Clock::now();
-                latencies_us.push_back(std::chrono::duration<double, std::micro>(done - c.started).count());
+                latencies_us.push_back(
+                    std::chrono::duration<double, std::micro>(done - c.started).count());
                 (status == 200 ? ok : errors)++;
                 c.busy = false;
-                if (!stopping) start(c, done);
+                if (!stopping)
+                    start(c, done);
             }
         }
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     std::sort(latencies_us.begin(), latencies_us.end());
     auto pct = [&](double p) {
-        if (latencies_us.empty()) return 0.0;
-        return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
+        if (latencies_us.empty())
+            return 0.0;
+        return latencies_us[std::min(
+            latencies_us.size() - 1,
+            static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
     };
-    std::printf("mode=%s connections=%d seconds=%.1f requests=%zu errors=%zu req_per_s=%.0f events_per_s=%.0f "
-                "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
-                o.mode.c_str(), o.connections, elapsed, ok, errors, static_cast<double>(ok) / elapsed,
-                static_cast<double>(ok) * events_per_request / elapsed, pct(0.5), pct(0.99), pct(0.999));
+    std::printf(
+        "mode=%s connections=%d seconds=%.1f requests=%zu errors=%zu req_per_s=%.0f "
+        "events_per_s=%.0f "
+        "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
+        o.mode.c_str(), o.connections, elapsed, ok, errors, static_cast<double>(ok) / elapsed,
+        static_cast<double>(ok) * events_per_request / elapsed, pct(0.5), pct(0.99), pct(0.999));
     return errors > 0 && ok == 0 ? 1 : 0;
 }

@@ -13,9 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using tally::sketch::HyperLogLog;
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     auto hll = HyperLogLog::from_redis_bytes(bytes);
-    if (!hll) return 0;
+    if (!hll)
+        return 0;
     (void)hll->count();
     auto again = HyperLogLog::from_redis_bytes(hll->dense_bytes());
-    if (!again || !(*again == *hll)) std::abort();
+    if (!again || !(*again == *hll))
+        std::abort();
     return 0;
 }

@@ -16,11 +16,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     tally::ingest::Event event;
     while (!bytes.empty()) {
         const DecodeResult result = decode_record(bytes, event);
-        if (result.status != DecodeStatus::ok) break;
-        if (result.consumed == 0 || result.consumed > bytes.size()) std::abort();
+        if (result.status != DecodeStatus::ok)
+            break;
+        if (result.consumed == 0 || result.consumed > bytes.size())
+            std::abort();
         std::string again;
         append_record(event, again);
-        if (std::string_view(again) != bytes.substr(0, result.consumed)) std::abort();
+        if (std::string_view(again) != bytes.substr(0, result.consumed))
+            std::abort();
         bytes.remove_prefix(result.consumed);
     }
     // The payload decoder alone, on the raw input.

@@ -84,7 +84,9 @@ TEST(Cli, SigtermExitsZeroWithOneStartupLine) {
     EXPECT_EQ(client.post("/track/pageview", pageview()).status, 200);
     EXPECT_EQ(daemon.stop(SIGTERM), 0);
     const std::string log = daemon.log_text();
-    EXPECT_NE(log.find("listening on 127.0.0.1:" + std::to_string(daemon.port())), std::string::npos) << log;
+    EXPECT_NE(log.find("listening on 127.0.0.1:" + std::to_string(daemon.port())),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find("redis off"), std::string::npos) << log;
     // No per-request logs at info.
     EXPECT_EQ(log.find("/track/pageview"), std::string::npos) << log;
@@ -102,7 +104,8 @@ TEST(Cli, DemoTrafficMovesTheDashboard) {
     json d;
     for (int i = 0; i < 50; ++i) {  // up to 5 s
         d = dashboard(client, "today");
-        if (d["page_views"].get<int>() >= 10) break;
+        if (d["page_views"].get<int>() >= 10)
+            break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_GE(d["page_views"].get<int>(), 10);

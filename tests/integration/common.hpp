@@ -20,18 +20,24 @@ inline std::int64_t now_ms() {
         .count();
 }
 
-inline std::string today() { return ingest::format_day(ingest::day_of(now_ms())); }
+inline std::string today() {
+    return ingest::format_day(ingest::day_of(now_ms()));
+}
 
-inline std::string iso(std::int64_t ms) { return ingest::format_rfc3339_ms(ms); }
+inline std::string iso(std::int64_t ms) {
+    return ingest::format_rfc3339_ms(ms);
+}
 
 /// A page view body with sensible defaults; `extra` fields override.
 inline std::string pageview(json extra = json::object()) {
     json body = {{"page_url", "https://example.com/home"}, {"session_id", "s1"}, {"user_id", "u1"}};
-    for (auto& [k, v] : extra.items()) body[k] = v;
+    for (auto& [k, v] : extra.items())
+        body[k] = v;
     return body.dump();
 }
 
-inline json dashboard(HttpClient& client, const std::string& date, const std::string& site = "default") {
+inline json dashboard(HttpClient& client, const std::string& date,
+                      const std::string& site = "default") {
     auto r = client.get("/dashboard/" + date + "?site=" + site);
     return r.status == 200 ? json::parse(r.body) : json();
 }

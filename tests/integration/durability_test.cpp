@@ -17,14 +17,19 @@ TEST(Durability, RestartKeepsEveryFigure) {
     {
         HttpClient client(daemon.port());
         for (int i = 0; i < 50; ++i) {
-            ASSERT_EQ(client.post("/track/pageview", pageview({{"page_url", "/p" + std::to_string(i % 7)},
-                                                               {"user_id", "u" + std::to_string(i % 13)},
-                                                               {"session_id", "s" + std::to_string(i % 17)},
-                                                               {"referrer", "https://r" + std::to_string(i % 3) + ".com/"}}))
-                          .status,
-                      200);
+            ASSERT_EQ(
+                client
+                    .post("/track/pageview",
+                          pageview({{"page_url", "/p" + std::to_string(i % 7)},
+                                    {"user_id", "u" + std::to_string(i % 13)},
+                                    {"session_id", "s" + std::to_string(i % 17)},
+                                    {"referrer", "https://r" + std::to_string(i % 3) + ".com/"}}))
+                    .status,
+                200);
         }
-        ASSERT_EQ(client.post("/track/event", R"({"event_name":"signup","session_id":"s1"})").status, 200);
+        ASSERT_EQ(
+            client.post("/track/event", R"({"event_name":"signup","session_id":"s1"})").status,
+            200);
         before = dashboard(client, "today");
         ASSERT_EQ(before["page_views"], 50);
     }
@@ -41,13 +46,15 @@ TEST(Durability, TornTailIsCutAndReported) {
     Tallyd daemon;
     {
         HttpClient client(daemon.port());
-        for (int i = 0; i < 10; ++i) ASSERT_EQ(client.post("/track/pageview", pageview()).status, 200);
+        for (int i = 0; i < 10; ++i)
+            ASSERT_EQ(client.post("/track/pageview", pageview()).status, 200);
     }
     daemon.stop();
     // Append half a record to the newest segment, as a crash mid-write would leave it.
     std::filesystem::path segment;
     for (const auto& e : std::filesystem::directory_iterator(daemon.data_dir() + "/log")) {
-        if (std::filesystem::file_size(e.path()) > 0) segment = e.path();
+        if (std::filesystem::file_size(e.path()) > 0)
+            segment = e.path();
     }
     ASSERT_FALSE(segment.empty());
     const auto good_size = std::filesystem::file_size(segment);

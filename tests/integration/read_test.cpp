@@ -31,7 +31,7 @@ std::string month_label(std::int64_t day) {
 }
 
 class Read : public ::testing::Test {
-protected:
+  protected:
     Tallyd daemon;
     HttpClient client{daemon.port()};
 
@@ -42,8 +42,12 @@ protected:
 };
 
 TEST_F(Read, DashboardShapeAndOrdering) {
-    for (int i = 0; i < 3; ++i) send({{"page_url", "/b"}, {"session_id", "s" + std::to_string(i)}, {"user_id", "u" + std::to_string(i)}});
-    for (int i = 0; i < 3; ++i) send({{"page_url", "/a"}, {"session_id", "s9"}, {"user_id", "u9"}});
+    for (int i = 0; i < 3; ++i)
+        send({{"page_url", "/b"},
+              {"session_id", "s" + std::to_string(i)},
+              {"user_id", "u" + std::to_string(i)}});
+    for (int i = 0; i < 3; ++i)
+        send({{"page_url", "/a"}, {"session_id", "s9"}, {"user_id", "u9"}});
     send({{"page_url", "/c"}, {"session_id", "s9"}, {"user_id", "u9"}, {"device_type", "tablet"}});
     send({{"event_name", "signup"}, {"session_id", "s9"}}, "/track/event");
 
@@ -51,8 +55,9 @@ TEST_F(Read, DashboardShapeAndOrdering) {
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.header("content-type"), "application/json");
     json d = json::parse(r.body);
-    for (const char* key : {"date", "site", "page_views", "unique_visitors", "unique_sessions", "top_pages",
-                            "top_referrers", "devices", "countries", "real_time_users", "events"}) {
+    for (const char* key :
+         {"date", "site", "page_views", "unique_visitors", "unique_sessions", "top_pages",
+          "top_referrers", "devices", "countries", "real_time_users", "events"}) {
         EXPECT_TRUE(d.contains(key)) << key;
     }
     EXPECT_EQ(d["date"], today());
@@ -93,8 +98,14 @@ TEST_F(Read, WeekAndMonthMergeUniquesNotSumThem) {
     const std::int64_t yesterday_ms = now - 24 * 3600 * 1000LL;
     send({{"page_url", "/"}, {"session_id", "a1"}, {"user_id", "u1"}, {"timestamp", iso(now)}});
     send({{"page_url", "/"}, {"session_id", "a3"}, {"user_id", "u3"}, {"timestamp", iso(now)}});
-    send({{"page_url", "/"}, {"session_id", "b1"}, {"user_id", "u1"}, {"timestamp", iso(yesterday_ms)}});
-    send({{"page_url", "/"}, {"session_id", "b2"}, {"user_id", "u2"}, {"timestamp", iso(yesterday_ms)}});
+    send({{"page_url", "/"},
+          {"session_id", "b1"},
+          {"user_id", "u1"},
+          {"timestamp", iso(yesterday_ms)}});
+    send({{"page_url", "/"},
+          {"session_id", "b2"},
+          {"user_id", "u2"},
+          {"timestamp", iso(yesterday_ms)}});
 
     const std::int64_t d_today = ingest::day_of(now);
     const std::int64_t d_yesterday = ingest::day_of(yesterday_ms);
@@ -120,9 +131,11 @@ TEST_F(Read, Timeseries) {
     send({{"page_url", "/"}, {"session_id", "s"}, {"timestamp", iso(minute - 120000)}});
     send({{"page_url", "/"}, {"session_id", "s"}, {"timestamp", iso(minute - 120000 + 5)}});
     send({{"page_url", "/"}, {"session_id", "s"}, {"timestamp", iso(minute - 60000)}});
-    send({{"event_name", "buy"}, {"session_id", "s"}, {"timestamp", iso(minute - 60000)}}, "/track/event");
+    send({{"event_name", "buy"}, {"session_id", "s"}, {"timestamp", iso(minute - 60000)}},
+         "/track/event");
 
-    const std::string range = "from=" + std::to_string(minute - 180000) + "&to=" + std::to_string(minute);
+    const std::string range =
+        "from=" + std::to_string(minute - 180000) + "&to=" + std::to_string(minute);
     json points = json::parse(client.get("/timeseries/pageviews?" + range).body);
     ASSERT_EQ(points.size(), 3u);
     EXPECT_EQ(points[0]["value"], 0);
@@ -132,25 +145,32 @@ TEST_F(Read, Timeseries) {
 
     // One 3-minute bucket aligned to multiples of 180000 since the epoch.
     const std::int64_t aligned = (minute - 120000) / 180000 * 180000;
-    json agg = json::parse(client.get("/timeseries/pageviews?from=" + std::to_string(aligned) + "&to=" +
-                                      std::to_string(aligned + 180000) + "&bucket_size=180000&aggregation=max")
+    json agg = json::parse(client
+                               .get("/timeseries/pageviews?from=" + std::to_string(aligned) +
+                                    "&to=" + std::to_string(aligned + 180000) +
+                                    "&bucket_size=180000&aggregation=max")
                                .body);
     ASSERT_EQ(agg.size(), 1u);
     EXPECT_EQ(agg[0]["timestamp"], iso(aligned));
 
-    json events = json::parse(client.get("/timeseries/events:buy?" + range + "&aggregation=sum").body);
+    json events =
+        json::parse(client.get("/timeseries/events:buy?" + range + "&aggregation=sum").body);
     ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[2]["value"], 1);
 
-    json day = json::parse(client.get("/timeseries/ts:pageviews:" + today() + "?bucket_size=86400000").body);
+    json day = json::parse(
+        client.get("/timeseries/ts:pageviews:" + today() + "?bucket_size=86400000").body);
     ASSERT_EQ(day.size(), 1u);
     EXPECT_EQ(day[0]["value"], 3);
-    json avg = json::parse(client.get("/timeseries/ts:pageviews:" + today() + "?bucket_size=86400000&aggregation=avg").body);
+    json avg = json::parse(
+        client.get("/timeseries/ts:pageviews:" + today() + "?bucket_size=86400000&aggregation=avg")
+            .body);
     EXPECT_DOUBLE_EQ(avg[0]["value"].get<double>(), 3.0 / 1440.0);
 
     EXPECT_EQ(client.get("/timeseries/pageviews?" + range + "&bucket_size=1000").status, 400);
     EXPECT_EQ(client.get("/timeseries/pageviews?" + range + "&aggregation=median").status, 400);
-    EXPECT_EQ(client.get("/timeseries/pageviews?from=0&to=" + std::to_string(now)).status, 400);  // too many points
+    EXPECT_EQ(client.get("/timeseries/pageviews?from=0&to=" + std::to_string(now)).status,
+              400);  // too many points
     EXPECT_EQ(client.get("/timeseries/cpu").status, 400);
 }
 
@@ -158,19 +178,32 @@ TEST_F(Read, FunnelIsOrderedAndExact) {
     const std::int64_t now = now_ms();
     auto at = [&](int seconds_ago) { return iso(now - seconds_ago * 1000LL); };
     // u1: land -> signup -> buy, in order.
-    send({{"page_url", "/pricing"}, {"session_id", "s1"}, {"user_id", "u1"}, {"timestamp", at(300)}});
-    send({{"event_name", "signup"}, {"session_id", "s1"}, {"user_id", "u1"}, {"timestamp", at(200)}}, "/track/event");
-    send({{"event_name", "buy"}, {"session_id", "s1"}, {"user_id", "u1"}, {"timestamp", at(100)}}, "/track/event");
+    send({{"page_url", "/pricing"},
+          {"session_id", "s1"},
+          {"user_id", "u1"},
+          {"timestamp", at(300)}});
+    send(
+        {{"event_name", "signup"}, {"session_id", "s1"}, {"user_id", "u1"}, {"timestamp", at(200)}},
+        "/track/event");
+    send({{"event_name", "buy"}, {"session_id", "s1"}, {"user_id", "u1"}, {"timestamp", at(100)}},
+         "/track/event");
     // u2: buy before signup: reaches step 2 only.
-    send({{"page_url", "/pricing"}, {"session_id", "s2"}, {"user_id", "u2"}, {"timestamp", at(300)}});
-    send({{"event_name", "buy"}, {"session_id", "s2"}, {"user_id", "u2"}, {"timestamp", at(250)}}, "/track/event");
-    send({{"event_name", "signup"}, {"session_id", "s2"}, {"user_id", "u2"}, {"timestamp", at(200)}}, "/track/event");
+    send({{"page_url", "/pricing"},
+          {"session_id", "s2"},
+          {"user_id", "u2"},
+          {"timestamp", at(300)}});
+    send({{"event_name", "buy"}, {"session_id", "s2"}, {"user_id", "u2"}, {"timestamp", at(250)}},
+         "/track/event");
+    send(
+        {{"event_name", "signup"}, {"session_id", "s2"}, {"user_id", "u2"}, {"timestamp", at(200)}},
+        "/track/event");
     // s3 (no user_id: the session is the identity): signup without landing.
     send({{"event_name", "signup"}, {"session_id", "s3"}, {"timestamp", at(200)}}, "/track/event");
 
     auto r = client.get("/funnel?steps=pageview:/pricing,signup,buy&date=" + today());
     ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(json::parse(r.body), json::parse(R"([["pageview:/pricing",2],["signup",2],["buy",1]])"));
+    EXPECT_EQ(json::parse(r.body),
+              json::parse(R"([["pageview:/pricing",2],["signup",2],["buy",1]])"));
     r = client.get("/funnel?steps=signup,buy");
     EXPECT_EQ(json::parse(r.body), json::parse(R"([["signup",3],["buy",1]])"));
 
@@ -185,10 +218,16 @@ TEST_F(Read, RollingWindows) {
     send({{"page_url", "/x"}, {"session_id", "s2"}, {"user_id", "alice"}});
     send({{"page_url", "/y"}, {"session_id", "s3"}, {"user_id", "bob"}});
     // An hour-old event is counted for the day but not in the windows.
-    send({{"page_url", "/old"}, {"session_id", "s4"}, {"user_id", "carol"}, {"timestamp", iso(now_ms() - 3600 * 1000)}});
+    send({{"page_url", "/old"},
+          {"session_id", "s4"},
+          {"user_id", "carol"},
+          {"timestamp", iso(now_ms() - 3600 * 1000)}});
 
     json users = json::parse(client.get("/api/v1/dashboard/active-users").body);
-    EXPECT_EQ(users, json::parse(R"({"userDetails":[{"userId":"alice","sessionCount":2},{"userId":"bob","sessionCount":1}]})"));
+    EXPECT_EQ(
+        users,
+        json::parse(
+            R"({"userDetails":[{"userId":"alice","sessionCount":2},{"userId":"bob","sessionCount":1}]})"));
     json pages = json::parse(client.get("/api/v1/dashboard/page-views?offset=1").body);
     EXPECT_EQ(pages, json::parse(R"({"pageViews":[{"pageUrl":"/x","viewCount":2}]})"));
     pages = json::parse(client.get("/api/v1/dashboard/page-views").body);
@@ -205,7 +244,8 @@ TEST_F(Read, HealthAndMetrics) {
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.header("content-type").rfind("text/plain; version=0.0.4", 0), 0u);
     for (const char* needle :
-         {"tally_events_ingested_total{kind=\"pageview\"} 1", "tally_http_requests_total{route=\"track_pageview\",code=\"200\"} 1",
+         {"tally_events_ingested_total{kind=\"pageview\"} 1",
+          "tally_http_requests_total{route=\"track_pageview\",code=\"200\"} 1",
           "tally_http_request_duration_seconds_bucket{route=\"track_pageview\",le=\"+Inf\"} 1",
           "# TYPE tally_http_open_connections gauge", "tally_log_bytes_total"}) {
         EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
@@ -216,8 +256,9 @@ TEST(ReadToken, EveryReadNeedsTheTokenTrackingDoesNot) {
     Tallyd daemon({"--token", "s3cret"});
     HttpClient client(daemon.port());
     EXPECT_EQ(client.post("/track/pageview", pageview()).status, 200);
-    for (const char* path : {"/dashboard/today", "/timeseries/pageviews", "/funnel?steps=a,b", "/metrics",
-                             "/api/v1/dashboard/active-users", "/api/v1/dashboard/page-views"}) {
+    for (const char* path :
+         {"/dashboard/today", "/timeseries/pageviews", "/funnel?steps=a,b", "/metrics",
+          "/api/v1/dashboard/active-users", "/api/v1/dashboard/page-views"}) {
         auto r = client.get(path);
         EXPECT_EQ(r.status, 401) << path;
         EXPECT_NE(r.header("www-authenticate").find("Bearer"), std::string::npos);

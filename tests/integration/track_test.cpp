@@ -11,11 +11,11 @@ namespace tally::test {
 namespace {
 
 class Track : public ::testing::Test {
-private:
+  private:
     TempDir config_dir_;  // before the daemon: its config is written here first
     std::string config_path_;
 
-protected:
+  protected:
     Tallyd daemon{{"--config", write_config()}};
     HttpClient client{daemon.port()};
 
@@ -34,11 +34,13 @@ protected:
 };
 
 TEST_F(Track, PageviewIsCountedWithEveryNormalisation) {
-    auto r = client.post("/track/pageview",
-                         pageview({{"page_url", "https://Example.com/pricing?utm=x#top"},
-                                   {"referrer", "https://News.Ycombinator.com/item?id=1"},
-                                   {"country", "de"},
-                                   {"user_agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}}));
+    auto r = client.post(
+        "/track/pageview",
+        pageview({{"page_url", "https://Example.com/pricing?utm=x#top"},
+                  {"referrer", "https://News.Ycombinator.com/item?id=1"},
+                  {"country", "de"},
+                  {"user_agent",
+                   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}}));
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(json::parse(r.body), json({{"status", "ok"}}));
     EXPECT_EQ(r.header("access-control-allow-origin"), "*");
@@ -67,8 +69,9 @@ TEST_F(Track, CookielessVisitorsDifferByIpAndAgent) {
     // No user_id: the visitor is a hash of (salt, site, IP, UA). The IP comes from the
     // socket, or from X-Forwarded-For since 127.0.0.1 is a trusted proxy in this config.
     for (const char* ip : {"203.0.113.1", "203.0.113.2", "203.0.113.1"}) {
-        auto r = client.post("/track/pageview", R"({"page_url":"/","session_id":"s"})",
-                             {{"X-Forwarded-For", std::string(ip) + ", 127.0.0.1"}, {"User-Agent", "UA"}});
+        auto r = client.post(
+            "/track/pageview", R"({"page_url":"/","session_id":"s"})",
+            {{"X-Forwarded-For", std::string(ip) + ", 127.0.0.1"}, {"User-Agent", "UA"}});
         ASSERT_EQ(r.status, 200);
     }
     json d = dashboard(client, "today");
@@ -88,20 +91,32 @@ TEST_F(Track, EachRejectionNamesTheFieldAndCountsNothing) {
         {"/track/pageview", "[]", "", 400},
         {"/track/pageview", R"({"session_id":"s"})", "page_url", 400},
         {"/track/pageview", R"({"page_url":"","session_id":"s"})", "page_url", 400},
-        {"/track/pageview", R"({"page_url":")" + std::string(2049, 'a') + R"(","session_id":"s"})", "page_url", 400},
+        {"/track/pageview", R"({"page_url":")" + std::string(2049, 'a') + R"(","session_id":"s"})",
+         "page_url", 400},
         {"/track/pageview", R"({"page_url":"/"})", "session_id", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":")" + std::string(129, 's') + R"("})", "session_id", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":"s","user_id":")" + std::string(129, 'u') + R"("})", "user_id", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":"s","device_type":"fridge"})", "device_type", 400},
+        {"/track/pageview", R"({"page_url":"/","session_id":")" + std::string(129, 's') + R"("})",
+         "session_id", 400},
+        {"/track/pageview",
+         R"({"page_url":"/","session_id":"s","user_id":")" + std::string(129, 'u') + R"("})",
+         "user_id", 400},
+        {"/track/pageview", R"({"page_url":"/","session_id":"s","device_type":"fridge"})",
+         "device_type", 400},
         {"/track/pageview", R"({"page_url":"/","session_id":"s","country":"USA"})", "country", 400},
         {"/track/pageview", R"({"page_url":"/","session_id":"s","site":"bad site"})", "site", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":"s","timestamp":"yesterday"})", "timestamp", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":"s","timestamp":")" + iso(now - 49 * 3600 * 1000LL) + R"("})", "timestamp", 400},
-        {"/track/pageview", R"({"page_url":"/","session_id":"s","timestamp":")" + iso(now + 6 * 60 * 1000LL) + R"("})", "timestamp", 400},
+        {"/track/pageview", R"({"page_url":"/","session_id":"s","timestamp":"yesterday"})",
+         "timestamp", 400},
+        {"/track/pageview",
+         R"({"page_url":"/","session_id":"s","timestamp":")" + iso(now - 49 * 3600 * 1000LL) +
+             R"("})",
+         "timestamp", 400},
+        {"/track/pageview",
+         R"({"page_url":"/","session_id":"s","timestamp":")" + iso(now + 6 * 60 * 1000LL) + R"("})",
+         "timestamp", 400},
         {"/track/pageview", R"({"page_url":42,"session_id":"s"})", "page_url", 400},
         {"/track/event", R"({"session_id":"s"})", "event_name", 400},
         {"/track/event", R"({"event_name":"bad name!","session_id":"s"})", "event_name", 400},
-        {"/track/event", R"({"event_name":"e","session_id":"s","properties":[1]})", "properties", 400},
+        {"/track/event", R"({"event_name":"e","session_id":"s","properties":[1]})", "properties",
+         400},
     };
     for (const auto& c : cases) {
         auto r = client.post(c.path, c.body);
@@ -125,25 +140,33 @@ TEST_F(Track, EachRejectionNamesTheFieldAndCountsNothing) {
     EXPECT_NE(log.find("fridge"), std::string::npos);
 
     auto metrics = client.get("/metrics").body;
-    EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"bad_json\"} 2"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"bad_json\"} 2"), std::string::npos)
+        << metrics;
 }
 
 TEST_F(Track, PropertiesLimits) {
     json many = json::object();
-    for (int i = 0; i < 65; ++i) many["k" + std::to_string(i)] = i;
-    auto r = client.post("/track/event", json({{"event_name", "e"}, {"session_id", "s"}, {"properties", many}}).dump());
+    for (int i = 0; i < 65; ++i)
+        many["k" + std::to_string(i)] = i;
+    auto r =
+        client.post("/track/event",
+                    json({{"event_name", "e"}, {"session_id", "s"}, {"properties", many}}).dump());
     EXPECT_EQ(r.status, 400);
     json big = {{"k", std::string(8200, 'x')}};
-    r = client.post("/track/event", json({{"event_name", "e"}, {"session_id", "s"}, {"properties", big}}).dump());
-    EXPECT_EQ(r.status, 400);
     r = client.post("/track/event",
-                    json({{"event_name", "signup"}, {"session_id", "s"}, {"properties", {{"plan", "pro"}}}}).dump());
+                    json({{"event_name", "e"}, {"session_id", "s"}, {"properties", big}}).dump());
+    EXPECT_EQ(r.status, 400);
+    r = client.post(
+        "/track/event",
+        json({{"event_name", "signup"}, {"session_id", "s"}, {"properties", {{"plan", "pro"}}}})
+            .dump());
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(dashboard(client, "today")["events"], json({{"signup", 1}}));
 }
 
 TEST_F(Track, TextPlainFromSendBeacon) {
-    auto r = client.post("/track/pageview", pageview(), {{"Content-Type", "text/plain;charset=UTF-8"}});
+    auto r =
+        client.post("/track/pageview", pageview(), {{"Content-Type", "text/plain;charset=UTF-8"}});
     EXPECT_EQ(r.status, 200);
 }
 
@@ -175,7 +198,8 @@ TEST_F(Track, BatchArrayAndNdjson) {
     EXPECT_EQ(d["events"]["click"], 1);
 
     json too_many = json::array();
-    for (int i = 0; i < 1001; ++i) too_many.push_back({{"type", "pageview"}, {"page_url", "/"}, {"session_id", "s"}});
+    for (int i = 0; i < 1001; ++i)
+        too_many.push_back({{"type", "pageview"}, {"page_url", "/"}, {"session_id", "s"}});
     r = client.post("/track/batch", too_many.dump());
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(dashboard(client, "today")["page_views"], 3);
@@ -189,16 +213,26 @@ TEST_F(Track, CapsOnSitesAndEventNamesAnswer429) {
     EXPECT_EQ(r.status, 429);
     EXPECT_EQ(json::parse(r.body)["field"], "site");
     for (const char* name : {"e1", "e2"}) {
-        EXPECT_EQ(client.post("/track/event", json({{"event_name", name}, {"session_id", "s"}, {"site", "a"}}).dump()).status, 200);
+        EXPECT_EQ(client
+                      .post("/track/event",
+                            json({{"event_name", name}, {"session_id", "s"}, {"site", "a"}}).dump())
+                      .status,
+                  200);
     }
-    r = client.post("/track/event", json({{"event_name", "e3"}, {"session_id", "s"}, {"site", "a"}}).dump());
+    r = client.post("/track/event",
+                    json({{"event_name", "e3"}, {"session_id", "s"}, {"site", "a"}}).dump());
     EXPECT_EQ(r.status, 429);
     // A known name still passes.
-    EXPECT_EQ(client.post("/track/event", json({{"event_name", "e1"}, {"session_id", "s"}, {"site", "a"}}).dump()).status, 200);
+    EXPECT_EQ(client
+                  .post("/track/event",
+                        json({{"event_name", "e1"}, {"session_id", "s"}, {"site", "a"}}).dump())
+                  .status,
+              200);
     EXPECT_EQ(dashboard(client, "today", "a")["events"], json({{"e1", 2}, {"e2", 1}}));
     EXPECT_EQ(dashboard(client, "today", "d")["page_views"], 0);
     auto metrics = client.get("/metrics").body;
-    EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"too_many_sites\"} 1"), std::string::npos);
+    EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"too_many_sites\"} 1"),
+              std::string::npos);
 }
 
 TEST_F(Track, CorsPreflight) {

@@ -12,8 +12,8 @@
 namespace tally::test {
 
 struct HttpResponse {
-    int status = 0;                                 // 0 when the connection failed
-    std::map<std::string, std::string> headers;     // names lower-cased
+    int status = 0;                              // 0 when the connection failed
+    std::map<std::string, std::string> headers;  // names lower-cased
     std::string body;
     std::string header(const std::string& name) const {
         auto it = headers.find(name);
@@ -22,13 +22,14 @@ struct HttpResponse {
 };
 
 class HttpClient {
-public:
+  public:
     explicit HttpClient(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
 
-    HttpResponse request(const std::string& method, const std::string& target, const std::string& body = {},
+    HttpResponse request(const std::string& method, const std::string& target,
+                         const std::string& body = {},
                          const std::vector<std::pair<std::string, std::string>>& headers = {});
     HttpResponse get(const std::string& target,
                      const std::vector<std::pair<std::string, std::string>>& headers = {}) {
@@ -43,7 +44,7 @@ public:
     /// True while the server has not closed the connection.
     bool connected() const { return fd_ >= 0; }
 
-private:
+  private:
     bool connect();
     HttpResponse read_response(bool head);
     void close();

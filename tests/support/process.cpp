@@ -19,7 +19,8 @@ namespace tally::test {
 
 int free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket() failed");
+    if (fd < 0)
+        throw std::runtime_error("socket() failed");
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -44,7 +45,8 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout) {
         addr.sin_port = htons(static_cast<uint16_t>(port));
         const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
         ::close(fd);
-        if (ok) return true;
+        if (ok)
+            return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
@@ -52,7 +54,8 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout) {
 
 TempDir::TempDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "tally-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    if (::mkdtemp(pattern.data()) == nullptr)
+        throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
 }
 
@@ -62,12 +65,15 @@ TempDir::~TempDir() {
 }
 
 Process::Process(std::vector<std::string> argv, std::string log_path) {
-    if (argv.empty()) throw std::invalid_argument("Process: empty argv");
+    if (argv.empty())
+        throw std::invalid_argument("Process: empty argv");
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+        args.push_back(a.data());
     args.push_back(nullptr);
     pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ < 0)
+        throw std::runtime_error("fork failed");
     if (pid_ == 0) {
         // Own process group, so a test runner's Ctrl-C does not hit the child twice.
         ::setpgid(0, 0);
@@ -79,7 +85,8 @@ Process::Process(std::vector<std::string> argv, std::string log_path) {
             ::close(fd);
         }
         int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+        if (devnull >= 0)
+            ::dup2(devnull, STDIN_FILENO);
         ::execv(args[0], args.data());
         ::_exit(127);
     }
@@ -94,7 +101,8 @@ Process::~Process() {
 }
 
 bool Process::running() {
-    if (status_ >= 0) return false;
+    if (status_ >= 0)
+        return false;
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
@@ -105,41 +113,47 @@ bool Process::running() {
 }
 
 static int decode_status(int status) {
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
     return -1;
 }
 
 int Process::wait(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (running()) {
-        if (std::chrono::steady_clock::now() >= deadline) return -1;
+        if (std::chrono::steady_clock::now() >= deadline)
+            return -1;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return decode_status(status_);
 }
 
 int Process::stop(int signal, std::chrono::milliseconds timeout) {
-    if (running()) ::kill(pid_, signal);
+    if (running())
+        ::kill(pid_, signal);
     return wait(timeout);
 }
 
 std::string find_program(const std::string& name) {
-    std::vector<std::string> dirs = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
-                                     "/sbin", "/bin"};
+    std::vector<std::string> dirs = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+                                     "/usr/bin",        "/sbin",          "/bin"};
     if (const char* path = std::getenv("PATH")) {
         std::string p = path;
         size_t start = 0;
         while (start <= p.size()) {
             size_t end = p.find(':', start);
-            if (end == std::string::npos) end = p.size();
+            if (end == std::string::npos)
+                end = p.size();
             dirs.insert(dirs.begin(), p.substr(start, end - start));
             start = end + 1;
         }
     }
     for (const auto& d : dirs) {
         std::string candidate = d + "/" + name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (::access(candidate.c_str(), X_OK) == 0)
+            return candidate;
     }
     return {};
 }

@@ -2,10 +2,10 @@
 // Child processes for tests: start a real program (tallyd, redis-server) on a free loopback
 // port, wait until it listens, and always end it, even when the test fails.
 
+#include <sys/types.h>
 #include <chrono>
 #include <string>
 #include <vector>
-#include <sys/types.h>
 
 namespace tally::test {
 
@@ -17,19 +17,19 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout);
 
 /// A temporary directory removed (recursively) with this object.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
 class Process {
-public:
+  public:
     /// Starts argv[0] (a path) with the arguments; stdout/stderr go to `log_path` when set.
     Process(std::vector<std::string> argv, std::string log_path = {});
     ~Process();  // SIGKILL if still running, then reaps
@@ -44,7 +44,7 @@ public:
     /// Waits up to `timeout` for the process to exit by itself; same result as stop().
     int wait(std::chrono::milliseconds timeout);
 
-private:
+  private:
     pid_t pid_ = -1;
     int status_ = -1;
 };

@@ -11,7 +11,7 @@
 namespace tally::test {
 
 class Tallyd {
-public:
+  public:
     /// Starts tallyd with `extra_args` and waits until it listens. The data dir is created
     /// under a TempDir owned by this object.
     explicit Tallyd(std::vector<std::string> extra_args = {});
@@ -28,7 +28,7 @@ public:
     void restart();
     bool running() { return process_ && process_->running(); }
 
-private:
+  private:
     void start();
 
     TempDir dir_;

@@ -54,7 +54,7 @@ struct ReplayStats {
 };
 
 class EventLog {
-public:
+  public:
     explicit EventLog(EventLogOptions options);
     ~EventLog();  // syncs and closes
     EventLog(const EventLog&) = delete;
@@ -77,7 +77,7 @@ public:
 
     std::uint64_t bytes_written() const;
 
-private:
+  private:
     struct Writer;
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);

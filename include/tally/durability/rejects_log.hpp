@@ -12,7 +12,7 @@
 namespace tally::durability {
 
 class RejectsLog {
-public:
+  public:
     static constexpr std::size_t kMaxPayload = 4096;
 
     /// Opens (creating) the file. Throws std::system_error naming it on failure.
@@ -24,7 +24,7 @@ public:
     void append(std::int64_t now_ms, std::string_view route, std::string_view reason,
                 std::string_view field, std::string_view error, std::string_view payload);
 
-private:
+  private:
     std::mutex mutex_;
     int fd_ = -1;
 };

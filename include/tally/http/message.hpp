@@ -22,8 +22,8 @@ struct Request {
     std::string_view path;         // "/dashboard/today" (not percent-decoded)
     std::string_view query;        // "site=x" (no '?'), "" when absent
     std::string_view body;
-    std::string_view client_ip;    // the socket peer's address, textual
-    std::size_t worker = 0;        // index of the I/O thread running this session (0..threads-1)
+    std::string_view client_ip;  // the socket peer's address, textual
+    std::size_t worker = 0;      // index of the I/O thread running this session (0..threads-1)
 
     // The headers the handlers use; "" when absent.
     std::string_view authorization;
@@ -45,12 +45,12 @@ struct Response {
 /// Gives the answer to one request. Must be called exactly once, from any thread, either
 /// before `Handler` returns or later (e.g. once the event log has synced). Cheap to copy.
 class Reply {
-public:
+  public:
     using Fn = void (*)(void* session, Response&& response);
     Reply(Fn fn, void* session) : fn_(fn), session_(session) {}
     void operator()(Response&& response) const { fn_(session_, std::move(response)); }
 
-private:
+  private:
     Fn fn_;
     void* session_;
 };

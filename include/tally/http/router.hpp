@@ -25,7 +25,7 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 
 class Router {
-public:
+  public:
     using Fn = std::function<Response(const Request&)>;
     /// Called once per answered request with its route index, status and latency.
     using Observer = std::function<void(const Request&, std::size_t route, unsigned status,
@@ -45,7 +45,7 @@ public:
     /// Routes and answers one request (synchronously).
     void handle(const Request& request, const Reply& reply) const;
 
-private:
+  private:
     struct Route {
         std::string name;
         std::vector<Method> methods;

@@ -21,9 +21,9 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0: pick a free port (see Server::port())
     std::size_t threads = 1;
-    std::size_t header_limit = std::size_t{8} * 1024;        // larger headers -> 431
-    std::size_t body_limit = std::size_t{64} * 1024;         // larger bodies -> 413
-    std::size_t large_body_limit = std::size_t{1024} * 1024; // for the paths below
+    std::size_t header_limit = std::size_t{8} * 1024;         // larger headers -> 431
+    std::size_t body_limit = std::size_t{64} * 1024;          // larger bodies -> 413
+    std::size_t large_body_limit = std::size_t{1024} * 1024;  // for the paths below
     /// Paths (exact) that accept large_body_limit: /track/batch, /api/v1/metrics.
     std::function<bool(std::string_view path)> allows_large_body;
     /// From its first byte, a request (header and body) must arrive whole within this; an
@@ -44,7 +44,7 @@ struct ServerStats {
 };
 
 class Server {
-public:
+  public:
     /// `stats` must outlive the Server.
     Server(ServerOptions options, Handler handler, ServerStats& stats);
     /// Give every owed Reply before this (after run() has returned is fine): a Reply given
@@ -63,7 +63,7 @@ public:
     /// keep-alive connections, and makes run() return. Thread-safe, idempotent.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -47,7 +47,7 @@ std::optional<Rejection> parse_custom_event(std::string_view body, const Request
 /// batch are released after that call, so an idle worker never holds megabytes. The
 /// overloads without a ParseBuffers use fresh buffers per call; answers are identical.
 class ParseBuffers {
-public:
+  public:
     ParseBuffers();
     ~ParseBuffers();
     ParseBuffers(ParseBuffers&&) noexcept;
@@ -56,7 +56,7 @@ public:
     struct Impl;  // defined in parse.cpp (simdjson stays out of this header)
     Impl& impl() { return *impl_; }
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

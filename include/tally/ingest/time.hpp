@@ -14,6 +14,10 @@ inline constexpr std::int64_t kMsPerDay = 86'400'000;
 inline std::int64_t day_of(std::int64_t ms) {
     return ms >= 0 ? ms / kMsPerDay : (ms - kMsPerDay + 1) / kMsPerDay;
 }
+/// Minutes since the epoch (floor, also for times before 1970).
+inline std::int64_t minute_number(std::int64_t ms) {
+    return ms >= 0 ? ms / kMsPerMinute : (ms - kMsPerMinute + 1) / kMsPerMinute;
+}
 inline int minute_of_day(std::int64_t ms) {
     return static_cast<int>((ms - day_of(ms) * kMsPerDay) / kMsPerMinute);
 }

@@ -16,7 +16,7 @@
 namespace tally::ingest {
 
 class VisitorHasher {
-public:
+  public:
     /// `salt_dir` is created when missing. Throws std::runtime_error when it cannot be.
     explicit VisitorHasher(std::filesystem::path salt_dir);
 
@@ -27,7 +27,7 @@ public:
     /// Deletes the salts of days before `oldest_day_kept` from memory and disk.
     void forget_before(std::int64_t oldest_day_kept);
 
-private:
+  private:
     using Salt = std::array<std::uint8_t, 16>;
     Salt salt_for(std::int64_t day) const;
 

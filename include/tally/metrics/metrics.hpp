@@ -24,7 +24,7 @@ namespace tally::metrics {
 
 /// Why an input was refused, as the `reason` label. Unknown reasons count as "other".
 inline constexpr std::array<std::string_view, 9> kRejectReasons = {
-    "bad_json",      "missing_field",  "invalid_field",        "out_of_window", "too_large",
+    "bad_json",       "missing_field",        "invalid_field",   "out_of_window", "too_large",
     "too_many_sites", "too_many_event_names", "log_unavailable", "other"};
 
 /// The status codes tracked one by one; any other lands in "other".
@@ -33,11 +33,10 @@ inline constexpr std::array<unsigned, 14> kStatuses = {200, 204, 304, 400, 401, 
 
 /// Upper bounds (seconds) of the request latency histogram's buckets (+Inf implied).
 inline constexpr std::array<double, 14> kLatencyBuckets = {
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-    0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
 class Metrics {
-public:
+  public:
     /// `routes` are the route labels (fixed for the process's life); `workers` the number
     /// of I/O threads.
     Metrics(std::vector<std::string> routes, std::size_t workers);
@@ -61,7 +60,7 @@ public:
     /// The Prometheus text exposition (format 0.0.4).
     std::string render() const;
 
-private:
+  private:
     struct Worker;
     std::size_t reason_index(std::string_view reason) const;
     std::size_t status_index(unsigned status) const;

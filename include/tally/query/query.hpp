@@ -90,7 +90,8 @@ struct ActiveUser {
 std::vector<ActiveUser> active_users(const store::Store& store, std::string_view site,
                                      std::int64_t now_ms);
 /// Distinct sessions in the last 5 minutes.
-std::uint64_t real_time_users(const store::Store& store, std::string_view site, std::int64_t now_ms);
+std::uint64_t real_time_users(const store::Store& store, std::string_view site,
+                              std::int64_t now_ms);
 /// The `k` most viewed pages of the last 15 minutes.
 Ranked recent_top_pages(const store::Store& store, std::string_view site, std::int64_t now_ms,
                         std::size_t k);

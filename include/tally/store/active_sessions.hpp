@@ -26,7 +26,7 @@
 namespace tally::store {
 
 class ActiveSessions {
-public:
+  public:
     static constexpr std::size_t kPartitions = 64;
     static constexpr std::int64_t kWindowMinutes = 5;
     static constexpr std::int64_t kFutureMinutes = 5;
@@ -45,7 +45,7 @@ public:
     void sessions_per_visitor(std::string_view site, std::int64_t now_ms,
                               StringMap<std::uint64_t>& out) const;
 
-private:
+  private:
     static constexpr std::size_t kSlots = kWindowMinutes + kFutureMinutes + 1;
     struct Entry {
         std::int64_t minute;

@@ -56,7 +56,7 @@ struct FunnelStep {
 /// costs 16 bytes; pages beyond kMaxPageLabels distinct paths are not recorded (the store
 /// caps custom event names separately), which bounds the label table.
 class FunnelLog {
-public:
+  public:
     static constexpr std::size_t kMaxPageLabels = 50'000;
 
     void record(const ingest::Event& event);
@@ -64,7 +64,7 @@ public:
     std::int64_t label_id(std::string_view step) const;
     const StringMap<std::vector<FunnelStep>>& by_identity() const { return by_identity_; }
 
-private:
+  private:
     std::uint32_t intern(std::string_view label, bool is_page);
 
     StringMap<std::uint32_t> labels_;

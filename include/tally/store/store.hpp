@@ -48,7 +48,7 @@ struct SiteShard {
 };
 
 class Store {
-public:
+  public:
     explicit Store(StoreOptions options);
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -63,7 +63,8 @@ public:
     /// Counts `event` in `shard`. `now_ms` places it in the rolling windows.
     void apply(std::size_t shard, const ingest::Event& event, std::int64_t now_ms);
     /// apply() for `count` events, taking the shard's lock once.
-    void apply(std::size_t shard, const ingest::Event* events, std::size_t count, std::int64_t now_ms);
+    void apply(std::size_t shard, const ingest::Event* events, std::size_t count,
+               std::int64_t now_ms);
 
     /// Calls fn(const SiteShard&) for `site` in every shard that has it, under that shard's
     /// lock. Queries merge across shards with this; keep fn short, ingest waits on it.
@@ -72,7 +73,8 @@ public:
         for (const auto& shard : shards_) {
             std::lock_guard lock(shard->mutex);
             auto it = shard->sites.find(site);
-            if (it != shard->sites.end()) fn(it->second);
+            if (it != shard->sites.end())
+                fn(it->second);
         }
     }
 
@@ -92,7 +94,8 @@ public:
         for (const auto& shard : shards_) {
             locks.emplace_back(shard->mutex);
             auto it = shard->sites.find(site);
-            if (it != shard->sites.end()) parts.push_back(&it->second);
+            if (it != shard->sites.end())
+                parts.push_back(&it->second);
         }
         fn(std::span<const SiteShard* const>(parts));
     }
@@ -100,7 +103,7 @@ public:
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
 
-private:
+  private:
     struct Shard {
         mutable std::mutex mutex;
         StringMap<SiteShard> sites;

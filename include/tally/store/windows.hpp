@@ -21,7 +21,7 @@
 namespace tally::store {
 
 class Windows {
-public:
+  public:
     static constexpr std::int64_t kPagesMinutes = 15;
     static constexpr std::int64_t kFutureMinutes = 5;
     static constexpr std::size_t kSlots = kPagesMinutes + kFutureMinutes + 1;
@@ -31,7 +31,7 @@ public:
     /// Adds page -> views for the pages viewed in (now - 15 min, now + 5 min].
     void collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_views) const;
 
-private:
+  private:
     struct Bucket {
         std::int64_t minute = -1;
         StringMap<std::uint64_t> pages;

@@ -22,11 +22,13 @@ ingest::Event event(int i) {
     return e;
 }
 
-std::vector<std::string> replay_pages(const std::filesystem::path& dir, std::size_t writers, ReplayStats* stats = nullptr) {
+std::vector<std::string> replay_pages(const std::filesystem::path& dir, std::size_t writers,
+                                      ReplayStats* stats = nullptr) {
     EventLog log({dir, writers, FsyncMode::never});
     std::vector<std::string> pages;
     auto s = log.replay([&](const ingest::Event& e) { pages.push_back(e.page); });
-    if (stats) *stats = s;
+    if (stats)
+        *stats = s;
     return pages;
 }
 
@@ -62,11 +64,13 @@ TEST(EventLog, SegmentsRotateAndReplayInOrder) {
         }
     }
     std::size_t files = 0;
-    for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path())) ++files;
+    for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path()))
+        ++files;
     EXPECT_GT(files, 3u);
     auto pages = replay_pages(dir.path(), 1);
     ASSERT_EQ(pages.size(), 40u);
-    for (int i = 0; i < 40; ++i) EXPECT_EQ(pages[static_cast<std::size_t>(i)], "/p" + std::to_string(i));
+    for (int i = 0; i < 40; ++i)
+        EXPECT_EQ(pages[static_cast<std::size_t>(i)], "/p" + std::to_string(i));
 }
 
 TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
@@ -102,7 +106,8 @@ TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
         ReplayStats stats;
         auto pages = replay_pages(dir.path(), 1, &stats);
         std::size_t complete = 0;
-        while (complete < ends.size() && ends[complete] <= cut) ++complete;
+        while (complete < ends.size() && ends[complete] <= cut)
+            ++complete;
         EXPECT_EQ(pages.size(), complete) << cut;
         const std::size_t good = complete == 0 ? 0 : ends[complete - 1];
         EXPECT_EQ(std::filesystem::file_size(file), good) << cut;

@@ -26,10 +26,10 @@ ingest::Event sample(int i) {
 }
 
 bool same(const ingest::Event& a, const ingest::Event& b) {
-    return a.kind == b.kind && a.device == b.device && a.timestamp_ms == b.timestamp_ms && a.site == b.site &&
-           a.page == b.page && a.referrer == b.referrer && a.country == b.country && a.event_name == b.event_name &&
-           a.session_id == b.session_id && a.user_id == b.user_id && a.visitor_id == b.visitor_id &&
-           a.properties == b.properties;
+    return a.kind == b.kind && a.device == b.device && a.timestamp_ms == b.timestamp_ms &&
+           a.site == b.site && a.page == b.page && a.referrer == b.referrer &&
+           a.country == b.country && a.event_name == b.event_name && a.session_id == b.session_id &&
+           a.user_id == b.user_id && a.visitor_id == b.visitor_id && a.properties == b.properties;
 }
 
 TEST(Crc32c, KnownVectors) {
@@ -43,7 +43,8 @@ TEST(Crc32c, KnownVectors) {
 
 TEST(Record, RoundTrip) {
     std::string log;
-    for (int i = 0; i < 50; ++i) append_record(sample(i), log);
+    for (int i = 0; i < 50; ++i)
+        append_record(sample(i), log);
     std::size_t offset = 0;
     for (int i = 0; i < 50; ++i) {
         ingest::Event e;

@@ -4,10 +4,11 @@
 
 namespace tally::test {
 
-inline constexpr std::int64_t kNoon = 1'700'000'000'000 / ingest::kMsPerDay * ingest::kMsPerDay + 12 * 3'600'000;
+inline constexpr std::int64_t kNoon =
+    1'700'000'000'000 / ingest::kMsPerDay * ingest::kMsPerDay + 12 * 3'600'000;
 
-inline ingest::Event page(std::string page, std::string user, std::string session, std::int64_t ts = kNoon,
-                          std::string site = "default") {
+inline ingest::Event page(std::string page, std::string user, std::string session,
+                          std::int64_t ts = kNoon, std::string site = "default") {
     ingest::Event e;
     e.kind = ingest::EventKind::pageview;
     e.timestamp_ms = ts;
@@ -20,8 +21,8 @@ inline ingest::Event page(std::string page, std::string user, std::string sessio
     return e;
 }
 
-inline ingest::Event custom(std::string name, std::string user, std::string session, std::int64_t ts = kNoon,
-                            std::string site = "default") {
+inline ingest::Event custom(std::string name, std::string user, std::string session,
+                            std::int64_t ts = kNoon, std::string site = "default") {
     ingest::Event e = page("", std::move(user), std::move(session), ts, std::move(site));
     e.kind = ingest::EventKind::custom;
     e.page.clear();

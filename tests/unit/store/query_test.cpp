@@ -10,7 +10,7 @@ namespace tally::test {
 namespace {
 
 class Funnel : public ::testing::Test {
-protected:
+  protected:
     store::Store store{{2, 10, 100, 100}};
     std::size_t next_shard = 0;
     void add(const ingest::Event& e) {

@@ -46,10 +46,12 @@ TEST(Store, CapsOnSitesAndEventNames) {
     EXPECT_EQ(s.admit(0, page("/", "u", "s", kNoon, "a")), store::Admission::ok);
     EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
     EXPECT_EQ(s.admit(1, custom("y", "u", "s", kNoon, "a")), store::Admission::ok);
-    EXPECT_EQ(s.admit(1, custom("z", "u", "s", kNoon, "a")), store::Admission::too_many_event_names);
+    EXPECT_EQ(s.admit(1, custom("z", "u", "s", kNoon, "a")),
+              store::Admission::too_many_event_names);
     EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
     // The cap is per day: the next day has room again.
-    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + ingest::kMsPerDay, "a")), store::Admission::ok);
+    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + ingest::kMsPerDay, "a")),
+              store::Admission::ok);
     EXPECT_EQ(s.sites(), (std::vector<std::string>{"a", "b"}));
 }
 
@@ -71,7 +73,8 @@ TEST(Store, WindowsCountRecentSessionsOnce) {
     EXPECT_EQ(pages, (query::Ranked{{"/a", 2}, {"/b", 2}, {"/c", 1}}));
     // Ten minutes later the 5-minute window is empty, the 15-minute one still holds /b.
     EXPECT_EQ(query::real_time_users(s, "default", now + 10 * 60'000), 0u);
-    EXPECT_EQ(query::recent_top_pages(s, "default", now + 10 * 60'000, 5), (query::Ranked{{"/a", 2}, {"/b", 2}}));
+    EXPECT_EQ(query::recent_top_pages(s, "default", now + 10 * 60'000, 5),
+              (query::Ranked{{"/a", 2}, {"/b", 2}}));
 }
 
 }  // namespace
