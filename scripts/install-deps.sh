@@ -16,7 +16,9 @@ packages=(
   libboost1.81-dev nlohmann-json3-dev libsimdjson-dev libhiredis-dev libspdlog-dev
 )
 if [ "$want_tests" = 1 ]; then
-  packages+=(libgtest-dev redis-server)
+  # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
+  # checks /metrics.
+  packages+=(libgtest-dev redis-server prometheus)
 fi
 
 as_root=()

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common.hpp"
 
 namespace tally::test {
@@ -250,6 +252,23 @@ TEST_F(Read, HealthAndMetrics) {
           "# TYPE tally_http_open_connections gauge", "tally_log_bytes_total"}) {
         EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
     }
+}
+
+TEST_F(Read, MetricsPassPromtool) {
+    send({{"page_url", "/"}, {"session_id", "s"}});
+    EXPECT_EQ(client.post("/track/pageview", "not json").status, 400);
+    const std::string promtool = find_program("promtool");
+    ASSERT_FALSE(promtool.empty()) << "promtool is missing: scripts/install-deps.sh --test installs it";
+    TempDir dir;
+    const std::string metrics_path = dir.path() + "/metrics.txt";
+    std::ofstream(metrics_path) << client.get("/metrics").body;
+    const std::string log_path = dir.path() + "/promtool.log";
+    // promtool reads the exposition on standard input.
+    Process check({"/bin/sh", "-c", promtool + " check metrics < " + metrics_path}, log_path);
+    EXPECT_EQ(check.wait(std::chrono::seconds(30)), 0) << [&] {
+        std::ifstream in(log_path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
 }
 
 TEST(ReadToken, EveryReadNeedsTheTokenTrackingDoesNot) {
