@@ -77,7 +77,7 @@ http::Response StaticFiles::serve(const http::Request& request) const {
     content << in.rdbuf();
 
     http::Response response;
-    response.content_type = mime_type(text);
+    response.content_type = std::string(mime_type(text));
     response.body = std::move(content).str();
     response.headers.emplace_back("Cache-Control", "no-cache");
     response.headers.emplace_back("X-Content-Type-Options", "nosniff");

@@ -75,7 +75,6 @@ void TrackApi::add_cors(const http::Request& request, http::Response& response) 
 http::Response TrackApi::preflight(const http::Request& request) const {
     http::Response response;
     response.status = 204;
-    response.content_type = {};
     add_cors(request, response);
     response.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
     response.headers.emplace_back("Access-Control-Allow-Headers",

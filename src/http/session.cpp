@@ -145,9 +145,11 @@ void build_response(session::response_type& res, field_arena& arena, Response& r
     // Statuses that never carry a body (RFC 9110 §6.4.1).
     const unsigned status = res.result_int();
     const bool no_body = status / 100 == 1 || status == 204 || status == 304;
-    if (!response.content_type.empty() && !no_body && !unsafe_header_text(response.content_type)) {
-        res.set(bh::field::content_type, response.content_type);
-    }
+    const std::string_view content_type = response.content_type.empty()
+                                              ? std::string_view("application/json")
+                                              : response.content_type;
+    if (!no_body && !unsafe_header_text(content_type))
+        res.set(bh::field::content_type, content_type);
     for (const auto& [name, value] : response.headers) {
         // Beast does not check: a CR or LF taken from user input could forge headers.
         if (!name.empty() && !unsafe_header_text(name) && !unsafe_header_text(value)) {
