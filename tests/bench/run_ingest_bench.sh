@@ -49,14 +49,26 @@ wait_port "$nginx_port"
 base=$("$loadgen" --port "$nginx_port" --mode pageview --connections 64 --seconds "$seconds")
 echo "nginx      $base"
 
-# --- tallyd
+# --- tallyd: a fresh daemon (empty data dir) for each scenario, so each is measured alone
 port=$(free_port)
-"$build/src/daemon/tallyd" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn & pids+=($!)
-wait_port "$port"
+run=0
+start_tallyd() {
+  [ -n "${tallyd_pid:-}" ] && { kill "$tallyd_pid"; wait "$tallyd_pid" 2>/dev/null || true; }
+  run=$((run + 1))
+  "$build/src/daemon/tallyd" --listen "127.0.0.1:$port" --data-dir "$work/data$run" --log-level warn &
+  tallyd_pid=$!; pids+=("$tallyd_pid")
+  wait_port "$port"
+}
+start_tallyd
 a=$("$loadgen" --port "$port" --mode pageview --connections 64 --seconds "$seconds")
 echo "tallyd (a) $a"
+# The same daemon, now holding (a)'s events, then a fresh one.
+b_loaded=$("$loadgen" --port "$port" --mode batch --connections 4 --seconds "$seconds")
+echo "tallyd (b) $b_loaded   [after (a)]"
+start_tallyd
 b=$("$loadgen" --port "$port" --mode batch --connections 4 --seconds "$seconds")
-echo "tallyd (b) $b"
+echo "tallyd (b) $b   [fresh]"
+start_tallyd
 
 rps() { sed -n 's/.*req_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
 half=$(( $(rps "$a") / 2 ))
@@ -68,5 +80,6 @@ echo "tallyd (c) $c"
 echo "           under $(cat "$work/half.txt")"
 
 awk -v a="$(rps "$a")" -v n="$(rps "$base")" 'BEGIN { printf "ratio (a)/nginx = %.2f (target >= 0.6)\n", a / n }'
-echo "(b) events/s = $(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' <<<"$b") (target >= 1,000,000)"
+eps() { sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
+echo "(b) events/s = $(eps "$b") fresh, $(eps "$b_loaded") after (a) (target >= 1,000,000)"
 echo "(c) dashboard p99 = $(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$c") us (target <= 1000)"
