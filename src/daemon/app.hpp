@@ -49,6 +49,7 @@ class TrackApi {
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
                           const ingest::Rejection& rejection);
     http::Response preflight(const http::Request& request) const;
+    void mark_log_healthy();
     void add_cors(const http::Request& request, http::Response& response) const;
     static ingest::Rejection admission_rejection(store::Admission admission,
                                                  const ingest::Event& event);

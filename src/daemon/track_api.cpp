@@ -106,6 +106,13 @@ ingest::Rejection TrackApi::admission_rejection(store::Admission admission,
                 "' was refused by limits.max_event_names_per_day"};
 }
 
+void TrackApi::mark_log_healthy() {
+    // Read first: an unconditional store on every request would bounce the flag's cache
+    // line between the I/O threads.
+    if (!log_healthy_.load(std::memory_order_relaxed))
+        log_healthy_.store(true);
+}
+
 namespace {
 const ingest::Rejection kLogUnavailable{"log_unavailable", "",
                                         "the event log cannot be written; nothing was counted"};
@@ -137,7 +144,7 @@ http::Response TrackApi::single(const http::Request& request, std::string_view r
         log_healthy_.store(false);
         return reject(request, route, 503, kLogUnavailable);
     }
-    log_healthy_.store(true, std::memory_order_relaxed);
+    mark_log_healthy();
     store_.apply(request.worker, event, now);
     metrics_.count_ingested(request.worker, event.kind);
     http::Response response = ok_response();
@@ -202,7 +209,7 @@ http::Response TrackApi::batch(const http::Request& request) {
             log_healthy_.store(false);
             return reject(request, route, 503, kLogUnavailable);
         }
-        log_healthy_.store(true, std::memory_order_relaxed);
+        mark_log_healthy();
         store_.apply(request.worker, events.data(), admitted, now);
         for (std::size_t i = 0; i < admitted; ++i)
             metrics_.count_ingested(request.worker, events[i].kind);
