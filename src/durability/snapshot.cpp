@@ -10,9 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <set>
 #include <system_error>
+#include <tuple>
 
 #include "tally/durability/crc32c.hpp"
+#include "tally/ingest/parse.hpp"
 
 namespace tally::durability {
 
@@ -170,6 +173,48 @@ void encode_windows(std::string& out, std::uint32_t shard, std::string_view site
 
 // ---- reading ----
 
+/// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). Every string
+/// the store holds came through a JSON parser that checks this, and the JSON writers of the
+/// read side throw on anything else, so a snapshot string that is not UTF-8 is corruption.
+bool valid_utf8(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        int extra;
+        unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return false;
+        }
+        if (end - p <= extra || p[1] < lo || p[1] > hi)
+            return false;
+        for (int i = 2; i <= extra; ++i) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+        }
+        p += extra + 1;
+    }
+    return true;
+}
+
 /// Bounds-checked reads over one section's payload; a failed read sticks and returns
 /// zeros, so callers check ok() once after a group of reads.
 class Reader {
@@ -191,7 +236,13 @@ class Reader {
         pos_ += n;
         return out;
     }
-    std::string_view str() { return bytes(u32()); }
+    /// A string: u32 length, then that many bytes of UTF-8.
+    std::string_view str() {
+        const std::string_view s = bytes(u32());
+        if (!valid_utf8(s))
+            ok_ = false;
+        return s;
+    }
     /// A count of items each at least `min_item` bytes long: one larger than what is left
     /// can only be corruption, so loops over it stay bounded by the input.
     std::uint64_t count(std::uint64_t n, std::size_t min_item) {
@@ -319,6 +370,8 @@ bool decode_day(Reader& in, Staged& staged) {
     const std::uint32_t shard = in.u32();
     const std::string_view site = in.str();
     const std::int64_t day = in.i64();
+    if (!ingest::valid_site(site))
+        return false;
     store::DayState state(1);
     state.page_views = in.u64();
     read_minutes(in, state.pageviews_per_minute);
@@ -327,6 +380,8 @@ bool decode_day(Reader& in, Staged& staged) {
     const std::uint64_t n_events = in.count(in.u32(), 4 + 8 + 4 * store::kMinutesPerDay);
     for (std::uint64_t i = 0; i < n_events && in.ok(); ++i) {
         const std::string_view name = in.str();
+        if (!ingest::valid_event_name(name))
+            return false;
         store::EventSeries series;
         series.total = in.u64();
         read_minutes(in, series.per_minute);
@@ -357,6 +412,8 @@ bool decode_windows(Reader& in, Staged& staged) {
     StagedWindows w;
     w.shard = in.u32();
     w.site = in.str();
+    if (!ingest::valid_site(w.site))
+        return false;
     const std::uint64_t n = in.count(in.u32(), 12);
     for (std::uint64_t i = 0; i < n && in.ok(); ++i) {
         const std::int64_t minute = in.i64();
@@ -386,6 +443,8 @@ bool decode_sessions(Reader& in, Staged& staged) {
         s.session = in.str();
         s.visitor = in.str();
         s.minute = in.i64();
+        if (in.ok() && !ingest::valid_site(s.site))
+            return false;
         staged.sessions.push_back(std::move(s));
     }
     return in.ok() && in.done();
@@ -420,6 +479,8 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
 
     std::size_t pos = kHeaderSize;
     std::uint64_t seen = 0;
+    std::size_t days_seen = 0;
+    std::set<std::tuple<std::uint32_t, std::string, std::int64_t>> day_keys;
     bool have_sessions = false;
     while (pos < body_end) {
         if (body_end - pos < kSectionHeaderSize)
@@ -450,6 +511,13 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
         if (!good) {
             return fail(
                 error, "bad section (kind " + std::to_string(kind) + ") at " + std::to_string(pos));
+        }
+        // A writer saves each (shard, site, day) once.
+        if (staged.days.size() != days_seen) {
+            const StagedDay& d = staged.days.back();
+            if (!day_keys.emplace(d.shard, d.site, d.day).second)
+                return fail(error, "day saved twice at " + std::to_string(pos));
+            days_seen = staged.days.size();
         }
         pos += kSectionHeaderSize + static_cast<std::size_t>(length);
         ++seen;
