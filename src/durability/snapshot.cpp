@@ -730,6 +730,17 @@ WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& me
     if (ec)
         throw std::system_error(ec, "create_directories " + dir.string());
 
+    // A .tmp is what a writer killed mid-snapshot left; with one writer per directory, any
+    // found now is garbage.
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.starts_with("snapshot-") && name.ends_with(".tmp")) {
+            std::error_code ignored;
+            fs::remove(it->path(), ignored);
+        }
+    }
+    ec.clear();
+
     std::uint64_t seq = 1;
     const std::vector<fs::path> existing = list_snapshots(dir);
     if (!existing.empty()) {

@@ -286,6 +286,7 @@ TEST(Snapshot, RetentionKeepsTheNewestN) {
     test::TempDir dir;
     store::Store s(options(1));
     feed(s, 1);
+    std::ofstream(std::filesystem::path(dir.path()) / "snapshot-42.tmp") << "killed mid-write";
     std::vector<std::filesystem::path> written;
     for (int i = 0; i < 5; ++i)
         written.push_back(write_snapshot(s, meta(kNow + i), dir.path(), 3).path);
@@ -296,7 +297,7 @@ TEST(Snapshot, RetentionKeepsTheNewestN) {
     EXPECT_EQ(left[2], written[2]);
     EXPECT_EQ(written[4].filename().string(), "snapshot-20231114T123000004-00000005.snap");
     for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
-        EXPECT_EQ(entry.path().extension(), ".snap");  // no .tmp left behind
+        EXPECT_EQ(entry.path().extension(), ".snap");  // no .tmp left behind, not even stale
     store::Store loaded(options(1));
     auto m = load_newest_snapshot(dir.path(), loaded);
     ASSERT_TRUE(m);
