@@ -624,22 +624,25 @@ bool read_file(const fs::path& path, std::string& out, std::string& error) {
 
 }  // namespace
 
-std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, SnapshotStats* stats) {
+std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, SnapshotStats* stats,
+                            const PositionUnderLock& position) {
     using Clock = std::chrono::steady_clock;
     meta.shards = static_cast<std::uint32_t>(store.shard_count());
+    if (position)
+        meta.log_positions.assign(store.shard_count(), LogPosition{});
     std::string out;
     out.append(kMagic);
     put_u32(out, kSnapshotVersion);
     put_u32(out, 0);
 
+    // The meta section comes first but its positions are only known once every shard is
+    // saved: reserve it here (its size does not depend on the values) and fill it in last.
     const std::size_t meta_start = begin_section(out, Section::meta);
+    const std::size_t meta_body = out.size();
     put_i64(out, meta.created_ms);
     put_u32(out, meta.shards);
     put_u32(out, static_cast<std::uint32_t>(meta.log_positions.size()));
-    for (const LogPosition& p : meta.log_positions) {
-        put_u64(out, p.segment);
-        put_u64(out, p.offset);
-    }
+    out.append(meta.log_positions.size() * 16, '\0');
     end_section(out, meta_start);
 
     SnapshotStats local;
@@ -656,6 +659,8 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
                     encode_day(out, shard, site, day, state);
                 encode_windows(out, shard, site, part.windows);
             }
+            if (position)
+                meta.log_positions[i] = position(i);
             held = Clock::now() - start;
         });
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(held);
@@ -673,6 +678,13 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
         put_i64(out, s.minute);
     }
     end_section(out, sessions_start);
+
+    std::string positions;
+    for (const LogPosition& p : meta.log_positions) {
+        put_u64(positions, p.segment);
+        put_u64(positions, p.offset);
+    }
+    out.replace(meta_body + 16, positions.size(), positions);
 
     // Checksums outside every lock. The sections start right after the file header.
     const std::uint64_t sections = seal_sections(out, kHeaderSize);
@@ -721,9 +733,10 @@ std::vector<fs::path> list_snapshots(const fs::path& dir) {
 }
 
 WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& meta,
-                               const fs::path& dir, std::size_t keep) {
+                               const fs::path& dir, std::size_t keep,
+                               const PositionUnderLock& position) {
     WrittenSnapshot result;
-    const std::string bytes = encode_snapshot(store, meta, &result.stats);
+    const std::string bytes = encode_snapshot(store, meta, &result.stats, position);
 
     std::error_code ec;
     fs::create_directories(dir, ec);

@@ -63,6 +63,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,9 +96,18 @@ struct SnapshotStats {
     std::chrono::nanoseconds total_lock_hold{0};  // summed over the shards
 };
 
-/// The snapshot file's bytes for `store` (meta.shards is filled in from the store).
+/// Called with a shard's index while that shard's lock is held and its state is being
+/// saved: returns the position of the shard's log writer that this state includes. The
+/// daemon (one log writer per shard) records, under the shard lock, the log end after each
+/// batch it applies, and answers that here, so a position can never run ahead of or lag
+/// behind the saved state.
+using PositionUnderLock = std::function<LogPosition(std::size_t shard)>;
+
+/// The snapshot file's bytes for `store` (meta.shards is filled in from the store). With
+/// `position`, meta.log_positions is replaced by one position per shard taken from it.
 std::string encode_snapshot(const store::Store& store, SnapshotMeta meta,
-                            SnapshotStats* stats = nullptr);
+                            SnapshotStats* stats = nullptr,
+                            const PositionUnderLock& position = nullptr);
 
 /// Checks and decodes a whole snapshot, then, only if it is valid, loads it into `into`
 /// (normally an empty Store). nullopt with the reason in *error otherwise; `into` is then
@@ -115,7 +125,8 @@ struct WrittenSnapshot {
 /// (at least 1). Throws std::system_error naming the file on an I/O error; a failed write
 /// leaves no .snap behind.
 WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& meta,
-                               const std::filesystem::path& dir, std::size_t keep = 3);
+                               const std::filesystem::path& dir, std::size_t keep = 3,
+                               const PositionUnderLock& position = nullptr);
 
 struct LoadReport {
     std::filesystem::path loaded;  // empty when no snapshot loaded

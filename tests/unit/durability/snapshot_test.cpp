@@ -200,6 +200,23 @@ TEST(Snapshot, LoadedStoreKeepsCountingLikeTheOriginal) {
     EXPECT_EQ(answers(loaded), answers(original));
 }
 
+TEST(Snapshot, PositionsComeFromTheCallbackPerShard) {
+    test::TempDir dir;
+    store::Store s(options(3));
+    feed(s, 1);
+    std::vector<std::size_t> asked;
+    auto position = [&](std::size_t shard) {
+        asked.push_back(shard);
+        return LogPosition{shard + 10, shard * 100};
+    };
+    write_snapshot(s, meta(kNow), dir.path(), 3, position);
+    EXPECT_EQ(asked, (std::vector<std::size_t>{0, 1, 2}));
+    store::Store loaded(options(1));
+    auto m = load_newest_snapshot(dir.path(), loaded);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->log_positions, (std::vector<LogPosition>{{10, 0}, {11, 100}, {12, 200}}));
+}
+
 TEST(Snapshot, EmptyStore) {
     store::Store empty(options(2));
     const std::string bytes = encode_snapshot(empty, meta(1));
