@@ -304,6 +304,56 @@ void SpaceSaving::for_each(
         fn(*c.member, c.count, c.error);
 }
 
+void SpaceSaving::for_each_in_eviction_order(
+    const std::function<void(std::string_view, std::uint64_t, std::uint64_t)>& fn) const {
+    const Impl& s = *impl_;
+    for (std::uint32_t b = s.min_bucket; b != kNone; b = s.buckets[b].next) {
+        for (std::uint32_t c = s.buckets[b].first; c != kNone; c = s.counters[c].next)
+            fn(*s.counters[c].member, s.counters[c].count, s.counters[c].error);
+    }
+}
+
+std::optional<SpaceSaving> SpaceSaving::restore(std::size_t capacity, std::uint64_t total,
+                                                std::uint64_t floor, std::vector<Entry> entries) {
+    if (capacity == 0 || capacity >= kNone || entries.size() > capacity)
+        return std::nullopt;
+    std::uint64_t sum = 0;
+    std::uint64_t previous = 0;
+    for (const Entry& e : entries) {
+        // Ascending counts (the bucket list's order), each a possible Space-Saving counter.
+        if (e.count == 0 || e.count < previous || e.error > e.count || e.error > floor)
+            return std::nullopt;
+        previous = e.count;
+        if (e.count > total - sum)  // I4: the counts never exceed the stream
+            return std::nullopt;
+        sum += e.count;
+    }
+    if (!entries.empty() && floor > entries.front().count)  // I2: floor <= min
+        return std::nullopt;
+
+    SpaceSaving out(capacity);
+    Impl& s = *out.impl_;
+    s.total = total;
+    s.floor = floor;
+    s.index.reserve(entries.size());
+    s.grow(entries.size());
+    for (Entry& e : entries) {
+        const auto c = static_cast<std::uint32_t>(s.counters.size());
+        auto [it, inserted] = s.index.emplace(std::move(e.member), c);
+        if (!inserted)
+            return std::nullopt;
+        s.counters.push_back(Impl::Counter{&it->first, e.count, e.error, kNone, kNone, kNone});
+        // Ascending input: the right bucket is the last one or a new one after it, and
+        // appending keeps each count's eviction order.
+        const std::uint32_t last = s.max_bucket;
+        const std::uint32_t bucket = last != kNone && s.buckets[last].count == e.count
+                                         ? last
+                                         : s.new_bucket_after(last, e.count);
+        s.link(c, bucket);
+    }
+    return out;
+}
+
 std::uint64_t SpaceSaving::count_of(std::string_view member) const {
     const Impl::Counter* c = impl_->find(member);
     return c ? c->count : 0;

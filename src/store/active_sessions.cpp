@@ -1,5 +1,6 @@
 #include "tally/store/active_sessions.hpp"
 
+#include <algorithm>
 #include <functional>
 
 #include "tally/ingest/time.hpp"
@@ -98,6 +99,39 @@ void ActiveSessions::sessions_per_visitor(std::string_view site, std::int64_t no
         for (const auto& [session, entry] : it->second.sessions) {
             if (in_window(entry.minute, now_minute))
                 ++out[entry.visitor];
+        }
+    }
+}
+
+std::vector<ActiveSessions::Saved> ActiveSessions::save() const {
+    std::vector<Saved> out;
+    for (const Partition& partition : *partitions_) {
+        std::lock_guard lock(partition.mutex);
+        for (const auto& [site, s] : partition.sites) {
+            for (const auto& [session, entry] : s.sessions)
+                out.push_back(Saved{site, session, entry.visitor, entry.minute});
+        }
+    }
+    return out;
+}
+
+void ActiveSessions::restore(std::vector<Saved> sessions) {
+    std::stable_sort(sessions.begin(), sessions.end(),
+                     [](const Saved& a, const Saved& b) { return a.minute < b.minute; });
+    for (Saved& saved : sessions) {
+        Partition& partition =
+            (*partitions_)[std::hash<std::string_view>{}(saved.session) % kPartitions];
+        std::lock_guard lock(partition.mutex);
+        Site& s = partition.sites[saved.site];
+        auto it = s.sessions.find(saved.session);
+        if (it == s.sessions.end()) {
+            s.sessions.emplace(std::move(saved.session),
+                               Entry{saved.minute, std::move(saved.visitor)});
+            s.count_in(saved.minute);
+        } else if (saved.minute > it->second.minute) {
+            s.uncount(it->second.minute);
+            it->second.minute = saved.minute;
+            s.count_in(saved.minute);
         }
     }
 }

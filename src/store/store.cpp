@@ -82,6 +82,40 @@ void Store::apply(std::size_t shard_index, const ingest::Event* events, std::siz
     }
 }
 
+void Store::restore_day(std::size_t shard_index, std::string_view site, std::int64_t day,
+                        DayState&& state) {
+    {
+        std::lock_guard lock(registry_.mutex);
+        auto it = registry_.names.find(site);
+        if (it == registry_.names.end())
+            it = registry_.names.emplace(std::string(site), decltype(it->second){}).first;
+        auto& names = it->second[day];
+        for (const auto& [name, series] : state.events)
+            names.emplace(name);
+    }
+    Shard& shard = *shards_[shard_index % shards_.size()];
+    std::lock_guard lock(shard.mutex);
+    auto site_it = shard.sites.find(site);
+    if (site_it == shard.sites.end())
+        site_it = shard.sites.emplace(std::string(site), SiteShard{}).first;
+    auto day_it = site_it->second.days.find(day);
+    if (day_it == site_it->second.days.end()) {
+        site_it->second.days.emplace(day, std::move(state));
+    } else {
+        day_it->second.merge(state);
+    }
+}
+
+void Store::restore_window_bucket(std::size_t shard_index, std::string_view site,
+                                  std::int64_t minute, const StringMap<std::uint64_t>& pages) {
+    Shard& shard = *shards_[shard_index % shards_.size()];
+    std::lock_guard lock(shard.mutex);
+    auto site_it = shard.sites.find(site);
+    if (site_it == shard.sites.end())
+        site_it = shard.sites.emplace(std::string(site), SiteShard{}).first;
+    site_it->second.windows.restore_bucket(minute, pages);
+}
+
 std::vector<std::string> Store::sites() const {
     std::lock_guard lock(registry_.mutex);
     std::vector<std::string> result;

@@ -51,4 +51,16 @@ void Windows::collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_
     }
 }
 
+void Windows::restore_bucket(std::int64_t minute, const StringMap<std::uint64_t>& pages) {
+    if (minute < 0)
+        return;
+    const Bucket& current =
+        buckets_[static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots))];
+    if (current.minute > minute)
+        return;
+    Bucket& bucket = bucket_for(minute);
+    for (const auto& [page, views] : pages)
+        bucket.pages[page] += views;
+}
+
 }  // namespace tally::store

@@ -74,6 +74,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,21 @@ class SpaceSaving {
     /// without copying (the views are valid until the next change to this summary).
     void for_each(const std::function<void(std::string_view member, std::uint64_t count,
                                            std::uint64_t error)>& fn) const;
+    /// Calls fn(member, count, error) for every monitored entry in eviction order: count
+    /// ascending, and within a count the next to be evicted first. restore() given the
+    /// entries in this order rebuilds a summary that behaves exactly like this one.
+    void for_each_in_eviction_order(
+        const std::function<void(std::string_view member, std::uint64_t count,
+                                 std::uint64_t error)>& fn) const;
+
+    /// Rebuilds a summary from what for_each_in_eviction_order(), total(), error_bound()
+    /// and capacity() gave (a snapshot). nullopt, never an exception, when the parts break
+    /// an invariant: capacity outside [1, 2^32 - 1), more entries than the capacity, a
+    /// duplicate member, counts not ascending, a count of 0, error > count or > floor,
+    /// floor above the smallest count, or counts summing past total (I1-I4).
+    static std::optional<SpaceSaving> restore(std::size_t capacity, std::uint64_t total,
+                                              std::uint64_t floor, std::vector<Entry> entries);
+
     /// The monitored count of `member`, 0 when not monitored.
     std::uint64_t count_of(std::string_view member) const;
 

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tally/store/day_state.hpp"
 
@@ -44,6 +45,21 @@ class ActiveSessions {
     /// Adds, per visitor, the number of those sessions.
     void sessions_per_visitor(std::string_view site, std::int64_t now_ms,
                               StringMap<std::uint64_t>& out) const;
+
+    /// One remembered session, for snapshots.
+    struct Saved {
+        std::string site;
+        std::string session;
+        std::string visitor;
+        std::int64_t minute = 0;  // of its latest event
+    };
+    /// Every session held (also those not yet swept out of the window), one partition's
+    /// lock at a time.
+    std::vector<Saved> save() const;
+    /// Adds saved sessions back. A session already held keeps the later minute; the
+    /// per-minute counts are rebuilt from the sessions, oldest first, so they equal what
+    /// record() left (a slot counts the sessions of its newest minute only).
+    void restore(std::vector<Saved> sessions);
 
   private:
     static constexpr std::size_t kSlots = kWindowMinutes + kFutureMinutes + 1;

@@ -20,7 +20,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -64,6 +66,21 @@ class FunnelLog {
     std::int64_t label_id(std::string_view step) const;
     const StringMap<std::vector<FunnelStep>>& by_identity() const { return by_identity_; }
 
+    /// The interned labels, indexed by label id, and how many are pages (for snapshots).
+    std::vector<std::string_view> labels() const;
+    std::size_t page_labels() const { return page_labels_; }
+
+    /// Rebuilds a log from labels() (index = id), page_labels() and by_identity().
+    /// nullopt when a label repeats, page_labels exceeds the labels, or a step names a
+    /// label id that does not exist.
+    static std::optional<FunnelLog> restore(std::vector<std::string> labels,
+                                            std::size_t page_labels,
+                                            StringMap<std::vector<FunnelStep>> by_identity);
+
+    /// Joins `other`'s steps in, per identity (its label ids are translated to this log's).
+    /// Steps are kept even past kMaxPageLabels: they were recorded once, under the cap.
+    void merge(const FunnelLog& other);
+
   private:
     std::uint32_t intern(std::string_view label, bool is_page);
 
@@ -88,6 +105,14 @@ struct DayState {
 
     /// Counts one event (already admitted by the store's caps).
     void apply(const ingest::Event& event);
+
+    /// Folds another shard's state of the same site and day in, as reads merge shards:
+    /// counters add, HyperLogLogs take maxima, top lists merge, funnel logs join. Used when
+    /// a snapshot taken with more shards is loaded into fewer.
+    void merge(const DayState& other);
+
+    /// The invariants at the top of this file that a loaded state must keep.
+    bool consistent() const;
 };
 
 }  // namespace tally::store

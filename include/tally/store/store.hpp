@@ -100,6 +100,27 @@ class Store {
         fn(std::span<const SiteShard* const>(parts));
     }
 
+    /// Calls fn(const StringMap<SiteShard>&) with shard `index`'s sites under its lock (for
+    /// snapshots). Keep fn short: that shard's ingest thread waits on it.
+    template <typename Fn>
+    void visit_shard(std::size_t index, Fn&& fn) const {
+        const Shard& shard = *shards_[index % shards_.size()];
+        std::lock_guard lock(shard.mutex);
+        fn(shard.sites);
+    }
+
+    /// Restoring a snapshot. A day is placed in shard `shard % shard_count()` and merged
+    /// with a state already there (a snapshot taken with more shards than now); the site
+    /// and its event names are entered in the caps' registry, bypassing the caps, since
+    /// they were admitted before.
+    void restore_day(std::size_t shard, std::string_view site, std::int64_t day, DayState&& state);
+    /// A rolling-window bucket of `site` back into shard `shard % shard_count()`.
+    void restore_window_bucket(std::size_t shard, std::string_view site, std::int64_t minute,
+                               const StringMap<std::uint64_t>& pages);
+    void restore_active_sessions(std::vector<ActiveSessions::Saved> sessions) {
+        active_sessions_.restore(std::move(sessions));
+    }
+
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
 

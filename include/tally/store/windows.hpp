@@ -31,6 +31,20 @@ class Windows {
     /// Adds page -> views for the pages viewed in (now - 15 min, now + 5 min].
     void collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_views) const;
 
+    /// Calls fn(minute, pages) for every bucket that holds a minute (for snapshots).
+    template <typename Fn>
+    void for_each_bucket(Fn&& fn) const {
+        for (const Bucket& bucket : buckets_) {
+            if (bucket.minute >= 0)
+                fn(bucket.minute, bucket.pages);
+        }
+    }
+
+    /// Adds a saved bucket back, as record() would have: into its slot when that holds the
+    /// same or an older minute (an older one is cleared), dropped when the slot holds a
+    /// newer minute. Restoring two shards into one adds their views. `minute` must be >= 0.
+    void restore_bucket(std::int64_t minute, const StringMap<std::uint64_t>& pages);
+
   private:
     struct Bucket {
         std::int64_t minute = -1;

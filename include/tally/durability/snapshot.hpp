@@ -1,0 +1,145 @@
+#pragma once
+// Snapshots: the whole in-memory Store on disk, so a restart replays only the log written
+// after the snapshot instead of every segment (SPEC §6, issue 3 item 3).
+//
+// What is saved
+// -------------
+// Every shard's every site's every DayState, exactly: the counters, both HyperLogLogs (as
+// Redis dense strings), the three Space-Saving summaries with each entry's count and error
+// in eviction order plus total, floor and capacity (so the restored summary evicts exactly
+// as the saved one would have), and the funnel log. Also each shard's rolling-window
+// buckets and the ActiveSessions, so real_time_users and the 15-minute pages survive a
+// restart, and SnapshotMeta: when, and the log position of each log writer that the state
+// includes (opaque here: recovery replays the log from those positions on).
+//
+// File layout (all integers little-endian)
+// ----------------------------------------
+//   +-----------+-------------+-------------+
+//   | "TALLYSNP"| version u32 | flags u32   |   header, 16 bytes; version 1, flags 0
+//   +-----------+-------------+-------------+
+//   | section | section | ... | section     |   meta first, then days, windows, sessions
+//   +-----------+-------------+-------------+
+//   | "TALLYEND"| sections u64| crc32c u32  |   trailer, 20 bytes: the number of sections
+//   +-----------+-------------+-------------+   and the CRC32C of every byte before it
+//
+// A section:
+//   +----------+------------+------------+---------------------------+
+//   | kind u32 | length u64 | crc32c u32 | payload (length bytes)    |
+//   +----------+------------+------------+---------------------------+
+//     0..3       4..11        12..15       16 ..
+//   crc32c covers kind, length and payload (the 12 framing bytes first), so a flipped bit
+//   anywhere is detected; the trailer's count and whole-file CRC catch a dropped, repeated
+//   or reordered section and a truncated file. A length past the end of the file is
+//   corruption; nothing is allocated from an unchecked length.
+//
+// Payloads. str = u32 length + bytes; minutes = 1440 x u32 (one UTC day).
+//   1 meta      i64 created_ms | u32 shards | u32 n | n x (u64 segment, u64 offset)
+//   2 day       u32 shard | str site | i64 day | u64 page_views | minutes |
+//               3 x u64 devices | u32 n | n x (str name, u64 total, minutes) |
+//               visitors HLL (12304 bytes) | sessions HLL (12304 bytes) |
+//               pages, referrers, countries: each u64 capacity | u64 total | u64 floor |
+//                 u32 n | n x (str member, u64 count, u64 error), count ascending |
+//               funnel: u64 page_labels | u32 n | n x str label (index = id) |
+//                 u32 identities | each: str identity | u32 n | n x (i64 ts, u32 label)
+//   3 windows   u32 shard | str site | u32 n | n x (i64 minute | u32 m | m x (str page, u64))
+//   4 sessions  u64 n | n x (str site | str session | str visitor | i64 minute)
+// Exactly one meta section, first; at most one sessions section. A loaded day must keep
+// DayState's invariants (page views = per-minute sum = device sum = top-list totals...)
+// and every sketch its own (SpaceSaving::restore); anything else is a corrupt file.
+//
+// Writing: each shard's lock is held only while that shard is serialised into memory
+// (no I/O under a lock), then the file is written as snapshot-<created_ms>.tmp, fsynced,
+// renamed to snapshot-<YYYYMMDDThhmmssmmm>-<seq>.snap (seq one more than the largest in
+// the directory, zero-padded so names sort) and the directory fsynced. The newest `keep`
+// snapshots stay; older ones are deleted. One writer per directory at a time.
+//
+// Loading decodes and checks a whole file before touching the Store, so a corrupt file
+// leaves the Store as it was and the next older file is tried. The Store may have another
+// shard count than the one saved: saved shard i goes to shard i % shard_count(), and days
+// that meet there are merged as reads merge shards (exact for counters, HyperLogLogs,
+// funnels and windows; top lists that had overflowed their capacity then merge in another
+// order than before, which stays within their error bound but may rank ties differently).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tally/store/store.hpp"
+
+namespace tally::durability {
+
+inline constexpr std::uint32_t kSnapshotVersion = 1;
+
+/// Where a log writer was when the snapshot was taken (opaque to snapshots).
+struct LogPosition {
+    std::uint64_t segment = 0;
+    std::uint64_t offset = 0;
+    bool operator==(const LogPosition&) const = default;
+};
+
+struct SnapshotMeta {
+    std::int64_t created_ms = 0;
+    std::vector<LogPosition> log_positions;  // one per log writer
+    std::uint32_t shards = 0;                // the store's shard count when saved (info)
+    bool operator==(const SnapshotMeta&) const = default;
+};
+
+struct SnapshotStats {
+    std::uint64_t bytes = 0;
+    std::chrono::nanoseconds max_lock_hold{0};    // the longest one shard's lock was held
+    std::chrono::nanoseconds total_lock_hold{0};  // summed over the shards
+};
+
+/// Called with a shard's index while that shard's lock is held and its state is being
+/// saved: returns the position of the shard's log writer that this state includes. The
+/// daemon (one log writer per shard) records, under the shard lock, the log end after each
+/// batch it applies, and answers that here, so a position can never run ahead of or lag
+/// behind the saved state.
+using PositionUnderLock = std::function<LogPosition(std::size_t shard)>;
+
+/// The snapshot file's bytes for `store` (meta.shards is filled in from the store). With
+/// `position`, meta.log_positions is replaced by one position per shard taken from it.
+std::string encode_snapshot(const store::Store& store, SnapshotMeta meta,
+                            SnapshotStats* stats = nullptr,
+                            const PositionUnderLock& position = nullptr);
+
+/// Checks and decodes a whole snapshot, then, only if it is valid, loads it into `into`
+/// (normally an empty Store). nullopt with the reason in *error otherwise; `into` is then
+/// untouched. Never crashes on any input.
+std::optional<SnapshotMeta> decode_snapshot(std::string_view bytes, store::Store& into,
+                                            std::string* error = nullptr);
+
+struct WrittenSnapshot {
+    std::filesystem::path path;
+    SnapshotStats stats;
+    std::vector<std::filesystem::path> removed;  // older snapshots deleted by retention
+};
+
+/// Writes a snapshot of `store` into `dir` (created if missing) and keeps the newest `keep`
+/// (at least 1). Throws std::system_error naming the file on an I/O error; a failed write
+/// leaves no .snap behind.
+WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& meta,
+                               const std::filesystem::path& dir, std::size_t keep = 3,
+                               const PositionUnderLock& position = nullptr);
+
+struct LoadReport {
+    std::filesystem::path loaded;  // empty when no snapshot loaded
+    std::vector<std::pair<std::filesystem::path, std::string>> skipped;  // corrupt, why
+};
+
+/// Loads the newest valid snapshot in `dir` into `into`, falling back to older ones when
+/// one is corrupt (each listed in report->skipped). nullopt when none loads (also when the
+/// directory is missing or empty).
+std::optional<SnapshotMeta> load_newest_snapshot(const std::filesystem::path& dir,
+                                                 store::Store& into, LoadReport* report = nullptr);
+
+/// The snapshot files in `dir`, newest (highest seq) first.
+std::vector<std::filesystem::path> list_snapshots(const std::filesystem::path& dir);
+
+}  // namespace tally::durability
