@@ -139,7 +139,6 @@ Hub::~Hub() {
 }
 
 void Hub::start() {
-    store_.set_live_recording(true);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -206,7 +205,7 @@ void Hub::broadcast(std::int64_t now_ms) {
         store::ChangeSet changes;
         bool changed = false;
         Totals pages, referrers, countries;
-        sketch::HyperLogLog visitors, sessions;
+        std::optional<sketch::HyperLogLog> visitors, sessions;  // only for a delta
         std::optional<query::Dashboard> snapshot;
     };
     using Key = std::pair<std::string, std::int64_t>;
@@ -242,6 +241,13 @@ void Hub::broadcast(std::int64_t now_ms) {
         }
     }
 
+    // Ingest records changes only while someone may need them. Turned on here, before the
+    // critical section below, every event is either in the state a snapshot is built from
+    // or in a change log drained by it; no client gets a delta in the batch that turned
+    // recording on (it was off only while there was no client, and a new client's first
+    // frame is a snapshot).
+    store_.set_live_recording(!work.empty());
+
     // 2. The critical section: drain, and read what the frames need. Always drained, even
     // with no client, so the change logs stay one batch small.
     store_.visit_live([&](store::Store::LiveView& view) {
@@ -263,6 +269,8 @@ void Hub::broadcast(std::int64_t now_ms) {
             const std::vector<const store::SiteShard*> parts = view.site(key.first);
             if (delta) {
                 std::vector<const sketch::SpaceSaving*> pages, referrers, countries;
+                w.visitors.emplace();
+                w.sessions.emplace();
                 for (const store::SiteShard* part : parts) {
                     auto it = part->days.find(key.second);
                     if (it == part->days.end())
@@ -270,8 +278,8 @@ void Hub::broadcast(std::int64_t now_ms) {
                     pages.push_back(&it->second.pages);
                     referrers.push_back(&it->second.referrers);
                     countries.push_back(&it->second.countries);
-                    w.visitors.merge(it->second.visitors);
-                    w.sessions.merge(it->second.sessions);
+                    w.visitors->merge(it->second.visitors);
+                    w.sessions->merge(it->second.sessions);
                 }
                 w.pages = totals(w.changes.pages, pages);
                 w.referrers = totals(w.changes.referrers, referrers);
@@ -336,8 +344,8 @@ void Hub::broadcast(std::int64_t now_ms) {
                 j["referrers"] = ranked(w.referrers);
             if (!w.countries.empty())
                 j["countries"] = ranked(w.countries);
-            j["unique_visitors"] = w.visitors.count();
-            j["unique_sessions"] = w.sessions.count();
+            j["unique_visitors"] = w.visitors->count();
+            j["unique_sessions"] = w.sessions->count();
             j["real_time_users"] = real_time;
             // The newest events over all shards, oldest first.
             std::vector<const store::RecentEvent*> recent;

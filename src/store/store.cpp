@@ -77,8 +77,11 @@ void Store::apply(std::size_t shard_index, const ingest::Event* events, std::siz
                   std::int64_t now_ms) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     {
-        const bool record = live_recording_.load(std::memory_order_relaxed);
         std::lock_guard lock(shard.mutex);
+        // Read under the lock: the broadcaster turns recording on before it takes every
+        // shard lock, so an apply after that critical section sees it on, and one before it
+        // is in the state the snapshot is built from (see live/hub.hpp).
+        const bool record = live_recording_.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < count; ++i)
             apply_locked(shard, events[i], now_ms, options_.top_capacity, record);
     }

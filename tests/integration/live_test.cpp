@@ -230,6 +230,8 @@ TEST_F(Live, DeltasAfterBurstsAddUpToDashboard) {
     LiveState lazy_state;
     drain(lazy, lazy_state);
     EXPECT_EQ(lazy_state.metrics(), expected);
+    // How often it was resynchronised (1 = only its first snapshot), for the record.
+    RecordProperty("lazy_snapshots", lazy_state.snapshots());
 }
 
 TEST_F(Live, EventToDeltaWithinBatchInterval) {
@@ -327,7 +329,7 @@ TEST_F(Live, NeverReadingClientBlocksNobody) {
         for (int i = 0; i < 250; ++i) {
             // Long distinct pages make large deltas.
             items.push_back({{"type", "pageview"},
-                             {"page_url", "/" + std::string(200, 'a' + round % 26) +
+                             {"page_url", "/" + std::string(800, 'a' + round % 26) +
                                               std::to_string(round * 1000 + i)},
                              {"session_id", "s" + std::to_string(i)}});
         }
@@ -346,6 +348,25 @@ TEST_F(Live, NeverReadingClientBlocksNobody) {
     send({{"page_url", "/after"}, {"session_id", "z"}});
     ASSERT_TRUE(ws.read(milliseconds(2000)));
     EXPECT_LT(Clock::now() - sent, milliseconds(1000));
+
+    // The stuck client, reading at last, was resynchronised by snapshots: what it ends with
+    // is the dashboard too.
+    LiveState stuck_state;
+    drain(stuck, stuck_state);
+    EXPECT_EQ(stuck_state.metrics(), dashboard(client, "today"));
+    EXPECT_GE(stuck_state.snapshots(), 2);
+    RecordProperty("stuck_snapshots", stuck_state.snapshots());
+}
+
+TEST_F(Live, StopsGracefullyWithClientsConnected) {
+    WsClient a(daemon.port()), b(daemon.port());
+    LiveState state;
+    drain(a, state);
+    const auto start = Clock::now();
+    EXPECT_EQ(daemon.stop(), 0);
+    EXPECT_LT(Clock::now() - start, milliseconds(5000));
+    EXPECT_FALSE(a.read(milliseconds(1000)));
+    EXPECT_FALSE(a.connected());
 }
 
 TEST(LiveToken, RequiredWhenSet) {

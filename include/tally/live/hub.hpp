@@ -64,7 +64,8 @@ class Hub {
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
 
-    /// Turns on the store's change recording and starts the broadcaster thread.
+    /// Starts the broadcaster thread (which turns the store's change recording on while
+    /// there are clients).
     void start();
     /// Stops the broadcaster thread; idempotent.
     void stop();

@@ -110,6 +110,7 @@ class Store {
     std::vector<std::string> sites() const;
 
     /// Turns the recording of live changes on or off (off by default: nothing drains them).
+    /// Takes effect for the apply() calls that lock a shard after this call.
     void set_live_recording(bool on) { live_recording_.store(on, std::memory_order_relaxed); }
 
   private:
