@@ -129,6 +129,7 @@ int App::run() {
         return path == "/track/batch" || path == "/api/v1/metrics";
     };
     options.websocket_path = "/ws";
+    options.websocket_idle_timeout = config_.live_idle_timeout;
     options.websocket_accept = [this](const http::Request& request)
         -> std::variant<http::Response, std::shared_ptr<http::WsPeer>> {
         if (auto denied = read_->check_token(request))

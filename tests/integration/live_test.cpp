@@ -399,5 +399,26 @@ TEST(LiveCap, ClientsOverTheCapAreRefusedAndCounted) {
     EXPECT_NE(metrics.body.find("tally_ws_clients 2"), std::string::npos) << metrics.body;
 }
 
+TEST(LiveIdle, ClientThatNeverAnswersIsDropped) {
+    TempDir dir;
+    const std::string config = dir.path() + "/tallyd.json";
+    std::ofstream(config) << R"({"live":{"idle_timeout_ms":600}})";
+    Tallyd daemon({"--config", config});
+    // Never reads, so never answers the server's ping.
+    WsClient silent(daemon.port());
+    ASSERT_TRUE(silent.connected());
+    HttpClient http(daemon.port());
+    EXPECT_NE(http.get("/metrics").body.find("tally_ws_clients 1"), std::string::npos);
+    const auto end = Clock::now() + milliseconds(5000);
+    std::string body;
+    while (Clock::now() < end) {
+        body = http.get("/metrics").body;
+        if (body.find("tally_ws_clients 0") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    EXPECT_NE(body.find("tally_ws_clients 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tally::test
