@@ -101,11 +101,16 @@ class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Cli
 
     void on_message(std::string_view text) override {
         // {"type":"subscribe","site":"x","date":"today"}; anything else is ignored.
-        const json message = json::parse(text, nullptr, false);
-        if (!message.is_object() || message.value("type", "") != "subscribe")
-            return;
-        std::string site = message.value("site", std::string(kDefaultSite));
-        std::string date = message.value("date", std::string("today"));
+        std::string site, date;
+        try {
+            const json message = json::parse(text, nullptr, false);
+            if (!message.is_object() || message.value("type", "") != "subscribe")
+                return;
+            site = message.value("site", std::string(kDefaultSite));
+            date = message.value("date", std::string("today"));
+        } catch (const json::exception&) {
+            return;  // a field of the wrong type; nothing may throw into the connection
+        }
         if (!ingest::valid_site(site) || !valid_date(date))
             return;
         std::lock_guard lock(shared_->mutex);

@@ -294,6 +294,11 @@ TEST_F(Live, SubscribeSwitchesSiteAndDate) {
     drain(ws, state);
     EXPECT_EQ(state.metrics(), dashboard(client, "today", "shop"));
 
+    // Nonsense is ignored; the connection stays.
+    ws.send("not json");
+    ws.send(R"({"type":"subscribe","site":42})");
+    ws.send(R"({"type":"subscribe","site":"no/slash"})");
+    ws.send(R"({"type":"subscribe","site":"default","date":"2026-W01"})");
     ws.send(R"({"type":"subscribe","site":"default","date":")" + yesterday + "\"}");
     drain(ws, state);
     EXPECT_EQ(state.snapshots(), 2);
