@@ -31,6 +31,8 @@ App::App(Config config) : config_(std::move(config)) {
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
         data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
     rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
+    hub_ = std::make_unique<live::Hub>(
+        *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
 }
 
@@ -81,6 +83,8 @@ void App::build_routes() {
                            [this] { return static_cast<double>(log_->bytes_written()); });
     metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
                            [this] { return log_healthy_.load() ? 1.0 : 0.0; });
+    metrics_->add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
+                           [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
 
@@ -124,6 +128,16 @@ int App::run() {
     options.allows_large_body = [](std::string_view path) {
         return path == "/track/batch" || path == "/api/v1/metrics";
     };
+    options.websocket_path = "/ws";
+    options.websocket_idle_timeout = config_.live_idle_timeout;
+    options.websocket_accept = [this](const http::Request& request)
+        -> std::variant<http::Response, std::shared_ptr<http::WsPeer>> {
+        if (auto denied = read_->check_token(request))
+            return std::move(*denied);
+        return hub_->accept(request);
+    };
+    // Started after the replay: the replayed events are in the state, not in a change log.
+    hub_->start();
     {
         std::lock_guard lock(server_mutex_);
         server_ = std::make_unique<http::Server>(
@@ -171,6 +185,7 @@ int App::run() {
         server_->stop();
     server_->run();
     demo_.reset();
+    hub_->stop();
     housekeeping_.reset();
 
     // 3. Stopped: everything answered has been written; make it durable.

@@ -18,6 +18,7 @@
 #include "tally/ingest/event.hpp"
 #include "tally/ingest/parse.hpp"
 #include "tally/ingest/visitor_hash.hpp"
+#include "tally/live/hub.hpp"
 #include "tally/metrics/metrics.hpp"
 #include "tally/store/store.hpp"
 
@@ -138,6 +139,8 @@ class App {
     http::Router router_;
     http::ServerStats server_stats_;
     std::unique_ptr<http::Server> server_;
+    // After server_: destroyed (stopped) before it, while the connections it sends to exist.
+    std::unique_ptr<live::Hub> hub_;
     std::unique_ptr<DemoTraffic> demo_;
     std::unique_ptr<Periodic> housekeeping_;
 };

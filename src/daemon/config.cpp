@@ -186,6 +186,14 @@ const std::map<std::string, Setter>& setters() {
                               const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
         {"live.batch_ms", [](Config& c, const json& v,
                              const std::string& k) { c.live_batch = as_ms(v, k, 10, 10'000); }},
+        {"live.idle_timeout_ms",
+         [](Config& c, const json& v, const std::string& k) {
+             c.live_idle_timeout = as_ms(v, k, 100, 3'600'000);
+         }},
+        {"live.max_clients",
+         [](Config& c, const json& v, const std::string& k) {
+             c.live_max_clients = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
         {"retention_days",
          [](Config& c, const json& v, const std::string& k) {
              c.retention_days = static_cast<int>(as_integer(v, k, 1, 3650));

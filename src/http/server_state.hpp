@@ -15,6 +15,7 @@
 //    server is gone is dropped instead of posting to a destroyed io_context;
 //  - the ServerStats counters (atomics).
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -29,6 +30,7 @@
 namespace tally::http {
 
 class session;
+class ws_session;
 
 /// Lets late Replies know whether the server (and its io_contexts) still exists.
 struct reply_gate {
@@ -54,8 +56,22 @@ class worker {
     // (or after its thread has been joined). See session::link()/unlink().
     session* sessions_ = nullptr;
 
+    /// Remembers a WebSocket session of this worker, for the stop pass; on its thread.
+    void track(std::weak_ptr<ws_session> session) {
+        // Forget the ended ones now and then, so the list stays the size of the live ones.
+        if (websockets_.size() >= 2 * websockets_live_ + 16) {
+            std::erase_if(websockets_, [](const auto& w) { return w.expired(); });
+            websockets_live_ = websockets_.size();
+        }
+        websockets_.push_back(std::move(session));
+    }
+
   private:
     std::size_t index_;
+    // WebSocket sessions (weak: the broadcaster's posts may hold the last reference, on its
+    // own thread). Touched only on this worker's thread.
+    std::vector<std::weak_ptr<ws_session>> websockets_;
+    std::size_t websockets_live_ = 0;
     // Declared after sessions_: the io_context is destroyed first, and the sessions its
     // pending handlers still own unlink themselves from a list that is still there.
     net::io_context ioc_;

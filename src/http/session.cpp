@@ -47,6 +47,8 @@
 
 #include "session.hpp"
 
+#include "ws_session.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -57,6 +59,7 @@
 #include <stdexcept>
 #include <tuple>
 #include <utility>
+#include <variant>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -66,6 +69,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/optional/optional.hpp>
 
 namespace tally::http {
@@ -211,6 +215,10 @@ void worker::stop_pass() {
     for (session* s = sessions_; s != nullptr; s = s->next_in_worker()) {
         s->on_server_stop();
     }
+    for (const auto& weak : websockets_) {
+        if (auto ws = weak.lock())
+            ws->on_server_stop();
+    }
     guard_.reset();
 }
 
@@ -320,15 +328,11 @@ void session::on_read_header(beast::error_code ec, std::size_t) {
     }
     parser_->body_limit(limit);  // for chunked bodies
 
-    // Seam for the WebSocket endpoint (issue 4). An upgrade is a GET without a body, so it
-    // is complete at this point. The hook goes here: when `beast::websocket::is_upgrade(req)`
-    // (<boost/beast/websocket/rfc6455.hpp>) and the path is /ws, move `stream_` (with its
-    // socket), `buffer_` (it may already hold the client's first frames) and
-    // `parser_->release()` into a websocket session on this same worker (worker_.index()),
-    // and return without reading further: this session then ends. That session must count
-    // itself in open_connections and follow stop() (close on Server::stop, e.g. by its own
-    // list in `worker`). Until then an upgrade request is an ordinary request, answered by
-    // the Handler (404, or 426 Upgrade Required).
+    // The WebSocket endpoint: an upgrade is a GET without a body, so it is complete here.
+    if (!state_.options.websocket_path.empty() && path == state_.options.websocket_path &&
+        state_.options.websocket_accept && beast::websocket::is_upgrade(req)) {
+        return upgrade();
+    }
 
     if (parser_->is_done()) {
         return dispatch();  // no body
@@ -383,11 +387,8 @@ void session::on_read_error(beast::error_code ec) {
     // socket closes with it.
 }
 
-void session::dispatch() {
+void session::fill_request() {
     const auto& req = parser_->get();
-    phase_ = phase::handling;
-    stream_.expires_never();  // the Handler may wait for an fsync; no timer meanwhile
-
     // The Request: views into the parser's message, valid until the Reply is given.
     request_.method = to_method(req.method());
     request_.method_text = req.method_string();
@@ -406,6 +407,43 @@ void session::dispatch() {
     request_.content_type = req[bh::field::content_type];
     request_.access_control_request_headers = req[bh::field::access_control_request_headers];
     request_.keep_alive = req.keep_alive();
+}
+
+void session::upgrade() {
+    phase_ = phase::handling;
+    fill_request();
+    std::variant<Response, std::shared_ptr<WsPeer>> decision;
+    try {
+        decision = state_.options.websocket_accept(request_);
+    } catch (...) {
+        decision = error_answer(500, "internal error");
+    }
+    if (auto* refusal = std::get_if<Response>(&decision)) {
+        response_ = std::move(*refusal);
+        return do_write(parser_->get().version(), false, false);
+    }
+    // Accepted: the connection becomes a WebSocket session on this same worker. The request
+    // is copied out, since its fields live in this session's arena; bytes the client sent
+    // after its request would be frames before the handshake's answer, which RFC 6455
+    // forbids, so buffer_ is not handed over.
+    const auto& req = parser_->get();
+    ws_session::request_type copy;
+    copy.method(req.method());
+    copy.target(req.target());
+    copy.version(req.version());
+    for (const auto& field : req)
+        copy.insert(field.name_string(), field.value());
+    phase_ = phase::closing;
+    auto ws = std::make_shared<ws_session>(std::move(stream_), state_, worker_,
+                                           std::move(std::get<std::shared_ptr<WsPeer>>(decision)));
+    ws->run(std::move(copy));
+    // This session has no operation left and ends when the caller's reference goes.
+}
+
+void session::dispatch() {
+    phase_ = phase::handling;
+    stream_.expires_never();  // the Handler may wait for an fsync; no timer meanwhile
+    fill_request();
 
     sync_replied_ = false;
     reply_state_.store(waiting, std::memory_order_relaxed);

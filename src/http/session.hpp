@@ -83,6 +83,8 @@ class session : public std::enable_shared_from_this<session> {
     void do_read_body();
     void on_read_body(beast::error_code ec, std::size_t bytes);
     void on_read_error(beast::error_code ec);
+    void fill_request();
+    void upgrade();
     void dispatch();
     void on_reply();
     void do_write(unsigned version, bool keep_alive, bool head);

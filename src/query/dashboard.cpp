@@ -79,8 +79,8 @@ std::string csv_field(std::string_view value) {
 
 }  // namespace
 
-Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
-                          std::int64_t now_ms) {
+Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
+                                 std::string_view site, const DayRange& range) {
     Dashboard d;
     d.date = range.label;
     d.site = std::string(site);
@@ -89,37 +89,56 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
     sketch::HyperLogLog sessions;
     std::map<std::string, std::uint64_t, std::less<>> events;
 
-    // One pass under all the shards' locks: counters add, HyperLogLogs take register
-    // maxima, and the top lists are merged from views, copying only the 10 winners.
-    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
-        TopMerger pages, referrers, countries;
-        for (const store::SiteShard* shard : parts) {
-            for (auto it = shard->days.lower_bound(range.first);
-                 it != shard->days.end() && it->first <= range.last; ++it) {
-                const store::DayState& day = it->second;
-                d.page_views += day.page_views;
-                for (std::size_t i = 0; i < d.devices.size(); ++i)
-                    d.devices[i] += day.devices[i];
-                for (const auto& [name, series] : day.events)
-                    events[name] += series.total;
-                visitors.merge(day.visitors);
-                sessions.merge(day.sessions);
-                pages.add(day.pages);
-                referrers.add(day.referrers);
-                countries.add(day.countries);
-            }
+    // Counters add, HyperLogLogs take register maxima, and the top lists are merged from
+    // views, copying only the 10 winners.
+    TopMerger pages, referrers, countries;
+    for (const store::SiteShard* shard : parts) {
+        for (auto it = shard->days.lower_bound(range.first);
+             it != shard->days.end() && it->first <= range.last; ++it) {
+            const store::DayState& day = it->second;
+            d.page_views += day.page_views;
+            for (std::size_t i = 0; i < d.devices.size(); ++i)
+                d.devices[i] += day.devices[i];
+            for (const auto& [name, series] : day.events)
+                events[name] += series.total;
+            visitors.merge(day.visitors);
+            sessions.merge(day.sessions);
+            pages.add(day.pages);
+            referrers.add(day.referrers);
+            countries.add(day.countries);
         }
-        d.top_pages = pages.top(kTopListSize);
-        d.top_referrers = referrers.top(kTopListSize);
-        d.countries = countries.top(kTopListSize);
-        d.top_error_bound =
-            std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
-    });
+    }
+    d.top_pages = pages.top(kTopListSize);
+    d.top_referrers = referrers.top(kTopListSize);
+    d.countries = countries.top(kTopListSize);
+    d.top_error_bound =
+        std::max({pages.error_bound(), referrers.error_bound(), countries.error_bound()});
 
     d.unique_visitors = visitors.count();
     d.unique_sessions = sessions.count();
     d.events.assign(events.begin(), events.end());
+    return d;
+}
 
+std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
+                           std::string_view member) {
+    // TopMerger's rule for one member: its count where monitored (never 0 there), the
+    // summary's floor where not.
+    std::uint64_t total = 0;
+    for (const sketch::SpaceSaving* summary : summaries) {
+        const std::uint64_t count = summary->count_of(member);
+        total += count != 0 ? count : summary->error_bound();
+    }
+    return total;
+}
+
+Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
+                          std::int64_t now_ms) {
+    Dashboard d;
+    // One pass under all the shards' locks.
+    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
+        d = build_dashboard_locked(parts, site, range);
+    });
     const std::int64_t today = ingest::day_of(now_ms);
     if (range.first <= today && today <= range.last)
         d.real_time_users = real_time_users(store, site, now_ms);

@@ -51,7 +51,7 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
 }
 
 void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
-                         std::size_t top_capacity) {
+                         std::size_t top_capacity, bool record) {
     auto site = shard.sites.find(event.site);
     if (site == shard.sites.end())
         site = shard.sites.emplace(event.site, SiteShard{}).first;
@@ -61,6 +61,12 @@ void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t 
         day = site->second.days.try_emplace(day_number, top_capacity).first;
     day->second.apply(event);
     site->second.windows.record(event, now_ms);
+    if (record) {
+        auto changes = shard.changes.find(event.site);
+        if (changes == shard.changes.end())
+            changes = shard.changes.emplace(event.site, std::map<std::int64_t, ChangeSet>{}).first;
+        changes->second[day_number].record(event);
+    }
 }
 
 void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int64_t now_ms) {
@@ -72,8 +78,12 @@ void Store::apply(std::size_t shard_index, const ingest::Event* events, std::siz
     Shard& shard = *shards_[shard_index % shards_.size()];
     {
         std::lock_guard lock(shard.mutex);
+        // Read under the lock: the broadcaster turns recording on before it takes every
+        // shard lock, so an apply after that critical section sees it on, and one before it
+        // is in the state the snapshot is built from (see live/hub.hpp).
+        const bool record = live_recording_.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < count; ++i)
-            apply_locked(shard, events[i], now_ms, options_.top_capacity);
+            apply_locked(shard, events[i], now_ms, options_.top_capacity, record);
     }
     // Outside the shard's lock: ActiveSessions has locks of its own.
     for (std::size_t i = 0; i < count; ++i) {
@@ -124,6 +134,26 @@ std::vector<std::string> Store::sites() const {
         result.push_back(site);
     std::sort(result.begin(), result.end());
     return result;
+}
+
+std::vector<const SiteShard*> Store::LiveView::site(std::string_view site) const {
+    std::vector<const SiteShard*> parts;
+    for (const auto& shard : shards_) {
+        auto it = shard->sites.find(site);
+        if (it != shard->sites.end())
+            parts.push_back(&it->second);
+    }
+    return parts;
+}
+
+std::vector<ChangeLog> Store::LiveView::take_changes() {
+    std::vector<ChangeLog> logs;
+    logs.reserve(shards_.size());
+    for (const auto& shard : shards_) {
+        logs.push_back(std::move(shard->changes));
+        shard->changes.clear();  // a moved-from map is valid but unspecified
+    }
+    return logs;
 }
 
 }  // namespace tally::store

@@ -45,6 +45,8 @@ struct Config {
     std::string redis_url;  // "" = no mirror
     std::chrono::milliseconds redis_flush{250};
     std::chrono::milliseconds live_batch{100};
+    std::size_t live_max_clients = 10'000;  // /ws connections; more are refused with 503
+    std::chrono::milliseconds live_idle_timeout{30'000};  // a silent /ws client is dropped
     int retention_days = 30;
     int rollup_retention_days = 400;
 };

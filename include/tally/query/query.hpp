@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,14 @@ inline constexpr std::size_t kTopListSize = 10;
 
 Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
                           std::int64_t now_ms);
+/// build_dashboard's work on `parts`, the site's part in every shard, whose locks the
+/// caller holds (Store::visit_site_all, Store::visit_live). real_time_users is left 0.
+Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
+                                 std::string_view site, const DayRange& range);
+/// A top-list member's merged count over several summaries, by the rule the dashboard's
+/// top lists use (exact while the summaries are). The caller holds their locks.
+std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
+                           std::string_view member);
 std::string to_json(const Dashboard& dashboard);
 /// CSV with the header "section,name,value": one row per figure and per list entry.
 std::string to_csv(const Dashboard& dashboard);

@@ -13,7 +13,12 @@
 // limited. admit() checks them before an event is logged. A site or name the shard already
 // holds was admitted before, so only the first event of a new site or name per shard takes
 // the shared registry's lock.
+//
+// Live changes: while the /ws broadcaster runs (set_live_recording), apply() also notes in
+// the shard's ChangeLog what each event changed (live_changes.hpp), under the lock it holds
+// anyway; visit_live() hands the broadcaster all the shards at once to drain them.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,6 +33,7 @@
 #include "tally/ingest/event.hpp"
 #include "tally/store/active_sessions.hpp"
 #include "tally/store/day_state.hpp"
+#include "tally/store/live_changes.hpp"
 #include "tally/store/windows.hpp"
 
 namespace tally::store {
@@ -124,11 +130,46 @@ class Store {
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
 
+    /// Turns the recording of live changes on or off (off by default: nothing drains them).
+    /// Takes effect for the apply() calls that lock a shard after this call.
+    void set_live_recording(bool on) { live_recording_.store(on, std::memory_order_relaxed); }
+
   private:
     struct Shard {
         mutable std::mutex mutex;
         StringMap<SiteShard> sites;
+        ChangeLog changes;  // since the last visit_live(); empty while recording is off
     };
+
+  public:
+    /// Every shard, while visit_live() holds all their locks.
+    class LiveView {
+      public:
+        /// `site`'s part in every shard that has it.
+        std::vector<const SiteShard*> site(std::string_view site) const;
+        /// Moves every shard's change log out; they start again empty.
+        std::vector<ChangeLog> take_changes();
+
+      private:
+        friend class Store;
+        explicit LiveView(const std::vector<std::unique_ptr<Shard>>& shards) : shards_(shards) {}
+        const std::vector<std::unique_ptr<Shard>>& shards_;
+    };
+
+    /// Calls fn(LiveView&) holding every shard's lock (see visit_site_all): the broadcaster
+    /// drains the changes and reads the new totals in one critical section, so that each
+    /// event is in exactly one of a snapshot and the delta after it. Keep fn short.
+    template <typename Fn>
+    void visit_live(Fn&& fn) {
+        std::vector<std::unique_lock<std::mutex>> locks;
+        locks.reserve(shards_.size());
+        for (const auto& shard : shards_)
+            locks.emplace_back(shard->mutex);
+        LiveView view(shards_);
+        fn(view);
+    }
+
+  private:
     struct Registry {
         mutable std::mutex mutex;
         StringMap<std::map<std::int64_t, std::set<std::string, std::less<>>>> names;  // by site
@@ -137,12 +178,13 @@ class Store {
     Admission admit_in_registry(const ingest::Event& event);
     /// Counts `event` in the shard; the caller holds shard.mutex.
     static void apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
-                             std::size_t top_capacity);
+                             std::size_t top_capacity, bool record);
 
     StoreOptions options_;
     std::vector<std::unique_ptr<Shard>> shards_;
     ActiveSessions active_sessions_;
     Registry registry_;
+    std::atomic<bool> live_recording_{false};
 };
 
 }  // namespace tally::store

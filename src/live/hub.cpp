@@ -1,0 +1,394 @@
+// The broadcaster: see tally/live/hub.hpp for the design.
+//
+// One batch:
+//   1. under the clients' mutex: who is subscribed to what, and who needs a snapshot (new,
+//      resubscribed, lagging, or "today" rolled over to a new day);
+//   2. under every shard lock (Store::visit_live): drain the change logs, read the touched
+//      members' totals, merge the HyperLogLogs, build the waiting dashboards;
+//   3. unlocked: real_time_users, JSON, and one send per client.
+
+#include "tally/live/hub.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "tally/http/router.hpp"
+#include "tally/ingest/parse.hpp"
+#include "tally/ingest/time.hpp"
+#include "tally/query/query.hpp"
+
+namespace tally::live {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// "today" or YYYY-MM-DD (a single day: deltas are per day).
+bool valid_date(std::string_view date) {
+    return date == "today" || (date.size() == 10 && ingest::parse_day(date).has_value());
+}
+
+std::int64_t resolve_day(const std::string& date, std::int64_t now_ms) {
+    if (date == "today")
+        return ingest::day_of(now_ms);
+    return ingest::parse_day(date).value_or(ingest::day_of(now_ms));
+}
+
+/// Adds `from` to `into` (two shards' changes to one (site, day)).
+void merge_into(store::ChangeSet& into, store::ChangeSet& from) {
+    into.page_views += from.page_views;
+    for (std::size_t i = 0; i < into.devices.size(); ++i)
+        into.devices[i] += from.devices[i];
+    for (const auto& [name, n] : from.events)
+        into.events[name] += n;
+    into.pages.merge(from.pages);
+    into.referrers.merge(from.referrers);
+    into.countries.merge(from.countries);
+    for (auto& event : from.recent)
+        into.recent.push_back(std::move(event));
+}
+
+using Totals = std::vector<std::pair<std::string, std::uint64_t>>;
+
+/// The new merged totals of `touched`, over the day's summaries (under the shard locks).
+Totals totals(const std::set<std::string, std::less<>>& touched,
+              std::span<const sketch::SpaceSaving* const> summaries) {
+    Totals out;
+    out.reserve(touched.size());
+    for (const std::string& member : touched)
+        out.emplace_back(member, query::merged_count(summaries, member));
+    return out;
+}
+
+json ranked(const Totals& list) {
+    json array = json::array();
+    for (const auto& [name, count] : list)
+        array.push_back({name, count});
+    return array;
+}
+
+}  // namespace
+
+/// What the broadcaster shares with the clients; outlives the Hub if connections do.
+struct Hub::Shared {
+    std::mutex mutex;  // guards `clients` and every Client's subscription
+    std::vector<std::weak_ptr<Client>> clients;
+    std::atomic<std::size_t> count{0};  // Clients alive, opened or not
+};
+
+/// One dashboard connection's subscription (the peer of an http::WsConnection).
+class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Client> {
+  public:
+    Client(std::shared_ptr<Shared> shared, std::string site, std::string date)
+        : shared_(std::move(shared)), site_(std::move(site)), date_(std::move(date)) {}
+    ~Client() override { shared_->count.fetch_sub(1, std::memory_order_relaxed); }
+
+    void on_open(std::weak_ptr<http::WsConnection> connection) override {
+        std::lock_guard lock(shared_->mutex);
+        connection_ = std::move(connection);
+        wants_snapshot_ = true;
+        shared_->clients.push_back(weak_from_this());
+    }
+
+    void on_message(std::string_view text) override {
+        // {"type":"subscribe","site":"x","date":"today"}; anything else is ignored.
+        std::string site, date;
+        try {
+            const json message = json::parse(text, nullptr, false);
+            if (!message.is_object() || message.value("type", "") != "subscribe")
+                return;
+            site = message.value("site", std::string(kDefaultSite));
+            date = message.value("date", std::string("today"));
+        } catch (const json::exception&) {
+            return;  // a field of the wrong type; nothing may throw into the connection
+        }
+        if (!ingest::valid_site(site) || !valid_date(date))
+            return;
+        std::lock_guard lock(shared_->mutex);
+        site_ = std::move(site);
+        date_ = std::move(date);
+        wants_snapshot_ = true;
+    }
+
+    void on_lagging() override { lagging_.store(true, std::memory_order_relaxed); }
+
+    static constexpr std::string_view kDefaultSite = "default";
+
+  private:
+    std::shared_ptr<Shared> shared_;
+
+  public:
+    // Guarded by shared_->mutex (read and written by the broadcaster in step 1).
+    std::weak_ptr<http::WsConnection> connection_;
+    std::string site_;
+    std::string date_;
+    std::int64_t day_ = -1;
+    bool wants_snapshot_ = true;
+    std::atomic<bool> lagging_{false};
+};
+
+Hub::Hub(store::Store& store, HubOptions options)
+    : store_(store), options_(options), shared_(std::make_shared<Shared>()) {}
+
+Hub::~Hub() {
+    stop();
+}
+
+void Hub::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Hub::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+        thread_.join();
+    store_.set_live_recording(false);
+}
+
+std::size_t Hub::clients() const {
+    return shared_->count.load(std::memory_order_relaxed);
+}
+
+std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(
+    const http::Request& request) {
+    std::string site =
+        http::query_param(request.query, "site").value_or(std::string(Client::kDefaultSite));
+    std::string date = http::query_param(request.query, "date").value_or("today");
+    if (!ingest::valid_site(site))
+        return http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
+    if (!valid_date(date))
+        return http::error_response(400, "date must be today or YYYY-MM-DD", "date");
+    if (shared_->count.fetch_add(1, std::memory_order_relaxed) >= options_.max_clients) {
+        shared_->count.fetch_sub(1, std::memory_order_relaxed);
+        return http::error_response(503, "too many live dashboards");
+    }
+    // From here the Client's destructor gives the place back.
+    return std::make_shared<Client>(shared_, std::move(site), std::move(date));
+}
+
+void Hub::run() {
+    auto next = std::chrono::steady_clock::now() + options_.batch;
+    std::unique_lock lock(mutex_);
+    while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
+        lock.unlock();
+        try {
+            broadcast(wall_ms());
+        } catch (...) {
+            // Out of memory building a frame, say: skip this batch, keep serving.
+        }
+        lock.lock();
+        // A fixed schedule, so frames are batch apart on average; after a stall, start over
+        // rather than fire a burst of catch-up batches.
+        next += options_.batch;
+        const auto now = std::chrono::steady_clock::now();
+        if (next < now)
+            next = now + options_.batch;
+    }
+}
+
+void Hub::broadcast(std::int64_t now_ms) {
+    struct Target {
+        std::shared_ptr<Client> client;  // keeps its subscription fields alive
+        std::shared_ptr<http::WsConnection> connection;
+    };
+    struct Work {
+        std::vector<Target> snapshot_to, delta_to;
+        // Filled under the shard locks.
+        store::ChangeSet changes;
+        bool changed = false;
+        Totals pages, referrers, countries;
+        std::optional<sketch::HyperLogLog> visitors, sessions;  // only for a delta
+        std::optional<query::Dashboard> snapshot;
+    };
+    using Key = std::pair<std::string, std::int64_t>;
+    std::map<Key, Work> work;
+    const std::int64_t today = ingest::day_of(now_ms);
+
+    // 1. Who wants what.
+    {
+        std::lock_guard lock(shared_->mutex);
+        auto& clients = shared_->clients;
+        std::erase_if(clients, [](const auto& w) { return w.expired(); });
+        for (const auto& weak : clients) {
+            auto client = weak.lock();
+            if (!client)
+                continue;
+            auto connection = client->connection_.lock();
+            if (!connection)
+                continue;
+            const std::int64_t day = resolve_day(client->date_, now_ms);
+            if (day != client->day_) {
+                client->day_ = day;  // new subscription, or "today" became a new day
+                client->wants_snapshot_ = true;
+            }
+            if (client->lagging_.exchange(false, std::memory_order_relaxed))
+                client->wants_snapshot_ = true;
+            Work& w = work[Key(client->site_, day)];
+            if (client->wants_snapshot_) {
+                client->wants_snapshot_ = false;
+                w.snapshot_to.push_back({client, std::move(connection)});
+            } else {
+                w.delta_to.push_back({client, std::move(connection)});
+            }
+        }
+    }
+
+    // Ingest records changes only while someone may need them. Turned on here, before the
+    // critical section below, every event is either in the state a snapshot is built from
+    // or in a change log drained by it; no client gets a delta in the batch that turned
+    // recording on (it was off only while there was no client, and a new client's first
+    // frame is a snapshot).
+    store_.set_live_recording(!work.empty());
+
+    // 2. The critical section: drain, and read what the frames need. Always drained, even
+    // with no client, so the change logs stay one batch small.
+    store_.visit_live([&](store::Store::LiveView& view) {
+        std::vector<store::ChangeLog> logs = view.take_changes();
+        for (auto& [key, w] : work) {
+            for (auto& log : logs) {
+                auto site = log.find(key.first);
+                if (site == log.end())
+                    continue;
+                auto day = site->second.find(key.second);
+                if (day == site->second.end())
+                    continue;
+                merge_into(w.changes, day->second);
+                w.changed = true;
+            }
+            const bool delta = w.changed && !w.delta_to.empty();
+            if (!delta && w.snapshot_to.empty())
+                continue;
+            const std::vector<const store::SiteShard*> parts = view.site(key.first);
+            if (delta) {
+                std::vector<const sketch::SpaceSaving*> pages, referrers, countries;
+                w.visitors.emplace();
+                w.sessions.emplace();
+                for (const store::SiteShard* part : parts) {
+                    auto it = part->days.find(key.second);
+                    if (it == part->days.end())
+                        continue;
+                    pages.push_back(&it->second.pages);
+                    referrers.push_back(&it->second.referrers);
+                    countries.push_back(&it->second.countries);
+                    w.visitors->merge(it->second.visitors);
+                    w.sessions->merge(it->second.sessions);
+                }
+                w.pages = totals(w.changes.pages, pages);
+                w.referrers = totals(w.changes.referrers, referrers);
+                w.countries = totals(w.changes.countries, countries);
+            }
+            if (!w.snapshot_to.empty()) {
+                const query::DayRange range{key.second, key.second, ingest::format_day(key.second)};
+                w.snapshot = query::build_dashboard_locked(parts, key.first, range);
+            }
+        }
+    });
+
+    // 3. Frames, built once per (site, day), and sends.
+    std::map<Key, std::uint64_t> seq;
+    for (auto& [key, w] : work) {
+        std::uint64_t& s = seq[key];
+        if (auto it = seq_.find(key); it != seq_.end())
+            s = it->second;
+        if (w.changed)
+            ++s;
+        const bool delta = w.changed && !w.delta_to.empty();
+        if (!delta && w.snapshot_to.empty())
+            continue;
+        const std::string date = ingest::format_day(key.second);
+        const std::uint64_t real_time =
+            key.second == today ? query::real_time_users(store_, key.first, now_ms) : 0;
+
+        if (w.snapshot) {
+            w.snapshot->real_time_users = real_time;
+            std::string text = R"({"type":"snapshot","seq":)" + std::to_string(s) + R"(,"site":)" +
+                               json(key.first).dump() + R"(,"date":")" + date + R"(","metrics":)" +
+                               query::to_json(*w.snapshot) + "}";
+            auto frame = std::make_shared<const std::string>(std::move(text));
+            for (const Target& t : w.snapshot_to)
+                t.connection->send(frame, true);
+        }
+        if (delta) {
+            const store::ChangeSet& c = w.changes;
+            json j;
+            j["type"] = "delta";
+            j["seq"] = s;
+            j["site"] = key.first;
+            j["date"] = date;
+            if (c.page_views != 0)
+                j["page_views"] = c.page_views;
+            json devices = json::object();
+            for (int i = 0; i < ingest::kDeviceCount; ++i) {
+                if (const auto n = c.devices[static_cast<std::size_t>(i)]; n != 0)
+                    devices[ingest::device_name(static_cast<ingest::Device>(i))] = n;
+            }
+            if (!devices.empty())
+                j["devices"] = std::move(devices);
+            if (!c.events.empty()) {
+                json events = json::object();
+                for (const auto& [name, n] : c.events)
+                    events[name] = n;
+                j["events"] = std::move(events);
+            }
+            if (!w.pages.empty())
+                j["pages"] = ranked(w.pages);
+            if (!w.referrers.empty())
+                j["referrers"] = ranked(w.referrers);
+            if (!w.countries.empty())
+                j["countries"] = ranked(w.countries);
+            j["unique_visitors"] = w.visitors->count();
+            j["unique_sessions"] = w.sessions->count();
+            j["real_time_users"] = real_time;
+            // The newest events over all shards, oldest first.
+            std::vector<const store::RecentEvent*> recent;
+            for (const auto& e : c.recent)
+                recent.push_back(&e);
+            std::stable_sort(recent.begin(), recent.end(), [](const auto* a, const auto* b) {
+                return a->timestamp_ms < b->timestamp_ms;
+            });
+            const std::size_t skip = recent.size() > store::ChangeSet::kMaxRecent
+                                         ? recent.size() - store::ChangeSet::kMaxRecent
+                                         : 0;
+            json feed = json::array();
+            for (std::size_t i = skip; i < recent.size(); ++i) {
+                const store::RecentEvent& e = *recent[i];
+                json item;
+                if (e.kind == ingest::EventKind::pageview) {
+                    item["type"] = "pageview";
+                    item["page"] = e.what;
+                } else {
+                    item["type"] = "event";
+                    item["name"] = e.what;
+                }
+                if (!e.country.empty())
+                    item["country"] = e.country;
+                item["device"] = ingest::device_name(e.device);
+                item["ts"] = e.timestamp_ms;
+                feed.push_back(std::move(item));
+            }
+            if (!feed.empty())
+                j["recent"] = std::move(feed);
+            auto frame = std::make_shared<const std::string>(j.dump());
+            for (const Target& t : w.delta_to)
+                t.connection->send(frame, false);
+        }
+    }
+    // Keys nobody subscribes to any more are forgotten; a new subscriber starts from a
+    // snapshot anyway.
+    seq_ = std::move(seq);
+}
+
+}  // namespace tally::live
