@@ -82,6 +82,10 @@ class ReadApi {
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
+    /// The token check and ?site= of every read: the site, or nullopt with the 401 or 400
+    /// to send in `error`.
+    std::optional<std::string> authorize_site(const http::Request& request,
+                                              http::Response& error) const;
 
     http::Response dashboard(const http::Request& request) const;
     http::Response timeseries(const http::Request& request) const;

@@ -67,11 +67,18 @@ std::optional<http::Response> ReadApi::check_token(const http::Request& request)
     return response;
 }
 
+std::optional<std::string> ReadApi::authorize_site(const http::Request& request,
+                                                   http::Response& error) const {
+    if (auto denied = check_token(request)) {
+        error = std::move(*denied);
+        return std::nullopt;
+    }
+    return site_param(request, error);
+}
+
 http::Response ReadApi::dashboard(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
     http::Response error;
-    auto site = site_param(request, error);
+    const auto site = authorize_site(request, error);
     if (!site)
         return error;
     const std::int64_t now = now_ms();
@@ -98,10 +105,8 @@ http::Response ReadApi::dashboard(const http::Request& request) const {
 }
 
 http::Response ReadApi::timeseries(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
     http::Response error;
-    auto site = site_param(request, error);
+    const auto site = authorize_site(request, error);
     if (!site)
         return error;
     auto metric_text =
@@ -189,10 +194,8 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
 }
 
 http::Response ReadApi::funnel(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
     http::Response error;
-    auto site = site_param(request, error);
+    const auto site = authorize_site(request, error);
     if (!site)
         return error;
     auto steps_text = http::query_param(request.query, "steps");
@@ -233,10 +236,8 @@ http::Response ReadApi::funnel(const http::Request& request) const {
 }
 
 http::Response ReadApi::active_users(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
     http::Response error;
-    auto site = site_param(request, error);
+    const auto site = authorize_site(request, error);
     if (!site)
         return error;
     nlohmann::ordered_json users = nlohmann::ordered_json::array();
@@ -252,10 +253,8 @@ http::Response ReadApi::active_users(const http::Request& request) const {
 }
 
 http::Response ReadApi::page_views(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
     http::Response error;
-    auto site = site_param(request, error);
+    const auto site = authorize_site(request, error);
     if (!site)
         return error;
     std::int64_t k = 5;  // the seed's default

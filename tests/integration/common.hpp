@@ -1,6 +1,8 @@
 #pragma once
 // Shared helpers for the integration tests.
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -41,5 +43,18 @@ inline json dashboard(HttpClient& client, const std::string& date,
     auto r = client.get("/dashboard/" + date + "?site=" + site);
     return r.status == 200 ? json::parse(r.body) : json();
 }
+
+/// A fixture with a fresh tallyd and a keep-alive client, and send() for events that
+/// must be accepted.
+class DaemonTest : public ::testing::Test {
+  protected:
+    Tallyd daemon;
+    HttpClient client{daemon.port()};
+
+    void send(const json& body, const std::string& path = "/track/pageview") {
+        auto r = client.post(path, body.dump());
+        ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
+    }
+};
 
 }  // namespace tally::test

@@ -149,16 +149,7 @@ json batch_items(int thread, int round, int n) {
     return items;
 }
 
-class Live : public ::testing::Test {
-  protected:
-    Tallyd daemon;
-    HttpClient client{daemon.port()};
-
-    void send(const json& body, const std::string& path = "/track/pageview") {
-        auto r = client.post(path, body.dump());
-        ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
-    }
-};
+using Live = DaemonTest;
 
 TEST_F(Live, SnapshotEqualsDashboard) {
     send({{"page_url", "/a"}, {"session_id", "s1"}, {"country", "US"}});

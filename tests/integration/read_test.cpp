@@ -32,16 +32,7 @@ std::string month_label(std::int64_t day) {
     return label;
 }
 
-class Read : public ::testing::Test {
-  protected:
-    Tallyd daemon;
-    HttpClient client{daemon.port()};
-
-    void send(const json& body, const std::string& path = "/track/pageview") {
-        auto r = client.post(path, body.dump());
-        ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
-    }
-};
+using Read = DaemonTest;
 
 TEST_F(Read, DashboardShapeAndOrdering) {
     for (int i = 0; i < 3; ++i)
@@ -258,7 +249,8 @@ TEST_F(Read, MetricsPassPromtool) {
     send({{"page_url", "/"}, {"session_id", "s"}});
     EXPECT_EQ(client.post("/track/pageview", "not json").status, 400);
     const std::string promtool = find_program("promtool");
-    ASSERT_FALSE(promtool.empty()) << "promtool is missing: scripts/install-deps.sh --test installs it";
+    ASSERT_FALSE(promtool.empty())
+        << "promtool is missing: scripts/install-deps.sh --test installs it";
     TempDir dir;
     const std::string metrics_path = dir.path() + "/metrics.txt";
     std::ofstream(metrics_path) << client.get("/metrics").body;
