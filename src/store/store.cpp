@@ -50,17 +50,22 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
     return Admission::ok;
 }
 
+SiteShard& Store::site_of(Shard& shard, std::string_view site) {
+    auto it = shard.sites.find(site);
+    if (it == shard.sites.end())
+        it = shard.sites.emplace(std::string(site), SiteShard{}).first;
+    return it->second;
+}
+
 void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
                          std::size_t top_capacity, bool record) {
-    auto site = shard.sites.find(event.site);
-    if (site == shard.sites.end())
-        site = shard.sites.emplace(event.site, SiteShard{}).first;
+    SiteShard& site = site_of(shard, event.site);
     const std::int64_t day_number = ingest::day_of(event.timestamp_ms);
-    auto day = site->second.days.find(day_number);
-    if (day == site->second.days.end())
-        day = site->second.days.try_emplace(day_number, top_capacity).first;
+    auto day = site.days.find(day_number);
+    if (day == site.days.end())
+        day = site.days.try_emplace(day_number, top_capacity).first;
     day->second.apply(event);
-    site->second.windows.record(event, now_ms);
+    site.windows.record(event, now_ms);
     if (record) {
         auto changes = shard.changes.find(event.site);
         if (changes == shard.changes.end())
@@ -105,12 +110,10 @@ void Store::restore_day(std::size_t shard_index, std::string_view site, std::int
     }
     Shard& shard = *shards_[shard_index % shards_.size()];
     std::lock_guard lock(shard.mutex);
-    auto site_it = shard.sites.find(site);
-    if (site_it == shard.sites.end())
-        site_it = shard.sites.emplace(std::string(site), SiteShard{}).first;
-    auto day_it = site_it->second.days.find(day);
-    if (day_it == site_it->second.days.end()) {
-        site_it->second.days.emplace(day, std::move(state));
+    SiteShard& site_shard = site_of(shard, site);
+    auto day_it = site_shard.days.find(day);
+    if (day_it == site_shard.days.end()) {
+        site_shard.days.emplace(day, std::move(state));
     } else {
         day_it->second.merge(state);
     }
@@ -120,10 +123,7 @@ void Store::restore_window_bucket(std::size_t shard_index, std::string_view site
                                   std::int64_t minute, const StringMap<std::uint64_t>& pages) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     std::lock_guard lock(shard.mutex);
-    auto site_it = shard.sites.find(site);
-    if (site_it == shard.sites.end())
-        site_it = shard.sites.emplace(std::string(site), SiteShard{}).first;
-    site_it->second.windows.restore_bucket(minute, pages);
+    site_of(shard, site).windows.restore_bucket(minute, pages);
 }
 
 std::vector<std::string> Store::sites() const {

@@ -176,6 +176,8 @@ class Store {
     };
 
     Admission admit_in_registry(const ingest::Event& event);
+    /// `site`'s part of `shard`, created when absent; the caller holds shard.mutex.
+    static SiteShard& site_of(Shard& shard, std::string_view site);
     /// Counts `event` in the shard; the caller holds shard.mutex.
     static void apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
                              std::size_t top_capacity, bool record);
