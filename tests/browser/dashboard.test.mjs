@@ -79,7 +79,7 @@ test("live figures, chart and feed change without a reload", { skip }, async (t)
 
   await page.goto(`${tallyd.base}/`);
   await state(page, "live");
-  assert.equal((await shown(page)).page_views, 0);
+  await waitFor(async () => (await shown(page)).page_views === 0, { what: "0 page views shown" });
   assert.equal((await shown(page)).chart_points, 1440);
   await page.evaluate(() => (window.notReloaded = true));
 

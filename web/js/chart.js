@@ -58,9 +58,13 @@ export class PageViewChart {
         tzDate: utc,
         cursor: { drag: { x: false, y: false } },
         legend: { show: true, live: true },
-        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, max * 1.1)] } },
+        // Bars are centred on their day, so the x scale reaches half a day past each end.
+        scales: {
+          x: perDay ? { time: true, range: (u, min, max) => [min - 43_200, max + 43_200] } : { time: true },
+          y: { range: (u, min, max) => [0, Math.max(4, max * 1.1)] },
+        },
         axes: [
-          { ...axis, values: perDay ? "{MMM} {D}" : undefined },
+          { ...axis, values: perDay ? "{MMM} {D}" : "{HH}:{mm}" },
           { ...axis, size: 48, values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
         ],
         series: [
