@@ -173,6 +173,6 @@ export async function newPage(browser, options = {}) {
 export async function screenshot(page, name) {
   mkdirSync(artifacts, { recursive: true });
   const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: true, animations: "disabled" });
   return file;
 }

@@ -4,7 +4,8 @@
 //
 // The series is owned here: setSeries() replaces it with what /timeseries said, bump()
 // adds live increments, and the container's data-sum / data-points attributes state what
-// is drawn (the browser tests read them).
+// is drawn, data-exact whether it is the server's series unchanged since (the browser
+// tests read them).
 
 import uPlot from "/node_modules/uplot/dist/uPlot.esm.js";
 
@@ -21,6 +22,7 @@ export class PageViewChart {
     this.bounds = null;
     this.x = [];
     this.y = [];
+    this.exact = false;
     this.pending = false;
     new ResizeObserver(() => this.resize()).observe(el);
   }
@@ -40,6 +42,7 @@ export class PageViewChart {
     const n = Math.round((bounds.to - bounds.from) / bounds.bucket);
     this.x = Array.from({ length: n }, (_, i) => (bounds.from + i * bounds.bucket) / 1000);
     this.y = new Array(n).fill(0);
+    this.exact = false;
     this.rebuild();
   }
 
@@ -93,12 +96,14 @@ export class PageViewChart {
       const i = Math.round((Date.parse(p.timestamp) - this.bounds.from) / this.bounds.bucket);
       if (i >= 0 && i < this.y.length) this.y[i] = p.value;
     }
+    this.exact = true;
     this.redraw();
   }
 
   // Live increments: [[bucketIndex, n], ...].
   bump(pairs) {
     for (const [i, n] of pairs) if (i >= 0 && i < this.y.length) this.y[i] += n;
+    this.exact = false;
     this.redraw();
   }
 
@@ -116,5 +121,6 @@ export class PageViewChart {
   mark() {
     this.el.dataset.points = String(this.y.length);
     this.el.dataset.sum = String(this.y.reduce((a, b) => a + b, 0));
+    this.el.dataset.exact = String(this.exact);
   }
 }

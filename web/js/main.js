@@ -13,6 +13,9 @@ import { applyDelta, deltaBuckets, rangeBounds, rangeHoldsToday, rangeKind, utcD
 import * as w from "./widgets.js";
 
 const SERIES_REFRESH_MS = 5_000;
+// When a delta's page views outnumber its `recent` list (at most 50), the rest were put
+// in the current minute for want of their times: re-read the series sooner.
+const SERIES_REFRESH_APPROX_MS = 1_000;
 const SITES_KEY = "tally_sites";
 const SITE_KEY = "tally_site";
 const THEME_KEY = "tally_theme";
@@ -27,6 +30,7 @@ const view = {
   live: null,
   seriesTimer: 0,
   seriesLast: 0,
+  seriesDue: 0,
   seriesAbort: null,
   drawQueued: false,
 };
@@ -127,11 +131,13 @@ async function fetchSeries() {
   }
 }
 
-// Re-read the series soon, but not more than once per SERIES_REFRESH_MS.
-function refreshSeriesSoon() {
-  if (view.seriesTimer) return;
-  const wait = Math.max(0, view.seriesLast + SERIES_REFRESH_MS - Date.now());
-  view.seriesTimer = setTimeout(fetchSeries, wait);
+// Re-read the series soon, but not more than once per `every` ms.
+function refreshSeriesSoon(every = SERIES_REFRESH_MS) {
+  const due = Math.max(Date.now(), view.seriesLast + every);
+  if (view.seriesTimer && view.seriesDue <= due) return;
+  clearTimeout(view.seriesTimer);
+  view.seriesDue = due;
+  view.seriesTimer = setTimeout(fetchSeries, due - Date.now());
 }
 
 const STATUS_TEXT = {
@@ -182,7 +188,8 @@ function start() {
       draw();
       chart.bump(deltaBuckets(delta, view.bounds));
       w.feed($("feed"), delta.recent);
-      refreshSeriesSoon();
+      const timed = (delta.recent || []).filter((e) => e.type === "pageview").length;
+      refreshSeriesSoon((delta.page_views || 0) > timed ? SERIES_REFRESH_APPROX_MS : SERIES_REFRESH_MS);
     },
   });
   view.live.start();
