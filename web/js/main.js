@@ -164,6 +164,7 @@ function start() {
   view.seriesTimer = 0;
   view.metrics = null;
   view.bounds = rangeBounds(view.range);
+  if (view.range === "today") $("when").value = utcDay();
   const u = new URL(location.href);
   u.searchParams.set("site", view.site);
   u.searchParams.set("range", view.range);
@@ -184,6 +185,11 @@ function start() {
       refreshSeriesSoon();
     },
     onDelta(delta) {
+      // Past midnight UTC "today" is a new day: start again from its snapshot.
+      if (view.range === "today" && delta.date && view.metrics?.date && delta.date !== view.metrics.date) {
+        start();
+        return;
+      }
       view.metrics = applyDelta(view.metrics, delta);
       draw();
       chart.bump(deltaBuckets(delta, view.bounds));

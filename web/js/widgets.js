@@ -15,11 +15,18 @@ export function setNumber(node, n) {
   if (node.textContent === text) return;
   node.textContent = text;
   node.dataset.value = n ?? "";
-  // A short flash says "this just changed" without moving anything.
+  // A short flash says "this just changed" without moving anything; at most one every
+  // FLASH_EVERY_MS, or a busy site would keep the figure in the flash colour.
+  const now = performance.now();
+  if (now - (flashed.get(node) ?? -Infinity) < FLASH_EVERY_MS) return;
+  flashed.set(node, now);
   node.classList.remove("bump");
   void node.offsetWidth;
   node.classList.add("bump");
 }
+
+const FLASH_EVERY_MS = 2_000;
+const flashed = new WeakMap();
 
 // Rows of [name, count] with a bar proportional to the largest count.
 export function bars(list, rows, empty = "Nothing yet") {
