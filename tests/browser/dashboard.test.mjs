@@ -183,6 +183,8 @@ test("a week falls back to polling until /ws streams weeks, and shows per-day ba
   assert.equal((await shown(page)).chart_points, 7);
   await tallyd.post("/track/pageview", { page_url: "/week", session_id: "w" });
   await waitFor(async () => (await shown(page)).page_views === 11, { timeout: 15_000, what: "11 page views" });
+  await waitFor(async () => (await shown(page)).chart_sum === 11, { timeout: 15_000, what: "week chart sum 11" });
+  await screenshot(page, "dashboard-week");
   const csv = await page.getAttribute("#csv", "href");
   assert.match(csv, /^\/dashboard\/\d{4}-W\d{2}\?format=csv&site=default$/);
   assert.deepEqual(page.errors, []);

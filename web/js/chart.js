@@ -67,7 +67,9 @@ export class PageViewChart {
           y: { range: (u, min, max) => [0, Math.max(4, max * 1.1)] },
         },
         axes: [
-          { ...axis, values: perDay ? "{MMM} {D}" : "{HH}:{mm}" },
+          perDay
+            ? { ...axis, values: "{MMM} {D}", incrs: [86_400, 2 * 86_400, 7 * 86_400], space: 44 }
+            : { ...axis, values: "{HH}:{mm}" },
           { ...axis, size: 48, values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
         ],
         series: [

@@ -154,6 +154,8 @@ function showStatus(state, detail) {
   s.querySelector(".label").textContent = STATUS_TEXT[state] || state;
   s.title = detail || "";
   if (state === "auth") askToken();
+  if (state === "polling" && $("feed").querySelector(".empty"))
+    w.clearFeed($("feed"), "No live feed for this range yet: figures are read every 5 s.");
 }
 
 // ---- The live connection ------------------------------------------------------------
