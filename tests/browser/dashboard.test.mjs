@@ -34,7 +34,7 @@ function shown(page) {
   });
 }
 
-const state = (page, s) => page.waitForSelector(`#status[data-state="${s}"]`, { timeout: 20_000 });
+const state = (page, s) => page.waitForSelector(`#status[data-state="${s}"]`, { timeout: 30_000 });
 
 // The page equals what /dashboard says (the counts as the page formats them).
 async function assertMatchesServer(page, tallyd) {
@@ -177,7 +177,7 @@ test("a week falls back to polling until /ws streams weeks, and shows per-day ba
   await state(page, "live");
   await page.selectOption("#kind", "week");
   // Either the server streams weeks (live) or the page polls /dashboard (polling).
-  await page.waitForSelector('#status[data-state="live"], #status[data-state="polling"]', { timeout: 20_000 });
+  await page.waitForSelector('#status[data-state="live"], #status[data-state="polling"]', { timeout: 30_000 });
   assert.match(new URL(page.url()).searchParams.get("range"), /^\d{4}-W\d{2}$/);
   await waitFor(async () => (await shown(page)).chart_sum === 10, { what: "week chart sum 10" });
   assert.equal((await shown(page)).chart_points, 7);

@@ -35,9 +35,16 @@ export function missingPrerequisite() {
 }
 
 const live = new Set();
-process.on("exit", () => {
+const killAll = () => {
   for (const child of live) child.kill("SIGKILL");
-});
+};
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(1);
+  });
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -51,7 +58,7 @@ export function freePort() {
 }
 
 // Polls `probe` (sync or async) until it returns a truthy value, at most `timeout` ms.
-export async function waitFor(probe, { timeout = 10_000, interval = 50, what = "condition" } = {}) {
+export async function waitFor(probe, { timeout = 15_000, interval = 50, what = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
@@ -66,12 +73,6 @@ export async function waitFor(probe, { timeout = 10_000, interval = 50, what = "
   }
 }
 
-export function tempDir(t) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "tally-browser-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 // A running tallyd. `port` and `dataDir` are kept so it can be restarted in place.
 export class Tallyd {
   constructor({ port, dataDir, args = [] }) {
@@ -84,8 +85,13 @@ export class Tallyd {
   }
 
   static async start(t, { args = [] } = {}) {
-    const d = new Tallyd({ port: await freePort(), dataDir: tempDir(t), args });
-    t.after(() => d.stop());
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "tally-browser-"));
+    const d = new Tallyd({ port: await freePort(), dataDir, args });
+    // Stopped first, then its directory removed (one hook, so the order is certain).
+    t.after(async () => {
+      await d.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     await d.run();
     return d;
   }

@@ -49,13 +49,14 @@ test("page views, an SPA navigation, custom events and the opt-out", { skip }, a
   const shop = () => tallyd.dashboard("today", { site: "shop" });
 
   // Loading the page: one page view, and the event queued before the script loaded.
-  await page.goto(`${site}/`);
+  await page.goto(`${site}/`, { referer: "https://News.example.org/item?id=1" });
   await waitFor(async () => {
     const d = await shop();
     return d.page_views === 1 && d.events.early === 1;
   }, { what: "the first page view and the queued event" });
   let d = await shop();
   assert.deepEqual(d.top_pages, [["/", 1]]);
+  assert.deepEqual(d.top_referrers, [["news.example.org", 1]]);
   assert.equal(d.unique_sessions, 1);
 
   // An SPA navigation: another page view, same session.
