@@ -199,8 +199,11 @@ test("a token prompt when the server has one; the token is remembered", { skip }
   await page.goto(`${tallyd.base}/`);
   await state(page, "auth");
   assert.equal(await page.isVisible("#token-dialog"), true);
+  assert.equal(await page.isVisible("#token-refused"), false);
+  await screenshot(page, "dashboard-token-prompt");
   await page.fill("#token", "wrong");
   await page.click("#token-dialog button[type=submit]");
+  await page.waitForSelector("#token-refused", { state: "visible" });
   await state(page, "auth");
   await page.fill("#token", "s3cret");
   await page.click("#token-dialog button[type=submit]");

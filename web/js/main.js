@@ -221,6 +221,7 @@ function choose() {
 
 function askToken() {
   const dialog = $("token-dialog");
+  $("token-refused").hidden = !api.token(); // a kept token that the server refused
   if (!dialog.open) dialog.showModal();
   $("token").focus();
 }
