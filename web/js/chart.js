@@ -51,6 +51,11 @@ export class PageViewChart {
   // Colours come from the page's CSS variables, so a theme change rebuilds the plot.
   rebuild() {
     if (!this.bounds) return;
+    if (!uPlot) {
+      // web/node_modules is missing: the figures still work, the chart says why it cannot.
+      this.el.textContent = "The chart library is not installed (run scripts/install-deps.sh).";
+      return;
+    }
     this.plot?.destroy();
     const perDay = this.bounds.bucket >= 86_400_000;
     const stroke = cssVar("--accent");
