@@ -224,3 +224,49 @@ async function assertMatchesServerWithToken(page, tallyd) {
   const server = await tallyd.dashboard("today", { token: "s3cret" });
   await waitFor(async () => (await shown(page)).page_views === server.page_views, { what: "page views" });
 }
+
+test("the site and day pickers: another site, yesterday, kept in the address", { skip }, async (t) => {
+  const tallyd = await Tallyd.start(t);
+  const browser = await launchBrowser(t);
+  const page = await newPage(browser);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await tallyd.post("/track/batch", [
+    { type: "pageview", site: "shop", page_url: "/cart", session_id: "c1" },
+    { type: "pageview", site: "shop", page_url: "/cart", session_id: "c2" },
+    { type: "pageview", site: "shop", page_url: "/old", session_id: "c3", timestamp: `${yesterday}T12:00:00Z` },
+    { type: "pageview", page_url: "/", session_id: "d1" },
+  ]);
+
+  await page.goto(`${tallyd.base}/`);
+  await state(page, "live");
+  await waitFor(async () => (await shown(page)).page_views === 1, { what: "1 page view on default" });
+
+  await page.fill("#site", "shop");
+  await page.press("#site", "Enter"); // change fires on Enter
+  await state(page, "live");
+  await waitFor(async () => (await shown(page)).page_views === 2, { what: "2 page views on shop" });
+  assert.deepEqual((await shown(page)).top_pages, [["/cart", "2"]]);
+  assert.equal(new URL(page.url()).searchParams.get("site"), "shop");
+
+  // Yesterday: its own figures and chart, still live; no real-time users.
+  await page.fill("#when", yesterday);
+  await page.dispatchEvent("#when", "change");
+  await state(page, "live");
+  await waitFor(async () => {
+    const s = await shown(page);
+    return s.page_views === 1 && s.chart_sum === 1 && s.chart_exact;
+  }, { what: "yesterday: 1 page view, chart sum 1" });
+  assert.deepEqual((await shown(page)).top_pages, [["/old", "1"]]);
+  assert.equal(await page.textContent("#real-time-users"), "–");
+  await tallyd.post("/track/pageview", { site: "shop", page_url: "/old", session_id: "c4", timestamp: `${yesterday}T13:00:00Z` });
+  await waitFor(async () => (await shown(page)).page_views === 2, { what: "a late page view for yesterday, live" });
+
+  // A reload keeps the choice, and both sites are offered.
+  await page.reload();
+  await state(page, "live");
+  assert.equal(await page.inputValue("#site"), "shop");
+  assert.equal(await page.inputValue("#when"), yesterday);
+  assert.deepEqual(await page.$$eval("#sites option", (os) => os.map((o) => o.value)), ["shop", "default"]);
+  await waitFor(async () => (await shown(page)).page_views === 2, { what: "2 page views after reload" });
+  assert.deepEqual(page.errors, []);
+});
