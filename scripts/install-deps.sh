@@ -19,8 +19,9 @@ if [ "$want_tests" = 1 ]; then
   # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
   # checks /metrics.
   packages+=(libgtest-dev redis-server prometheus)
-  # Debian's Chromium, driven by playwright-core in tests/browser.
-  packages+=(chromium)
+  # Debian's Chromium, driven by playwright-core in tests/browser (its fonts are only
+  # recommended, and recommends are not installed here).
+  packages+=(chromium fonts-liberation)
 fi
 # Node.js and npm install the dashboard's chart library (web/package-lock.json). A node
 # that is already there (Debian's or another packaging) is used as it is.
