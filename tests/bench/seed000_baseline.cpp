@@ -127,17 +127,16 @@ class PageViewMaker {
 
     PageView next() {
         // Referrer shares roughly as small sites see them: 40 % direct.
-        static const char* const kReferrers[] = {
-            "",
-            "",
-            "",
-            "",
-            "https://www.google.com/search?q=tally",
-            "https://www.google.com/search?q=analytics",
-            "https://news.ycombinator.com/item?id=1",
-            "https://twitter.com/someone/status/1",
-            "https://duckduckgo.com/?q=tally",
-            "https://www.bing.com/search?q=tally"};
+        static const char* const kReferrers[] = {"",
+                                                 "",
+                                                 "",
+                                                 "",
+                                                 "https://www.google.com/search?q=tally",
+                                                 "https://www.google.com/search?q=analytics",
+                                                 "https://news.ycombinator.com/item?id=1",
+                                                 "https://twitter.com/someone/status/1",
+                                                 "https://duckduckgo.com/?q=tally",
+                                                 "https://www.bing.com/search?q=tally"};
         static const char* const kCountries[] = {"US", "US", "US", "DE", "DE", "GB", "FR", "IN",
                                                  "BR", "JP", "NL", "CA", "SE", "ES", "IT", ""};
         PageView v;
@@ -146,7 +145,7 @@ class PageViewMaker {
         const int visitor = static_cast<int>(rng_() % kVisitors);
         v.user_id = "user-" + std::to_string(visitor);
         v.session_id = "sess-" + std::to_string(visitor * kSessionsPerVisitor +
-                                                 static_cast<int>(rng_() % kSessionsPerVisitor));
+                                                static_cast<int>(rng_() % kSessionsPerVisitor));
         const char* referrer = kReferrers[rng_() % std::size(kReferrers)];
         if (*referrer != '\0')
             v.referrer_domain = extract_domain(referrer);
@@ -156,8 +155,8 @@ class PageViewMaker {
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-        v.publish = R"({"type":"pageview","page":")" + url + R"(","timestamp":)" +
-                    std::to_string(ms) + "}";
+        v.publish =
+            R"({"type":"pageview","page":")" + url + R"(","timestamp":)" + std::to_string(ms) + "}";
         return v;
     }
 
@@ -176,8 +175,8 @@ class PageViewMaker {
 struct MinuteKeys {
     long long minute = -1;  // minutes since the epoch
     std::string date;
-    std::string day, hour, min, pages, visitors, sessions, active, devices, referrers,
-        countries;
+    std::string day, hour, min, pages, visitors, sessions, active, devices, referrers, countries,
+        channel;
 
     void update(const std::string& prefix, long long now_minute) {
         if (now_minute == minute)
@@ -203,6 +202,7 @@ struct MinuteKeys {
         devices = prefix + "devices:" + date;
         referrers = prefix + "referrers:" + date;
         countries = prefix + "countries:" + date;
+        channel = prefix + "realtime";
     }
 };
 
@@ -298,7 +298,7 @@ void run_client(const std::string& host, int port, const std::string& prefix, un
                 pipe.add({"ZINCRBY", k.referrers, "1", e.referrer_domain});
             if (!e.country.empty())
                 pipe.add({"ZINCRBY", k.countries, "1", e.country});
-            pipe.add({"PUBLISH", prefix + "realtime", e.publish});
+            pipe.add({"PUBLISH", k.channel, e.publish});
             out.commands += pipe.execute();
             ++out.events;
         }
@@ -367,9 +367,10 @@ int main(int argc, char** argv) {
         return usage();
     if (o.site.empty()) {
         // Unique per run, so that the read-back check holds on a Redis that has data.
-        o.site = "seed000-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count());
+        o.site =
+            "seed000-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
     }
 
     try {
@@ -390,8 +391,7 @@ int main(int argc, char** argv) {
         const timeval tv{5, 0};
         const RedisContext admin(redisConnectWithTimeout(host.c_str(), port, tv));
         if (!admin || admin->err) {
-            std::fprintf(stderr, "seed000_baseline: cannot connect to %s:%d\n", host.c_str(),
-                         port);
+            std::fprintf(stderr, "seed000_baseline: cannot connect to %s:%d\n", host.c_str(), port);
             return 1;
         }
         const std::string prefix = "tally:{" + o.site + "}:";
@@ -401,8 +401,9 @@ int main(int argc, char** argv) {
         std::vector<std::thread> threads;
         const double cpu_before = redis_cpu_seconds(admin.get());
         const auto start = Clock::now();
-        const auto deadline =
-            start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+        const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(o.seconds));
+        threads.reserve(results.size());
         for (int t = 0; t < o.threads; ++t) {
             threads.emplace_back(run_client, std::cref(host), port, std::cref(prefix),
                                  static_cast<unsigned>(1000 + t), std::cref(o), std::ref(budget),
@@ -427,12 +428,16 @@ int main(int argc, char** argv) {
         }
         // The day counters must hold every event sent: the pipelines really ran.
         long long counted = 0;
-        for (const auto& date : dates)
-            counted += get_integer(admin.get(), "GET %s", prefix + "count:pageviews:" + date);
-        const long long visitors =
-            dates.empty() ? 0
-                          : get_integer(admin.get(), "PFCOUNT %s",
-                                        prefix + "hll:visitors:" + *dates.rbegin());
+        for (const auto& date : dates) {
+            std::string key = prefix;
+            key += "count:pageviews:";
+            key += date;
+            counted += get_integer(admin.get(), "GET %s", key);
+        }
+        const long long visitors = dates.empty()
+                                       ? 0
+                                       : get_integer(admin.get(), "PFCOUNT %s",
+                                                     prefix + "hll:visitors:" + *dates.rbegin());
 
         std::printf(
             "seed000 threads=%d events=%lld seconds=%.2f events_per_s=%.0f commands=%lld "
