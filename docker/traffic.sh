@@ -36,7 +36,7 @@ agents=(
 # POST one JSON body; prints the status code (000 when tallyd cannot be reached).
 post() {
   local path=$1 body=$2 status=000
-  if exec 3<>"/dev/tcp/$host/$port" 2>/dev/null; then
+  if { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null; then
     printf 'POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
       "$path" "$hostport" "${#body}" "$body" >&3
     local line=""
@@ -53,7 +53,19 @@ pageview() { # visitor session page referrer country agent
   post /track/pageview "{\"site\":\"$site\",\"page_url\":\"https://demo.example$3\",\"user_id\":\"u$1\",\"session_id\":\"s$1-$2\",\"referrer\":\"$4\",\"country\":\"$5\",\"user_agent\":\"$6\"}"
 }
 
-interval=$(awk -v r="$rate" 'BEGIN { printf "%.4f", (r > 0 ? 1 / r : 1) }')
+# Paced against the clock (bash's EPOCHREALTIME, in microseconds), so the rate holds
+# whatever each request takes.
+interval_us=$(awk -v r="$rate" 'BEGIN { printf "%d", (r > 0 ? 1e6 / r : 1e6) }')
+next_us=${EPOCHREALTIME/./}
+pace() {
+  next_us=$((next_us + interval_us))
+  local wait_us=$((next_us - ${EPOCHREALTIME/./}))
+  if ((wait_us > 0)); then
+    sleep "$(printf '%d.%06d' $((wait_us / 1000000)) $((wait_us % 1000000)))"
+  else
+    next_us=${EPOCHREALTIME/./} # behind (tallyd slow or away): no burst to catch up
+  fi
+}
 echo "traffic.sh: ~$rate events/s to $url (site $site)"
 sent=0 failed=0
 while [ "$count" = 0 ] || [ "$sent" -lt "$count" ]; do
@@ -67,7 +79,7 @@ while [ "$count" = 0 ] || [ "$sent" -lt "$count" ]; do
     for page in "${steps[@]}"; do
       [ "$(pageview "$visitor" "$session" "$page" "$referrer" "$country" "$agent")" = 200 ] || failed=$((failed + 1))
       sent=$((sent + 1))
-      sleep "$interval"
+      pace
     done
     status=$(post /track/event "{\"site\":\"$site\",\"event_name\":\"signup\",\"user_id\":\"u$visitor\",\"session_id\":\"s$visitor-$session\",\"properties\":{\"plan\":\"pro\"}}")
   else
@@ -76,7 +88,7 @@ while [ "$count" = 0 ] || [ "$sent" -lt "$count" ]; do
   [ "$status" = 200 ] || failed=$((failed + 1))
   sent=$((sent + 1))
   if ((sent % 1000 == 0)); then echo "traffic.sh: $sent sent, $failed not answered 200"; fi
-  sleep "$interval"
+  pace
 done
 echo "traffic.sh: $sent sent, $failed not answered 200"
 [ "$failed" = 0 ]
