@@ -4,8 +4,8 @@
 #   traffic.sh [URL]      URL default http://tallyd:8080; env RATE (events/s, default 20),
 #                         SITE (default "default"), COUNT (0 = no end)
 # Pure bash (/dev/tcp, one HTTP/1.1 request per connection): the runtime image has no curl.
-# Pages follow a Zipf-like popularity, 2,000 returning visitors with a few sessions each,
-# referrers, countries and user agents (tallyd guesses the device from it); about one visit
+# Page popularity is skewed (the first pages most often); 2,000 returning visitors with a
+# few sessions each; referrers, countries and user agents (tallyd guesses the device from it); about one visit
 # in ten goes on to /pricing, /signup and a "signup" event, so the funnel has a shape.
 set -uo pipefail
 # As a container's PID 1 bash ignores SIGTERM unless told: stop at once on `compose down`.
@@ -46,7 +46,7 @@ post() {
   echo "$status"
 }
 
-# A Zipf-like page: index i with weight about 1/(i+1).
+# A skewed page choice: index i with probability (1/n) * sum of 1/k for k = i+1..n.
 zipf_page() { echo "${pages[$((RANDOM % (1 + RANDOM % ${#pages[@]})))]}"; }
 
 pageview() { # visitor session page referrer country agent
