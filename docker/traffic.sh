@@ -5,8 +5,9 @@
 #                         SITE (default "default"), COUNT (0 = no end)
 # Pure bash (/dev/tcp, one HTTP/1.1 request per connection): the runtime image has no curl.
 # Page popularity is skewed (the first pages most often); 2,000 returning visitors with a
-# few sessions each; referrers, countries and user agents (tallyd guesses the device from it); about one visit
-# in ten goes on to /pricing, /signup and a "signup" event, so the funnel has a shape.
+# few sessions each; referrers, countries and user agents (tallyd guesses the device from
+# them); about one visit in ten goes on to /pricing, /signup and a "signup" event, so the
+# funnel has a shape.
 set -uo pipefail
 # As a container's PID 1 bash ignores SIGTERM unless told: stop at once on `compose down`.
 trap 'exit 0' TERM INT
