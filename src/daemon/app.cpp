@@ -30,7 +30,10 @@ App::App(Config config) : config_(std::move(config)) {
         shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
         data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
-    rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
+    durability::RejectsLogOptions rejects_options;
+    rejects_options.dir = data / "rejects";
+    rejects_options.retention_days = config_.retention_days;
+    rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
@@ -42,12 +45,12 @@ void App::build_routes() {
     using http::Method;
     const std::vector<Method> post{Method::post, Method::options};
     const std::vector<Method> get{Method::get};
-    router_.add("track_pageview", post, "/track/pageview",
-                [this](const auto& r) { return track_->pageview(r); });
-    router_.add("track_event", post, "/track/event",
-                [this](const auto& r) { return track_->event(r); });
-    router_.add("track_batch", post, "/track/batch",
-                [this](const auto& r) { return track_->batch(r); });
+    router_.add_async("track_pageview", post, "/track/pageview",
+                      [this](const auto& r, auto respond) { track_->pageview(r, respond); });
+    router_.add_async("track_event", post, "/track/event",
+                      [this](const auto& r, auto respond) { track_->event(r, respond); });
+    router_.add_async("track_batch", post, "/track/batch",
+                      [this](const auto& r, auto respond) { track_->batch(r, respond); });
     router_.add_prefix("dashboard", get, "/dashboard/",
                        [this](const auto& r) { return read_->dashboard(r); });
     router_.add_prefix("timeseries", get, "/timeseries/",
@@ -82,15 +85,15 @@ void App::build_routes() {
                            "Bytes appended to the event log by this process.", "counter",
                            [this] { return static_cast<double>(log_->bytes_written()); });
     metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
-                           [this] { return log_healthy_.load() ? 1.0 : 0.0; });
+                           [this] { return log_->healthy() ? 1.0 : 0.0; });
     metrics_->add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
                            [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
-                                        log_healthy_, workers_);
-    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, log_healthy_);
+                                        workers_);
+    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_);
     static_files_ = std::make_unique<StaticFiles>(config_.web_root);
 }
 
@@ -151,8 +154,10 @@ int App::run() {
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
-    housekeeping_ = std::make_unique<Periodic>(
-        std::chrono::minutes(1), [this] { hasher_->forget_before(ingest::day_of(now_ms()) - 2); });
+    housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
+        hasher_->forget_before(ingest::day_of(now_ms()) - 2);
+        rejects_->remove_expired(now_ms());
+    });
     if (config_.demo) {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
@@ -188,9 +193,11 @@ int App::run() {
     hub_->stop();
     housekeeping_.reset();
 
-    // 3. Stopped: everything answered has been written; make it durable.
+    // 3. Stopped: everything answered has been written; make it durable. close() also
+    // answers any request still waiting for a group fsync while the router it answers
+    // through still exists.
     ready_.store(false);
-    log_->sync_all();
+    log_->close();
     spdlog::info("tallyd stopped");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common.hpp"
+#include "tally/durability/rejects_log.hpp"
 
 namespace tally::test {
 namespace {
@@ -25,10 +26,13 @@ class Track : public ::testing::Test {
                                            "http": {"trusted_proxies": ["127.0.0.1"]}})";
         return config_path_;
     }
+    // Every rejects-log file's lines, oldest first.
     std::string rejects_log() {
-        std::ifstream in(daemon.data_dir() + "/rejects.log");
         std::stringstream s;
-        s << in.rdbuf();
+        for (const auto& file : durability::RejectsLog::files(daemon.data_dir() + "/rejects")) {
+            std::ifstream in(file);
+            s << in.rdbuf();
+        }
         return s.str();
     }
 };
