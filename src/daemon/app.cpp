@@ -112,11 +112,12 @@ int App::run() {
     const double replay_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started)
             .count();
-    if (replayed.damaged_files > 0) {
+    for (const auto& damage : replayed.damage) {
         spdlog::warn(
-            "event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
-            "record before them was kept",
-            replayed.cut_bytes, replayed.damaged_files);
+            "event log: {}: {} record at offset {}, cut {} damaged or torn byte(s) from there to "
+            "the end; every complete record before it was kept",
+            damage.file.string(), damage.torn ? "torn" : "damaged", damage.offset,
+            damage.cut_bytes);
     }
     log_->open();
 
