@@ -276,14 +276,13 @@ Sent send_until_failing(HttpClient& client, const std::string& prefix, int failu
     return sent;
 }
 
-// Disk trouble through a file-size limit on the daemon (SIGXFSZ ignored, so write(2)
-// fails with EFBIG after a short write): 503s and never a false 200, /readyz failing with
-// the reason, one loud line; the limit is raised on the running process and it recovers;
-// after a restart the dashboard equals the 200s exactly.
+// Disk trouble through a file-size limit on the daemon (tallyd ignores SIGXFSZ, so
+// write(2) fails with EFBIG after a short write): 503s and never a false 200, /readyz
+// failing with the reason, one loud line; the limit is raised on the running process and
+// it recovers; after a restart the dashboard equals the 200s exactly.
 TEST(Durability, FileSizeLimitAnswers503ThenRecovers) {
     constexpr rlim_t kLimit = 48 * 1024;
     Tallyd daemon({"--fsync", "always"}, [] {
-        std::signal(SIGXFSZ, SIG_IGN);
         struct rlimit limit {};
         ::getrlimit(RLIMIT_FSIZE, &limit);
         limit.rlim_cur = kLimit;

@@ -1,7 +1,8 @@
 #pragma once
-// The rejects log: the audit trail of seed 002. Every refused input (a 400, 413 is the
-// server's, 429 or 503 from /track/*) is written with its time, route, reason and the raw
-// payload, so a site owner can see what was dropped and why.
+// The rejects log: the audit trail of seed 002. Every input /track/* refuses (400, 429,
+// 503) is written with its time, route, reason and the raw payload, so a site owner can
+// see what was dropped and why. (Bodies over the size limit, 413, are refused by the HTTP
+// layer before they are read and are only counted in the metrics.)
 //
 // Files: <data-dir>/rejects/r-<YYYY-MM-DD>-<seq:04>.log, one UTC day per file; a new file
 // starts when the day changes or the current one passes segment_bytes (seq counts up
