@@ -83,6 +83,7 @@ std::vector<fs::path> RejectsLog::files(const fs::path& dir) {
     }
     std::sort(found.begin(), found.end());
     std::vector<fs::path> paths;
+    paths.reserve(found.size());
     for (auto& [key, path] : found)
         paths.push_back(std::move(path));
     return paths;

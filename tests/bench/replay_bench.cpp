@@ -34,8 +34,8 @@ double seconds_since(Clock::time_point start) {
 
 int main(int argc, char** argv) {
     using namespace tally;
-    const long events = argc > 1 ? std::atol(argv[1]) : 5'000'000;
-    const long writers = argc > 2 ? std::atol(argv[2]) : 3;
+    const long events = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 5'000'000;
+    const long writers = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 3;
     const std::filesystem::path dir = argc > 3 ? std::filesystem::path(argv[3])
                                                : std::filesystem::temp_directory_path() /
                                                      ("replay_bench." + std::to_string(::getpid()));

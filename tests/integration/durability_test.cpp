@@ -134,6 +134,7 @@ void kill_under_load(const std::string& mode, unsigned seed) {
     };
     std::vector<Client> clients(kClients);
     std::vector<std::thread> threads;
+    threads.reserve(kClients);
     for (int c = 0; c < kClients; ++c) {
         threads.emplace_back([&, c] {
             Client& me = clients[static_cast<std::size_t>(c)];
@@ -281,7 +282,7 @@ Sent send_until_failing(HttpClient& client, const std::string& prefix, int failu
 // failing with the reason, one loud line; the limit is raised on the running process and
 // it recovers; after a restart the dashboard equals the 200s exactly.
 TEST(Durability, FileSizeLimitAnswers503ThenRecovers) {
-    constexpr rlim_t kLimit = 48 * 1024;
+    constexpr rlim_t kLimit = rlim_t{48} * 1024;
     Tallyd daemon({"--fsync", "always"}, [] {
         struct rlimit limit {};
         ::getrlimit(RLIMIT_FSIZE, &limit);
@@ -355,7 +356,7 @@ TEST(Durability, FullTmpfsAnswers503ThenRecovers) {
             while (out.write(block.data(), block.size()))
                 out.flush();
         }
-        fs::resize_file(filler, fs::file_size(filler) - 8 * 1024);
+        fs::resize_file(filler, fs::file_size(filler) - std::uintmax_t{8} * 1024);
         const Sent full = send_until_failing(client, "/a", 20, 5000);
         ASSERT_EQ(full.failed, 20);
         const auto ready = client.get("/readyz");

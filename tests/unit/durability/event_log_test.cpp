@@ -146,6 +146,7 @@ TEST(GroupCommit, EachAnswerFollowsAnFsyncThatBeganAfterItsAppend) {
         log.replay([](const ingest::Event&) {});
         log.open();
         std::vector<std::thread> threads;
+        threads.reserve(kThreads);
         for (int t = 0; t < kThreads; ++t) {
             threads.emplace_back([&, t] {
                 for (int i = 0; i < kPerThread; ++i) {
@@ -191,6 +192,7 @@ TEST(GroupCommit, PipelinedAppendsShareFewFsyncs) {
     log.replay([](const ingest::Event&) {});
     log.open();
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) {
@@ -235,7 +237,7 @@ TEST(DiskTrouble, FailedWriteLeavesNoHalfRecordAndRecovers) {
     struct rlimit saved {};
     ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
     const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    constexpr rlim_t kLimit = 16 * 1024;
+    constexpr rlim_t kLimit = rlim_t{16} * 1024;
     std::size_t logged = 0;
     std::size_t failures = 0;
     {

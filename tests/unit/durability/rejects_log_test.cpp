@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr std::int64_t kDay = 24 * 3600 * 1000LL;
+constexpr std::int64_t kDay = 24LL * 3600 * 1000;
 constexpr std::int64_t kNoon = 20'000 * kDay + kDay / 2;  // 2024-10-04T12:00:00Z
 
 std::vector<json> lines_of(const fs::path& file) {
