@@ -446,10 +446,15 @@ void EventLog::mark_failing(Writer& writer, bool Writer::*flag, const char* what
         if (starts_episode || problem_.empty())
             problem_ = reason;
     }
-    if (starts_episode) {
+    if (starts_episode && flag == &Writer::write_failed) {
         spdlog::error(
             "event log: {} (errno {}); new events are answered 503 and not counted until "
             "the log can be written again",
+            reason, error);
+    } else if (starts_episode) {
+        spdlog::error(
+            "event log: {} (errno {}); events whose fsync fails are answered 503 (written and "
+            "counted, but maybe not on disk) until an fsync succeeds again",
             reason, error);
     }
 }

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -316,6 +319,41 @@ TEST(Durability, FileSizeLimitAnswers503ThenRecovers) {
     EXPECT_EQ(dashboard(again, "today")["page_views"], full.ok + after.ok);
     EXPECT_EQ(daemon.log_text().find("damaged or torn"), std::string::npos)
         << "the failed writes left garbage in the log";
+}
+
+// A failed fsync with durability.fsync=always answers 503, never 200: fdatasync(2) fails
+// with EINVAL on a FIFO, so each writer's segment is made one before the daemon starts
+// (with this test holding the reading end open, so the writes themselves succeed).
+TEST(Durability, FailedFsyncAnswers503NeverA200) {
+    TempDir dir;
+    const std::string data = dir.path() + "/data";
+    fs::create_directories(data + "/log");
+    std::vector<int> readers;
+    for (int writer = 0; writer < 3; ++writer) {  // 2 I/O threads + the demo's writer
+        const std::string fifo = data + "/log/w" + std::to_string(writer) + "-00000001.log";
+        ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+        readers.push_back(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK));
+        ASSERT_GE(readers.back(), 0);
+    }
+    {
+        Tallyd daemon({"--fsync", "always", "--data-dir", data});
+        HttpClient client(daemon.port());
+        for (int i = 0; i < 5; ++i) {
+            const auto r = client.post("/track/pageview", pageview());
+            EXPECT_EQ(r.status, 503);
+            EXPECT_NE(r.body.find("could not be synced"), std::string::npos) << r.body;
+        }
+        const auto batch = client.post("/track/batch", R"([{"type":"pageview","page_url":"/",
+                                                           "session_id":"s"}])");
+        EXPECT_EQ(batch.status, 503) << batch.body;
+        const auto ready = client.get("/readyz");
+        EXPECT_EQ(ready.status, 503);
+        EXPECT_NE(ready.body.find("cannot fsync"), std::string::npos) << ready.body;
+        EXPECT_EQ(count_of(daemon.log_text(), "event log: cannot fsync"), 1u);
+        daemon.stop();
+    }
+    for (int fd : readers)
+        ::close(fd);
 }
 
 /// A small tmpfs mounted for the test (root only); unmounted with it.

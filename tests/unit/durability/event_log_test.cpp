@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -227,6 +230,40 @@ TEST(GroupCommit, IntervalAndNeverAnswerAtOnce) {
         EXPECT_TRUE(called) << fsync_mode_name(mode);
         EXPECT_EQ(log.commit_stats().fsyncs, 0u);
     }
+}
+
+// A failed fsync answers every request waiting for it "not durable" (503), never 200.
+// fdatasync(2) on a FIFO fails with EINVAL: the writer's file is made one, with a reader
+// holding it open, so writes succeed and every fsync fails.
+TEST(GroupCommit, FailedFsyncAnswersEveryWaiterNotDurable) {
+    test::TempDir dir;
+    const std::string fifo = dir.path() + "/w0-00000001.log";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    ASSERT_GE(reader, 0);
+    {
+        EventLog log({dir.path(), 1, FsyncMode::always});
+        log.replay([](const ingest::Event&) {});  // a FIFO is not a segment to replay
+        log.open();
+        std::atomic<int> durable{0};
+        std::atomic<int> not_durable{0};
+        for (int i = 0; i < 3; ++i) {
+            auto e = event(i);
+            ASSERT_TRUE(log.append(0, &e, 1));
+            std::promise<void> done;
+            log.when_durable(0, [&](bool ok) {
+                ++(ok ? durable : not_durable);
+                done.set_value();
+            });
+            done.get_future().wait();
+        }
+        EXPECT_EQ(durable.load(), 0);
+        EXPECT_EQ(not_durable.load(), 3);
+        EXPECT_GE(log.commit_stats().failed, 3u);
+        EXPECT_FALSE(log.healthy());
+        EXPECT_NE(log.problem().find("cannot fsync"), std::string::npos) << log.problem();
+    }
+    ::close(reader);
 }
 
 // A file-size limit makes write(2) fail with EFBIG after a short write, the way a full
