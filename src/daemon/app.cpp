@@ -86,6 +86,13 @@ void App::build_routes() {
                            [this] { return static_cast<double>(log_->bytes_written()); });
     metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
                            [this] { return log_->healthy() ? 1.0 : 0.0; });
+    metrics_->add_callback("tally_log_group_fsyncs_total",
+                           "Group-commit fsyncs of the event log (fsync always).", "counter",
+                           [this] { return static_cast<double>(log_->commit_stats().fsyncs); });
+    metrics_->add_callback(
+        "tally_log_group_waiters_total",
+        "Requests answered by those fsyncs (divided by the fsyncs: the mean group size).",
+        "counter", [this] { return static_cast<double>(log_->commit_stats().waiters); });
     metrics_->add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
                            [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
