@@ -135,27 +135,16 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
         }
     }
 
-    // One buffer for every segment, read whole with one large read per file: records are
-    // decoded in place and the Event's strings keep their capacity from one record to the
-    // next, so replay allocates almost nothing per record.
     std::string data;
     ingest::Event event;
     for (const auto& [key, path] : segments) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        const int fd = ::open(path.c_str(), O_RDONLY);
         if (fd < 0)
             throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) {
-            const int err = errno;
-            ::close(fd);
-            throw std::system_error(err, std::generic_category(), "cannot stat " + path.string());
-        }
-        data.resize(static_cast<std::size_t>(st.st_size));
-        std::size_t have = 0;
+        data.clear();
+        char chunk[1 << 16];
         for (;;) {
-            if (have == data.size())
-                data.resize(have + (1 << 16));  // the file grew meanwhile: keep reading
-            const ssize_t n = ::read(fd, data.data() + have, data.size() - have);
+            const ssize_t n = ::read(fd, chunk, sizeof(chunk));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
@@ -166,16 +155,14 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
             }
             if (n == 0)
                 break;
-            have += static_cast<std::size_t>(n);
+            data.append(chunk, static_cast<std::size_t>(n));
         }
         ::close(fd);
-        data.resize(have);
 
         std::size_t offset = 0;
         DecodeStatus status = DecodeStatus::ok;
-        const std::string_view bytes(data);
-        while (offset < bytes.size()) {
-            const DecodeResult result = decode_record(bytes.substr(offset), event);
+        while (offset < data.size()) {
+            const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
             status = result.status;
             if (status != DecodeStatus::ok)
                 break;
@@ -186,8 +173,8 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
         stats.bytes += offset;
         if (offset < data.size()) {
             // A torn or damaged record: keep what came before it, cut the rest, so appends
-            // resume after the last good record. Nothing after the damage is read: a record
-            // boundary found by guessing past a bad length could resurrect garbage.
+            // resume after the last good record. Nothing after it is read: a record
+            // boundary guessed past a bad length could resurrect garbage.
             ++stats.damaged_files;
             stats.cut_bytes += data.size() - offset;
             stats.damage.push_back(
