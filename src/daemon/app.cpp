@@ -39,7 +39,13 @@ App::App(Config config) : config_(std::move(config)) {
     build_routes();
 }
 
-App::~App() = default;
+App::~App() {
+    // Requests still waiting for a group fsync are answered through the router and the
+    // track API, which are destroyed before the log: answer them first (a no-op when run()
+    // has closed the log already).
+    if (log_)
+        log_->close();
+}
 
 void App::build_routes() {
     using http::Method;
