@@ -52,6 +52,8 @@ class TrackApi {
     /// Gives `response` (a 200) once the request's events are in the log per the mode.
     void answer_when_logged(const http::Request& request, http::Responder respond,
                             http::Response&& response);
+    /// The commit thread's answer: `response` when the fsync succeeded, else a 503.
+    void answer_synced(http::Responder respond, http::Response&& response, bool durable);
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
                           const ingest::Rejection& rejection);
     http::Response preflight(const http::Request& request) const;

@@ -129,20 +129,24 @@ void TrackApi::answer_when_logged(const http::Request& request, http::Responder 
         respond(std::move(response));  // write(2) has returned: logged per the mode
         return;
     }
-    log_.when_durable(request.worker,
-                      [this, respond, response = std::move(response)](bool durable) mutable {
-                          if (durable) {
-                              respond(std::move(response));
-                              return;
-                          }
-                          // The event is counted in memory and written, but its fsync failed: it is
-                          // not known to be on disk, so it is never answered 200. The log reports
-                          // the episode.
-                          metrics_.count_rejected(respond.request().worker, kLogNotSynced.reason);
-                          http::Response failed = http::error_response(503, kLogNotSynced.message);
-                          add_cors(respond.request(), failed);
-                          respond(std::move(failed));
-                      });
+    // The log's commit thread calls this after the fsync that covers the record.
+    auto answer = [this, respond, response = std::move(response)](bool durable) mutable {
+        answer_synced(respond, std::move(response), durable);
+    };
+    log_.when_durable(request.worker, std::move(answer));
+}
+
+void TrackApi::answer_synced(http::Responder respond, http::Response&& response, bool durable) {
+    if (durable) {
+        respond(std::move(response));
+        return;
+    }
+    // The event is written and counted in memory, but its fsync failed: it is not known to
+    // be on disk, so it is never answered 200. The log reports the episode.
+    metrics_.count_rejected(respond.request().worker, kLogNotSynced.reason);
+    http::Response failed = http::error_response(503, kLogNotSynced.message);
+    add_cors(respond.request(), failed);
+    respond(std::move(failed));
 }
 
 void TrackApi::single(const http::Request& request, http::Responder respond, std::string_view route,
