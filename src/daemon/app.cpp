@@ -31,6 +31,7 @@ App::App(Config config) : config_(std::move(config)) {
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
         data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
     rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
+    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
@@ -87,6 +88,10 @@ void App::build_routes() {
                            [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
+    metrics_->add_callback("tally_day_states", "Per-shard day states in memory (retention).",
+                           "gauge", [this] { return static_cast<double>(store_->day_count()); });
+    metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
+                           [this] { return static_cast<double>(store_->rollup_count()); });
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
                                         log_healthy_, workers_);
@@ -95,27 +100,9 @@ void App::build_routes() {
 }
 
 int App::run() {
-    // 1. Rebuild the state from the log, before anything is served.
-    const auto replay_started = std::chrono::steady_clock::now();
-    const std::int64_t now = now_ms();
-    std::size_t next_shard = 0;
-    const durability::ReplayStats replayed = log_->replay([&](const ingest::Event& event) {
-        const std::size_t shard = next_shard++ % shards_;
-        // Register the site and name with the caps; the event was answered 200 once, so it
-        // is counted whatever the caps say now.
-        (void)store_->admit(shard, event);
-        store_->apply(shard, event, now);
-    });
-    const double replay_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started)
-            .count();
-    if (replayed.damaged_files > 0) {
-        spdlog::warn(
-            "event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
-            "record before them was kept",
-            replayed.cut_bytes, replayed.damaged_files);
-    }
-    log_->open();
+    // 1. Rebuild the state from the newest snapshot and the log after it, before anything
+    // is served.
+    const Persistence::Recovery recovery = persistence_->recover(now_ms());
 
     // 2. Serve.
     http::ServerOptions options;
@@ -148,6 +135,7 @@ int App::run() {
             server_stats_);
     }
     server_->start();
+    persistence_->start();
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
@@ -159,9 +147,10 @@ int App::run() {
             [this, demo_shard](ingest::Event& event) {
                 if (store_->admit(demo_shard, event) != store::Admission::ok)
                     return false;
-                if (!log_->append(demo_shard, &event, 1))
+                durability::LogPosition logged;
+                if (!log_->append(demo_shard, &event, 1, &logged))
                     return false;
-                store_->apply(demo_shard, event, now_ms());
+                store_->apply(demo_shard, &event, 1, now_ms(), &logged);
                 metrics_->count_ingested(demo_shard, event.kind);
                 return true;
             },
@@ -174,7 +163,7 @@ int App::run() {
         TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
         durability::fsync_mode_name(config_.fsync),
         config_.redis_url.empty() ? "off" : config_.redis_url, config_.token.empty() ? "off" : "on",
-        config_.demo ? "on" : "off", replayed.records, replay_ms);
+        config_.demo ? "on" : "off", recovery.replay.records, recovery.ms);
     if (!config_.redis_url.empty()) {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }
@@ -188,9 +177,12 @@ int App::run() {
     hub_->stop();
     housekeeping_.reset();
 
-    // 3. Stopped: everything answered has been written; make it durable.
+    // 3. Stopped: everything answered has been written; make it durable, and snapshot it
+    // so the next start replays nothing.
     ready_.store(false);
+    persistence_->stop();
     log_->sync_all();
+    persistence_->snapshot("shutdown");
     spdlog::info("tallyd stopped");
     return 0;
 }

@@ -140,12 +140,13 @@ http::Response TrackApi::single(const http::Request& request, std::string_view r
     if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
         return reject(request, route, 429, admission_rejection(admission, event));
     }
-    if (!log_.append(request.worker, &event, 1)) {
+    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
+    if (!log_.append(request.worker, &event, 1, &logged)) {
         log_healthy_.store(false);
         return reject(request, route, 503, kLogUnavailable);
     }
     mark_log_healthy();
-    store_.apply(request.worker, event, now);
+    store_.apply(request.worker, &event, 1, now, &logged);
     metrics_.count_ingested(request.worker, event.kind);
     http::Response response = ok_response();
     add_cors(request, response);
@@ -205,12 +206,13 @@ http::Response TrackApi::batch(const http::Request& request) {
     }
 
     if (admitted > 0) {
-        if (!log_.append(request.worker, events.data(), admitted)) {
+        durability::LogPosition logged;
+        if (!log_.append(request.worker, events.data(), admitted, &logged)) {
             log_healthy_.store(false);
             return reject(request, route, 503, kLogUnavailable);
         }
         mark_log_healthy();
-        store_.apply(request.worker, events.data(), admitted, now);
+        store_.apply(request.worker, events.data(), admitted, now, &logged);
         for (std::size_t i = 0; i < admitted; ++i)
             metrics_.count_ingested(request.worker, events[i].kind);
     }

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <set>
+#include <map>
 #include <system_error>
 #include <tuple>
 
@@ -29,7 +29,14 @@ constexpr std::size_t kHeaderSize = 16;
 constexpr std::size_t kSectionHeaderSize = 16;
 constexpr std::size_t kTrailerSize = 20;
 
-enum class Section : std::uint32_t { meta = 1, day = 2, windows = 3, sessions = 4 };
+enum class Section : std::uint32_t {
+    meta = 1,
+    day = 2,
+    windows = 3,
+    sessions = 4,
+    rollup = 5,
+    funnel = 6
+};
 
 // ---- writing ----
 
@@ -74,21 +81,18 @@ void put_space_saving(std::string& out, const sketch::SpaceSaving& summary) {
         });
 }
 
-void put_funnel(std::string& out, const store::FunnelLog& funnel) {
-    put_u64(out, funnel.page_labels());
-    const std::vector<std::string_view> labels = funnel.labels();
-    put_u32(out, static_cast<std::uint32_t>(labels.size()));
-    for (std::string_view label : labels)
-        put_str(out, label);
-    put_u32(out, static_cast<std::uint32_t>(funnel.by_identity().size()));
-    for (const auto& [identity, steps] : funnel.by_identity()) {
-        put_str(out, identity);
-        put_u32(out, static_cast<std::uint32_t>(steps.size()));
-        for (const store::FunnelStep& step : steps) {
-            put_i64(out, step.timestamp_ms);
-            put_u32(out, step.label);
-        }
-    }
+void put_funnel(std::string& out, const store::FunnelLog::View& funnel) {
+    put_u64(out, funnel.page_labels);
+    put_u32(out, static_cast<std::uint32_t>(funnel.labels.size()));
+    funnel.labels.for_each([&out](const std::string& label) { put_str(out, label); });
+    put_u32(out, static_cast<std::uint32_t>(funnel.identities.size()));
+    funnel.identities.for_each([&out](const std::string& identity) { put_str(out, identity); });
+    put_u64(out, funnel.steps.size());
+    funnel.steps.for_each([&out](const store::FunnelStep& step) {
+        put_i64(out, step.timestamp_ms);
+        put_u32(out, step.label);
+        put_u32(out, step.identity);
+    });
 }
 
 /// Opens a section in `out`; end_section() fills in its length (the CRC comes later,
@@ -125,12 +129,9 @@ std::uint64_t seal_sections(std::string& buffer, std::size_t pos) {
     return count;
 }
 
-void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,
-                const store::DayState& state) {
-    const std::size_t start = begin_section(out, Section::day);
-    put_u32(out, shard);
-    put_str(out, site);
-    put_i64(out, day);
+/// A day's state but its funnel log (bounded by the caps and the top-list capacity): the
+/// payload of a day section after its key, and of a roll-up section.
+void put_day_body(std::string& out, const store::DayState& state) {
     put_u64(out, state.page_views);
     put_minutes(out, state.pageviews_per_minute);
     for (std::uint64_t n : state.devices)
@@ -146,7 +147,43 @@ void encode_day(std::string& out, std::uint32_t shard, std::string_view site, st
     put_space_saving(out, state.pages);
     put_space_saving(out, state.referrers);
     put_space_saving(out, state.countries);
-    put_funnel(out, state.funnel);
+}
+
+void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,
+                const store::DayState& state) {
+    const std::size_t start = begin_section(out, Section::day);
+    put_u32(out, shard);
+    put_str(out, site);
+    put_i64(out, day);
+    put_day_body(out, state);
+    end_section(out, start);
+}
+
+void encode_rollup(std::string& out, std::uint32_t shard, std::string_view site,
+                   store::Period period, std::int64_t first_day, const store::DayState& state) {
+    const std::size_t start = begin_section(out, Section::rollup);
+    put_u32(out, shard);
+    put_str(out, site);
+    out.push_back(static_cast<char>(period));
+    put_i64(out, first_day);
+    put_day_body(out, state);
+    end_section(out, start);
+}
+
+/// A day's funnel log to write once the shard's lock is released.
+struct PendingFunnel {
+    std::uint32_t shard;
+    std::string site;
+    std::int64_t day;
+    store::FunnelLog::View view;
+};
+
+void encode_funnel(std::string& out, const PendingFunnel& funnel) {
+    const std::size_t start = begin_section(out, Section::funnel);
+    put_u32(out, funnel.shard);
+    put_str(out, funnel.site);
+    put_i64(out, funnel.day);
+    put_funnel(out, funnel.view);
     end_section(out, start);
 }
 
@@ -304,26 +341,26 @@ std::optional<store::FunnelLog> read_funnel(Reader& in) {
     const std::uint64_t page_labels = in.u64();
     const std::uint64_t n_labels = in.count(in.u32(), 4);
     std::vector<std::string> labels;
+    labels.reserve(static_cast<std::size_t>(n_labels));  // checked against the bytes left
     for (std::uint64_t i = 0; i < n_labels && in.ok(); ++i)
         labels.emplace_back(in.str());
-    const std::uint64_t identities = in.count(in.u32(), 8);
-    store::StringMap<std::vector<store::FunnelStep>> by_identity;
-    for (std::uint64_t i = 0; i < identities && in.ok(); ++i) {
-        const std::string_view identity = in.str();
-        const std::uint64_t n = in.count(in.u32(), 12);
-        std::vector<store::FunnelStep> steps;
-        steps.reserve(static_cast<std::size_t>(n));  // checked against the bytes left
-        for (std::uint64_t s = 0; s < n; ++s) {
-            const std::int64_t ts = in.i64();
-            steps.push_back(store::FunnelStep{ts, in.u32()});
-        }
-        if (!by_identity.emplace(std::string(identity), std::move(steps)).second)
-            in.fail();  // an identity twice
+    const std::uint64_t n_identities = in.count(in.u32(), 4);
+    std::vector<std::string> identities;
+    identities.reserve(static_cast<std::size_t>(n_identities));
+    for (std::uint64_t i = 0; i < n_identities && in.ok(); ++i)
+        identities.emplace_back(in.str());
+    const std::uint64_t n_steps = in.count(in.u64(), 16);
+    std::vector<store::FunnelStep> steps;
+    steps.reserve(static_cast<std::size_t>(n_steps));
+    for (std::uint64_t i = 0; i < n_steps && in.ok(); ++i) {
+        const std::int64_t ts = in.i64();
+        const std::uint32_t label = in.u32();
+        steps.push_back(store::FunnelStep{ts, label, in.u32()});
     }
     if (!in.ok() || page_labels > n_labels)
         return std::nullopt;
     return store::FunnelLog::restore(std::move(labels), static_cast<std::size_t>(page_labels),
-                                     std::move(by_identity));
+                                     std::move(identities), steps);
 }
 
 std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
@@ -336,8 +373,10 @@ std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
 struct StagedDay {
     std::uint32_t shard;
     std::string site;
-    std::int64_t day;
+    std::int64_t day;  // a roll-up's first day
     store::DayState state;
+    std::uint8_t period = 0;  // 0: a day; else a roll-up's store::Period
+    bool has_funnel = false;
 };
 
 struct StagedWindows {
@@ -348,7 +387,10 @@ struct StagedWindows {
 
 struct Staged {
     SnapshotMeta meta;
-    std::vector<StagedDay> days;
+    std::vector<StagedDay> days;  // and roll-ups
+    // (shard, site, day, period) -> index in days: each saved once; funnels join their day.
+    std::map<std::tuple<std::uint32_t, std::string, std::int64_t, std::uint8_t>, std::size_t>
+        day_index;
     std::vector<StagedWindows> windows;
     std::vector<store::ActiveSessions::Saved> sessions;
 };
@@ -366,13 +408,8 @@ bool decode_meta(Reader& in, SnapshotMeta& meta) {
     return in.ok();
 }
 
-bool decode_day(Reader& in, Staged& staged) {
-    const std::uint32_t shard = in.u32();
-    const std::string_view site = in.str();
-    const std::int64_t day = in.i64();
-    if (!ingest::valid_site(site))
-        return false;
-    store::DayState state(1);
+/// put_day_body's bytes into `state`; the caller checks in.ok().
+bool read_day_body(Reader& in, store::DayState& state) {
     state.page_views = in.u64();
     read_minutes(in, state.pageviews_per_minute);
     for (std::uint64_t& n : state.devices)
@@ -400,11 +437,64 @@ bool decode_day(Reader& in, Staged& staged) {
             return false;
         *summary = std::move(*restored);
     }
-    auto funnel = read_funnel(in);
-    if (!funnel || !in.ok() || !in.done() || !state.consistent())
+    return in.ok() && in.done() && state.consistent();
+}
+
+bool stage_day(Staged& staged, StagedDay day) {
+    const auto key = std::make_tuple(day.shard, day.site, day.day, day.period);
+    if (!staged.day_index.emplace(key, staged.days.size()).second)
+        return false;  // saved twice
+    staged.days.push_back(std::move(day));
+    return true;
+}
+
+bool decode_day(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::int64_t day = in.i64();
+    if (!in.ok() || !ingest::valid_site(site))
         return false;
-    state.funnel = std::move(*funnel);
-    staged.days.push_back(StagedDay{shard, std::string(site), day, std::move(state)});
+    store::DayState state(1);
+    if (!read_day_body(in, state))
+        return false;
+    return stage_day(staged, StagedDay{shard, std::string(site), day, std::move(state)});
+}
+
+bool decode_rollup(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::string_view period = in.bytes(1);
+    const std::int64_t first = in.i64();
+    if (!in.ok() || !ingest::valid_site(site))
+        return false;
+    const auto p = static_cast<std::uint8_t>(period[0]);
+    if (p != static_cast<std::uint8_t>(store::Period::week) &&
+        p != static_cast<std::uint8_t>(store::Period::month)) {
+        return false;
+    }
+    if (store::period_start(static_cast<store::Period>(p), first) != first)
+        return false;
+    store::DayState state(1);
+    if (!read_day_body(in, state))
+        return false;
+    return stage_day(staged, StagedDay{shard, std::string(site), first, std::move(state), p});
+}
+
+bool decode_funnel(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::int64_t day = in.i64();
+    if (!in.ok())
+        return false;
+    auto it = staged.day_index.find(std::make_tuple(shard, std::string(site), day, 0));
+    if (it == staged.day_index.end())
+        return false;  // a funnel comes after its day
+    StagedDay& target = staged.days[it->second];
+    auto funnel = read_funnel(in);
+    if (!funnel || !in.ok() || !in.done() || target.has_funnel)
+        return false;
+    target.state.funnel = std::move(*funnel);
+    target.has_funnel = true;
     return true;
 }
 
@@ -479,8 +569,6 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
 
     std::size_t pos = kHeaderSize;
     std::uint64_t seen = 0;
-    std::size_t days_seen = 0;
-    std::set<std::tuple<std::uint32_t, std::string, std::int64_t>> day_keys;
     bool have_sessions = false;
     while (pos < body_end) {
         if (body_end - pos < kSectionHeaderSize)
@@ -502,6 +590,10 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
                    decode_meta(in, staged.meta) && in.done();
         } else if (kind == static_cast<std::uint32_t>(Section::day)) {
             good = decode_day(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::rollup)) {
+            good = decode_rollup(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::funnel)) {
+            good = decode_funnel(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::windows)) {
             good = decode_windows(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::sessions) && !have_sessions) {
@@ -511,13 +603,6 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
         if (!good) {
             return fail(
                 error, "bad section (kind " + std::to_string(kind) + ") at " + std::to_string(pos));
-        }
-        // A writer saves each (shard, site, day) once.
-        if (staged.days.size() != days_seen) {
-            const StagedDay& d = staged.days.back();
-            if (!day_keys.emplace(d.shard, d.site, d.day).second)
-                return fail(error, "day saved twice at " + std::to_string(pos));
-            days_seen = staged.days.size();
         }
         pos += kSectionHeaderSize + static_cast<std::size_t>(length);
         ++seen;
@@ -628,8 +713,10 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
                             const PositionUnderLock& position) {
     using Clock = std::chrono::steady_clock;
     meta.shards = static_cast<std::uint32_t>(store.shard_count());
-    if (position)
-        meta.log_positions.assign(store.shard_count(), LogPosition{});
+    // Writers past the shard count (a previous run had more threads) keep the positions
+    // the caller gave: their logs are wholly in the state.
+    if (position && meta.log_positions.size() < store.shard_count())
+        meta.log_positions.resize(store.shard_count());
     std::string out;
     out.append(kMagic);
     put_u32(out, kSnapshotVersion);
@@ -646,17 +733,26 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
     end_section(out, meta_start);
 
     SnapshotStats local;
+    std::vector<PendingFunnel> funnels;
     for (std::size_t i = 0; i < store.shard_count(); ++i) {
-        // Serialised straight into the output under the shard's lock: measured faster than
-        // copying the DayStates (a copy allocates every map node and string anew), and the
-        // hold time is what ingest feels (tests/bench/snapshot_bench.cpp).
+        // Under the shard's lock: everything but the funnel logs, serialised straight into
+        // the output (bounded per day by the caps and the top-list capacity), each day's
+        // funnel View (chunk pointers and lengths) and the shard's log position. The hold
+        // time is what ingest feels (tests/bench/snapshot_bench.cpp).
         const auto shard = static_cast<std::uint32_t>(i);
         Clock::duration held{};
         store.visit_shard(i, [&](const store::StringMap<store::SiteShard>& sites) {
             const auto start = Clock::now();
             for (const auto& [site, part] : sites) {
-                for (const auto& [day, state] : part.days)
+                for (const auto& [day, state] : part.days) {
                     encode_day(out, shard, site, day, state);
+                    if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
+                        funnels.push_back(PendingFunnel{shard, site, day, state.funnel.view()});
+                }
+                for (store::Period period : {store::Period::week, store::Period::month}) {
+                    for (const auto& [first, state] : part.rollups(period))
+                        encode_rollup(out, shard, site, period, first, state);
+                }
                 encode_windows(out, shard, site, part.windows);
             }
             if (position)
@@ -666,6 +762,10 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(held);
         local.max_lock_hold = std::max(local.max_lock_hold, ns);
         local.total_lock_hold += ns;
+        // The funnel logs (16 bytes per event: most of a busy day) outside the lock.
+        for (const PendingFunnel& funnel : funnels)
+            encode_funnel(out, funnel);
+        funnels.clear();
     }
 
     std::vector<store::ActiveSessions::Saved> sessions = store.active_sessions().save();
@@ -704,8 +804,14 @@ std::optional<SnapshotMeta> decode_snapshot(std::string_view bytes, store::Store
     Staged staged;
     if (!stage(bytes, staged, error))
         return std::nullopt;
-    for (StagedDay& d : staged.days)
-        into.restore_day(d.shard, d.site, d.day, std::move(d.state));
+    for (StagedDay& d : staged.days) {
+        if (d.period == 0) {
+            into.restore_day(d.shard, d.site, d.day, std::move(d.state));
+        } else {
+            into.restore_rollup(d.shard, d.site, static_cast<store::Period>(d.period), d.day,
+                                std::move(d.state));
+        }
+    }
     for (const StagedWindows& w : staged.windows) {
         for (const auto& [minute, pages] : w.buckets)
             into.restore_window_bucket(w.shard, w.site, minute, pages);
@@ -790,6 +896,40 @@ WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& me
     if (!result.removed.empty())
         sync_directory(dir);
     return result;
+}
+
+std::optional<SnapshotMeta> read_snapshot_meta(const fs::path& path, std::string* error) {
+    // The header and the meta section only: a whole-file check would read every byte.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail(error, std::string("open: ") + std::strerror(errno));
+        return std::nullopt;
+    }
+    std::string head(kHeaderSize + kSectionHeaderSize, '\0');
+    const ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+    std::optional<SnapshotMeta> meta;
+    if (n == static_cast<ssize_t>(head.size()) && head.starts_with(kMagic)) {
+        Reader frame(std::string_view(head).substr(kHeaderSize));
+        const std::uint32_t kind = frame.u32();
+        const std::uint64_t length = frame.u64();
+        const std::uint32_t crc = frame.u32();
+        if (kind == static_cast<std::uint32_t>(Section::meta) && length <= (1u << 20)) {
+            std::string payload(length, '\0');
+            const auto at = static_cast<off_t>(head.size());
+            if (::pread(fd, payload.data(), payload.size(), at) ==
+                    static_cast<ssize_t>(payload.size()) &&
+                crc32c(payload, crc32c(std::string_view(head).substr(kHeaderSize, 12))) == crc) {
+                Reader in(payload);
+                SnapshotMeta m;
+                if (decode_meta(in, m) && in.done())
+                    meta = std::move(m);
+            }
+        }
+    }
+    ::close(fd);
+    if (!meta)
+        fail(error, "no valid meta section");
+    return meta;
 }
 
 std::optional<SnapshotMeta> load_newest_snapshot(const fs::path& dir, store::Store& into,
