@@ -902,7 +902,7 @@ std::optional<SnapshotMeta> read_snapshot_meta(const fs::path& path, std::string
     // The header and the meta section only: a whole-file check would read every byte.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fail(error, std::string("open: ") + std::strerror(errno));
+        fail(error, "open: " + std::generic_category().message(errno));
         return std::nullopt;
     }
     std::string head(kHeaderSize + kSectionHeaderSize, '\0');

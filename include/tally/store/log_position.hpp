@@ -5,7 +5,6 @@
 // applies a batch and what a snapshot saves. Defined here, below the event log, because
 // the store records it and the store never depends on durability.
 
-#include <compare>
 #include <cstdint>
 
 namespace tally::store {
@@ -13,7 +12,10 @@ namespace tally::store {
 struct LogPosition {
     std::uint64_t segment = 0;
     std::uint64_t offset = 0;
-    auto operator<=>(const LogPosition&) const = default;
+    bool operator==(const LogPosition&) const = default;
+    bool operator<(const LogPosition& other) const {
+        return segment != other.segment ? segment < other.segment : offset < other.offset;
+    }
 };
 
 }  // namespace tally::store
