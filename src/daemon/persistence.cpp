@@ -27,8 +27,16 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
         durability::load_newest_snapshot(dir_, store_, &report);
     recovery.snapshot = report.loaded;
     recovery.skipped = report.skipped;
-    for (const auto& [path, why] : report.skipped)
-        spdlog::error("snapshot {} is damaged ({}); trying an older one", path.string(), why);
+    for (const auto& [path, why] : report.skipped) {
+        // Renamed aside (kept for a post-mortem): left in place it would count as one of
+        // the kept snapshots, and the next writes would delete the good ones first.
+        fs::path aside = path;
+        aside += ".damaged";
+        std::error_code ec;
+        fs::rename(path, aside, ec);
+        spdlog::error("snapshot {} is damaged ({}); moved to {}, trying an older one",
+                      path.string(), why, aside.filename().string());
+    }
 
     const std::size_t shards = store_.shard_count();
     const std::vector<durability::LogPosition> from =

@@ -2,7 +2,7 @@
 // Persistence: the daemon's snapshots, its recovery from them, and retention.
 //
 // Recovery (start): load the newest valid snapshot in <data-dir>/snapshots (a corrupt one
-// falls back to the previous), then replay each log writer from the position the snapshot
+// is renamed *.snap.damaged and the previous one used), then replay each log writer from the position the snapshot
 // saved for it; writer w's records go to shard w % shards, as they did when written. Then
 // every shard's recorded position is set to its writer's log end, and writers past the
 // shard count (a previous run had more threads) keep their end in `extra_positions_`, so

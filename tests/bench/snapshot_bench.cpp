@@ -92,9 +92,12 @@ std::vector<double> ingest_while(store::Store& store, std::atomic<bool>& stop, s
 }  // namespace
 
 int main(int argc, char** argv) {
-    const long visitors = argc > 1 ? std::atol(argv[1]) : 1'000'000;
-    const long pages = argc > 2 ? std::atol(argv[2]) : 100'000;
-    const long shards = argc > 3 ? std::atol(argv[3]) : 2;
+    auto arg = [&](int i, long fallback) {
+        return argc > i ? std::strtol(argv[i], nullptr, 10) : fallback;
+    };
+    const long visitors = arg(1, 1'000'000);
+    const long pages = arg(2, 100'000);
+    const long shards = arg(3, 2);
     const std::filesystem::path dir = argc > 4
                                           ? std::filesystem::path(argv[4])
                                           : std::filesystem::temp_directory_path() /

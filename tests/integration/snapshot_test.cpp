@@ -190,6 +190,11 @@ TEST(Snapshots, DamagedNewestSnapshotFallsBackToThePreviousAndALongerReplay) {
         << last_recovery(daemon);
     EXPECT_EQ(replayed(daemon), 60u) << last_recovery(daemon);
     EXPECT_NE(daemon.log_text().find("is damaged"), std::string::npos);
+    // Moved aside, so it no longer counts among the kept snapshots.
+    fs::path aside = list[0];
+    aside += ".damaged";
+    EXPECT_TRUE(fs::exists(aside));
+    EXPECT_EQ(snapshots(daemon), std::vector<fs::path>{list[1]});
 }
 
 TEST(Snapshots, KillDuringSnapshotsLosesAndDoublesNothing) {
@@ -271,9 +276,9 @@ TEST(Retention, OldDaysLeaveMemoryDiskAndTheApiButTheirWeeksAndMonthsStillAnswer
         ingest::civil_from_days(monday + 3, year, month, dom);  // its Thursday's year
         const std::int64_t week1 =
             store::period_start(store::Period::week, ingest::days_from_civil(year, 1, 4));
+        const int week = static_cast<int>((monday - week1) / 7) + 1;
         char label[48];
-        std::snprintf(label, sizeof(label), "%04d-W%02lld", year,
-                      static_cast<long long>((monday - week1) / 7 + 1));
+        std::snprintf(label, sizeof(label), "%04d-W%02d", year, week);
         return std::string(label);
     };
     const std::string old_date = ingest::format_day(old_day);
