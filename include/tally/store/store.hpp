@@ -3,7 +3,7 @@
 // on one lock.
 //
 // Each HTTP I/O thread owns one shard (Request::worker) and is the only writer to it; the
-// shard's mutex is there for readers (queries, later snapshots and the mirror), so on the
+// shard's mutex is there for readers (queries, snapshots, retention and the mirror), so on the
 // hot path it is uncontended. A site's day is therefore spread over the shards, and every
 // read merges them: counters add, HyperLogLogs take the register max (exact, the union of
 // the sets), Space-Saving sketches merge within the sum of their error bounds, which is
