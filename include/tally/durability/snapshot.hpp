@@ -99,6 +99,9 @@ struct SnapshotStats {
     std::uint64_t bytes = 0;
     std::chrono::nanoseconds max_lock_hold{0};    // the longest one shard's lock was held
     std::chrono::nanoseconds total_lock_hold{0};  // summed over the shards
+    // The longest hold in this thread's CPU time: the work done under the lock, without
+    // the time the thread was preempted while holding it (which a busy machine adds).
+    std::chrono::nanoseconds max_lock_hold_cpu{0};
 };
 
 /// Called with a shard's index while that shard's lock is held and its state is being
