@@ -182,14 +182,15 @@ ReplayStats EventLog::replay_from(
         const LogPosition start = writer_index < from.size() ? from[writer_index] : LogPosition{};
         if (writer_index >= stats.ends.size())
             stats.ends.resize(writer_index + 1);
+        std::error_code size_error;
+        const std::uint64_t size = fs::file_size(path, size_error);
         if (segment < start.segment) {
             // Wholly inside the snapshot: not read at all.
-            stats.skipped_bytes += fs::file_size(path, ec);
+            stats.skipped_bytes += size_error ? 0 : size;
             continue;
         }
         const std::uint64_t first = segment == start.segment ? start.offset : 0;
-        const std::uint64_t size = fs::file_size(path, ec);
-        if (ec || first > size) {
+        if (size_error || first > size) {
             // The snapshot holds more of this writer than its file does (a machine crash
             // lost an unsynced tail): nothing here to replay; open() starts a new segment.
             stats.ends[writer_index] = std::max(stats.ends[writer_index], start);
