@@ -53,7 +53,7 @@
 // sketch its own (SpaceSaving::restore); anything else is a corrupt file.
 //
 // Writing: a shard's lock is held only while its days, roll-ups and windows are
-// serialised into memory (bounded per day by the caps and the top-list capacity: ~1 ms
+// serialised into memory (bounded per day by the caps and the top-list capacity: ~2.5 ms
 // for a day at capacity) and a View of each day's funnel log is taken; the funnel logs,
 // which grow with the day's events, are serialised after the lock is released
 // (chunked_log.hpp says why that is safe). No I/O under a lock. Then the file is written
