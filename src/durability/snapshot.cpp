@@ -16,6 +16,7 @@
 
 #include "tally/durability/crc32c.hpp"
 #include "tally/ingest/parse.hpp"
+#include "tally/ingest/time.hpp"
 
 namespace tally::durability {
 
@@ -169,6 +170,21 @@ void encode_rollup(std::string& out, std::uint32_t shard, std::string_view site,
     put_day_body(out, state);
     end_section(out, start);
 }
+
+/// A settled day (see encode_snapshot) or a roll-up, to write once the lock is released.
+struct PendingDay {
+    std::uint32_t shard;
+    std::string site;
+    std::int64_t day;
+    const store::DayState* state;
+};
+struct PendingRollup {
+    std::uint32_t shard;
+    std::string site;
+    store::Period period;
+    std::int64_t first;
+    const store::DayState* state;
+};
 
 /// A day's funnel log to write once the shard's lock is released.
 struct PendingFunnel {
@@ -740,6 +756,14 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
 
     SnapshotStats local;
     std::vector<PendingFunnel> funnels;
+    // Days before first_open_day can take no new event (ingest refuses events more than
+    // 48 hours old, so the oldest day it writes is today - 2), and roll-ups change only in
+    // retention, which runs on the snapshotting thread (see snapshot.hpp): both are
+    // serialised after the lock, through pointers that stay valid because only retention
+    // removes map nodes, and std::map insertions move none.
+    const std::int64_t first_open_day = ingest::day_of(meta.created_ms) - 2;
+    std::vector<PendingDay> settled;
+    std::vector<PendingRollup> rollups;
     // What is serialised under a shard's lock goes to its own buffer, appended to `out`
     // after the lock is released: growing `out` (tens of MiB on a busy day) under the lock
     // would copy everything written so far. Its capacity carries over to the next shard.
@@ -759,13 +783,17 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
             const auto start_cpu = thread_cpu_time();
             for (const auto& [site, part] : sites) {
                 for (const auto& [day, state] : part.days) {
+                    if (day < first_open_day) {
+                        settled.push_back(PendingDay{shard, site, day, &state});
+                        continue;
+                    }
                     encode_day(locked, shard, site, day, state);
                     if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
                         funnels.push_back(PendingFunnel{shard, site, day, state.funnel.view()});
                 }
                 for (store::Period period : {store::Period::week, store::Period::month}) {
                     for (const auto& [first, state] : part.rollups(period))
-                        encode_rollup(locked, shard, site, period, first, state);
+                        rollups.push_back(PendingRollup{shard, site, period, first, &state});
                 }
                 encode_windows(locked, shard, site, part.windows);
             }
@@ -779,10 +807,22 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
         local.total_lock_hold += ns;
         local.max_lock_hold_cpu = std::max(local.max_lock_hold_cpu, held_cpu);
         out += locked;
-        // The funnel logs (16 bytes per event: most of a busy day) outside the lock.
+        // Outside the lock: the funnel logs (16 bytes per event: most of a busy day), and
+        // the days and roll-ups that nothing but retention changes any more.
         for (const PendingFunnel& funnel : funnels)
             encode_funnel(out, funnel);
+        for (const PendingDay& day : settled) {
+            encode_day(out, day.shard, day.site, day.day, *day.state);
+            const store::FunnelLog::View view = day.state->funnel.view();
+            if (view.steps.size() != 0 || view.labels.size() != 0)
+                encode_funnel(out, PendingFunnel{day.shard, day.site, day.day, view});
+        }
+        for (const PendingRollup& rollup : rollups)
+            encode_rollup(out, rollup.shard, rollup.site, rollup.period, rollup.first,
+                          *rollup.state);
         funnels.clear();
+        settled.clear();
+        rollups.clear();
     }
 
     std::vector<store::ActiveSessions::Saved> sessions = store.active_sessions().save();

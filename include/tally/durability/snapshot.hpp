@@ -52,11 +52,14 @@
 // invariants (page views = per-minute sum = device sum = top-list totals...) and every
 // sketch its own (SpaceSaving::restore); anything else is a corrupt file.
 //
-// Writing: a shard's lock is held only while its days, roll-ups and windows are
-// serialised into memory (bounded per day by the caps and the top-list capacity: ~2.5 ms
-// for a day at capacity) and a View of each day's funnel log is taken; the funnel logs,
-// which grow with the day's events, are serialised after the lock is released
-// (chunked_log.hpp says why that is safe). No I/O under a lock. Then the file is written
+// Writing: a shard's lock is held only while the days ingest can still change (the last
+// three: events may be 48 hours old) and the windows are serialised into memory (bounded
+// per day by the caps and the top-list capacity: ~2.5 ms for a day at capacity) and a
+// View of each day's funnel log is taken. The funnel logs, which grow with the day's
+// events, are serialised after the lock is released (chunked_log.hpp says why that is
+// safe), and so are older days and the roll-ups, which only retention changes: so
+// Store::retire must not run while a snapshot is encoded (the daemon runs both on one
+// thread). No I/O under a lock. Then the file is written
 // as snapshot-<created_ms>.tmp, fsynced, renamed to
 // snapshot-<YYYYMMDDThhmmssmmm>-<seq>.snap (seq one more than the largest in the
 // directory, zero-padded so names sort) and the directory fsynced. The newest `keep`
