@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <system_error>
 #include <tuple>
@@ -65,8 +66,13 @@ void put_str(std::string& out, std::string_view s) {
 }
 
 void put_minutes(std::string& out, const store::MinuteCounts& minutes) {
-    for (std::uint32_t n : minutes)
-        put_u32(out, n);
+    // One resize, then the bytes in place: called under the shard lock for every open day.
+    std::size_t at = out.size();
+    out.resize(at + minutes.size() * 4);
+    for (std::uint32_t n : minutes) {
+        for (int i = 0; i < 4; ++i)
+            out[at++] = static_cast<char>(n >> (8 * i));
+    }
 }
 
 void put_space_saving(std::string& out, const sketch::SpaceSaving& summary) {
@@ -132,7 +138,36 @@ std::uint64_t seal_sections(std::string& buffer, std::size_t pos) {
 
 /// A day's state but its funnel log (bounded by the caps and the top-list capacity): the
 /// payload of a day section after its key, and of a roll-up section.
-void put_day_body(std::string& out, const store::DayState& state) {
+/// A HyperLogLog copied under the shard lock (16 KiB, a memcpy) whose dense bytes (a
+/// slower 6-bit packing) are written into `buffer` at `offset` after the lock is released.
+struct PendingHll {
+    std::string* buffer;
+    std::size_t offset;
+    sketch::HyperLogLog hll;
+};
+
+void put_hll(std::string& out, const sketch::HyperLogLog& hll, std::deque<PendingHll>* defer) {
+    if (defer == nullptr) {
+        out.append(hll.dense_bytes());
+        return;
+    }
+    defer->push_back(PendingHll{&out, out.size(), hll});
+    out.append(sketch::HyperLogLog::kDenseSize, '\0');
+}
+
+void fill_hlls(std::deque<PendingHll>& pending) {
+    for (PendingHll& p : pending) {
+        const std::string bytes = p.hll.dense_bytes();
+        p.buffer->replace(p.offset, bytes.size(), bytes);
+    }
+    pending.clear();
+}
+
+/// A day's state but its funnel log (bounded by the caps and the top-list capacity): the
+/// payload of a day section after its key, and of a roll-up section. With `defer`, the
+/// HyperLogLogs are copied and packed later (put_hll).
+void put_day_body(std::string& out, const store::DayState& state,
+                  std::deque<PendingHll>* defer = nullptr) {
     put_u64(out, state.page_views);
     put_minutes(out, state.pageviews_per_minute);
     for (std::uint64_t n : state.devices)
@@ -143,20 +178,20 @@ void put_day_body(std::string& out, const store::DayState& state) {
         put_u64(out, series.total);
         put_minutes(out, series.per_minute);
     }
-    out.append(state.visitors.dense_bytes());
-    out.append(state.sessions.dense_bytes());
+    put_hll(out, state.visitors, defer);
+    put_hll(out, state.sessions, defer);
     put_space_saving(out, state.pages);
     put_space_saving(out, state.referrers);
     put_space_saving(out, state.countries);
 }
 
 void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,
-                const store::DayState& state) {
+                const store::DayState& state, std::deque<PendingHll>* defer = nullptr) {
     const std::size_t start = begin_section(out, Section::day);
     put_u32(out, shard);
     put_str(out, site);
     put_i64(out, day);
-    put_day_body(out, state);
+    put_day_body(out, state, defer);
     end_section(out, start);
 }
 
@@ -764,6 +799,7 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
     const std::int64_t first_open_day = ingest::day_of(meta.created_ms) - 2;
     std::vector<PendingDay> settled;
     std::vector<PendingRollup> rollups;
+    std::deque<PendingHll> hlls;  // a deque: 16 KiB elements are never moved
     // What is serialised under a shard's lock goes to its own buffer, appended to `out`
     // after the lock is released: growing `out` (tens of MiB on a busy day) under the lock
     // would copy everything written so far. Its capacity carries over to the next shard.
@@ -787,7 +823,7 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
                         settled.push_back(PendingDay{shard, site, day, &state});
                         continue;
                     }
-                    encode_day(locked, shard, site, day, state);
+                    encode_day(locked, shard, site, day, state, &hlls);
                     if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
                         funnels.push_back(PendingFunnel{shard, site, day, state.funnel.view()});
                 }
@@ -806,6 +842,7 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
         local.max_lock_hold = std::max(local.max_lock_hold, ns);
         local.total_lock_hold += ns;
         local.max_lock_hold_cpu = std::max(local.max_lock_hold_cpu, held_cpu);
+        fill_hlls(hlls);
         out += locked;
         // Outside the lock: the funnel logs (16 bytes per event: most of a busy day), and
         // the days and roll-ups that nothing but retention changes any more.
