@@ -39,14 +39,19 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     }
 
     const std::size_t shards = store_.shard_count();
-    const std::vector<durability::LogPosition> from =
-        loaded ? loaded->log_positions : std::vector<durability::LogPosition>{};
-    recovery.replay = log_.replay_from(from, [&](std::size_t writer, const ingest::Event& event) {
-        // Register the site and name with the caps; the event was answered 200 once, so
-        // it is counted whatever the caps say now.
-        (void)store_.admit(writer % shards, event);
-        store_.apply(writer % shards, &event, 1, now_ms);
-    });
+    const durability::SnapshotMeta meta = loaded ? *loaded : durability::SnapshotMeta{};
+    const durability::ReplayFilter filter(meta);
+    recovery.replay = log_.replay_from(
+        meta.log_positions,
+        [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& event) {
+            // The snapshot saved this site's part of the shard after this record.
+            if (filter.in_snapshot(writer, event.site, at))
+                return;
+            // Register the site and name with the caps; the event was answered 200 once, so
+            // it is counted whatever the caps say now.
+            (void)store_.admit(writer % shards, event);
+            store_.apply(writer % shards, &event, 1, now_ms);
+        });
     log_.open();
     for (std::size_t i = 0; i < shards; ++i)
         store_.set_log_position(i, log_.end_position(i));

@@ -114,7 +114,8 @@ EventLog::~EventLog() {
 }
 
 ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn) {
-    return replay_from({}, [&fn](std::size_t, const ingest::Event& event) { fn(event); });
+    return replay_from(
+        {}, [&fn](std::size_t, const LogPosition&, const ingest::Event& event) { fn(event); });
 }
 
 namespace {
@@ -163,7 +164,8 @@ void read_segment(const fs::path& path, std::uint64_t offset, std::string& data)
 
 ReplayStats EventLog::replay_from(
     const std::vector<LogPosition>& from,
-    const std::function<void(std::size_t writer, const ingest::Event&)>& fn) {
+    const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>&
+        fn) {
     ReplayStats stats;
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
@@ -204,7 +206,7 @@ ReplayStats EventLog::replay_from(
             const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
             if (result.status != DecodeStatus::ok)
                 break;
-            fn(writer_index, event);
+            fn(writer_index, LogPosition{segment, first + offset}, event);
             ++stats.records;
             offset += result.consumed;
         }

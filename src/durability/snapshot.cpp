@@ -12,6 +12,7 @@
 #include <ctime>
 #include <deque>
 #include <map>
+#include <set>
 #include <system_error>
 #include <tuple>
 
@@ -37,7 +38,8 @@ enum class Section : std::uint32_t {
     windows = 3,
     sessions = 4,
     rollup = 5,
-    funnel = 6
+    funnel = 6,
+    site_mark = 7
 };
 
 // ---- writing ----
@@ -220,6 +222,17 @@ struct PendingRollup {
     std::int64_t first;
     const store::DayState* state;
 };
+
+/// Where `shard`'s writer was when `site`'s part of the shard was saved.
+void encode_site_mark(std::string& out, std::uint32_t shard, std::string_view site,
+                      const LogPosition& position) {
+    const std::size_t start = begin_section(out, Section::site_mark);
+    put_u32(out, shard);
+    put_str(out, site);
+    put_u64(out, position.segment);
+    put_u64(out, position.offset);
+    end_section(out, start);
+}
 
 /// A day's funnel log to write once the shard's lock is released.
 struct PendingFunnel {
@@ -444,6 +457,7 @@ struct Staged {
         day_index;
     std::vector<StagedWindows> windows;
     std::vector<store::ActiveSessions::Saved> sessions;
+    std::set<std::pair<std::uint32_t, std::string>> marks_seen;
 };
 
 bool decode_meta(Reader& in, SnapshotMeta& meta) {
@@ -529,6 +543,20 @@ bool decode_rollup(Reader& in, Staged& staged) {
     if (!read_day_body(in, state))
         return false;
     return stage_day(staged, StagedDay{shard, std::string(site), first, std::move(state), p});
+}
+
+bool decode_site_mark(Reader& in, Staged& staged) {
+    SitePosition mark;
+    mark.shard = in.u32();
+    mark.site = in.str();
+    mark.position.segment = in.u64();
+    mark.position.offset = in.u64();
+    if (!in.ok() || !in.done() || !ingest::valid_site(mark.site))
+        return false;
+    if (!staged.marks_seen.emplace(mark.shard, mark.site).second)
+        return false;  // each (shard, site) once
+    staged.meta.site_positions.push_back(std::move(mark));
+    return true;
 }
 
 bool decode_funnel(Reader& in, Staged& staged) {
@@ -645,6 +673,8 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
             good = decode_rollup(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::funnel)) {
             good = decode_funnel(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::site_mark)) {
+            good = decode_site_mark(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::windows)) {
             good = decode_windows(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::sessions) && !have_sessions) {
@@ -802,39 +832,17 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
     std::deque<PendingHll> hlls;  // a deque: 16 KiB elements are never moved
     // What is serialised under a shard's lock goes to its own buffer, appended to `out`
     // after the lock is released: growing `out` (tens of MiB on a busy day) under the lock
-    // would copy everything written so far. Its capacity carries over to the next shard.
+    // would copy everything written so far. Its capacity carries over to the next site.
     std::string locked;
     locked.reserve(1 << 20);
-    for (std::size_t i = 0; i < store.shard_count(); ++i) {
-        // Under the shard's lock: everything but the funnel logs (bounded per day by the
-        // caps and the top-list capacity), each day's funnel View (chunk pointers and
-        // lengths) and the shard's log position. The hold time is what ingest feels
-        // (tests/bench/snapshot_bench.cpp).
-        const auto shard = static_cast<std::uint32_t>(i);
+    // Holds a shard's lock for fn(sites), timing the hold (what ingest may wait).
+    auto hold = [&](std::size_t i, const auto& fn) {
         Clock::duration held{};
         std::chrono::nanoseconds held_cpu{};
-        locked.clear();
         store.visit_shard(i, [&](const store::StringMap<store::SiteShard>& sites) {
             const auto start = Clock::now();
             const auto start_cpu = thread_cpu_time();
-            for (const auto& [site, part] : sites) {
-                for (const auto& [day, state] : part.days) {
-                    if (day < first_open_day) {
-                        settled.push_back(PendingDay{shard, site, day, &state});
-                        continue;
-                    }
-                    encode_day(locked, shard, site, day, state, &hlls);
-                    if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
-                        funnels.push_back(PendingFunnel{shard, site, day, state.funnel.view()});
-                }
-                for (store::Period period : {store::Period::week, store::Period::month}) {
-                    for (const auto& [first, state] : part.rollups(period))
-                        rollups.push_back(PendingRollup{shard, site, period, first, &state});
-                }
-                encode_windows(locked, shard, site, part.windows);
-            }
-            if (position)
-                meta.log_positions[i] = position(i);
+            fn(sites);
             held = Clock::now() - start;
             held_cpu = thread_cpu_time() - start_cpu;
         });
@@ -842,24 +850,66 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
         local.max_lock_hold = std::max(local.max_lock_hold, ns);
         local.total_lock_hold += ns;
         local.max_lock_hold_cpu = std::max(local.max_lock_hold_cpu, held_cpu);
-        fill_hlls(hlls);
-        out += locked;
-        // Outside the lock: the funnel logs (16 bytes per event: most of a busy day), and
-        // the days and roll-ups that nothing but retention changes any more.
-        for (const PendingFunnel& funnel : funnels)
-            encode_funnel(out, funnel);
-        for (const PendingDay& day : settled) {
-            encode_day(out, day.shard, day.site, day.day, *day.state);
-            const store::FunnelLog::View view = day.state->funnel.view();
-            if (view.steps.size() != 0 || view.labels.size() != 0)
-                encode_funnel(out, PendingFunnel{day.shard, day.site, day.day, view});
+    };
+    for (std::size_t i = 0; i < store.shard_count(); ++i) {
+        const auto shard = static_cast<std::uint32_t>(i);
+        // First hold: the shard's sites, and its position, from which recovery replays
+        // this writer (every record before it is in the shard's state now).
+        std::vector<std::string> names;
+        hold(i, [&](const store::StringMap<store::SiteShard>& sites) {
+            names.reserve(sites.size());
+            for (const auto& [site, part] : sites)
+                names.push_back(site);
+            if (position)
+                meta.log_positions[i] = position(i);
+        });
+        // Then one hold per site: its open days (bounded per day by the caps and the
+        // top-list capacity), its windows, the funnel Views, and the position at that
+        // moment (a site mark): recovery skips this site's records before it. Sites that
+        // appear after the first hold are not saved; all their records come after it.
+        for (const std::string& name : names) {
+            locked.clear();
+            hold(i, [&](const store::StringMap<store::SiteShard>& sites) {
+                const auto it = sites.find(name);
+                if (it == sites.end())
+                    return;  // sites are never removed; kept for safety
+                const store::SiteShard& part = it->second;
+                for (const auto& [day, state] : part.days) {
+                    if (day < first_open_day) {
+                        settled.push_back(PendingDay{shard, name, day, &state});
+                        continue;
+                    }
+                    encode_day(locked, shard, name, day, state, &hlls);
+                    if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
+                        funnels.push_back(PendingFunnel{shard, name, day, state.funnel.view()});
+                }
+                for (store::Period period : {store::Period::week, store::Period::month}) {
+                    for (const auto& [first, state] : part.rollups(period))
+                        rollups.push_back(PendingRollup{shard, name, period, first, &state});
+                }
+                encode_windows(locked, shard, name, part.windows);
+                if (position)
+                    encode_site_mark(locked, shard, name, position(i));
+            });
+            fill_hlls(hlls);
+            out += locked;
+            // Outside the lock: the funnel logs (16 bytes per event: most of a busy day),
+            // and the days and roll-ups that nothing but retention changes any more.
+            for (const PendingFunnel& funnel : funnels)
+                encode_funnel(out, funnel);
+            for (const PendingDay& day : settled) {
+                encode_day(out, day.shard, day.site, day.day, *day.state);
+                const store::FunnelLog::View view = day.state->funnel.view();
+                if (view.steps.size() != 0 || view.labels.size() != 0)
+                    encode_funnel(out, PendingFunnel{day.shard, day.site, day.day, view});
+            }
+            for (const PendingRollup& rollup : rollups)
+                encode_rollup(out, rollup.shard, rollup.site, rollup.period, rollup.first,
+                              *rollup.state);
+            funnels.clear();
+            settled.clear();
+            rollups.clear();
         }
-        for (const PendingRollup& rollup : rollups)
-            encode_rollup(out, rollup.shard, rollup.site, rollup.period, rollup.first,
-                          *rollup.state);
-        funnels.clear();
-        settled.clear();
-        rollups.clear();
     }
 
     std::vector<store::ActiveSessions::Saved> sessions = store.active_sessions().save();
@@ -990,6 +1040,22 @@ WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& me
     if (!result.removed.empty())
         sync_directory(dir);
     return result;
+}
+
+ReplayFilter::ReplayFilter(const SnapshotMeta& meta) {
+    for (const SitePosition& mark : meta.site_positions) {
+        if (mark.shard >= marks_.size())
+            marks_.resize(mark.shard + 1);
+        marks_[mark.shard][mark.site] = mark.position;
+    }
+}
+
+bool ReplayFilter::in_snapshot(std::size_t writer, std::string_view site,
+                               const LogPosition& at) const {
+    if (writer >= marks_.size())
+        return false;
+    const auto it = marks_[writer].find(site);
+    return it != marks_[writer].end() && at < it->second;
 }
 
 std::optional<SnapshotMeta> read_snapshot_meta(const fs::path& path, std::string* error) {

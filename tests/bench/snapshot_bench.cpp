@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
             durability::EventLogOptions{dir / "log", options.shards, durability::FsyncMode::never,
                                         std::chrono::milliseconds(100), 64ull << 20});
         start = Clock::now();
-        const durability::ReplayStats stats =
-            replay_log.replay_from({}, [&](std::size_t writer, const ingest::Event& ev) {
+        const durability::ReplayStats stats = replay_log.replay_from(
+            {}, [&](std::size_t writer, const durability::LogPosition&, const ingest::Event& ev) {
                 reference.apply(writer, &ev, 1, now);
             });
         std::printf("restart by replaying the whole log: %llu events in %.0f ms\n",
@@ -232,9 +232,13 @@ int main(int argc, char** argv) {
     durability::EventLog replay_log(
         durability::EventLogOptions{dir / "log", options.shards, durability::FsyncMode::never,
                                     std::chrono::milliseconds(100), 64ull << 20});
+    const durability::ReplayFilter filter(*loaded);
     const durability::ReplayStats tail = replay_log.replay_from(
         loaded->log_positions,
-        [&](std::size_t writer, const ingest::Event& ev) { restarted.apply(writer, &ev, 1, now); });
+        [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& ev) {
+            if (!filter.in_snapshot(writer, ev.site, at))
+                restarted.apply(writer, &ev, 1, now);
+        });
     std::printf("restart from the snapshot: loaded in %.0f ms + replayed %llu events = %.0f ms\n",
                 load_ms, static_cast<unsigned long long>(tail.records), ms_since(start));
 

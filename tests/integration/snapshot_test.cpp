@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/time.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -199,23 +200,27 @@ TEST(Snapshots, DamagedNewestSnapshotFallsBackToThePreviousAndALongerReplay) {
 
 TEST(Snapshots, KillDuringSnapshotsLosesAndDoublesNothing) {
     TempDir config;
-    // A snapshot every second while events flow, and a kill at various points of that.
+    // A snapshot every second while events for several sites flow from two connections
+    // (both I/O threads), and a kill at various points of that.
     Tallyd daemon(snapshot_config(config, 1));
-    std::uint64_t answered = 0;
+    constexpr int kSites = 4;
+    std::array<std::atomic<std::uint64_t>, kSites> answered{};
     for (int round = 0; round < 3; ++round) {
-        {
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(1300 + 350 * round);
+        auto send = [&](int from) {
             HttpClient client(daemon.port());
-            const auto until =
-                std::chrono::steady_clock::now() + std::chrono::milliseconds(1300 + 350 * round);
-            int i = 0;
-            while (std::chrono::steady_clock::now() < until) {
+            for (int i = from; std::chrono::steady_clock::now() < until; i += 2) {
                 json body = {{"page_url", "/k" + std::to_string(i % 5)},
-                             {"session_id", "s" + std::to_string(i)}};
+                             {"session_id", "s" + std::to_string(i)},
+                             {"site", "k" + std::to_string(i % kSites)}};
                 if (client.post("/track/pageview", body.dump()).status == 200)
-                    ++answered;
-                ++i;
+                    ++answered[static_cast<std::size_t>(i % kSites)];
             }
-        }
+        };
+        std::thread a(send, 0), b(send, 1);
+        a.join();
+        b.join();
         daemon.stop(SIGKILL);
         // What a kill in the middle of a write leaves: a partial temp file.
         const fs::path dir = fs::path(daemon.data_dir()) / "snapshots";
@@ -226,7 +231,11 @@ TEST(Snapshots, KillDuringSnapshotsLosesAndDoublesNothing) {
         }
         daemon.restart();
         HttpClient client(daemon.port());
-        EXPECT_EQ(dashboard(client, "today")["page_views"], answered) << "round " << round;
+        for (int site = 0; site < kSites; ++site) {
+            EXPECT_EQ(dashboard(client, "today", "k" + std::to_string(site))["page_views"],
+                      answered[static_cast<std::size_t>(site)].load())
+                << "round " << round << ", site k" << site;
+        }
     }
     EXPECT_GE(snapshots(daemon).size(), 1u);
 }

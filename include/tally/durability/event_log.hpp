@@ -79,13 +79,13 @@ class EventLog {
 
     /// replay() from positions: writer w's records before from[w] are skipped (segments
     /// wholly before it are not even read), writers past from.size() replay from their
-    /// start; fn also gets the writer's index. A position past the end of its segment (the
-    /// log lost a tail a snapshot already holds, after a machine crash) makes that writer
-    /// start a new segment, so what it appends next is after the position. Call once,
+    /// start; fn also gets the writer's index and where the record begins. A position past the end
+    /// of its segment (the log lost a tail a snapshot already holds, after a machine crash) makes
+    /// that writer start a new segment, so what it appends next is after the position. Call once,
     /// before open().
-    ReplayStats replay_from(
-        const std::vector<LogPosition>& from,
-        const std::function<void(std::size_t writer, const ingest::Event&)>& fn);
+    ReplayStats replay_from(const std::vector<LogPosition>& from,
+                            const std::function<void(std::size_t writer, const LogPosition& at,
+                                                     const ingest::Event&)>& fn);
 
     /// Opens (or creates) each writer's newest segment for appending. Throws
     /// std::system_error naming the file on failure.

@@ -18,8 +18,8 @@
 //   +-----------+-------------+-------------+
 //   | "TALLYSNP"| version u32 | flags u32   |   header, 16 bytes; version 2, flags 0
 //   +-----------+-------------+-------------+
-//   | section | section | ... | section     |   meta first, then per shard: its days,
-//   +-----------+-------------+-------------+   roll-ups and windows, then its funnels;
+//   | section | section | ... | section     |   meta first, then per shard and site: its
+//   +-----------+-------------+-------------+   days, windows, site mark, funnels, roll-ups;
 //   | "TALLYEND"| sections u64| crc32c u32  |   sessions last. Trailer, 20 bytes: the number
 //   +-----------+-------------+-------------+   of sections and the CRC32C of every byte before it
 //
@@ -47,20 +47,27 @@
 //               u64 n | n x (i64 ts, u32 label id, u32 identity id)     (after its day)
 //   3 windows   u32 shard | str site | u32 n | n x (i64 minute | u32 m | m x (str page, u64))
 //   4 sessions  u64 n | n x (str site | str session | str visitor | i64 minute)
+//   7 site mark u32 shard | str site | u64 segment | u64 offset   (once per shard and site)
 // Exactly one meta section, first; at most one sessions section; each (shard, site, day)
 // and roll-up once, each funnel once and after its day. A loaded day must keep DayState's
 // invariants (page views = per-minute sum = device sum = top-list totals...) and every
 // sketch its own (SpaceSaving::restore); anything else is a corrupt file.
 //
-// Writing: a shard's lock is held only while the days ingest can still change (the last
-// three: events may be 48 hours old) and the windows are serialised into memory (bounded
-// per day by the caps and the top-list capacity: ~2.5 ms for a day at capacity) and a
-// View of each day's funnel log is taken. The funnel logs, which grow with the day's
-// events, are serialised after the lock is released (chunked_log.hpp says why that is
-// safe), and so are older days and the roll-ups, which only retention changes: so
-// Store::retire must not run while a snapshot is encoded (the daemon runs both on one
-// thread). No I/O under a lock. Then the file is written
-// as snapshot-<created_ms>.tmp, fsynced, renamed to
+// Writing: a snapshot never holds a shard's lock for long. Per shard, a first hold takes
+// its list of sites and its writer's position (meta.log_positions: recovery replays from
+// there). Then one hold per site serialises the site's days that ingest can still change
+// (the last three: events may be 48 hours old; bounded per day by the caps and the
+// top-list capacity, ~2.5 ms for a day at capacity, HyperLogLogs only copied) and its
+// windows, takes a View of each day's funnel log, and writes a site mark: the writer's
+// position at that moment. Between holds ingest goes on, so a site's part includes some
+// records past the shard's position; recovery skips those (ReplayFilter), which is why
+// the snapshot stays exact. After each hold, with no lock: the HyperLogLogs are packed,
+// the funnel logs (which grow with the day's events; chunked_log.hpp says why reading
+// them is safe) and the older days and roll-ups (which only retention changes: so
+// Store::retire must not run while a snapshot is encoded; the daemon runs both on one
+// thread) are serialised. No I/O under a lock.
+//
+// Then the file is written as snapshot-<created_ms>.tmp, fsynced, renamed to
 // snapshot-<YYYYMMDDThhmmssmmm>-<seq>.snap (seq one more than the largest in the
 // directory, zero-padded so names sort) and the directory fsynced. The newest `keep`
 // snapshots stay; older ones are deleted. One writer per directory at a time.
@@ -91,11 +98,37 @@ inline constexpr std::uint32_t kSnapshotVersion = 2;
 /// Where a log writer was when the snapshot was taken (opaque to snapshots).
 using LogPosition = store::LogPosition;
 
+/// Where shard `shard`'s writer was when `site`'s part of that shard was saved: that
+/// part includes the writer's records for the site before it and none after.
+struct SitePosition {
+    std::uint32_t shard = 0;
+    std::string site;
+    LogPosition position;
+    bool operator==(const SitePosition&) const = default;
+};
+
 struct SnapshotMeta {
     std::int64_t created_ms = 0;
-    std::vector<LogPosition> log_positions;  // one per log writer
-    std::uint32_t shards = 0;                // the store's shard count when saved (info)
+    /// One per log writer: recovery replays each writer from here (every record before it
+    /// is in the snapshot; for the sites with a site position, some after it too).
+    std::vector<LogPosition> log_positions;
+    std::uint32_t shards = 0;                  // the store's shard count when saved (info)
+    std::vector<SitePosition> site_positions = {};  // from the site-mark sections
     bool operator==(const SnapshotMeta&) const = default;
+};
+
+/// Recovery's test for a replayed record: is it already in the snapshot? True when the
+/// snapshot saved the record's site in the writer's shard at a later position. A record
+/// of a site without a mark is never in it (that site's part was saved before the record,
+/// or not at all).
+class ReplayFilter {
+  public:
+    explicit ReplayFilter(const SnapshotMeta& meta);
+    /// `at`: where the record begins in `writer`'s log.
+    bool in_snapshot(std::size_t writer, std::string_view site, const LogPosition& at) const;
+
+  private:
+    std::vector<store::StringMap<LogPosition>> marks_;  // by writer (= saved shard)
 };
 
 struct SnapshotStats {
@@ -107,15 +140,16 @@ struct SnapshotStats {
     std::chrono::nanoseconds max_lock_hold_cpu{0};
 };
 
-/// Called with a shard's index while that shard's lock is held and its state is being
-/// saved: returns the position of the shard's log writer that this state includes. The
-/// daemon (one log writer per shard) records, under the shard lock, the log end after each
-/// batch it applies, and answers that here, so a position can never run ahead of or lag
-/// behind the saved state.
+/// Called with a shard's index while that shard's lock is held (once for the shard, then
+/// once per site saved): returns the position of the shard's log writer that the shard's
+/// state includes at that moment. The daemon (one log writer per shard) records, under the
+/// shard lock, the log end after each batch it applies, and answers that here, so a
+/// position can never run ahead of or lag behind the saved state.
 using PositionUnderLock = std::function<LogPosition(std::size_t shard)>;
 
 /// The snapshot file's bytes for `store` (meta.shards is filled in from the store). With
-/// `position`, meta.log_positions is replaced by one position per shard taken from it.
+/// `position`, meta.log_positions gets one position per shard taken from it (positions
+/// past the shard count are kept) and a site mark is saved per shard and site.
 std::string encode_snapshot(const store::Store& store, SnapshotMeta meta,
                             SnapshotStats* stats = nullptr,
                             const PositionUnderLock& position = nullptr);
