@@ -163,7 +163,7 @@ int App::run() {
         TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
         durability::fsync_mode_name(config_.fsync),
         config_.redis_url.empty() ? "off" : config_.redis_url, config_.token.empty() ? "off" : "on",
-        config_.demo ? "on" : "off", recovery.replay.records, recovery.ms);
+        config_.demo ? "on" : "off", recovery.replay.records - recovery.in_snapshot, recovery.ms);
     if (!config_.redis_url.empty()) {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }

@@ -45,8 +45,10 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
         meta.log_positions,
         [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& event) {
             // The snapshot saved this site's part of the shard after this record.
-            if (filter.in_snapshot(writer, event.site, at))
+            if (filter.in_snapshot(writer, event.site, at)) {
+                ++recovery.in_snapshot;
                 return;
+            }
             // Register the site and name with the caps; the event was answered 200 once, so
             // it is counted whatever the caps say now.
             (void)store_.admit(writer % shards, event);
@@ -67,9 +69,11 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
             recovery.replay.cut_bytes, recovery.replay.damaged_files);
     }
     spdlog::info(
-        "recovery: snapshot {}, replayed {} event(s) ({} bytes of log after it), {:.0f} ms",
+        "recovery: snapshot {}, replayed {} event(s) ({} bytes of log after it; {} "
+        "more already in the snapshot), {:.0f} ms",
         recovery.snapshot.empty() ? std::string("none") : recovery.snapshot.string(),
-        recovery.replay.records, recovery.replay.bytes, recovery.ms);
+        recovery.replay.records - recovery.in_snapshot, recovery.replay.bytes, recovery.in_snapshot,
+        recovery.ms);
     events_at_last_ = store_.events_applied();
     last_snapshot_ = Clock::now();
     retain(now_ms);

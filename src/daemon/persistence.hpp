@@ -2,19 +2,20 @@
 // Persistence: the daemon's snapshots, its recovery from them, and retention.
 //
 // Recovery (start): load the newest valid snapshot in <data-dir>/snapshots (a corrupt one
-// is renamed *.snap.damaged and the previous one used), then replay each log writer from the position the snapshot
-// saved for it; writer w's records go to shard w % shards, as they did when written. Then
-// every shard's recorded position is set to its writer's log end, and writers past the
-// shard count (a previous run had more threads) keep their end in `extra_positions_`, so
-// the next snapshot says their logs are wholly inside it.
+// is renamed *.snap.damaged and the previous one used), then replay each log writer from
+// the position the snapshot saved for it, skipping the records its site marks say it
+// already holds (snapshot.hpp); writer w's records go to shard w % shards, as they did
+// when written. Then every shard's recorded position is set to its writer's log end, and
+// writers past the shard count (a previous run had more threads) keep their end in
+// `extra_positions_`, so the next snapshot says their logs are wholly inside it.
 //
 // Snapshots (own thread, checked every second): every durability.snapshot_interval_s or
 // durability.snapshot_events events, whichever first, and once more on clean shutdown.
-// The position a snapshot saves for shard i is the one the shard recorded, under the
-// lock the snapshot holds while it copies that shard, after the last batch it counted
-// (TrackApi: log append, then Store::apply with the append's end). So each writer's
-// records before the position are in the snapshot and none after it: replaying from it
-// counts every record exactly once.
+// A position a snapshot saves for shard i (the shard's, and each site mark) is the one
+// the shard recorded after the last batch it counted (TrackApi: log append, then
+// Store::apply with the append's end), read under the same lock hold in which the
+// snapshot copies that state. So the writer's records before it are in the saved state
+// and none after it: replaying from it, with the filter, counts every record exactly once.
 //
 // Retention (same thread, at start and every minute): day states older than
 // retention_days are folded into week and month roll-ups and leave memory (Store::retire);
@@ -47,7 +48,8 @@ class Persistence {
     struct Recovery {
         std::filesystem::path snapshot;                                      // empty: none loaded
         std::vector<std::pair<std::filesystem::path, std::string>> skipped;  // corrupt ones
-        durability::ReplayStats replay;
+        durability::ReplayStats replay;  // records read after the snapshot's positions
+        std::uint64_t in_snapshot = 0;   // of which the snapshot's site marks already held
         double ms = 0;
     };
     /// Loads the newest valid snapshot, replays the log after it, opens the log and runs
