@@ -764,12 +764,12 @@ void write_file_synced(const fs::path& path, std::string_view bytes) {
 bool read_file(const fs::path& path, std::string& out, std::string& error) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        error = std::string("open: ") + std::strerror(errno);
+        error = "open: " + std::generic_category().message(errno);
         return false;
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
-        error = std::string("stat: ") + std::strerror(errno);
+        error = "stat: " + std::generic_category().message(errno);
         ::close(fd);
         return false;
     }
