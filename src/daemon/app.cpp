@@ -34,6 +34,7 @@ App::App(Config config) : config_(std::move(config)) {
     rejects_options.dir = data / "rejects";
     rejects_options.retention_days = config_.retention_days;
     rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
+    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
@@ -103,6 +104,10 @@ void App::build_routes() {
                            [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
+    metrics_->add_callback("tally_day_states", "Per-shard day states in memory (retention).",
+                           "gauge", [this] { return static_cast<double>(store_->day_count()); });
+    metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
+                           [this] { return static_cast<double>(store_->rollup_count()); });
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
                                         workers_);
@@ -111,28 +116,9 @@ void App::build_routes() {
 }
 
 int App::run() {
-    // 1. Rebuild the state from the log, before anything is served.
-    const auto replay_started = std::chrono::steady_clock::now();
-    const std::int64_t now = now_ms();
-    std::size_t next_shard = 0;
-    const durability::ReplayStats replayed = log_->replay([&](const ingest::Event& event) {
-        const std::size_t shard = next_shard++ % shards_;
-        // Register the site and name with the caps; the event was answered 200 once, so it
-        // is counted whatever the caps say now.
-        (void)store_->admit(shard, event);
-        store_->apply(shard, event, now);
-    });
-    const double replay_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started)
-            .count();
-    for (const auto& damage : replayed.damage) {
-        spdlog::warn(
-            "event log: {}: {} record at offset {}, cut {} damaged or torn byte(s) from there to "
-            "the end; every complete record before it was kept",
-            damage.file.string(), damage.torn ? "torn" : "damaged", damage.offset,
-            damage.cut_bytes);
-    }
-    log_->open();
+    // 1. Rebuild the state from the newest snapshot and the log after it, before anything
+    // is served.
+    const Persistence::Recovery recovery = persistence_->recover(now_ms());
 
     // 2. Serve.
     http::ServerOptions options;
@@ -165,6 +151,7 @@ int App::run() {
             server_stats_);
     }
     server_->start();
+    persistence_->start();
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
@@ -178,9 +165,10 @@ int App::run() {
             [this, demo_shard](ingest::Event& event) {
                 if (store_->admit(demo_shard, event) != store::Admission::ok)
                     return false;
-                if (!log_->append(demo_shard, &event, 1))
+                durability::LogPosition logged;
+                if (!log_->append(demo_shard, &event, 1, &logged))
                     return false;
-                store_->apply(demo_shard, event, now_ms());
+                store_->apply(demo_shard, &event, 1, now_ms(), &logged);
                 metrics_->count_ingested(demo_shard, event.kind);
                 return true;
             },
@@ -193,7 +181,7 @@ int App::run() {
         TALLY_VERSION, config_.listen_host, server_->port(), config_.data_dir, workers_,
         durability::fsync_mode_name(config_.fsync),
         config_.redis_url.empty() ? "off" : config_.redis_url, config_.token.empty() ? "off" : "on",
-        config_.demo ? "on" : "off", replayed.records, replay_ms);
+        config_.demo ? "on" : "off", recovery.replay.records - recovery.in_snapshot, recovery.ms);
     if (!config_.redis_url.empty()) {
         spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
     }
@@ -207,11 +195,13 @@ int App::run() {
     hub_->stop();
     housekeeping_.reset();
 
-    // 3. Stopped: everything answered has been written; make it durable. close() also
+    // 3. Stopped: everything answered has been written; make it durable (close() also
     // answers any request still waiting for a group fsync while the router it answers
-    // through still exists.
+    // through still exists), and snapshot it so the next start replays nothing.
     ready_.store(false);
+    persistence_->stop();
     log_->close();
+    persistence_->snapshot("shutdown");
     spdlog::info("tallyd stopped");
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "demo.hpp"
 #include "periodic.hpp"
+#include "persistence.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/rejects_log.hpp"
@@ -140,6 +141,7 @@ class App {
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
+    std::unique_ptr<Persistence> persistence_;  // snapshots, recovery, retention
     std::unique_ptr<metrics::Metrics> metrics_;
     std::unique_ptr<TrackApi> track_;
     std::unique_ptr<ReadApi> read_;

@@ -141,6 +141,18 @@ const std::map<std::string, Setter>& setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.segment_bytes = static_cast<std::uint64_t>(as_integer(v, k, 1, 4096)) << 20;
          }},
+        {"durability.snapshot_interval_s",
+         [](Config& c, const json& v, const std::string& k) {
+             c.snapshot_interval = std::chrono::seconds(as_integer(v, k, 0, 86'400));
+         }},
+        {"durability.snapshot_events",
+         [](Config& c, const json& v, const std::string& k) {
+             c.snapshot_events = static_cast<std::uint64_t>(as_integer(v, k, 0, 1'000'000'000));
+         }},
+        {"durability.snapshots_kept",
+         [](Config& c, const json& v, const std::string& k) {
+             c.snapshots_kept = static_cast<std::size_t>(as_integer(v, k, 1, 100));
+         }},
         {"http.max_connections",
          [](Config& c, const json& v, const std::string& k) {
              c.max_connections = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
@@ -196,7 +208,9 @@ const std::map<std::string, Setter>& setters() {
          }},
         {"retention_days",
          [](Config& c, const json& v, const std::string& k) {
-             c.retention_days = static_cast<int>(as_integer(v, k, 1, 3650));
+             // An event may be 48 h old, so its day may be today - 2: three days at least,
+             // or ingest would recreate days that retention just removed.
+             c.retention_days = static_cast<int>(as_integer(v, k, 3, 3650));
          }},
         {"rollup_retention_days",
          [](Config& c, const json& v, const std::string& k) {

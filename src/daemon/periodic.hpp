@@ -1,7 +1,7 @@
 #pragma once
 // Runs a task on its own thread every `interval` until destroyed: the daemon's
-// housekeeping (forgetting old visitor salts now; retention and snapshots later), kept off
-// the I/O threads.
+// housekeeping (forgetting old visitor salts; snapshots and retention have their own
+// thread, persistence.hpp), kept off the I/O threads.
 
 #include <chrono>
 #include <condition_variable>

@@ -165,10 +165,11 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
         return respond(reject(request, route, 429, admission_rejection(admission, event)));
     }
-    if (!log_.append(request.worker, &event, 1)) {
+    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
+    if (!log_.append(request.worker, &event, 1, &logged)) {
         return respond(reject(request, route, 503, kLogUnavailable));
     }
-    store_.apply(request.worker, event, now);
+    store_.apply(request.worker, &event, 1, now, &logged);
     metrics_.count_ingested(request.worker, event.kind);
     answer_when_logged(request, respond, ok_response());
 }
@@ -226,10 +227,11 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
     }
 
     if (admitted > 0) {
-        if (!log_.append(request.worker, events.data(), admitted)) {
+        durability::LogPosition logged;
+        if (!log_.append(request.worker, events.data(), admitted, &logged)) {
             return respond(reject(request, route, 503, kLogUnavailable));
         }
-        store_.apply(request.worker, events.data(), admitted, now);
+        store_.apply(request.worker, events.data(), admitted, now, &logged);
         for (std::size_t i = 0; i < admitted; ++i)
             metrics_.count_ingested(request.worker, events[i].kind);
     }

@@ -117,6 +117,58 @@ EventLog::~EventLog() {
 }
 
 ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn) {
+    return replay_from(
+        {}, [&fn](std::size_t, const LogPosition&, const ingest::Event& event) { fn(event); });
+}
+
+namespace {
+
+/// Every segment file in `dir` by (writer, segment): oldest first per writer.
+std::map<std::pair<std::size_t, std::uint64_t>, fs::path> list_segments(const fs::path& dir) {
+    std::map<std::pair<std::size_t, std::uint64_t>, fs::path> segments;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::size_t writer = 0;
+        std::uint64_t segment = 0;
+        if (it->is_regular_file() &&
+            parse_segment_name(it->path().filename().string(), writer, segment)) {
+            segments.emplace(std::make_pair(writer, segment), it->path());
+        }
+    }
+    return segments;
+}
+
+/// Reads `path` from byte `offset` to its end into `data`. Throws naming the file.
+void read_segment(const fs::path& path, std::uint64_t offset, std::string& data) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
+    data.clear();
+    char chunk[1 << 16];
+    auto at = static_cast<off_t>(offset);
+    for (;;) {
+        const ssize_t n = ::pread(fd, chunk, sizeof(chunk), at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            throw std::system_error(err, std::generic_category(), "cannot read " + path.string());
+        }
+        if (n == 0)
+            break;
+        data.append(chunk, static_cast<std::size_t>(n));
+        at += n;
+    }
+    ::close(fd);
+}
+
+}  // namespace
+
+ReplayStats EventLog::replay_from(
+    const std::vector<LogPosition>& from,
+    const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>&
+        fn) {
     ReplayStats stats;
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
@@ -125,39 +177,32 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
 
     // Every writer's segments, oldest first. Order across writers does not matter: each
     // record is counted once and the counts commute.
-    std::map<std::pair<std::size_t, std::uint64_t>, fs::path> segments;
-    for (const auto& entry : fs::directory_iterator(options_.dir)) {
-        std::size_t writer = 0;
-        std::uint64_t segment = 0;
-        if (entry.is_regular_file() &&
-            parse_segment_name(entry.path().filename().string(), writer, segment)) {
-            segments.emplace(std::make_pair(writer, segment), entry.path());
-        }
-    }
+    const auto segments = list_segments(options_.dir);
+    stats.ends = from;
 
     std::string data;
     ingest::Event event;
     for (const auto& [key, path] : segments) {
-        const int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd < 0)
-            throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
-        data.clear();
-        char chunk[1 << 16];
-        for (;;) {
-            const ssize_t n = ::read(fd, chunk, sizeof(chunk));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                const int err = errno;
-                ::close(fd);
-                throw std::system_error(err, std::generic_category(),
-                                        "cannot read " + path.string());
-            }
-            if (n == 0)
-                break;
-            data.append(chunk, static_cast<std::size_t>(n));
+        const auto [writer_index, segment] = key;
+        const LogPosition start = writer_index < from.size() ? from[writer_index] : LogPosition{};
+        if (writer_index >= stats.ends.size())
+            stats.ends.resize(writer_index + 1);
+        std::error_code size_error;
+        const std::uint64_t size = fs::file_size(path, size_error);
+        if (segment < start.segment) {
+            // Wholly inside the snapshot: not read at all.
+            stats.skipped_bytes += size_error ? 0 : size;
+            continue;
         }
-        ::close(fd);
+        const std::uint64_t first = segment == start.segment ? start.offset : 0;
+        if (size_error || first > size) {
+            // The snapshot holds more of this writer than its file does (a machine crash
+            // lost an unsynced tail): nothing here to replay; open() starts a new segment.
+            stats.ends[writer_index] = std::max(stats.ends[writer_index], start);
+            continue;
+        }
+        read_segment(path, first, data);
+        stats.skipped_bytes += first;
 
         std::size_t offset = 0;
         DecodeStatus status = DecodeStatus::ok;
@@ -166,11 +211,12 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
             status = result.status;
             if (status != DecodeStatus::ok)
                 break;
-            fn(event);
+            fn(writer_index, LogPosition{segment, first + offset}, event);
             ++stats.records;
             offset += result.consumed;
         }
         stats.bytes += offset;
+        const std::uint64_t good_end = first + offset;
         if (offset < data.size()) {
             // A torn or damaged record: keep what came before it, cut the rest, so appends
             // resume after the last good record. Nothing after it is read: a record
@@ -178,16 +224,29 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
             ++stats.damaged_files;
             stats.cut_bytes += data.size() - offset;
             stats.damage.push_back(
-                {path, offset, data.size() - offset, status == DecodeStatus::need_more});
-            if (::truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
+                {path, good_end, data.size() - offset, status == DecodeStatus::need_more});
+            if (::truncate(path.c_str(), static_cast<off_t>(good_end)) != 0) {
                 throw std::system_error(errno, std::generic_category(),
                                         "cannot cut " + path.string());
             }
         }
-        Writer* writer = key.first < writers_.size() ? writers_[key.first].get() : nullptr;
-        if (writer != nullptr && key.second >= writer->segment) {
-            writer->segment = key.second;
-            writer->size = offset;
+        stats.ends[writer_index] =
+            std::max(stats.ends[writer_index], LogPosition{segment, good_end});
+        Writer* writer = writer_index < writers_.size() ? writers_[writer_index].get() : nullptr;
+        if (writer != nullptr && segment >= writer->segment) {
+            writer->segment = segment;
+            writer->size = good_end;
+        }
+    }
+    // A writer must append after the position it was replayed from, or the next recovery
+    // from the same snapshot would skip what it appends.
+    for (std::size_t i = 0; i < writers_.size() && i < from.size(); ++i) {
+        Writer& writer = *writers_[i];
+        const LogPosition start = from[i];
+        if (LogPosition{writer.segment, writer.size} < start) {
+            writer.segment = start.offset == 0 ? start.segment : start.segment + 1;
+            writer.size = 0;
+            stats.ends[i] = LogPosition{writer.segment, 0};
         }
     }
     return stats;
@@ -268,7 +327,8 @@ void EventLog::rotate(Writer& writer) {
     sync_directory(options_.dir);
 }
 
-bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std::size_t count) {
+bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std::size_t count,
+                      LogPosition* end) {
     Writer& writer = *writers_[writer_index % writers_.size()];
     std::lock_guard lock(writer.mutex);
     if (writer.fd < 0)
@@ -286,6 +346,8 @@ bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std
     writer.total_written.fetch_add(writer.buffer.size(), std::memory_order_relaxed);
     writer.dirty = true;
     mark_working(writer, &Writer::write_failed);
+    if (end != nullptr)
+        *end = LogPosition{writer.segment, writer.size};
     return true;
 }
 
@@ -475,6 +537,69 @@ CommitStats EventLog::commit_stats() const {
     return {fsyncs_begun_.load(std::memory_order_relaxed), fsyncs_.load(std::memory_order_relaxed),
             waiters_answered_.load(std::memory_order_relaxed),
             fsyncs_failed_.load(std::memory_order_relaxed)};
+}
+
+LogPosition EventLog::end_position(std::size_t writer_index) const {
+    Writer& writer = *writers_[writer_index % writers_.size()];
+    std::lock_guard lock(writer.mutex);
+    return LogPosition{writer.segment, writer.size};
+}
+
+namespace {
+
+/// The newest event timestamp in a segment; INT64_MAX when a record cannot be decoded (a
+/// segment we cannot read wholly is never called old), INT64_MIN when it is empty.
+std::int64_t newest_timestamp(const fs::path& path) {
+    std::string data;
+    try {
+        read_segment(path, 0, data);
+    } catch (const std::system_error&) {
+        return INT64_MAX;
+    }
+    std::int64_t newest = INT64_MIN;
+    ingest::Event event;
+    for (std::size_t offset = 0; offset < data.size();) {
+        const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
+        if (result.status != DecodeStatus::ok)
+            return INT64_MAX;
+        newest = std::max(newest, event.timestamp_ms);
+        offset += result.consumed;
+    }
+    return newest;
+}
+
+}  // namespace
+
+std::vector<fs::path> EventLog::remove_segments(const std::vector<LogPosition>& keep_from,
+                                                std::int64_t older_than_ms) {
+    std::vector<fs::path> removed;
+    std::lock_guard memory(newest_mutex_);
+    for (const auto& [key, path] : list_segments(options_.dir)) {
+        const auto [writer_index, segment] = key;
+        if (writer_index >= keep_from.size() || segment >= keep_from[writer_index].segment)
+            continue;
+        if (writer_index < writers_.size()) {
+            Writer& writer = *writers_[writer_index];
+            std::lock_guard lock(writer.mutex);
+            if (segment >= writer.segment)
+                continue;  // the open segment
+        }
+        // Below every kept snapshot's position and not open: the file no longer changes,
+        // so its newest timestamp is read once.
+        auto it = newest_.find(path);
+        if (it == newest_.end())
+            it = newest_.emplace(path, newest_timestamp(path)).first;
+        if (it->second >= older_than_ms)
+            continue;
+        std::error_code ec;
+        if (fs::remove(path, ec)) {
+            removed.push_back(path);
+            newest_.erase(it);
+        }
+    }
+    if (!removed.empty())
+        sync_directory(options_.dir);
+    return removed;
 }
 
 std::uint64_t EventLog::bytes_written() const {

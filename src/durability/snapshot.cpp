@@ -10,12 +10,15 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <map>
 #include <set>
 #include <system_error>
 #include <tuple>
 
 #include "tally/durability/crc32c.hpp"
 #include "tally/ingest/parse.hpp"
+#include "tally/ingest/time.hpp"
 
 namespace tally::durability {
 
@@ -29,7 +32,15 @@ constexpr std::size_t kHeaderSize = 16;
 constexpr std::size_t kSectionHeaderSize = 16;
 constexpr std::size_t kTrailerSize = 20;
 
-enum class Section : std::uint32_t { meta = 1, day = 2, windows = 3, sessions = 4 };
+enum class Section : std::uint32_t {
+    meta = 1,
+    day = 2,
+    windows = 3,
+    sessions = 4,
+    rollup = 5,
+    funnel = 6,
+    site_mark = 7
+};
 
 // ---- writing ----
 
@@ -57,8 +68,13 @@ void put_str(std::string& out, std::string_view s) {
 }
 
 void put_minutes(std::string& out, const store::MinuteCounts& minutes) {
-    for (std::uint32_t n : minutes)
-        put_u32(out, n);
+    // One resize, then the bytes in place: called under the shard lock for every open day.
+    std::size_t at = out.size();
+    out.resize(at + minutes.size() * 4);
+    for (std::uint32_t n : minutes) {
+        for (int i = 0; i < 4; ++i)
+            out[at++] = static_cast<char>(n >> (8 * i));
+    }
 }
 
 void put_space_saving(std::string& out, const sketch::SpaceSaving& summary) {
@@ -74,21 +90,18 @@ void put_space_saving(std::string& out, const sketch::SpaceSaving& summary) {
         });
 }
 
-void put_funnel(std::string& out, const store::FunnelLog& funnel) {
-    put_u64(out, funnel.page_labels());
-    const std::vector<std::string_view> labels = funnel.labels();
-    put_u32(out, static_cast<std::uint32_t>(labels.size()));
-    for (std::string_view label : labels)
-        put_str(out, label);
-    put_u32(out, static_cast<std::uint32_t>(funnel.by_identity().size()));
-    for (const auto& [identity, steps] : funnel.by_identity()) {
-        put_str(out, identity);
-        put_u32(out, static_cast<std::uint32_t>(steps.size()));
-        for (const store::FunnelStep& step : steps) {
-            put_i64(out, step.timestamp_ms);
-            put_u32(out, step.label);
-        }
-    }
+void put_funnel(std::string& out, const store::FunnelLog::View& funnel) {
+    put_u64(out, funnel.page_labels);
+    put_u32(out, static_cast<std::uint32_t>(funnel.labels.size()));
+    funnel.labels.for_each([&out](const std::string& label) { put_str(out, label); });
+    put_u32(out, static_cast<std::uint32_t>(funnel.identities.size()));
+    funnel.identities.for_each([&out](const std::string& identity) { put_str(out, identity); });
+    put_u64(out, funnel.steps.size());
+    funnel.steps.for_each([&out](const store::FunnelStep& step) {
+        put_i64(out, step.timestamp_ms);
+        put_u32(out, step.label);
+        put_u32(out, step.identity);
+    });
 }
 
 /// Opens a section in `out`; end_section() fills in its length (the CRC comes later,
@@ -125,12 +138,38 @@ std::uint64_t seal_sections(std::string& buffer, std::size_t pos) {
     return count;
 }
 
-void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,
-                const store::DayState& state) {
-    const std::size_t start = begin_section(out, Section::day);
-    put_u32(out, shard);
-    put_str(out, site);
-    put_i64(out, day);
+/// A day's state but its funnel log (bounded by the caps and the top-list capacity): the
+/// payload of a day section after its key, and of a roll-up section.
+/// A HyperLogLog copied under the shard lock (16 KiB, a memcpy) whose dense bytes (a
+/// slower 6-bit packing) are written into `buffer` at `offset` after the lock is released.
+struct PendingHll {
+    std::string* buffer;
+    std::size_t offset;
+    sketch::HyperLogLog hll;
+};
+
+void put_hll(std::string& out, const sketch::HyperLogLog& hll, std::deque<PendingHll>* defer) {
+    if (defer == nullptr) {
+        out.append(hll.dense_bytes());
+        return;
+    }
+    defer->push_back(PendingHll{&out, out.size(), hll});
+    out.append(sketch::HyperLogLog::kDenseSize, '\0');
+}
+
+void fill_hlls(std::deque<PendingHll>& pending) {
+    for (PendingHll& p : pending) {
+        const std::string bytes = p.hll.dense_bytes();
+        p.buffer->replace(p.offset, bytes.size(), bytes);
+    }
+    pending.clear();
+}
+
+/// A day's state but its funnel log (bounded by the caps and the top-list capacity): the
+/// payload of a day section after its key, and of a roll-up section. With `defer`, the
+/// HyperLogLogs are copied and packed later (put_hll).
+void put_day_body(std::string& out, const store::DayState& state,
+                  std::deque<PendingHll>* defer = nullptr) {
     put_u64(out, state.page_views);
     put_minutes(out, state.pageviews_per_minute);
     for (std::uint64_t n : state.devices)
@@ -141,12 +180,74 @@ void encode_day(std::string& out, std::uint32_t shard, std::string_view site, st
         put_u64(out, series.total);
         put_minutes(out, series.per_minute);
     }
-    out.append(state.visitors.dense_bytes());
-    out.append(state.sessions.dense_bytes());
+    put_hll(out, state.visitors, defer);
+    put_hll(out, state.sessions, defer);
     put_space_saving(out, state.pages);
     put_space_saving(out, state.referrers);
     put_space_saving(out, state.countries);
-    put_funnel(out, state.funnel);
+}
+
+void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,
+                const store::DayState& state, std::deque<PendingHll>* defer = nullptr) {
+    const std::size_t start = begin_section(out, Section::day);
+    put_u32(out, shard);
+    put_str(out, site);
+    put_i64(out, day);
+    put_day_body(out, state, defer);
+    end_section(out, start);
+}
+
+void encode_rollup(std::string& out, std::uint32_t shard, std::string_view site,
+                   store::Period period, std::int64_t first_day, const store::DayState& state) {
+    const std::size_t start = begin_section(out, Section::rollup);
+    put_u32(out, shard);
+    put_str(out, site);
+    out.push_back(static_cast<char>(period));
+    put_i64(out, first_day);
+    put_day_body(out, state);
+    end_section(out, start);
+}
+
+/// A settled day (see encode_snapshot) or a roll-up, to write once the lock is released.
+struct PendingDay {
+    std::uint32_t shard;
+    std::string site;
+    std::int64_t day;
+    const store::DayState* state;
+};
+struct PendingRollup {
+    std::uint32_t shard;
+    std::string site;
+    store::Period period;
+    std::int64_t first;
+    const store::DayState* state;
+};
+
+/// Where `shard`'s writer was when `site`'s part of the shard was saved.
+void encode_site_mark(std::string& out, std::uint32_t shard, std::string_view site,
+                      const LogPosition& position) {
+    const std::size_t start = begin_section(out, Section::site_mark);
+    put_u32(out, shard);
+    put_str(out, site);
+    put_u64(out, position.segment);
+    put_u64(out, position.offset);
+    end_section(out, start);
+}
+
+/// A day's funnel log to write once the shard's lock is released.
+struct PendingFunnel {
+    std::uint32_t shard;
+    std::string site;
+    std::int64_t day;
+    store::FunnelLog::View view;
+};
+
+void encode_funnel(std::string& out, const PendingFunnel& funnel) {
+    const std::size_t start = begin_section(out, Section::funnel);
+    put_u32(out, funnel.shard);
+    put_str(out, funnel.site);
+    put_i64(out, funnel.day);
+    put_funnel(out, funnel.view);
     end_section(out, start);
 }
 
@@ -304,26 +405,26 @@ std::optional<store::FunnelLog> read_funnel(Reader& in) {
     const std::uint64_t page_labels = in.u64();
     const std::uint64_t n_labels = in.count(in.u32(), 4);
     std::vector<std::string> labels;
+    labels.reserve(static_cast<std::size_t>(n_labels));  // checked against the bytes left
     for (std::uint64_t i = 0; i < n_labels && in.ok(); ++i)
         labels.emplace_back(in.str());
-    const std::uint64_t identities = in.count(in.u32(), 8);
-    store::StringMap<std::vector<store::FunnelStep>> by_identity;
-    for (std::uint64_t i = 0; i < identities && in.ok(); ++i) {
-        const std::string_view identity = in.str();
-        const std::uint64_t n = in.count(in.u32(), 12);
-        std::vector<store::FunnelStep> steps;
-        steps.reserve(static_cast<std::size_t>(n));  // checked against the bytes left
-        for (std::uint64_t s = 0; s < n; ++s) {
-            const std::int64_t ts = in.i64();
-            steps.push_back(store::FunnelStep{ts, in.u32()});
-        }
-        if (!by_identity.emplace(std::string(identity), std::move(steps)).second)
-            in.fail();  // an identity twice
+    const std::uint64_t n_identities = in.count(in.u32(), 4);
+    std::vector<std::string> identities;
+    identities.reserve(static_cast<std::size_t>(n_identities));
+    for (std::uint64_t i = 0; i < n_identities && in.ok(); ++i)
+        identities.emplace_back(in.str());
+    const std::uint64_t n_steps = in.count(in.u64(), 16);
+    std::vector<store::FunnelStep> steps;
+    steps.reserve(static_cast<std::size_t>(n_steps));
+    for (std::uint64_t i = 0; i < n_steps && in.ok(); ++i) {
+        const std::int64_t ts = in.i64();
+        const std::uint32_t label = in.u32();
+        steps.push_back(store::FunnelStep{ts, label, in.u32()});
     }
     if (!in.ok() || page_labels > n_labels)
         return std::nullopt;
     return store::FunnelLog::restore(std::move(labels), static_cast<std::size_t>(page_labels),
-                                     std::move(by_identity));
+                                     std::move(identities), steps);
 }
 
 std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
@@ -336,8 +437,10 @@ std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
 struct StagedDay {
     std::uint32_t shard;
     std::string site;
-    std::int64_t day;
+    std::int64_t day;  // a roll-up's first day
     store::DayState state;
+    std::uint8_t period = 0;  // 0: a day; else a roll-up's store::Period
+    bool has_funnel = false;
 };
 
 struct StagedWindows {
@@ -348,9 +451,13 @@ struct StagedWindows {
 
 struct Staged {
     SnapshotMeta meta;
-    std::vector<StagedDay> days;
+    std::vector<StagedDay> days;  // and roll-ups
+    // (shard, site, day, period) -> index in days: each saved once; funnels join their day.
+    std::map<std::tuple<std::uint32_t, std::string, std::int64_t, std::uint8_t>, std::size_t>
+        day_index;
     std::vector<StagedWindows> windows;
     std::vector<store::ActiveSessions::Saved> sessions;
+    std::set<std::pair<std::uint32_t, std::string>> marks_seen;
 };
 
 bool decode_meta(Reader& in, SnapshotMeta& meta) {
@@ -366,13 +473,8 @@ bool decode_meta(Reader& in, SnapshotMeta& meta) {
     return in.ok();
 }
 
-bool decode_day(Reader& in, Staged& staged) {
-    const std::uint32_t shard = in.u32();
-    const std::string_view site = in.str();
-    const std::int64_t day = in.i64();
-    if (!ingest::valid_site(site))
-        return false;
-    store::DayState state(1);
+/// put_day_body's bytes into `state`; the caller checks in.ok().
+bool read_day_body(Reader& in, store::DayState& state) {
     state.page_views = in.u64();
     read_minutes(in, state.pageviews_per_minute);
     for (std::uint64_t& n : state.devices)
@@ -400,11 +502,78 @@ bool decode_day(Reader& in, Staged& staged) {
             return false;
         *summary = std::move(*restored);
     }
-    auto funnel = read_funnel(in);
-    if (!funnel || !in.ok() || !in.done() || !state.consistent())
+    return in.ok() && in.done() && state.consistent();
+}
+
+bool stage_day(Staged& staged, StagedDay day) {
+    const auto key = std::make_tuple(day.shard, day.site, day.day, day.period);
+    if (!staged.day_index.emplace(key, staged.days.size()).second)
+        return false;  // saved twice
+    staged.days.push_back(std::move(day));
+    return true;
+}
+
+bool decode_day(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::int64_t day = in.i64();
+    if (!in.ok() || !ingest::valid_site(site))
         return false;
-    state.funnel = std::move(*funnel);
-    staged.days.push_back(StagedDay{shard, std::string(site), day, std::move(state)});
+    store::DayState state(1);
+    if (!read_day_body(in, state))
+        return false;
+    return stage_day(staged, StagedDay{shard, std::string(site), day, std::move(state)});
+}
+
+bool decode_rollup(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::string_view period = in.bytes(1);
+    const std::int64_t first = in.i64();
+    if (!in.ok() || !ingest::valid_site(site))
+        return false;
+    const auto p = static_cast<std::uint8_t>(period[0]);
+    if (p != static_cast<std::uint8_t>(store::Period::week) &&
+        p != static_cast<std::uint8_t>(store::Period::month)) {
+        return false;
+    }
+    if (store::period_start(static_cast<store::Period>(p), first) != first)
+        return false;
+    store::DayState state(1);
+    if (!read_day_body(in, state))
+        return false;
+    return stage_day(staged, StagedDay{shard, std::string(site), first, std::move(state), p});
+}
+
+bool decode_site_mark(Reader& in, Staged& staged) {
+    SitePosition mark;
+    mark.shard = in.u32();
+    mark.site = in.str();
+    mark.position.segment = in.u64();
+    mark.position.offset = in.u64();
+    if (!in.ok() || !in.done() || !ingest::valid_site(mark.site))
+        return false;
+    if (!staged.marks_seen.emplace(mark.shard, mark.site).second)
+        return false;  // each (shard, site) once
+    staged.meta.site_positions.push_back(std::move(mark));
+    return true;
+}
+
+bool decode_funnel(Reader& in, Staged& staged) {
+    const std::uint32_t shard = in.u32();
+    const std::string_view site = in.str();
+    const std::int64_t day = in.i64();
+    if (!in.ok())
+        return false;
+    auto it = staged.day_index.find(std::make_tuple(shard, std::string(site), day, 0));
+    if (it == staged.day_index.end())
+        return false;  // a funnel comes after its day
+    StagedDay& target = staged.days[it->second];
+    auto funnel = read_funnel(in);
+    if (!funnel || !in.ok() || !in.done() || target.has_funnel)
+        return false;
+    target.state.funnel = std::move(*funnel);
+    target.has_funnel = true;
     return true;
 }
 
@@ -479,8 +648,6 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
 
     std::size_t pos = kHeaderSize;
     std::uint64_t seen = 0;
-    std::size_t days_seen = 0;
-    std::set<std::tuple<std::uint32_t, std::string, std::int64_t>> day_keys;
     bool have_sessions = false;
     while (pos < body_end) {
         if (body_end - pos < kSectionHeaderSize)
@@ -502,6 +669,12 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
                    decode_meta(in, staged.meta) && in.done();
         } else if (kind == static_cast<std::uint32_t>(Section::day)) {
             good = decode_day(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::rollup)) {
+            good = decode_rollup(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::funnel)) {
+            good = decode_funnel(in, staged);
+        } else if (kind == static_cast<std::uint32_t>(Section::site_mark)) {
+            good = decode_site_mark(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::windows)) {
             good = decode_windows(in, staged);
         } else if (kind == static_cast<std::uint32_t>(Section::sessions) && !have_sessions) {
@@ -511,13 +684,6 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
         if (!good) {
             return fail(
                 error, "bad section (kind " + std::to_string(kind) + ") at " + std::to_string(pos));
-        }
-        // A writer saves each (shard, site, day) once.
-        if (staged.days.size() != days_seen) {
-            const StagedDay& d = staged.days.back();
-            if (!day_keys.emplace(d.shard, d.site, d.day).second)
-                return fail(error, "day saved twice at " + std::to_string(pos));
-            days_seen = staged.days.size();
         }
         pos += kSectionHeaderSize + static_cast<std::size_t>(length);
         ++seen;
@@ -598,12 +764,12 @@ void write_file_synced(const fs::path& path, std::string_view bytes) {
 bool read_file(const fs::path& path, std::string& out, std::string& error) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        error = std::string("open: ") + std::strerror(errno);
+        error = "open: " + std::generic_category().message(errno);
         return false;
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
-        error = std::string("stat: ") + std::strerror(errno);
+        error = "stat: " + std::generic_category().message(errno);
         ::close(fd);
         return false;
     }
@@ -622,14 +788,22 @@ bool read_file(const fs::path& path, std::string& out, std::string& error) {
     return true;
 }
 
+std::chrono::nanoseconds thread_cpu_time() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 }  // namespace
 
 std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, SnapshotStats* stats,
                             const PositionUnderLock& position) {
     using Clock = std::chrono::steady_clock;
     meta.shards = static_cast<std::uint32_t>(store.shard_count());
-    if (position)
-        meta.log_positions.assign(store.shard_count(), LogPosition{});
+    // Writers past the shard count (a previous run had more threads) keep the positions
+    // the caller gave: their logs are wholly in the state.
+    if (position && meta.log_positions.size() < store.shard_count())
+        meta.log_positions.resize(store.shard_count());
     std::string out;
     out.append(kMagic);
     put_u32(out, kSnapshotVersion);
@@ -646,26 +820,96 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
     end_section(out, meta_start);
 
     SnapshotStats local;
-    for (std::size_t i = 0; i < store.shard_count(); ++i) {
-        // Serialised straight into the output under the shard's lock: measured faster than
-        // copying the DayStates (a copy allocates every map node and string anew), and the
-        // hold time is what ingest feels (tests/bench/snapshot_bench.cpp).
-        const auto shard = static_cast<std::uint32_t>(i);
+    std::vector<PendingFunnel> funnels;
+    // Days before first_open_day can take no new event (ingest refuses events more than
+    // 48 hours old, so the oldest day it writes is today - 2), and roll-ups change only in
+    // retention, which runs on the snapshotting thread (see snapshot.hpp): both are
+    // serialised after the lock, through pointers that stay valid because only retention
+    // removes map nodes, and std::map insertions move none.
+    const std::int64_t first_open_day = ingest::day_of(meta.created_ms) - 2;
+    std::vector<PendingDay> settled;
+    std::vector<PendingRollup> rollups;
+    std::deque<PendingHll> hlls;  // a deque: 16 KiB elements are never moved
+    // What is serialised under a shard's lock goes to its own buffer, appended to `out`
+    // after the lock is released: growing `out` (tens of MiB on a busy day) under the lock
+    // would copy everything written so far. Its capacity carries over to the next site.
+    std::string locked;
+    locked.reserve(1 << 20);
+    // Holds a shard's lock for fn(sites), timing the hold (what ingest may wait).
+    auto hold = [&](std::size_t i, const auto& fn) {
         Clock::duration held{};
+        std::chrono::nanoseconds held_cpu{};
         store.visit_shard(i, [&](const store::StringMap<store::SiteShard>& sites) {
             const auto start = Clock::now();
-            for (const auto& [site, part] : sites) {
-                for (const auto& [day, state] : part.days)
-                    encode_day(out, shard, site, day, state);
-                encode_windows(out, shard, site, part.windows);
-            }
-            if (position)
-                meta.log_positions[i] = position(i);
+            const auto start_cpu = thread_cpu_time();
+            fn(sites);
             held = Clock::now() - start;
+            held_cpu = thread_cpu_time() - start_cpu;
         });
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(held);
         local.max_lock_hold = std::max(local.max_lock_hold, ns);
         local.total_lock_hold += ns;
+        local.max_lock_hold_cpu = std::max(local.max_lock_hold_cpu, held_cpu);
+    };
+    for (std::size_t i = 0; i < store.shard_count(); ++i) {
+        const auto shard = static_cast<std::uint32_t>(i);
+        // First hold: the shard's sites, and its position, from which recovery replays
+        // this writer (every record before it is in the shard's state now).
+        std::vector<std::string> names;
+        hold(i, [&](const store::StringMap<store::SiteShard>& sites) {
+            names.reserve(sites.size());
+            for (const auto& [site, part] : sites)
+                names.push_back(site);
+            if (position)
+                meta.log_positions[i] = position(i);
+        });
+        // Then one hold per site: its open days (bounded per day by the caps and the
+        // top-list capacity), its windows, the funnel Views, and the position at that
+        // moment (a site mark): recovery skips this site's records before it. Sites that
+        // appear after the first hold are not saved; all their records come after it.
+        for (const std::string& name : names) {
+            locked.clear();
+            hold(i, [&](const store::StringMap<store::SiteShard>& sites) {
+                const auto it = sites.find(name);
+                if (it == sites.end())
+                    return;  // sites are never removed; kept for safety
+                const store::SiteShard& part = it->second;
+                for (const auto& [day, state] : part.days) {
+                    if (day < first_open_day) {
+                        settled.push_back(PendingDay{shard, name, day, &state});
+                        continue;
+                    }
+                    encode_day(locked, shard, name, day, state, &hlls);
+                    if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
+                        funnels.push_back(PendingFunnel{shard, name, day, state.funnel.view()});
+                }
+                for (store::Period period : {store::Period::week, store::Period::month}) {
+                    for (const auto& [first, state] : part.rollups(period))
+                        rollups.push_back(PendingRollup{shard, name, period, first, &state});
+                }
+                encode_windows(locked, shard, name, part.windows);
+                if (position)
+                    encode_site_mark(locked, shard, name, position(i));
+            });
+            fill_hlls(hlls);
+            out += locked;
+            // Outside the lock: the funnel logs (16 bytes per event: most of a busy day),
+            // and the days and roll-ups that nothing but retention changes any more.
+            for (const PendingFunnel& funnel : funnels)
+                encode_funnel(out, funnel);
+            for (const PendingDay& day : settled) {
+                encode_day(out, day.shard, day.site, day.day, *day.state);
+                const store::FunnelLog::View view = day.state->funnel.view();
+                if (view.steps.size() != 0 || view.labels.size() != 0)
+                    encode_funnel(out, PendingFunnel{day.shard, day.site, day.day, view});
+            }
+            for (const PendingRollup& rollup : rollups)
+                encode_rollup(out, rollup.shard, rollup.site, rollup.period, rollup.first,
+                              *rollup.state);
+            funnels.clear();
+            settled.clear();
+            rollups.clear();
+        }
     }
 
     std::vector<store::ActiveSessions::Saved> sessions = store.active_sessions().save();
@@ -704,8 +948,14 @@ std::optional<SnapshotMeta> decode_snapshot(std::string_view bytes, store::Store
     Staged staged;
     if (!stage(bytes, staged, error))
         return std::nullopt;
-    for (StagedDay& d : staged.days)
-        into.restore_day(d.shard, d.site, d.day, std::move(d.state));
+    for (StagedDay& d : staged.days) {
+        if (d.period == 0) {
+            into.restore_day(d.shard, d.site, d.day, std::move(d.state));
+        } else {
+            into.restore_rollup(d.shard, d.site, static_cast<store::Period>(d.period), d.day,
+                                std::move(d.state));
+        }
+    }
     for (const StagedWindows& w : staged.windows) {
         for (const auto& [minute, pages] : w.buckets)
             into.restore_window_bucket(w.shard, w.site, minute, pages);
@@ -790,6 +1040,56 @@ WrittenSnapshot write_snapshot(const store::Store& store, const SnapshotMeta& me
     if (!result.removed.empty())
         sync_directory(dir);
     return result;
+}
+
+ReplayFilter::ReplayFilter(const SnapshotMeta& meta) {
+    for (const SitePosition& mark : meta.site_positions) {
+        if (mark.shard >= marks_.size())
+            marks_.resize(mark.shard + 1);
+        marks_[mark.shard][mark.site] = mark.position;
+    }
+}
+
+bool ReplayFilter::in_snapshot(std::size_t writer, std::string_view site,
+                               const LogPosition& at) const {
+    if (writer >= marks_.size())
+        return false;
+    const auto it = marks_[writer].find(site);
+    return it != marks_[writer].end() && at < it->second;
+}
+
+std::optional<SnapshotMeta> read_snapshot_meta(const fs::path& path, std::string* error) {
+    // The header and the meta section only: a whole-file check would read every byte.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail(error, "open: " + std::generic_category().message(errno));
+        return std::nullopt;
+    }
+    std::string head(kHeaderSize + kSectionHeaderSize, '\0');
+    const ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+    std::optional<SnapshotMeta> meta;
+    if (n == static_cast<ssize_t>(head.size()) && head.starts_with(kMagic)) {
+        Reader frame(std::string_view(head).substr(kHeaderSize));
+        const std::uint32_t kind = frame.u32();
+        const std::uint64_t length = frame.u64();
+        const std::uint32_t crc = frame.u32();
+        if (kind == static_cast<std::uint32_t>(Section::meta) && length <= (1u << 20)) {
+            std::string payload(length, '\0');
+            const auto at = static_cast<off_t>(head.size());
+            if (::pread(fd, payload.data(), payload.size(), at) ==
+                    static_cast<ssize_t>(payload.size()) &&
+                crc32c(payload, crc32c(std::string_view(head).substr(kHeaderSize, 12))) == crc) {
+                Reader in(payload);
+                SnapshotMeta m;
+                if (decode_meta(in, m) && in.done())
+                    meta = std::move(m);
+            }
+        }
+    }
+    ::close(fd);
+    if (!meta)
+        fail(error, "no valid meta section");
+    return meta;
 }
 
 std::optional<SnapshotMeta> load_newest_snapshot(const fs::path& dir, store::Store& into,

@@ -92,20 +92,28 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
     // Counters add, HyperLogLogs take register maxima, and the top lists are merged from
     // views, copying only the 10 winners.
     TopMerger pages, referrers, countries;
+    auto add = [&](const store::DayState& day) {
+        d.page_views += day.page_views;
+        for (std::size_t i = 0; i < d.devices.size(); ++i)
+            d.devices[i] += day.devices[i];
+        for (const auto& [name, series] : day.events)
+            events[name] += series.total;
+        visitors.merge(day.visitors);
+        sessions.merge(day.sessions);
+        pages.add(day.pages);
+        referrers.add(day.referrers);
+        countries.add(day.countries);
+    };
     for (const store::SiteShard* shard : parts) {
         for (auto it = shard->days.lower_bound(range.first);
              it != shard->days.end() && it->first <= range.last; ++it) {
-            const store::DayState& day = it->second;
-            d.page_views += day.page_views;
-            for (std::size_t i = 0; i < d.devices.size(); ++i)
-                d.devices[i] += day.devices[i];
-            for (const auto& [name, series] : day.events)
-                events[name] += series.total;
-            visitors.merge(day.visitors);
-            sessions.merge(day.sessions);
-            pages.add(day.pages);
-            referrers.add(day.referrers);
-            countries.add(day.countries);
+            add(it->second);
+        }
+        // The period's days that left retention: disjoint from those still held.
+        if (range.period) {
+            const auto& rollups = shard->rollups(*range.period);
+            if (auto it = rollups.find(range.first); it != rollups.end())
+                add(it->second);
         }
     }
     d.top_pages = pages.top(kTopListSize);

@@ -71,18 +71,18 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
         }
         if (wanted.empty())
             return;
-        for (const auto& [identity, steps_taken] : log.by_identity()) {
-            Trail* trail = nullptr;
-            for (const store::FunnelStep& step : steps_taken) {
-                for (const auto& [label, name] : wanted) {
-                    if (step.label != label)
-                        continue;
-                    if (trail == nullptr)
-                        trail = &trails[identity];
-                    trail->emplace_back(step.timestamp_ms, name);
-                }
+        // Steps in arrival order; this shard's identity id -> its trail, found once.
+        std::vector<Trail*> by_id(log.identities().size(), nullptr);
+        log.steps().for_each([&](const store::FunnelStep& step) {
+            for (const auto& [label, name] : wanted) {
+                if (step.label != label)
+                    continue;
+                Trail*& trail = by_id[step.identity];
+                if (trail == nullptr)
+                    trail = &trails[log.identities()[step.identity]];
+                trail->emplace_back(step.timestamp_ms, name);
             }
-        }
+        });
     });
 
     std::vector<std::uint64_t> reached(steps.size(), 0);

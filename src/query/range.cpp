@@ -48,7 +48,7 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) 
             return std::nullopt;
         std::string label(text);
         label[5] = 'W';
-        return DayRange{first, first + 6, label};
+        return DayRange{first, first + 6, label, store::Period::week};
     }
     if (text.size() == 7 && text[4] == '-' && parse_digits(text.substr(0, 4), year) &&
         parse_digits(text.substr(5, 2), number)) {
@@ -58,7 +58,7 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) 
         const std::int64_t next =
             number == 12 ? ingest::days_from_civil(year + 1, 1, 1)
                          : ingest::days_from_civil(year, static_cast<unsigned>(number + 1), 1);
-        return DayRange{first, next - 1, std::string(text)};
+        return DayRange{first, next - 1, std::string(text), store::Period::month};
     }
     return std::nullopt;
 }

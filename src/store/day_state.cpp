@@ -8,13 +8,21 @@ namespace {
 constexpr std::string_view kPageviewPrefix = "pageview:";
 }
 
-std::uint32_t FunnelLog::intern(std::string_view label, bool is_page) {
+std::uint32_t FunnelLog::intern_label(std::string_view label, bool is_page) {
     if (auto it = labels_.find(label); it != labels_.end())
         return it->second;
-    const auto id = static_cast<std::uint32_t>(labels_.size());
-    labels_.emplace(std::string(label), id);
+    const auto id = static_cast<std::uint32_t>(label_names_.size());
+    labels_.emplace(label_names_.push_back(std::string(label)), id);
     if (is_page)
         ++page_labels_;
+    return id;
+}
+
+std::uint32_t FunnelLog::intern_identity(std::string_view identity) {
+    if (auto it = identities_.find(identity); it != identities_.end())
+        return it->second;
+    const auto id = static_cast<std::uint32_t>(identity_names_.size());
+    identities_.emplace(identity_names_.push_back(std::string(identity)), id);
     return id;
 }
 
@@ -30,16 +38,12 @@ void FunnelLog::record(const ingest::Event& event) {
         } else {
             if (page_labels_ >= kMaxPageLabels)
                 return;
-            label = intern(key, true);
+            label = intern_label(key, true);
         }
     } else {
-        label = intern(event.event_name, false);
+        label = intern_label(event.event_name, false);
     }
-    const std::string& identity = event.funnel_key();
-    auto it = by_identity_.find(identity);
-    if (it == by_identity_.end())
-        it = by_identity_.emplace(identity, std::vector<FunnelStep>{}).first;
-    it->second.push_back(FunnelStep{event.timestamp_ms, label});
+    steps_.push_back(FunnelStep{event.timestamp_ms, label, intern_identity(event.funnel_key())});
 }
 
 std::int64_t FunnelLog::label_id(std::string_view step) const {
@@ -47,45 +51,48 @@ std::int64_t FunnelLog::label_id(std::string_view step) const {
     return it == labels_.end() ? -1 : static_cast<std::int64_t>(it->second);
 }
 
-std::vector<std::string_view> FunnelLog::labels() const {
-    std::vector<std::string_view> out(labels_.size());
-    for (const auto& [label, id] : labels_)
-        out[id] = label;
-    return out;
-}
-
 std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
                                             std::size_t page_labels,
-                                            StringMap<std::vector<FunnelStep>> by_identity) {
+                                            std::vector<std::string> identities,
+                                            const std::vector<FunnelStep>& steps) {
     if (page_labels > labels.size())
         return std::nullopt;
     FunnelLog log;
     log.labels_.reserve(labels.size());
-    for (std::size_t id = 0; id < labels.size(); ++id) {
-        if (!log.labels_.emplace(std::move(labels[id]), static_cast<std::uint32_t>(id)).second)
+    for (std::string& label : labels) {
+        const auto id = static_cast<std::uint32_t>(log.label_names_.size());
+        if (!log.labels_.emplace(log.label_names_.push_back(std::move(label)), id).second)
             return std::nullopt;
     }
-    for (const auto& [identity, steps] : by_identity) {
-        for (const FunnelStep& step : steps) {
-            if (step.label >= labels.size())
-                return std::nullopt;
+    log.identities_.reserve(identities.size());
+    for (std::string& identity : identities) {
+        const auto id = static_cast<std::uint32_t>(log.identity_names_.size());
+        if (!log.identities_.emplace(log.identity_names_.push_back(std::move(identity)), id)
+                 .second) {
+            return std::nullopt;
         }
     }
+    for (const FunnelStep& step : steps) {
+        if (step.label >= log.label_names_.size() || step.identity >= log.identity_names_.size())
+            return std::nullopt;
+        log.steps_.push_back(step);
+    }
     log.page_labels_ = page_labels;
-    log.by_identity_ = std::move(by_identity);
     return log;
 }
 
 void FunnelLog::merge(const FunnelLog& other) {
-    std::vector<std::uint32_t> translate(other.labels_.size());
-    for (const auto& [label, id] : other.labels_)
-        translate[id] = intern(label, label.starts_with(kPageviewPrefix));
-    for (const auto& [identity, steps] : other.by_identity_) {
-        auto& mine = by_identity_[identity];
-        mine.reserve(mine.size() + steps.size());
-        for (const FunnelStep& step : steps)
-            mine.push_back(FunnelStep{step.timestamp_ms, translate[step.label]});
+    std::vector<std::uint32_t> label(other.label_names_.size());
+    for (std::size_t id = 0; id < label.size(); ++id) {
+        const std::string& name = other.label_names_[id];
+        label[id] = intern_label(name, name.starts_with(kPageviewPrefix));
     }
+    std::vector<std::uint32_t> identity(other.identity_names_.size());
+    for (std::size_t id = 0; id < identity.size(); ++id)
+        identity[id] = intern_identity(other.identity_names_[id]);
+    other.steps_.for_each([&](const FunnelStep& step) {
+        steps_.push_back(FunnelStep{step.timestamp_ms, label[step.label], identity[step.identity]});
+    });
 }
 
 DayState::DayState(std::size_t top_capacity)
@@ -117,7 +124,7 @@ void DayState::apply(const ingest::Event& event) {
 
 namespace tally::store {
 
-void DayState::merge(const DayState& other) {
+void DayState::merge(const DayState& other, bool with_funnel) {
     page_views += other.page_views;
     for (std::size_t m = 0; m < pageviews_per_minute.size(); ++m)
         pageviews_per_minute[m] += other.pageviews_per_minute[m];
@@ -134,7 +141,8 @@ void DayState::merge(const DayState& other) {
     pages.merge(other.pages);
     referrers.merge(other.referrers);
     countries.merge(other.countries);
-    funnel.merge(other.funnel);
+    if (with_funnel)
+        funnel.merge(other.funnel);
 }
 
 bool DayState::consistent() const {

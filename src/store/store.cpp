@@ -79,7 +79,7 @@ void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int6
 }
 
 void Store::apply(std::size_t shard_index, const ingest::Event* events, std::size_t count,
-                  std::int64_t now_ms) {
+                  std::int64_t now_ms, const LogPosition* logged) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     {
         std::lock_guard lock(shard.mutex);
@@ -89,12 +89,30 @@ void Store::apply(std::size_t shard_index, const ingest::Event* events, std::siz
         const bool record = live_recording_.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < count; ++i)
             apply_locked(shard, events[i], now_ms, options_.top_capacity, record);
+        shard.applied += count;
+        if (logged != nullptr)
+            shard.logged = *logged;
     }
     // Outside the shard's lock: ActiveSessions has locks of its own.
     for (std::size_t i = 0; i < count; ++i) {
         active_sessions_.record(events[i].site, events[i].session_id, events[i].visitor_id,
                                 events[i].timestamp_ms, now_ms);
     }
+}
+
+void Store::set_log_position(std::size_t shard_index, LogPosition position) {
+    Shard& shard = *shards_[shard_index % shards_.size()];
+    std::lock_guard lock(shard.mutex);
+    shard.logged = position;
+}
+
+std::uint64_t Store::events_applied() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mutex);
+        total += shard->applied;
+    }
+    return total;
 }
 
 void Store::restore_day(std::size_t shard_index, std::string_view site, std::int64_t day,
@@ -116,6 +134,104 @@ void Store::restore_day(std::size_t shard_index, std::string_view site, std::int
         site_shard.days.emplace(day, std::move(state));
     } else {
         day_it->second.merge(state);
+    }
+}
+
+std::int64_t period_start(Period period, std::int64_t day) {
+    if (period == Period::week)
+        return day - (((day + 3) % 7) + 7) % 7;  // day 0 (1970-01-01) was a Thursday
+    int year = 0;
+    unsigned month = 0, dom = 0;
+    ingest::civil_from_days(day, year, month, dom);
+    return ingest::days_from_civil(year, month, 1);
+}
+
+std::int64_t period_end(Period period, std::int64_t first) {
+    if (period == Period::week)
+        return first + 6;
+    int year = 0;
+    unsigned month = 0, dom = 0;
+    ingest::civil_from_days(first, year, month, dom);
+    return (month == 12 ? ingest::days_from_civil(year + 1, 1, 1)
+                        : ingest::days_from_civil(year, month + 1, 1)) -
+           1;
+}
+
+RetireStats Store::retire(std::int64_t first_kept_day, std::int64_t first_kept_rollup_day) {
+    RetireStats stats;
+    for (const auto& shard : shards_) {
+        // Moved out under the lock, freed after it: a day's funnel log may hold millions of
+        // steps, and ingest should not wait on free().
+        std::vector<DayState> garbage;
+        {
+            std::lock_guard lock(shard->mutex);
+            for (auto& [site, part] : shard->sites) {
+                while (!part.days.empty() && part.days.begin()->first < first_kept_day) {
+                    auto node = part.days.extract(part.days.begin());
+                    const std::int64_t day = node.key();
+                    for (Period period : {Period::week, Period::month}) {
+                        const std::int64_t first = period_start(period, day);
+                        if (period_end(period, first) < first_kept_rollup_day)
+                            continue;  // would be dropped at once
+                        auto& rollups = part.rollups(period);
+                        auto it = rollups.find(first);
+                        if (it == rollups.end())
+                            it = rollups.try_emplace(first, options_.top_capacity).first;
+                        it->second.merge(node.mapped(), /*with_funnel=*/false);
+                    }
+                    garbage.push_back(std::move(node.mapped()));
+                    ++stats.days;
+                }
+                for (Period period : {Period::week, Period::month}) {
+                    auto& rollups = part.rollups(period);
+                    while (!rollups.empty() &&
+                           period_end(period, rollups.begin()->first) < first_kept_rollup_day) {
+                        auto node = rollups.extract(rollups.begin());
+                        garbage.push_back(std::move(node.mapped()));
+                        ++stats.rollups;
+                    }
+                }
+            }
+        }
+        garbage.clear();
+    }
+    // The caps' registry forgets the names of days that left: they can take no new events.
+    std::lock_guard lock(registry_.mutex);
+    for (auto& [site, days] : registry_.names)
+        days.erase(days.begin(), days.lower_bound(first_kept_day));
+    return stats;
+}
+
+std::size_t Store::day_count() const {
+    std::size_t n = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mutex);
+        for (const auto& [site, part] : shard->sites)
+            n += part.days.size();
+    }
+    return n;
+}
+
+std::size_t Store::rollup_count() const {
+    std::size_t n = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mutex);
+        for (const auto& [site, part] : shard->sites)
+            n += part.weeks.size() + part.months.size();
+    }
+    return n;
+}
+
+void Store::restore_rollup(std::size_t shard_index, std::string_view site, Period period,
+                           std::int64_t first_day, DayState&& state) {
+    Shard& shard = *shards_[shard_index % shards_.size()];
+    std::lock_guard lock(shard.mutex);
+    auto& rollups = site_of(shard, site).rollups(period);
+    auto it = rollups.find(first_day);
+    if (it == rollups.end()) {
+        rollups.emplace(first_day, std::move(state));
+    } else {
+        it->second.merge(state, /*with_funnel=*/false);
     }
 }
 

@@ -28,6 +28,9 @@ struct Config {
     durability::FsyncMode fsync = durability::FsyncMode::interval;
     std::chrono::milliseconds fsync_interval{100};
     std::uint64_t segment_bytes = 64ull << 20;
+    std::chrono::seconds snapshot_interval{300};  // 0 = only on clean shutdown
+    std::uint64_t snapshot_events = 1'000'000;    // or after this many events; 0 = off
+    std::size_t snapshots_kept = 2;
 
     // http.*
     std::size_t max_connections = 10'000;
@@ -47,8 +50,8 @@ struct Config {
     std::chrono::milliseconds live_batch{100};
     std::size_t live_max_clients = 10'000;  // /ws connections; more are refused with 503
     std::chrono::milliseconds live_idle_timeout{30'000};  // a silent /ws client is dropped
-    int retention_days = 30;
-    int rollup_retention_days = 400;
+    int retention_days = 30;  // day states, log segments (at least 3: events may be 48 h old)
+    int rollup_retention_days = 400;  // week and month roll-ups
 };
 
 /// What the command line asked for.

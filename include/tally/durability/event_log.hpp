@@ -32,6 +32,12 @@
 // damage is reported with the file, the offset and the bytes cut, and nothing after it
 // is read), so a later append never lands after garbage.
 //
+// Positions (log_position.hpp): append() reports where a writer's log ends after the
+// batch, the shard records it when it counts the batch, and a snapshot saves it; recovery
+// then replays each writer from its saved position (replay_from) instead of from the
+// start, and retention removes whole segments that no kept snapshot needs and whose
+// events have all left the retention window (remove_segments).
+//
 // Threads. append() for a given writer comes from one thread at a time (its I/O thread);
 // when_durable(), sync_all(), health and statistics are safe from any thread.
 
@@ -41,6 +47,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,8 +55,11 @@
 #include <vector>
 
 #include "tally/ingest/event.hpp"
+#include "tally/store/log_position.hpp"
 
 namespace tally::durability {
+
+using LogPosition = store::LogPosition;
 
 enum class FsyncMode { always, interval, never };
 
@@ -78,7 +88,10 @@ struct ReplayStats {
     std::uint64_t bytes = 0;
     std::uint64_t damaged_files = 0;  // files cut at a damaged or torn record
     std::uint64_t cut_bytes = 0;      // bytes removed by those cuts
+    std::uint64_t skipped_bytes = 0;  // before the positions replay_from started at
     std::vector<LogDamage> damage;    // one entry per damaged file
+    /// Per writer index found on disk (or asked from), the end of its log after the replay.
+    std::vector<LogPosition> ends;
 };
 
 struct CommitStats {
@@ -104,14 +117,37 @@ class EventLog {
     /// damaged tails. Call once, before open().
     ReplayStats replay(const std::function<void(const ingest::Event&)>& fn);
 
+    /// replay() from positions: writer w's records before from[w] are skipped (segments
+    /// wholly before it are not even read), writers past from.size() replay from their
+    /// start; fn also gets the writer's index and where the record begins. A position past
+    /// the end of its segment (the log lost a tail a snapshot already holds, after a machine
+    /// crash) makes that writer start a new segment, so what it appends next is after the
+    /// position. Call once, before open().
+    ReplayStats replay_from(const std::vector<LogPosition>& from,
+                            const std::function<void(std::size_t writer, const LogPosition& at,
+                                                     const ingest::Event&)>& fn);
+
     /// Opens (or creates) each writer's newest segment for appending and starts the commit
     /// (always) or interval thread. Throws std::system_error naming the file on failure.
     void open();
 
     /// Appends `events` as one write(2) for `writer`; never fsyncs (see when_durable).
     /// False when the write failed (disk full, I/O error): the file is left as before the
-    /// call and nothing may be answered 200.
-    bool append(std::size_t writer, const ingest::Event* events, std::size_t count);
+    /// call and nothing may be answered 200. With `end`, the writer's position after the
+    /// batch is stored there (under the writer's lock, so positions of one writer come in
+    /// log order).
+    bool append(std::size_t writer, const ingest::Event* events, std::size_t count,
+                LogPosition* end = nullptr);
+
+    /// Where `writer`'s next record will go (after open()).
+    LogPosition end_position(std::size_t writer) const;
+
+    /// Retention: deletes writer w's segments numbered below keep_from[w].segment (writers
+    /// past keep_from.size() keep everything; a writer's open segment is never deleted)
+    /// whose newest event is older than `older_than_ms`. A segment's newest timestamp is
+    /// read from the file once and remembered. Returns the deleted files.
+    std::vector<std::filesystem::path> remove_segments(const std::vector<LogPosition>& keep_from,
+                                                       std::int64_t older_than_ms);
 
     /// Calls `done` once everything `writer` has appended so far is durable per the mode:
     /// at once for interval and never; for always, from the writer's commit thread after
@@ -146,6 +182,8 @@ class EventLog {
 
     EventLogOptions options_;
     std::vector<std::unique_ptr<Writer>> writers_;
+    std::mutex newest_mutex_;  // remove_segments' memory of segments' newest timestamps
+    std::map<std::filesystem::path, std::int64_t> newest_;
     std::thread interval_thread_;
     std::mutex interval_mutex_;
     std::condition_variable interval_cv_;

@@ -7,20 +7,21 @@
 // Every shard's every site's every DayState, exactly: the counters, both HyperLogLogs (as
 // Redis dense strings), the three Space-Saving summaries with each entry's count and error
 // in eviction order plus total, floor and capacity (so the restored summary evicts exactly
-// as the saved one would have), and the funnel log. Also each shard's rolling-window
+// as the saved one would have), and the funnel log; the week and month roll-ups of days
+// that left retention (the same without funnel). Also each shard's rolling-window
 // buckets and the ActiveSessions, so real_time_users and the 15-minute pages survive a
 // restart, and SnapshotMeta: when, and the log position of each log writer that the state
-// includes (opaque here: recovery replays the log from those positions on).
+// includes (recovery replays the log from those positions on).
 //
 // File layout (all integers little-endian)
 // ----------------------------------------
 //   +-----------+-------------+-------------+
-//   | "TALLYSNP"| version u32 | flags u32   |   header, 16 bytes; version 1, flags 0
+//   | "TALLYSNP"| version u32 | flags u32   |   header, 16 bytes; version 2, flags 0
 //   +-----------+-------------+-------------+
-//   | section | section | ... | section     |   meta first, then days, windows, sessions
-//   +-----------+-------------+-------------+
-//   | "TALLYEND"| sections u64| crc32c u32  |   trailer, 20 bytes: the number of sections
-//   +-----------+-------------+-------------+   and the CRC32C of every byte before it
+//   | section | section | ... | section     |   meta first, then per shard and site: its
+//   +-----------+-------------+-------------+   days, windows, site mark, funnels, roll-ups;
+//   | "TALLYEND"| sections u64| crc32c u32  |   sessions last. Trailer, 20 bytes: the number
+//   +-----------+-------------+-------------+   of sections and the CRC32C of every byte before it
 //
 // A section:
 //   +----------+------------+------------+---------------------------+
@@ -34,23 +35,41 @@
 //
 // Payloads. str = u32 length + bytes; minutes = 1440 x u32 (one UTC day).
 //   1 meta      i64 created_ms | u32 shards | u32 n | n x (u64 segment, u64 offset)
-//   2 day       u32 shard | str site | i64 day | u64 page_views | minutes |
-//               3 x u64 devices | u32 n | n x (str name, u64 total, minutes) |
+//   2 day       u32 shard | str site | i64 day | body
+//   5 rollup    u32 shard | str site | u8 period (1 ISO week, 2 month) | i64 first day | body
+//     body:     u64 page_views | minutes | 3 x u64 devices |
+//               u32 n | n x (str name, u64 total, minutes) |
 //               visitors HLL (12304 bytes) | sessions HLL (12304 bytes) |
 //               pages, referrers, countries: each u64 capacity | u64 total | u64 floor |
-//                 u32 n | n x (str member, u64 count, u64 error), count ascending |
-//               funnel: u64 page_labels | u32 n | n x str label (index = id) |
-//                 u32 identities | each: str identity | u32 n | n x (i64 ts, u32 label)
+//                 u32 n | n x (str member, u64 count, u64 error), count ascending
+//   6 funnel    u32 shard | str site | i64 day | u64 page_labels |
+//               u32 n | n x str label (index = id) | u32 n | n x str identity (index = id) |
+//               u64 n | n x (i64 ts, u32 label id, u32 identity id)     (after its day)
 //   3 windows   u32 shard | str site | u32 n | n x (i64 minute | u32 m | m x (str page, u64))
 //   4 sessions  u64 n | n x (str site | str session | str visitor | i64 minute)
-// Exactly one meta section, first; at most one sessions section. A loaded day must keep
-// DayState's invariants (page views = per-minute sum = device sum = top-list totals...)
-// and every sketch its own (SpaceSaving::restore); anything else is a corrupt file.
+//   7 site mark u32 shard | str site | u64 segment | u64 offset   (once per shard and site)
+// Exactly one meta section, first; at most one sessions section; each (shard, site, day)
+// and roll-up once, each funnel once and after its day. A loaded day must keep DayState's
+// invariants (page views = per-minute sum = device sum = top-list totals...) and every
+// sketch its own (SpaceSaving::restore); anything else is a corrupt file.
 //
-// Writing: each shard's lock is held only while that shard is serialised into memory
-// (no I/O under a lock), then the file is written as snapshot-<created_ms>.tmp, fsynced,
-// renamed to snapshot-<YYYYMMDDThhmmssmmm>-<seq>.snap (seq one more than the largest in
-// the directory, zero-padded so names sort) and the directory fsynced. The newest `keep`
+// Writing: a snapshot never holds a shard's lock for long. Per shard, a first hold takes
+// its list of sites and its writer's position (meta.log_positions: recovery replays from
+// there). Then one hold per site serialises the site's days that ingest can still change
+// (the last three: events may be 48 hours old; bounded per day by the caps and the
+// top-list capacity, ~2.5 ms for a day at capacity, HyperLogLogs only copied) and its
+// windows, takes a View of each day's funnel log, and writes a site mark: the writer's
+// position at that moment. Between holds ingest goes on, so a site's part includes some
+// records past the shard's position; recovery skips those (ReplayFilter), which is why
+// the snapshot stays exact. After each hold, with no lock: the HyperLogLogs are packed,
+// the funnel logs (which grow with the day's events; chunked_log.hpp says why reading
+// them is safe) and the older days and roll-ups (which only retention changes: so
+// Store::retire must not run while a snapshot is encoded; the daemon runs both on one
+// thread) are serialised. No I/O under a lock.
+//
+// Then the file is written as snapshot-<created_ms>.tmp, fsynced, renamed to
+// snapshot-<YYYYMMDDThhmmssmmm>-<seq>.snap (seq one more than the largest in the
+// directory, zero-padded so names sort) and the directory fsynced. The newest `keep`
 // snapshots stay; older ones are deleted. One writer per directory at a time.
 //
 // Loading decodes and checks a whole file before touching the Store, so a corrupt file
@@ -74,37 +93,63 @@
 
 namespace tally::durability {
 
-inline constexpr std::uint32_t kSnapshotVersion = 1;
+inline constexpr std::uint32_t kSnapshotVersion = 2;
 
 /// Where a log writer was when the snapshot was taken (opaque to snapshots).
-struct LogPosition {
-    std::uint64_t segment = 0;
-    std::uint64_t offset = 0;
-    bool operator==(const LogPosition&) const = default;
+using LogPosition = store::LogPosition;
+
+/// Where shard `shard`'s writer was when `site`'s part of that shard was saved: that
+/// part includes the writer's records for the site before it and none after.
+struct SitePosition {
+    std::uint32_t shard = 0;
+    std::string site;
+    LogPosition position;
+    bool operator==(const SitePosition&) const = default;
 };
 
 struct SnapshotMeta {
     std::int64_t created_ms = 0;
-    std::vector<LogPosition> log_positions;  // one per log writer
-    std::uint32_t shards = 0;                // the store's shard count when saved (info)
+    /// One per log writer: recovery replays each writer from here (every record before it
+    /// is in the snapshot; for the sites with a site position, some after it too).
+    std::vector<LogPosition> log_positions;
+    std::uint32_t shards = 0;                  // the store's shard count when saved (info)
+    std::vector<SitePosition> site_positions = {};  // from the site-mark sections
     bool operator==(const SnapshotMeta&) const = default;
+};
+
+/// Recovery's test for a replayed record: is it already in the snapshot? True when the
+/// snapshot saved the record's site in the writer's shard at a later position. A record
+/// of a site without a mark is never in it (that site's part was saved before the record,
+/// or not at all).
+class ReplayFilter {
+  public:
+    explicit ReplayFilter(const SnapshotMeta& meta);
+    /// `at`: where the record begins in `writer`'s log.
+    bool in_snapshot(std::size_t writer, std::string_view site, const LogPosition& at) const;
+
+  private:
+    std::vector<store::StringMap<LogPosition>> marks_;  // by writer (= saved shard)
 };
 
 struct SnapshotStats {
     std::uint64_t bytes = 0;
     std::chrono::nanoseconds max_lock_hold{0};    // the longest one shard's lock was held
     std::chrono::nanoseconds total_lock_hold{0};  // summed over the shards
+    // The longest hold in this thread's CPU time: the work done under the lock, without
+    // the time the thread was preempted while holding it (which a busy machine adds).
+    std::chrono::nanoseconds max_lock_hold_cpu{0};
 };
 
-/// Called with a shard's index while that shard's lock is held and its state is being
-/// saved: returns the position of the shard's log writer that this state includes. The
-/// daemon (one log writer per shard) records, under the shard lock, the log end after each
-/// batch it applies, and answers that here, so a position can never run ahead of or lag
-/// behind the saved state.
+/// Called with a shard's index while that shard's lock is held (once for the shard, then
+/// once per site saved): returns the position of the shard's log writer that the shard's
+/// state includes at that moment. The daemon (one log writer per shard) records, under the
+/// shard lock, the log end after each batch it applies, and answers that here, so a
+/// position can never run ahead of or lag behind the saved state.
 using PositionUnderLock = std::function<LogPosition(std::size_t shard)>;
 
 /// The snapshot file's bytes for `store` (meta.shards is filled in from the store). With
-/// `position`, meta.log_positions is replaced by one position per shard taken from it.
+/// `position`, meta.log_positions gets one position per shard taken from it (positions
+/// past the shard count are kept) and a site mark is saved per shard and site.
 std::string encode_snapshot(const store::Store& store, SnapshotMeta meta,
                             SnapshotStats* stats = nullptr,
                             const PositionUnderLock& position = nullptr);
@@ -138,6 +183,10 @@ struct LoadReport {
 /// directory is missing or empty).
 std::optional<SnapshotMeta> load_newest_snapshot(const std::filesystem::path& dir,
                                                  store::Store& into, LoadReport* report = nullptr);
+
+/// The meta section of the snapshot at `path` (its checksum checked, the rest not read).
+std::optional<SnapshotMeta> read_snapshot_meta(const std::filesystem::path& path,
+                                               std::string* error = nullptr);
 
 /// The snapshot files in `dir`, newest (highest seq) first.
 std::vector<std::filesystem::path> list_snapshots(const std::filesystem::path& dir);

@@ -22,6 +22,9 @@ struct DayRange {
     std::int64_t first = 0;
     std::int64_t last = 0;
     std::string label;  // "2024-01-15", "2024-W03" or "2024-01"
+    /// A week or month range also reads that period's roll-up: the days of it that left
+    /// retention (store.hpp).
+    std::optional<store::Period> period = std::nullopt;
 };
 
 /// "today", "YYYY-MM-DD", ISO week "YYYY-Www" or month "YYYY-MM"; nullopt when malformed.

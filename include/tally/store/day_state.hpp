@@ -14,9 +14,9 @@
 // Cost: about 32 KiB for the HyperLogLogs, 5.6 KiB per minute table (one for page views,
 // one per custom event name), the top lists grow to their capacity (10,000 members by
 // default, ~140 bytes each), and the funnel log 16 bytes per event plus one entry per
-// identity. The number of event names per day is capped by the store (SPEC §6), so a day's
-// memory is bounded by that cap, the top-list capacity, and the day's event count for the
-// funnel log.
+// identity (funnel_log's tables). The number of event names per day is capped by the store (SPEC
+// §6), so a day's memory is bounded by that cap, the top-list capacity, and the day's event count
+// for the funnel log.
 
 #include <array>
 #include <cstdint>
@@ -29,6 +29,7 @@
 #include "tally/ingest/event.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/sketch/space_saving.hpp"
+#include "tally/store/chunked_log.hpp"
 
 namespace tally::store {
 
@@ -48,45 +49,74 @@ struct EventSeries {
     MinuteCounts per_minute{};
 };
 
-/// One step a funnel identity took: when, and which label ("signup" or "pageview:/p").
+/// One step a funnel identity took: when, which label ("signup" or "pageview:/p") and
+/// which identity (ids index FunnelLog's interned tables). 16 bytes, no padding.
 struct FunnelStep {
     std::int64_t timestamp_ms;
     std::uint32_t label;
+    std::uint32_t identity;
 };
 
-/// The exact per-identity event log behind /funnel. Labels are interned per day so a step
-/// costs 16 bytes; pages beyond kMaxPageLabels distinct paths are not recorded (the store
-/// caps custom event names separately), which bounds the label table.
+/// The exact per-identity event log behind /funnel: every step of the day, in arrival
+/// order, with the labels and identities interned per day, so a step costs 16 bytes. Pages
+/// beyond kMaxPageLabels distinct paths are not recorded (the store caps custom event
+/// names separately), which bounds the label table.
+///
+/// The three tables (labels, identities, steps) only grow and live in ChunkedLogs, so a
+/// snapshot takes a View under the shard's lock and serialises it after letting go
+/// (chunked_log.hpp). The maps from name to id key on string_views into the chunked
+/// tables, whose strings never move: one copy of each identity.
 class FunnelLog {
   public:
     static constexpr std::size_t kMaxPageLabels = 50'000;
 
+    FunnelLog() = default;
+    FunnelLog(FunnelLog&&) noexcept = default;
+    FunnelLog& operator=(FunnelLog&&) noexcept = default;
+
     void record(const ingest::Event& event);
     /// The label id of a step name ("signup", "pageview:/pricing"), or -1 if never seen.
     std::int64_t label_id(std::string_view step) const;
-    const StringMap<std::vector<FunnelStep>>& by_identity() const { return by_identity_; }
 
-    /// The interned labels, indexed by label id, and how many are pages (for snapshots).
-    std::vector<std::string_view> labels() const;
     std::size_t page_labels() const { return page_labels_; }
+    const ChunkedLog<std::string>& labels() const { return label_names_; }  // index = id
+    const ChunkedLog<std::string>& identities() const { return identity_names_; }
+    const ChunkedLog<FunnelStep>& steps() const { return steps_; }
 
-    /// Rebuilds a log from labels() (index = id), page_labels() and by_identity().
-    /// nullopt when a label repeats, page_labels exceeds the labels, or a step names a
-    /// label id that does not exist.
+    /// The log as it is now, readable after the owner's lock is released.
+    struct View {
+        std::size_t page_labels = 0;
+        ChunkedLog<std::string>::View labels;
+        ChunkedLog<std::string>::View identities;
+        ChunkedLog<FunnelStep>::View steps;
+    };
+    View view() const {
+        return View{page_labels_, label_names_.view(), identity_names_.view(), steps_.view()};
+    }
+
+    /// Rebuilds a log from its tables. nullopt when a label or identity repeats,
+    /// page_labels exceeds the labels, or a step names a label or identity that does not
+    /// exist.
     static std::optional<FunnelLog> restore(std::vector<std::string> labels,
                                             std::size_t page_labels,
-                                            StringMap<std::vector<FunnelStep>> by_identity);
+                                            std::vector<std::string> identities,
+                                            const std::vector<FunnelStep>& steps);
 
-    /// Joins `other`'s steps in, per identity (its label ids are translated to this log's).
-    /// Steps are kept even past kMaxPageLabels: they were recorded once, under the cap.
+    /// Appends `other`'s steps (its ids translated to this log's). Steps are kept even past
+    /// kMaxPageLabels: they were recorded once, under the cap.
     void merge(const FunnelLog& other);
 
   private:
-    std::uint32_t intern(std::string_view label, bool is_page);
+    using Index = std::unordered_map<std::string_view, std::uint32_t, StringHash, std::equal_to<>>;
+    std::uint32_t intern_label(std::string_view label, bool is_page);
+    std::uint32_t intern_identity(std::string_view identity);
 
-    StringMap<std::uint32_t> labels_;
+    Index labels_;
+    ChunkedLog<std::string> label_names_;
     std::size_t page_labels_ = 0;
-    StringMap<std::vector<FunnelStep>> by_identity_;
+    Index identities_;
+    ChunkedLog<std::string> identity_names_;
+    ChunkedLog<FunnelStep> steps_;
 };
 
 struct DayState {
@@ -109,7 +139,8 @@ struct DayState {
     /// Folds another shard's state of the same site and day in, as reads merge shards:
     /// counters add, HyperLogLogs take maxima, top lists merge, funnel logs join. Used when
     /// a snapshot taken with more shards is loaded into fewer.
-    void merge(const DayState& other);
+    /// Roll-ups (store.hpp) merge without the funnel log: they answer no funnels.
+    void merge(const DayState& other, bool with_funnel = true);
 
     /// The invariants at the top of this file that a loaded state must keep.
     bool consistent() const;

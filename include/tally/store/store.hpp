@@ -3,7 +3,7 @@
 // on one lock.
 //
 // Each HTTP I/O thread owns one shard (Request::worker) and is the only writer to it; the
-// shard's mutex is there for readers (queries, later snapshots and the mirror), so on the
+// shard's mutex is there for readers (queries, snapshots, retention and the mirror), so on the
 // hot path it is uncontended. A site's day is therefore spread over the shards, and every
 // read merges them: counters add, HyperLogLogs take the register max (exact, the union of
 // the sets), Space-Saving sketches merge within the sum of their error bounds, which is
@@ -34,6 +34,7 @@
 #include "tally/store/active_sessions.hpp"
 #include "tally/store/day_state.hpp"
 #include "tally/store/live_changes.hpp"
+#include "tally/store/log_position.hpp"
 #include "tally/store/windows.hpp"
 
 namespace tally::store {
@@ -47,10 +48,31 @@ struct StoreOptions {
 
 enum class Admission { ok, too_many_sites, too_many_event_names };
 
+/// Roll-up periods: a day that leaves retention is folded into its ISO week's and its
+/// month's roll-up (counters summed, HyperLogLogs and top lists merged, no funnel).
+enum class Period : std::uint8_t { week = 1, month = 2 };
+/// The first day of `day`'s ISO week (its Monday) or month.
+std::int64_t period_start(Period period, std::int64_t day);
+/// The last day of the period that starts on `first`.
+std::int64_t period_end(Period period, std::int64_t first);
+
 /// The part of a site held by one shard.
 struct SiteShard {
     std::map<std::int64_t, DayState> days;  // day number -> state
     Windows windows;
+    std::map<std::int64_t, DayState> weeks;   // roll-ups by the week's Monday (day number)
+    std::map<std::int64_t, DayState> months;  // roll-ups by the month's first day
+    std::map<std::int64_t, DayState>& rollups(Period period) {
+        return period == Period::week ? weeks : months;
+    }
+    const std::map<std::int64_t, DayState>& rollups(Period period) const {
+        return period == Period::week ? weeks : months;
+    }
+};
+
+struct RetireStats {
+    std::size_t days = 0;     // day states folded and dropped
+    std::size_t rollups = 0;  // roll-ups dropped
 };
 
 class Store {
@@ -68,9 +90,29 @@ class Store {
 
     /// Counts `event` in `shard`. `now_ms` places it in the rolling windows.
     void apply(std::size_t shard, const ingest::Event& event, std::int64_t now_ms);
-    /// apply() for `count` events, taking the shard's lock once.
+    /// apply() for `count` events, taking the shard's lock once. `logged`: where the shard's
+    /// log writer ended after writing these events; recorded under the same lock, so a
+    /// snapshot of the shard saves a position that matches its state exactly.
     void apply(std::size_t shard, const ingest::Event* events, std::size_t count,
-               std::int64_t now_ms);
+               std::int64_t now_ms, const LogPosition* logged = nullptr);
+
+    /// Sets shard `shard`'s log position (after recovery: the end of its writer's log).
+    void set_log_position(std::size_t shard, LogPosition position);
+    /// Shard `shard`'s log position; the caller holds that shard's lock (visit_shard).
+    LogPosition log_position_locked(std::size_t shard) const {
+        return shards_[shard % shards_.size()]->logged;
+    }
+    /// Events counted since the store was made (replay included), over every shard.
+    std::uint64_t events_applied() const;
+
+    /// Retention: every day before `first_kept_day` is folded into its week's and month's
+    /// roll-ups and leaves the store (its memory is freed outside the shard's lock), then
+    /// every roll-up whose period ended before `first_kept_rollup_day` goes too. One shard
+    /// lock at a time.
+    RetireStats retire(std::int64_t first_kept_day, std::int64_t first_kept_rollup_day);
+    /// Day states and roll-ups held, summed over shards (each shard counts its own).
+    std::size_t day_count() const;
+    std::size_t rollup_count() const;
 
     /// Calls fn(const SiteShard&) for `site` in every shard that has it, under that shard's
     /// lock. Queries merge across shards with this; keep fn short, ingest waits on it.
@@ -121,6 +163,9 @@ class Store {
     /// they were admitted before.
     void restore_day(std::size_t shard, std::string_view site, std::int64_t day, DayState&& state);
     /// A rolling-window bucket of `site` back into shard `shard % shard_count()`.
+    /// A roll-up back into shard `shard % shard_count()` (merged with one already there).
+    void restore_rollup(std::size_t shard, std::string_view site, Period period,
+                        std::int64_t first_day, DayState&& state);
     void restore_window_bucket(std::size_t shard, std::string_view site, std::int64_t minute,
                                const StringMap<std::uint64_t>& pages);
     void restore_active_sessions(std::vector<ActiveSessions::Saved> sessions) {
@@ -138,7 +183,9 @@ class Store {
     struct Shard {
         mutable std::mutex mutex;
         StringMap<SiteShard> sites;
-        ChangeLog changes;  // since the last visit_live(); empty while recording is off
+        ChangeLog changes;          // since the last visit_live(); empty while recording is off
+        LogPosition logged;         // the shard's writer's log end its state includes
+        std::uint64_t applied = 0;  // events counted
     };
 
   public:

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -200,21 +201,33 @@ TEST(Snapshot, LoadedStoreKeepsCountingLikeTheOriginal) {
     EXPECT_EQ(answers(loaded), answers(original));
 }
 
-TEST(Snapshot, PositionsComeFromTheCallbackPerShard) {
+TEST(Snapshot, PositionsComeFromTheCallbackPerShardAndSite) {
     test::TempDir dir;
     store::Store s(options(3));
     feed(s, 1);
     std::vector<std::size_t> asked;
+    std::uint64_t calls = 0;
     auto position = [&](std::size_t shard) {
         asked.push_back(shard);
-        return LogPosition{shard + 10, shard * 100};
+        return LogPosition{shard + 10, calls++};
     };
     write_snapshot(s, meta(kNow), dir.path(), 3, position);
-    EXPECT_EQ(asked, (std::vector<std::size_t>{0, 1, 2}));
+    // Once per shard for its position, then once per site it holds, shard by shard.
+    EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end()));
     store::Store loaded(options(1));
     auto m = load_newest_snapshot(dir.path(), loaded);
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->log_positions, (std::vector<LogPosition>{{10, 0}, {11, 100}, {12, 200}}));
+    std::vector<LogPosition> first(3);
+    for (std::size_t call = 0; call < asked.size(); ++call) {
+        if (call == 0 || asked[call] != asked[call - 1])
+            first[asked[call]] = LogPosition{asked[call] + 10, call};
+    }
+    EXPECT_EQ(m->log_positions, first);
+    ASSERT_EQ(m->site_positions.size(), asked.size() - 3);
+    for (const SitePosition& mark : m->site_positions) {
+        EXPECT_EQ(mark.position.segment, mark.shard + 10);
+        EXPECT_TRUE(first[mark.shard] < mark.position) << mark.site;
+    }
 }
 
 TEST(Snapshot, EmptyStore) {

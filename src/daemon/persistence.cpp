@@ -1,0 +1,186 @@
+#include "persistence.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "app.hpp"
+#include "tally/ingest/time.hpp"
+
+namespace tally::daemon {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Persistence::Persistence(const Config& config, store::Store& store, durability::EventLog& log)
+    : config_(config), store_(store), log_(log), dir_(fs::path(config.data_dir) / "snapshots") {}
+
+Persistence::~Persistence() {
+    stop();
+}
+
+Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
+    const auto started = Clock::now();
+    Recovery recovery;
+    durability::LoadReport report;
+    const std::optional<durability::SnapshotMeta> loaded =
+        durability::load_newest_snapshot(dir_, store_, &report);
+    recovery.snapshot = report.loaded;
+    recovery.skipped = report.skipped;
+    for (const auto& [path, why] : report.skipped) {
+        // Renamed aside (kept for a post-mortem): left in place it would count as one of
+        // the kept snapshots, and the next writes would delete the good ones first.
+        fs::path aside = path;
+        aside += ".damaged";
+        std::error_code ec;
+        fs::rename(path, aside, ec);
+        spdlog::error("snapshot {} is damaged ({}); moved to {}, trying an older one",
+                      path.string(), why, aside.filename().string());
+    }
+
+    const std::size_t shards = store_.shard_count();
+    const durability::SnapshotMeta meta = loaded ? *loaded : durability::SnapshotMeta{};
+    const durability::ReplayFilter filter(meta);
+    recovery.replay = log_.replay_from(
+        meta.log_positions,
+        [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& event) {
+            // The snapshot saved this site's part of the shard after this record.
+            if (filter.in_snapshot(writer, event.site, at)) {
+                ++recovery.in_snapshot;
+                return;
+            }
+            // Register the site and name with the caps; the event was answered 200 once, so
+            // it is counted whatever the caps say now.
+            (void)store_.admit(writer % shards, event);
+            store_.apply(writer % shards, &event, 1, now_ms);
+        });
+    log_.open();
+    for (std::size_t i = 0; i < shards; ++i)
+        store_.set_log_position(i, log_.end_position(i));
+    extra_positions_.clear();
+    for (std::size_t w = shards; w < recovery.replay.ends.size(); ++w)
+        extra_positions_.push_back(recovery.replay.ends[w]);
+
+    recovery.ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    for (const auto& damage : recovery.replay.damage) {
+        spdlog::warn(
+            "event log: {}: {} record at offset {}, cut {} damaged or torn byte(s) from there to "
+            "the end; every complete record before it was kept",
+            damage.file.string(), damage.torn ? "torn" : "damaged", damage.offset,
+            damage.cut_bytes);
+    }
+    spdlog::info(
+        "recovery: snapshot {}, replayed {} event(s) ({} bytes of log after it; {} "
+        "more already in the snapshot), {:.0f} ms",
+        recovery.snapshot.empty() ? std::string("none") : recovery.snapshot.string(),
+        recovery.replay.records - recovery.in_snapshot, recovery.replay.bytes, recovery.in_snapshot,
+        recovery.ms);
+    events_at_last_ = store_.events_applied();
+    last_snapshot_ = Clock::now();
+    retain(now_ms);
+    last_retention_ = Clock::now();
+    return recovery;
+}
+
+durability::SnapshotMeta Persistence::meta(std::int64_t now_ms) const {
+    durability::SnapshotMeta meta;
+    meta.created_ms = now_ms;
+    // Shards' positions are filled in under their locks; writers past them keep theirs.
+    meta.log_positions.resize(store_.shard_count());
+    meta.log_positions.insert(meta.log_positions.end(), extra_positions_.begin(),
+                              extra_positions_.end());
+    return meta;
+}
+
+bool Persistence::snapshot(const char* why) {
+    const std::uint64_t events = store_.events_applied();
+    try {
+        const durability::WrittenSnapshot written = durability::write_snapshot(
+            store_, meta(now_ms()), dir_, config_.snapshots_kept,
+            [this](std::size_t shard) { return store_.log_position_locked(shard); });
+        events_at_last_ = events;
+        last_snapshot_ = Clock::now();
+        spdlog::info("snapshot ({}): {} ({:.1f} MiB), shard lock held at most {:.2f} ms", why,
+                     written.path.filename().string(),
+                     static_cast<double>(written.stats.bytes) / (1 << 20),
+                     static_cast<double>(written.stats.max_lock_hold.count()) / 1e6);
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::error("snapshot ({}) failed: {}", why, e.what());
+        last_snapshot_ = Clock::now();  // retried after another interval, not in a loop
+        return false;
+    }
+}
+
+void Persistence::retain(std::int64_t now_ms) {
+    const std::int64_t today = ingest::day_of(now_ms);
+    const store::RetireStats retired = store_.retire(today - config_.retention_days + 1,
+                                                     today - config_.rollup_retention_days + 1);
+    if (retired.days > 0 || retired.rollups > 0) {
+        spdlog::info(
+            "retention: {} day state(s) folded into roll-ups and dropped, {} roll-up(s) "
+            "dropped",
+            retired.days, retired.rollups);
+    }
+
+    // Log segments: only below every kept snapshot's position (a damaged newest snapshot
+    // falls back to an older one and replays from its positions), and only when unsure
+    // of no snapshot (one whose meta cannot be read keeps every segment).
+    const std::vector<fs::path> kept = durability::list_snapshots(dir_);
+    if (kept.empty())
+        return;
+    std::vector<durability::LogPosition> keep_from;
+    for (const fs::path& path : kept) {
+        const auto m = durability::read_snapshot_meta(path);
+        if (!m)
+            return;
+        if (keep_from.empty()) {
+            keep_from = m->log_positions;
+        } else {
+            // A writer a snapshot has no position for is replayed wholly from it.
+            keep_from.resize(std::min(keep_from.size(), m->log_positions.size()));
+            for (std::size_t w = 0; w < keep_from.size(); ++w)
+                keep_from[w] = std::min(keep_from[w], m->log_positions[w]);
+        }
+    }
+    const std::int64_t first_kept_ms = (today - config_.retention_days + 1) * ingest::kMsPerDay;
+    for (const fs::path& path : log_.remove_segments(keep_from, first_kept_ms))
+        spdlog::info("retention: removed log segment {}", path.filename().string());
+}
+
+void Persistence::start() {
+    std::lock_guard lock(mutex_);
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void Persistence::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+        thread_.join();
+}
+
+void Persistence::run() {
+    std::unique_lock lock(mutex_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+        lock.unlock();
+        const auto now = Clock::now();
+        const bool by_time = config_.snapshot_interval.count() > 0 &&
+                             now - last_snapshot_ >= config_.snapshot_interval;
+        const bool by_events = config_.snapshot_events > 0 &&
+                               store_.events_applied() - events_at_last_ >= config_.snapshot_events;
+        if (by_time || by_events)
+            snapshot(by_time ? "interval" : "events");
+        if (now - last_retention_ >= std::chrono::minutes(1)) {
+            retain(now_ms());
+            last_retention_ = now;
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace tally::daemon
