@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "app.hpp"
 #include "tally/ingest/time.hpp"
@@ -41,19 +43,24 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     const std::size_t shards = store_.shard_count();
     const durability::SnapshotMeta meta = loaded ? *loaded : durability::SnapshotMeta{};
     const durability::ReplayFilter filter(meta);
+    // Writers replay on their own threads (each into its own shard, under the shard locks
+    // ingest uses), so a start-up replay uses every core.
+    std::atomic<std::uint64_t> in_snapshot{0};
     recovery.replay = log_.replay_from(
         meta.log_positions,
         [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& event) {
             // The snapshot saved this site's part of the shard after this record.
             if (filter.in_snapshot(writer, event.site, at)) {
-                ++recovery.in_snapshot;
+                in_snapshot.fetch_add(1, std::memory_order_relaxed);
                 return;
             }
             // Register the site and name with the caps; the event was answered 200 once, so
             // it is counted whatever the caps say now.
             (void)store_.admit(writer % shards, event);
             store_.apply(writer % shards, &event, 1, now_ms);
-        });
+        },
+        std::max(1U, std::thread::hardware_concurrency()));
+    recovery.in_snapshot = in_snapshot.load();
     log_.open();
     for (std::size_t i = 0; i < shards; ++i)
         store_.set_log_position(i, log_.end_position(i));

@@ -8,21 +8,27 @@ namespace {
 constexpr std::string_view kPageviewPrefix = "pageview:";
 }
 
-std::uint32_t FunnelLog::intern_label(std::string_view label, bool is_page) {
-    if (auto it = labels_.find(label); it != labels_.end())
-        return it->second;
+std::uint32_t FunnelLog::intern_label(std::string_view label, std::size_t hash, bool is_page) {
+    if (auto id = find_label(label, hash))
+        return *id;
     const auto id = static_cast<std::uint32_t>(label_names_.size());
-    labels_.emplace(label_names_.push_back(std::string(label)), id);
+    label_names_.push_back(std::string(label));
+    labels_.insert(hash, id);
     if (is_page)
         ++page_labels_;
     return id;
 }
 
 std::uint32_t FunnelLog::intern_identity(std::string_view identity) {
-    if (auto it = identities_.find(identity); it != identities_.end())
-        return it->second;
+    const std::size_t hash = InternTable::hash(identity);
+    if (auto id = identities_.find(identity, hash, [this](std::uint32_t i) -> std::string_view {
+            return identity_names_[i];
+        })) {
+        return *id;
+    }
     const auto id = static_cast<std::uint32_t>(identity_names_.size());
-    identities_.emplace(identity_names_.push_back(std::string(identity)), id);
+    identity_names_.push_back(std::string(identity));
+    identities_.insert(hash, id);
     return id;
 }
 
@@ -33,22 +39,23 @@ void FunnelLog::record(const ingest::Event& event) {
         thread_local std::string key;
         key.assign(kPageviewPrefix);
         key.append(event.page);
-        if (auto it = labels_.find(key); it != labels_.end()) {
-            label = it->second;
+        const std::size_t hash = InternTable::hash(key);
+        if (auto id = find_label(key, hash)) {
+            label = *id;
         } else {
             if (page_labels_ >= kMaxPageLabels)
                 return;
-            label = intern_label(key, true);
+            label = intern_label(key, hash, true);
         }
     } else {
-        label = intern_label(event.event_name, false);
+        label = intern_label(event.event_name, InternTable::hash(event.event_name), false);
     }
     steps_.push_back(FunnelStep{event.timestamp_ms, label, intern_identity(event.funnel_key())});
 }
 
 std::int64_t FunnelLog::label_id(std::string_view step) const {
-    auto it = labels_.find(step);
-    return it == labels_.end() ? -1 : static_cast<std::int64_t>(it->second);
+    const auto id = find_label(step, InternTable::hash(step));
+    return id ? static_cast<std::int64_t>(*id) : -1;
 }
 
 std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
@@ -60,17 +67,24 @@ std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
     FunnelLog log;
     log.labels_.reserve(labels.size());
     for (std::string& label : labels) {
-        const auto id = static_cast<std::uint32_t>(log.label_names_.size());
-        if (!log.labels_.emplace(log.label_names_.push_back(std::move(label)), id).second)
+        const std::size_t hash = InternTable::hash(label);
+        if (log.find_label(label, hash))
             return std::nullopt;
+        const auto id = static_cast<std::uint32_t>(log.label_names_.size());
+        log.label_names_.push_back(std::move(label));
+        log.labels_.insert(hash, id);
     }
     log.identities_.reserve(identities.size());
+    const auto identity_of = [&log](std::uint32_t i) -> std::string_view {
+        return log.identity_names_[i];
+    };
     for (std::string& identity : identities) {
-        const auto id = static_cast<std::uint32_t>(log.identity_names_.size());
-        if (!log.identities_.emplace(log.identity_names_.push_back(std::move(identity)), id)
-                 .second) {
+        const std::size_t hash = InternTable::hash(identity);
+        if (log.identities_.find(identity, hash, identity_of))
             return std::nullopt;
-        }
+        const auto id = static_cast<std::uint32_t>(log.identity_names_.size());
+        log.identity_names_.push_back(std::move(identity));
+        log.identities_.insert(hash, id);
     }
     for (const FunnelStep& step : steps) {
         if (step.label >= log.label_names_.size() || step.identity >= log.identity_names_.size())
@@ -85,7 +99,7 @@ void FunnelLog::merge(const FunnelLog& other) {
     std::vector<std::uint32_t> label(other.label_names_.size());
     for (std::size_t id = 0; id < label.size(); ++id) {
         const std::string& name = other.label_names_[id];
-        label[id] = intern_label(name, name.starts_with(kPageviewPrefix));
+        label[id] = intern_label(name, InternTable::hash(name), name.starts_with(kPageviewPrefix));
     }
     std::vector<std::uint32_t> identity(other.identity_names_.size());
     for (std::size_t id = 0; id < identity.size(); ++id)

@@ -52,6 +52,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tally/ingest/event.hpp"
@@ -122,10 +123,12 @@ class EventLog {
     /// start; fn also gets the writer's index and where the record begins. A position past
     /// the end of its segment (the log lost a tail a snapshot already holds, after a machine
     /// crash) makes that writer start a new segment, so what it appends next is after the
-    /// position. Call once, before open().
+    /// position. With threads > 1, up to that many writers replay at once, each in its own
+    /// order: fn must then be safe to call from several threads. Call once, before open().
     ReplayStats replay_from(const std::vector<LogPosition>& from,
                             const std::function<void(std::size_t writer, const LogPosition& at,
-                                                     const ingest::Event&)>& fn);
+                                                     const ingest::Event&)>& fn,
+                            std::size_t threads = 1);
 
     /// Opens (or creates) each writer's newest segment for appending and starts the commit
     /// (always) or interval thread. Throws std::system_error naming the file on failure.
@@ -172,6 +175,14 @@ class EventLog {
 
   private:
     struct Writer;
+    /// One writer's part of replay_from: its segments (number, path), oldest first.
+    void replay_segments(
+        std::size_t writer_index,
+        const std::vector<std::pair<std::uint64_t, std::filesystem::path>>& segments,
+        const LogPosition& start,
+        const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>&
+            fn,
+        ReplayStats& stats, LogPosition& end);
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);
     void interval_loop();

@@ -30,6 +30,7 @@
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/sketch/space_saving.hpp"
 #include "tally/store/chunked_log.hpp"
+#include "tally/store/intern_table.hpp"
 
 namespace tally::store {
 
@@ -107,14 +108,17 @@ class FunnelLog {
     void merge(const FunnelLog& other);
 
   private:
-    using Index = std::unordered_map<std::string_view, std::uint32_t, StringHash, std::equal_to<>>;
-    std::uint32_t intern_label(std::string_view label, bool is_page);
+    std::uint32_t intern_label(std::string_view label, std::size_t hash, bool is_page);
     std::uint32_t intern_identity(std::string_view identity);
+    std::optional<std::uint32_t> find_label(std::string_view label, std::size_t hash) const {
+        return labels_.find(
+            label, hash, [this](std::uint32_t id) -> std::string_view { return label_names_[id]; });
+    }
 
-    Index labels_;
+    InternTable labels_;
     ChunkedLog<std::string> label_names_;
     std::size_t page_labels_ = 0;
-    Index identities_;
+    InternTable identities_;
     ChunkedLog<std::string> identity_names_;
     ChunkedLog<FunnelStep> steps_;
 };
