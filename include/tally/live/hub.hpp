@@ -9,9 +9,17 @@
 //   One broadcaster thread wakes every `batch` and, holding every shard's lock at once
 //   (Store::visit_live), drains all the change logs and, in the same critical section,
 //   reads what the frames need: the new merged totals of the touched top-list members,
-//   the merged HyperLogLogs, and the whole dashboard of each (site, day) that has a client
+//   the merged HyperLogLogs, and the whole dashboard of each (site, range) that has a client
 //   waiting for a snapshot. JSON is built after the locks are released.
 //   Connections (src/http/ws_session) write what they are given and read subscriptions.
+//
+// Ranges. A client subscribes to a day ("today", YYYY-MM-DD), an ISO week (YYYY-Www) or a
+// month (YYYY-MM), and gets exact deltas for all three: the change logs are kept per day,
+// so a range's delta is the sum of its days' change sets; its top-list members' totals are
+// merged over every (day, shard) summary by the rule /dashboard's top lists use
+// (query::merged_count), and its uniques are the merged HyperLogLogs of its days. A re-sent
+// snapshot per batch would have been simpler, but a month's snapshot is the whole dashboard
+// per client per batch (and loses the feed), where a delta costs what the batch changed.
 //
 // Consistency. An event applied before the drain is in the shard state the snapshot is
 // built from and not in the drained change log after it; one applied after is in the next
@@ -21,11 +29,14 @@
 // members as their new totals (a client keeps the 10 best, ties by name; counts only grow,
 // so no member outside a client's list can enter it without being in a delta), and the
 // unique counts as absolutes. real_time_users is absolute too, sent with each delta, and
-// like /dashboard's is relative to the time it was computed.
+// like /dashboard's is relative to the time it was computed. Sessions also age out of its
+// 5-minute window with no event at all, so about once a second (kRealTimeCheck) the
+// broadcaster recounts it for every subscribed range that holds today and sends a delta
+// holding only the absolutes when it moved.
 //
-// Sharing. Per batch, one delta frame per (site, day) and one snapshot frame per (site, day)
+// Sharing. Per batch, one delta frame per (site, range) and one snapshot frame per (site, range)
 // that has new subscribers, each a shared_ptr<const std::string> handed to every client of
-// it. `seq` counts the batches that changed a (site, day); a snapshot carries the seq of
+// it. `seq` counts the batches that changed a (site, range); a snapshot carries the seq of
 // the state it shows, its first delta seq + 1.
 //
 // Slow clients. A connection holds at most one frame beside the one it writes; a client that
@@ -55,6 +66,10 @@ struct HubOptions {
     std::size_t max_clients = 10'000;      // live.max_clients
 };
 
+/// How often real_time_users is recounted for ranges that had no event (it changes as
+/// sessions age out of its window, which is counted by the minute).
+inline constexpr std::chrono::milliseconds kRealTimeCheck{1000};
+
 class Hub {
   public:
     Hub(store::Store& store, HubOptions options);
@@ -71,7 +86,7 @@ class Hub {
     void stop();
 
     /// The upgrade decision for GET /ws?site=S&date=D (the caller checked the token):
-    /// 400 for a bad site or date, 503 over max_clients, else a new client.
+    /// 400 for a bad site or date (a day, "today", an ISO week or a month), 503 over max_clients, else a new client.
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
         const http::Request& request);
 
@@ -88,8 +103,15 @@ class Hub {
     store::Store& store_;
     HubOptions options_;
     std::shared_ptr<Shared> shared_;
-    // The broadcaster's own: seq per (site, day) subscribed.
-    std::map<std::pair<std::string, std::int64_t>, std::uint64_t> seq_;
+    // The broadcaster's own, per (site, range label) subscribed: what the clients hold.
+    struct Sent {
+        std::uint64_t seq = 0;
+        std::uint64_t unique_visitors = 0;
+        std::uint64_t unique_sessions = 0;
+        std::uint64_t real_time_users = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Sent> sent_;
+    std::chrono::steady_clock::time_point next_real_time_check_{};
 
     std::mutex mutex_;  // guards stopping_
     std::condition_variable cv_;
