@@ -16,34 +16,17 @@ namespace tally::daemon {
 namespace {
 
 // The site map, most visited first (Zipf: page k is visited about 1/k as often as the first).
+// clang-format off
 constexpr std::array<const char*, 24> kPages = {
-    "/",
-    "/pricing",
-    "/features",
-    "/blog",
-    "/docs",
-    "/blog/why-one-binary",
-    "/docs/getting-started",
-    "/signup",
-    "/docs/api",
-    "/features/live-dashboard",
-    "/blog/hyperloglog-explained",
-    "/login",
-    "/about",
-    "/changelog",
-    "/docs/tracker",
-    "/blog/exact-funnels",
-    "/integrations",
-    "/customers",
-    "/contact",
-    "/careers",
-    "/docs/self-hosting",
-    "/blog/redis-compatible",
-    "/security",
-    "/privacy"};
+    "/", "/pricing", "/features", "/blog", "/docs", "/blog/why-one-binary",
+    "/docs/getting-started", "/signup", "/docs/api", "/features/live-dashboard",
+    "/blog/hyperloglog-explained", "/login", "/about", "/changelog", "/docs/tracker",
+    "/blog/exact-funnels", "/integrations", "/customers", "/contact", "/careers",
+    "/docs/self-hosting", "/blog/redis-compatible", "/security", "/privacy"};
+// clang-format on
 constexpr std::array<const char*, 8> kReferrers = {
-    "direct",      "google.com", "news.ycombinator.com", "duckduckgo.com",
-    "github.com",  "twitter.com", "reddit.com",          "bing.com"};
+    "direct",     "google.com",  "news.ycombinator.com", "duckduckgo.com",
+    "github.com", "twitter.com", "reddit.com",           "bing.com"};
 constexpr std::array<double, 8> kReferrerWeights = {34, 30, 9, 6, 7, 5, 5, 4};
 constexpr std::array<const char*, 12> kCountries = {"US", "DE", "GB", "FR", "IN", "BR",
                                                     "JP", "NL", "CA", "SE", "ES", "AU"};
@@ -78,7 +61,7 @@ class Simulator {
   public:
     explicit Simulator(std::uint64_t seed)
         : rng_(seed),
-          page_pick_(zipf_weights()),
+          page_pick_(zipf()),
           referrer_pick_(kReferrerWeights.begin(), kReferrerWeights.end()),
           country_pick_(kCountryWeights.begin(), kCountryWeights.end()),
           event_pick_(kEventWeights.begin(), kEventWeights.end()),
@@ -113,8 +96,8 @@ class Simulator {
         } else {
             event.kind = ingest::EventKind::pageview;
             // A visit to a funnel-minded session tends to look at the pricing.
-            event.page = s.funnel == Funnel::none && chance(0.08) ? "/pricing"
-                                                                  : kPages[page_pick_(rng_)];
+            event.page =
+                s.funnel == Funnel::none && chance(0.08) ? "/pricing" : kPages[page_pick_(rng_)];
             event.referrer = s.referrer;
             if (event.page == "/pricing" && s.funnel == Funnel::none)
                 s.funnel = Funnel::saw_pricing;
@@ -128,11 +111,11 @@ class Simulator {
     std::mt19937_64& rng() { return rng_; }
 
   private:
-    static std::vector<double> zipf_weights() {
+    static std::discrete_distribution<std::size_t> zipf() {
         std::vector<double> weights;
         for (std::size_t i = 0; i < kPages.size(); ++i)
             weights.push_back(1.0 / static_cast<double>(i + 1));
-        return weights;
+        return {weights.begin(), weights.end()};
     }
 
     std::size_t uniform(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
@@ -254,7 +237,8 @@ void DemoTraffic::run() {
     std::uniform_real_distribution<double> unit(0, 1);
     double surge_until = 0;
     for (;;) {
-        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double t =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (t > surge_until && unit(rng) < 0.002)
             surge_until = t + 5 + 10 * unit(rng);
         double rate = rate_ * (1.1 + 0.9 * std::sin(t / 180.0 * 2.0 * std::numbers::pi));

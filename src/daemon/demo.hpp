@@ -26,8 +26,7 @@ class DemoTraffic {
   public:
     /// `ingest` counts one event (returns false when it was refused); live events come at
     /// about `rate`/s on average. `store` is only read, to see whether today is empty.
-    DemoTraffic(std::function<bool(ingest::Event&)> ingest, const store::Store& store,
-                double rate);
+    DemoTraffic(std::function<bool(ingest::Event&)> ingest, const store::Store& store, double rate);
     ~DemoTraffic();  // stops the thread
     DemoTraffic(const DemoTraffic&) = delete;
     DemoTraffic& operator=(const DemoTraffic&) = delete;

@@ -418,9 +418,9 @@ void Hub::broadcast(std::int64_t now_ms) {
             s.unique_sessions = w.unique_sessions;
         }
         // A delta with nothing but the absolutes when only real_time_users moved.
-        auto frame = std::make_shared<const std::string>(delta_frame(
-            s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers, w.countries,
-            s.unique_visitors, s.unique_sessions, real_time));
+        auto frame = std::make_shared<const std::string>(
+            delta_frame(s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers,
+                        w.countries, s.unique_visitors, s.unique_sessions, real_time));
         for (const Target& t : w.delta_to)
             t.connection->send(frame, false);
     }

@@ -115,11 +115,9 @@ class Dashboard : public std::enable_shared_from_this<Dashboard> {
         timeout.keep_alive_pings = false;
         ws_.set_option(timeout);
         ws_.read_message_max(64 << 20);
-        ws_.async_handshake("127.0.0.1:" + std::to_string(options_.port),
-                            "/ws?site=" + options_.site,
-                            [self = shared_from_this()](beast::error_code e) {
-                                self->on_handshake(e);
-                            });
+        ws_.async_handshake(
+            "127.0.0.1:" + std::to_string(options_.port), "/ws?site=" + options_.site,
+            [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
     }
 
     void on_handshake(beast::error_code ec) {
@@ -199,9 +197,10 @@ class MarkSender {
     bool send(std::size_t i, Shared& shared) {
         const std::string body = R"({"event_name":"swarm_mark_)" + std::to_string(i) +
                                  R"(","session_id":"swarm-marks"})";
-        const std::string request = "POST /track/event HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                    "Content-Type: application/json\r\nContent-Length: " +
-                                    std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string request =
+            "POST /track/event HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
         shared.sent_ns[i].store(now_ns(), std::memory_order_relaxed);
         net::write(socket_, net::buffer(request));
         // Read one answer: headers, then Content-Length bytes.

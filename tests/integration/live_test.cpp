@@ -311,7 +311,7 @@ TEST_F(Live, SubscribeSwitchesSiteAndDate) {
     ws.send("not json");
     ws.send(R"({"type":"subscribe","site":42})");
     ws.send(R"({"type":"subscribe","site":"no/slash"})");
-    ws.send(R"({"type":"subscribe","site":"default","date":"2026-W01"})");
+    ws.send(R"({"type":"subscribe","site":"default","date":"2026-W60"})");
     ws.send(R"({"type":"subscribe","site":"default","date":")" + yesterday + "\"}");
     drain(ws, state);
     EXPECT_EQ(state.snapshots(), 2);

@@ -86,7 +86,8 @@ class Hub {
     void stop();
 
     /// The upgrade decision for GET /ws?site=S&date=D (the caller checked the token):
-    /// 400 for a bad site or date (a day, "today", an ISO week or a month), 503 over max_clients, else a new client.
+    /// 400 for a bad site or date (a day, "today", an ISO week or a month), 503 over max_clients,
+    /// else a new client.
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
         const http::Request& request);
 
