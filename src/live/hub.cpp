@@ -63,6 +63,33 @@ Totals totals(const std::set<std::string, std::less<>>& touched,
     return out;
 }
 
+/// Keeps `top`, what every client of a range holds of a top list (its 10 best, count
+/// descending, ties by name), in step with the new totals of `touched`, and leaves in
+/// `touched` only the members now in those 10. The others need not be sent: counts only
+/// grow, so a member outside the 10 best can enter them only when its own total moves, and
+/// then it is touched and in the 10; and one pushed out of them ranks below the 10 with
+/// whatever count the client last had for it. At 20k events a second a batch touches
+/// hundreds of pages; this keeps a delta's lists to at most 10 entries each.
+void keep_top(Totals& touched, Totals& top) {
+    auto same_name = [](const std::string& name) {
+        return [&name](const auto& entry) { return entry.first == name; };
+    };
+    for (const auto& [name, count] : touched) {
+        if (auto it = std::find_if(top.begin(), top.end(), same_name(name)); it != top.end())
+            it->second = count;
+        else
+            top.emplace_back(name, count);
+    }
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (top.size() > query::kTopListSize)
+        top.resize(query::kTopListSize);
+    std::erase_if(touched, [&](const auto& entry) {
+        return std::none_of(top.begin(), top.end(), same_name(entry.first));
+    });
+}
+
 json ranked(const Totals& list) {
     json array = json::array();
     for (const auto& [name, count] : list)
@@ -386,7 +413,7 @@ void Hub::broadcast(std::int64_t now_ms) {
     for (auto& [key, w] : work) {
         Sent& s = sent[key];
         if (auto it = sent_.find(key); it != sent_.end())
-            s = it->second;
+            s = std::move(it->second);
         const bool holds_today = w.range.first <= today && today <= w.range.last;
         const bool delta_due = w.changed && !w.delta_to.empty();
         std::uint64_t real_time = 0;
@@ -395,6 +422,11 @@ void Hub::broadcast(std::int64_t now_ms) {
         else if (holds_today)
             real_time = s.real_time_users;  // not recounted this batch
         const bool real_time_moved = real_time != s.real_time_users;
+        if (delta_due) {
+            keep_top(w.pages, s.top_pages);
+            keep_top(w.referrers, s.top_referrers);
+            keep_top(w.countries, s.top_countries);
+        }
         if (w.changed || real_time_moved)
             ++s.seq;
         s.real_time_users = real_time;
@@ -403,6 +435,9 @@ void Hub::broadcast(std::int64_t now_ms) {
             w.snapshot->real_time_users = real_time;
             s.unique_visitors = w.snapshot->unique_visitors;
             s.unique_sessions = w.snapshot->unique_sessions;
+            s.top_pages = w.snapshot->top_pages;
+            s.top_referrers = w.snapshot->top_referrers;
+            s.top_countries = w.snapshot->countries;
             std::string text = R"({"type":"snapshot","seq":)" + std::to_string(s.seq) +
                                R"(,"site":)" + json(key.first).dump() + R"(,"date":")" +
                                w.range.label + R"(","metrics":)" + query::to_json(*w.snapshot) +

@@ -27,10 +27,11 @@
 // to the store's state at the latest drain, which is what /dashboard computes (by the same
 // code, query::build_dashboard_locked). Additive figures travel as increments, top-list
 // members as their new totals (a client keeps the 10 best, ties by name; counts only grow,
-// so no member outside a client's list can enter it without being in a delta), and the
-// unique counts as absolutes. real_time_users is absolute too, sent with each delta, and
-// like /dashboard's is relative to the time it was computed. Sessions also age out of its
-// 5-minute window with no event at all, so about once a second (kRealTimeCheck) the
+// so no member outside a client's list can enter it without being in a delta; only the
+// touched members that are in the new 10 best are sent, the broadcaster keeping the lists
+// its clients hold), and the unique counts as absolutes. real_time_users is absolute too, sent with
+// each delta, and like /dashboard's is relative to the time it was computed. Sessions also age out
+// of its 5-minute window with no event at all, so about once a second (kRealTimeCheck) the
 // broadcaster recounts it for every subscribed range that holds today and sends a delta
 // holding only the absolutes when it moved.
 //
@@ -54,6 +55,7 @@
 #include <thread>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "tally/http/message.hpp"
 #include "tally/http/websocket.hpp"
@@ -110,6 +112,8 @@ class Hub {
         std::uint64_t unique_visitors = 0;
         std::uint64_t unique_sessions = 0;
         std::uint64_t real_time_users = 0;
+        // The top lists the clients hold (see keep_top in hub.cpp).
+        std::vector<std::pair<std::string, std::uint64_t>> top_pages, top_referrers, top_countries;
     };
     std::map<std::pair<std::string, std::string>, Sent> sent_;
     std::chrono::steady_clock::time_point next_real_time_check_{};
