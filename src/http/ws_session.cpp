@@ -13,7 +13,9 @@
 #include "ws_session.hpp"
 
 #include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -97,6 +99,25 @@ void ws_session::send(std::shared_ptr<const std::string> frame, bool snapshot) {
     net::post(worker_.ioc(), [self = shared_from_this(), frame = std::move(frame), snapshot]() {
         self->on_send(std::move(frame), snapshot);
     });
+}
+
+void WsBatch::flush() {
+    // Every WsConnection is a ws_session: this file is the only implementation. Usually
+    // all of them live on one io_context (the live worker's).
+    std::map<net::io_context*, std::vector<Item>> by_thread;
+    for (Item& item : items_) {
+        auto& session = static_cast<ws_session&>(*item.connection);
+        by_thread[&session.worker_.ioc()].push_back(std::move(item));
+    }
+    items_.clear();
+    for (auto& [ioc, items] : by_thread) {
+        net::post(*ioc, [items = std::move(items)]() mutable {
+            for (Item& item : items) {
+                static_cast<ws_session&>(*item.connection)
+                    .on_send(std::move(item.frame), item.snapshot);
+            }
+        });
+    }
 }
 
 void ws_session::on_send(std::shared_ptr<const std::string> frame, bool snapshot) {

@@ -408,7 +408,8 @@ void Hub::broadcast(std::int64_t now_ms) {
     if (recount)
         next_real_time_check_ = steady_now + kRealTimeCheck;
 
-    // 3. Frames, built once per (site, range), and sends.
+    // 3. Frames, built once per (site, range), and sends, handed over all at once.
+    http::WsBatch batch;
     std::map<Key, Sent> sent;
     for (auto& [key, w] : work) {
         Sent& s = sent[key];
@@ -444,7 +445,7 @@ void Hub::broadcast(std::int64_t now_ms) {
                                "}";
             auto frame = std::make_shared<const std::string>(std::move(text));
             for (const Target& t : w.snapshot_to)
-                t.connection->send(frame, true);
+                batch.add(t.connection, frame, true);
         }
         if (w.delta_to.empty() || (!w.changed && !real_time_moved))
             continue;
@@ -457,8 +458,9 @@ void Hub::broadcast(std::int64_t now_ms) {
             delta_frame(s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers,
                         w.countries, s.unique_visitors, s.unique_sessions, real_time));
         for (const Target& t : w.delta_to)
-            t.connection->send(frame, false);
+            batch.add(t.connection, frame, false);
     }
+    batch.flush();
     // Keys nobody subscribes to any more are forgotten; a new subscriber starts from a
     // snapshot anyway.
     sent_ = std::move(sent);
