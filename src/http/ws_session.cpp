@@ -96,9 +96,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 
 void ws_session::send(std::shared_ptr<const std::string> frame, bool snapshot) {
     // From the broadcaster's thread: onto the session's own.
-    net::post(worker_.ioc(), [self = shared_from_this(), frame = std::move(frame), snapshot]() {
-        self->on_send(std::move(frame), snapshot);
-    });
+    net::post(worker_.ioc(), [self = shared_from_this(), frame = std::move(frame),
+                              snapshot]() mutable { self->on_send(std::move(frame), snapshot); });
 }
 
 void WsBatch::flush() {

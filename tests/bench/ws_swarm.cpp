@@ -31,6 +31,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -39,9 +40,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -234,26 +237,45 @@ std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
     return sorted[index];
 }
 
-Options parse(int argc, char** argv) {
+/// A flag's number, or nullopt when `text` is not one whole number.
+template <typename T>
+std::optional<T> number(std::string_view text) {
+    T value{};
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::optional<Options> parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view flag = argv[i];
-        const char* value = argv[i + 1];
+        const std::string_view value = argv[i + 1];
+        bool ok = true;
+        auto set = [&ok, value](auto& field) {
+            auto n = number<std::remove_reference_t<decltype(field)>>(value);
+            ok = n.has_value();
+            if (n)
+                field = *n;
+        };
         if (flag == "--port")
-            o.port = std::atoi(value);
+            set(o.port);
         else if (flag == "--clients")
-            o.clients = std::atoi(value);
+            set(o.clients);
         else if (flag == "--threads")
-            o.threads = std::max(1, std::atoi(value));
+            set(o.threads);
         else if (flag == "--seconds")
-            o.seconds = std::atof(value);
+            set(o.seconds);
         else if (flag == "--marks")
-            o.marks = std::atof(value);
+            set(o.marks);
         else if (flag == "--site")
             o.site = value;
-        else {
-            std::fprintf(stderr, "ws_swarm: unknown flag %s\n", argv[i]);
-            std::exit(2);
+        else
+            ok = false;
+        if (!ok || o.threads < 1 || o.marks <= 0) {
+            std::fprintf(stderr, "ws_swarm: bad flag or value: %s %s\n", argv[i], argv[i + 1]);
+            return std::nullopt;
         }
     }
     return o;
@@ -261,8 +283,9 @@ Options parse(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    const Options options = parse(argc, argv);
+namespace {
+
+int run(const Options& options) {
     // One descriptor per dashboard: raise the soft limit to the hard one.
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
@@ -278,14 +301,18 @@ int main(int argc, char** argv) {
     const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"),
                                  static_cast<unsigned short>(options.port));
     Shared shared;
+    const auto n_threads = static_cast<std::size_t>(options.threads);
     std::vector<std::unique_ptr<net::io_context>> contexts;
-    std::vector<ThreadStats> stats(static_cast<std::size_t>(options.threads));
-    for (int t = 0; t < options.threads; ++t)
+    std::vector<ThreadStats> stats(n_threads);
+    contexts.reserve(n_threads);
+    for (std::size_t t = 0; t < n_threads; ++t)
         contexts.push_back(std::make_unique<net::io_context>(1));
     std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    guards.reserve(n_threads);
     for (auto& ioc : contexts)
         guards.push_back(net::make_work_guard(*ioc));
     std::vector<std::thread> threads;
+    threads.reserve(n_threads);
     for (auto& ioc : contexts)
         threads.emplace_back([&ioc] { ioc->run(); });
 
@@ -371,4 +398,18 @@ int main(int argc, char** argv) {
     // The dashboards' sockets close with the process; no need to say goodbye to 10,000.
     std::fflush(stdout);
     std::_Exit(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::optional<Options> options = parse(argc, argv);
+    if (!options)
+        return 2;
+    try {
+        return run(*options);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ws_swarm: %s\n", e.what());
+        return 1;
+    }
 }
