@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 build=${TALLY_BUILD_DIR:-build}
-tallyd=$build/src/daemon/tallyd
+tallyd=${TALLYD:-$build/src/daemon/tallyd}  # TALLYD=path to compare another build
 loadgen=$build/tests/bench/loadgen
 swarm=$build/tests/bench/ws_swarm
 for b in "$tallyd" "$loadgen" "$swarm"; do
