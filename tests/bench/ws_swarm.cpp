@@ -11,8 +11,9 @@
 // increments, whatever else the batch held; `recent` keeps only the newest 50 events of a
 // batch, which at 20k events/s would lose most marks. The latency of a mark at a client is
 // from just before its POST is written to the moment the client has read the whole frame
-// that names it: HTTP parsing, logging, the batch wait, frame building and delivery.
-// Snapshots (a client resynchronised after lagging) are counted, not timed.
+// that brings it: HTTP parsing, logging, the batch wait, frame building and delivery. A
+// client resynchronised after lagging gets the marks it missed in a snapshot's totals;
+// they are timed too (and the resyncs counted).
 //
 // Prints one line of figures: clients, frames, bytes, resyncs, drops, latency p50/p99/max.
 //
@@ -147,37 +148,49 @@ class Dashboard : public std::enable_shared_from_this<Dashboard> {
         const std::string_view frame(static_cast<const char*>(data.data()), data.size());
         ++stats_.frames;
         stats_.bytes += bytes;
-        if (frame.starts_with(R"({"type":"snapshot")")) {
-            if (!got_snapshot_) {
-                got_snapshot_ = true;
-                shared_.ready.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                ++stats_.snapshots;  // resynchronised after lagging
-            }
-        } else if (shared_.measuring.load(std::memory_order_relaxed)) {
-            // Only in the "events" increments ({"name":n,...}: no nested braces), not in
-            // the feed, which names some of them again.
-            std::string_view events;
-            if (const std::size_t from = frame.find(R"("events":{)"); from != frame.npos)
-                events = frame.substr(from, frame.find('}', from) - from);
-            for (std::size_t at = events.find(kMarkPrefix); at != std::string_view::npos;
-                 at = events.find(kMarkPrefix, at + 1)) {
-                std::size_t i = 0;
-                for (std::size_t p = at + kMarkPrefix.size();
-                     p < events.size() && events[p] >= '0' && events[p] <= '9'; ++p)
-                    i = i * 10 + static_cast<std::size_t>(events[p] - '0');
-                const std::int64_t sent =
-                    shared_.sent_ns[i % kMarkNames].load(std::memory_order_relaxed);
-                if (sent != 0 && arrived > sent)
-                    stats_.latency_us.push_back(
-                        static_cast<std::uint32_t>((arrived - sent) / 1000));
-            }
+        const bool snapshot = frame.starts_with(R"({"type":"snapshot")");
+        const bool first = snapshot && !got_snapshot_;
+        if (first) {
+            got_snapshot_ = true;
+            shared_.ready.fetch_add(1, std::memory_order_relaxed);
+        } else if (snapshot) {
+            ++stats_.snapshots;  // resynchronised after lagging
+        }
+        // The marks' counts, in a delta's "events" increments or a snapshot's totals
+        // ({"name":n,...}, no nested braces; the feed, which names some marks again, is
+        // left out). A mark has arrived when its count grows, in a delta or in the snapshot
+        // that resynchronises a lagging client; it is timed from the latest send of its name.
+        std::string_view events;
+        if (const std::size_t from = frame.find(R"("events":{)"); from != frame.npos)
+            events = frame.substr(from, frame.find('}', from) - from);
+        const bool measuring = shared_.measuring.load(std::memory_order_relaxed);
+        for (std::size_t at = events.find(kMarkPrefix); at != std::string_view::npos;
+             at = events.find(kMarkPrefix, at + 1)) {
+            std::size_t p = at + kMarkPrefix.size();
+            const std::size_t i = digits(events, p) % kMarkNames;
+            p += 2;  // ":
+            const std::uint64_t n = digits(events, p);
+            const std::uint64_t had = seen_[i];
+            seen_[i] = snapshot ? n : had + n;
+            if (first || seen_[i] <= had || !measuring)
+                continue;
+            const std::int64_t sent = shared_.sent_ns[i].load(std::memory_order_relaxed);
+            if (sent != 0 && arrived > sent)
+                stats_.latency_us.push_back(static_cast<std::uint32_t>((arrived - sent) / 1000));
         }
         buffer_.consume(buffer_.size());
         do_read();
     }
 
     void fail() { shared_.failed.fetch_add(1, std::memory_order_relaxed); }
+
+    /// The number written at `text[p]` (0 when none); `p` moves past it.
+    static std::uint64_t digits(std::string_view text, std::size_t& p) {
+        std::uint64_t n = 0;
+        for (; p < text.size() && text[p] >= '0' && text[p] <= '9'; ++p)
+            n = n * 10 + static_cast<std::uint64_t>(text[p] - '0');
+        return n;
+    }
 
     websocket::stream<beast::tcp_stream> ws_;
     beast::flat_buffer buffer_;
@@ -186,6 +199,8 @@ class Dashboard : public std::enable_shared_from_this<Dashboard> {
     const Options& options_;
     std::function<void()> on_handshake_done_;
     bool got_snapshot_ = false;
+    std::array<std::uint64_t, kMarkNames>
+        seen_{};  // each mark name's count, as this client holds it
 };
 
 /// Blocking keep-alive HTTP client for the marks (one request in flight).
