@@ -5,7 +5,9 @@
 //      resubscribed, lagging, or "today" rolled over to a new day);
 //   2. under every shard lock (Store::visit_live): drain the change logs, read the touched
 //      members' totals, merge the HyperLogLogs, build the waiting dashboards;
-//   3. unlocked: real_time_users, JSON, and one send per client.
+//   3. unlocked: real_time_users (recounted at least once a second for ranges holding
+//      today, so it falls as sessions age out with no event), JSON once per (site, range),
+//      and the frames handed to the connections in one http::WsBatch.
 
 #include "tally/live/hub.hpp"
 
