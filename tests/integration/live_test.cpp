@@ -20,6 +20,14 @@ using std::chrono::milliseconds;
 
 constexpr int kBatchMs = 100;  // live.batch_ms, the default
 
+// Under AddressSanitizer (scripts/build.sh -DTALLY_SANITIZE=ON, which builds tallyd and the
+// tests alike) freed memory sits in a quarantine, so RSS says nothing about what is held.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 /// What a dashboard client holds: the snapshot with the deltas applied (SPEC §4).
 class LiveState {
   public:
@@ -372,7 +380,9 @@ TEST_F(Live, NeverReadingClientBlocksNobody) {
     ASSERT_GT(rss_warm, 0);
     RecordProperty("rss_warm_kib", static_cast<int>(rss_warm));
     RecordProperty("rss_end_kib", static_cast<int>(rss_end));
-    EXPECT_LT(rss_end - rss_warm, 8 * 1024) << rss_warm << " KiB -> " << rss_end << " KiB";
+    if (kRssMeaningful) {
+        EXPECT_LT(rss_end - rss_warm, 8 * 1024) << rss_warm << " KiB -> " << rss_end << " KiB";
+    }
     ASSERT_GE(latencies.size(), 70u);
     std::sort(latencies.begin(), latencies.end());
     EXPECT_LT(latencies[latencies.size() / 2], kBatchMs + 100);
