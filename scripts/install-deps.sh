@@ -19,6 +19,14 @@ if [ "$want_tests" = 1 ]; then
   # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
   # checks /metrics.
   packages+=(libgtest-dev redis-server prometheus)
+  # Debian's Chromium, driven by playwright-core in tests/browser (its fonts are only
+  # recommended, and recommends are not installed here).
+  packages+=(chromium fonts-liberation)
+fi
+# Node.js and npm install the dashboard's chart library (web/package-lock.json). A node
+# that is already there (Debian's or another packaging) is used as it is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
 fi
 
 as_root=()
@@ -34,3 +42,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts redis-server as a service when it can; the tests start their own.
+
+# The front-end packages, exactly as locked; again only when the lock changed.
+npm_ci() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "install-deps.sh: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+root=$(cd "$(dirname "$0")/.." && pwd)
+npm_ci "$root/web"
+if [ "$want_tests" = 1 ]; then npm_ci "$root/tests/browser"; fi

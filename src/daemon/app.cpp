@@ -30,24 +30,33 @@ App::App(Config config) : config_(std::move(config)) {
         shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
         data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
-    rejects_ = std::make_unique<durability::RejectsLog>(data / "rejects.log");
+    durability::RejectsLogOptions rejects_options;
+    rejects_options.dir = data / "rejects";
+    rejects_options.retention_days = config_.retention_days;
+    rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
 }
 
-App::~App() = default;
+App::~App() {
+    // Requests still waiting for a group fsync are answered through the router and the
+    // track API, which are destroyed before the log: answer them first (a no-op when run()
+    // has closed the log already).
+    if (log_)
+        log_->close();
+}
 
 void App::build_routes() {
     using http::Method;
     const std::vector<Method> post{Method::post, Method::options};
     const std::vector<Method> get{Method::get};
-    router_.add("track_pageview", post, "/track/pageview",
-                [this](const auto& r) { return track_->pageview(r); });
-    router_.add("track_event", post, "/track/event",
-                [this](const auto& r) { return track_->event(r); });
-    router_.add("track_batch", post, "/track/batch",
-                [this](const auto& r) { return track_->batch(r); });
+    router_.add_async("track_pageview", post, "/track/pageview",
+                      [this](const auto& r, auto respond) { track_->pageview(r, respond); });
+    router_.add_async("track_event", post, "/track/event",
+                      [this](const auto& r, auto respond) { track_->event(r, respond); });
+    router_.add_async("track_batch", post, "/track/batch",
+                      [this](const auto& r, auto respond) { track_->batch(r, respond); });
     router_.add_prefix("dashboard", get, "/dashboard/",
                        [this](const auto& r) { return read_->dashboard(r); });
     router_.add_prefix("timeseries", get, "/timeseries/",
@@ -82,15 +91,22 @@ void App::build_routes() {
                            "Bytes appended to the event log by this process.", "counter",
                            [this] { return static_cast<double>(log_->bytes_written()); });
     metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
-                           [this] { return log_healthy_.load() ? 1.0 : 0.0; });
+                           [this] { return log_->healthy() ? 1.0 : 0.0; });
+    metrics_->add_callback("tally_log_group_fsyncs_total",
+                           "Group-commit fsyncs of the event log (fsync always).", "counter",
+                           [this] { return static_cast<double>(log_->commit_stats().fsyncs); });
+    metrics_->add_callback(
+        "tally_log_group_waiters_total",
+        "Requests answered by those fsyncs (divided by the fsyncs: the mean group size).",
+        "counter", [this] { return static_cast<double>(log_->commit_stats().waiters); });
     metrics_->add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
                            [this] { return static_cast<double>(hub_->clients()); });
     metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
                            [this] { return static_cast<double>(store_->sites().size()); });
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
-                                        log_healthy_, workers_);
-    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, log_healthy_);
+                                        workers_);
+    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_);
     static_files_ = std::make_unique<StaticFiles>(config_.web_root);
 }
 
@@ -109,11 +125,12 @@ int App::run() {
     const double replay_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - replay_started)
             .count();
-    if (replayed.damaged_files > 0) {
+    for (const auto& damage : replayed.damage) {
         spdlog::warn(
-            "event log: cut {} damaged or torn byte(s) at the end of {} file(s); every complete "
-            "record before them was kept",
-            replayed.cut_bytes, replayed.damaged_files);
+            "event log: {}: {} record at offset {}, cut {} damaged or torn byte(s) from there to "
+            "the end; every complete record before it was kept",
+            damage.file.string(), damage.torn ? "torn" : "damaged", damage.offset,
+            damage.cut_bytes);
     }
     log_->open();
 
@@ -151,8 +168,10 @@ int App::run() {
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
-    housekeeping_ = std::make_unique<Periodic>(
-        std::chrono::minutes(1), [this] { hasher_->forget_before(ingest::day_of(now_ms()) - 2); });
+    housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
+        hasher_->forget_before(ingest::day_of(now_ms()) - 2);
+        rejects_->remove_expired(now_ms());
+    });
     if (config_.demo) {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
@@ -188,9 +207,11 @@ int App::run() {
     hub_->stop();
     housekeeping_.reset();
 
-    // 3. Stopped: everything answered has been written; make it durable.
+    // 3. Stopped: everything answered has been written; make it durable. close() also
+    // answers any request still waiting for a group fsync while the router it answers
+    // through still exists.
     ready_.store(false);
-    log_->sync_all();
+    log_->close();
     spdlog::info("tallyd stopped");
     return 0;
 }

@@ -31,11 +31,12 @@ class TrackApi {
   public:
     TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
              durability::EventLog& log, durability::RejectsLog& rejects, metrics::Metrics& metrics,
-             std::atomic<bool>& log_healthy, std::size_t workers);
+             std::size_t workers);
 
-    http::Response pageview(const http::Request& request);
-    http::Response event(const http::Request& request);
-    http::Response batch(const http::Request& request);
+    // Asynchronous: with durability.fsync=always the answer comes after the group fsync.
+    void pageview(const http::Request& request, http::Responder respond);
+    void event(const http::Request& request, http::Responder respond);
+    void batch(const http::Request& request, http::Responder respond);
 
     /// The client's address: the socket peer, or the last X-Forwarded-For hop that is not a
     /// trusted proxy when the peer is one.
@@ -46,11 +47,16 @@ class TrackApi {
                                                         const ingest::RequestContext&,
                                                         const ingest::VisitorHasher&,
                                                         ingest::Event&, ingest::ParseBuffers&);
-    http::Response single(const http::Request& request, std::string_view route, Parser parse);
+    void single(const http::Request& request, http::Responder respond, std::string_view route,
+                Parser parse);
+    /// Gives `response` (a 200) once the request's events are in the log per the mode.
+    void answer_when_logged(const http::Request& request, http::Responder respond,
+                            http::Response&& response);
+    /// The commit thread's answer: `response` when the fsync succeeded, else a 503.
+    void answer_synced(http::Responder respond, http::Response&& response, bool durable);
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
                           const ingest::Rejection& rejection);
     http::Response preflight(const http::Request& request) const;
-    void mark_log_healthy();
     void add_cors(const http::Request& request, http::Response& response) const;
     static ingest::Rejection admission_rejection(store::Admission admission,
                                                  const ingest::Event& event);
@@ -61,7 +67,6 @@ class TrackApi {
     durability::EventLog& log_;
     durability::RejectsLog& rejects_;
     metrics::Metrics& metrics_;
-    std::atomic<bool>& log_healthy_;
     // Per I/O worker: what parsing reuses from one request to the next (the parser's
     // buffers, the Events' string capacity, the batch vectors), so the hot path allocates
     // little. Only that worker's thread touches its Scratch.
@@ -78,7 +83,7 @@ class TrackApi {
 class ReadApi {
   public:
     ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
-            const std::atomic<bool>& ready, const std::atomic<bool>& log_healthy);
+            const std::atomic<bool>& ready, const durability::EventLog& log);
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
@@ -100,7 +105,7 @@ class ReadApi {
     const store::Store& store_;
     metrics::Metrics& metrics_;
     const std::atomic<bool>& ready_;
-    const std::atomic<bool>& log_healthy_;
+    const durability::EventLog& log_;
 };
 
 /// GET / and the files under web_root; nothing outside it is ever served.
@@ -131,7 +136,6 @@ class App {
     std::atomic<bool> ready_{false};
     std::atomic<bool> stop_requested_{false};  // a signal may come before the server exists
     std::mutex server_mutex_;                  // guards server_ between run() and stop()
-    std::atomic<bool> log_healthy_{true};
     std::unique_ptr<ingest::VisitorHasher> hasher_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<durability::EventLog> log_;

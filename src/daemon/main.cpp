@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // Over a file-size limit (ulimit -f), write(2) then fails with EFBIG and the event log
+    // answers 503 until the limit is raised, instead of the daemon being killed.
+    signal(SIGXFSZ, SIG_IGN);
 
     try {
         tally::daemon::App app(command_line.config);

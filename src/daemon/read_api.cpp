@@ -46,8 +46,8 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 }  // namespace
 
 ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
-                 const std::atomic<bool>& ready, const std::atomic<bool>& log_healthy)
-    : config_(config), store_(store), metrics_(metrics), ready_(ready), log_healthy_(log_healthy) {}
+                 const std::atomic<bool>& ready, const durability::EventLog& log)
+    : config_(config), store_(store), metrics_(metrics), ready_(ready), log_(log) {}
 
 std::optional<http::Response> ReadApi::check_token(const http::Request& request) const {
     if (config_.token.empty())
@@ -281,8 +281,9 @@ http::Response ReadApi::page_views(const http::Request& request) const {
 http::Response ReadApi::readyz(const http::Request&) const {
     if (!ready_.load())
         return http::error_response(503, "not ready: starting or stopping");
-    if (!log_healthy_.load())
-        return http::error_response(503, "not ready: the event log cannot be written");
+    if (!log_.healthy())
+        return http::error_response(
+            503, "not ready: the event log cannot be written: " + log_.problem());
     return http::json_response(200, R"({"status":"ready"})");
 }
 

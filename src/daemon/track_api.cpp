@@ -1,8 +1,11 @@
 // POST /track/pageview, /track/event, /track/batch (SPEC §2).
 //
 // The hot path: parse and validate into a reused Event, check the caps, append the record
-// to this worker's log file, count it in this worker's shard, answer. Nothing here waits
-// on another thread: the log writer and the shard belong to the calling I/O thread.
+// to this worker's log file (write(2) only), count it in this worker's shard, answer.
+// Nothing here waits on another thread: the log writer and the shard belong to the calling
+// I/O thread. With durability.fsync=always the answer is handed to the log's commit
+// thread, which gives it after the group fsync that covers the record (a failed fsync
+// answers 503); the I/O thread goes on with its other connections meanwhile.
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -19,14 +22,13 @@ std::int64_t now_ms() {
 
 TrackApi::TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
                    durability::EventLog& log, durability::RejectsLog& rejects,
-                   metrics::Metrics& metrics, std::atomic<bool>& log_healthy, std::size_t workers)
+                   metrics::Metrics& metrics, std::size_t workers)
     : config_(config),
       hasher_(hasher),
       store_(store),
       log_(log),
       rejects_(rejects),
       metrics_(metrics),
-      log_healthy_(log_healthy),
       scratch_(workers == 0 ? 1 : workers) {}
 
 std::string TrackApi::client_ip(const http::Request& request) const {
@@ -106,16 +108,12 @@ ingest::Rejection TrackApi::admission_rejection(store::Admission admission,
                 "' was refused by limits.max_event_names_per_day"};
 }
 
-void TrackApi::mark_log_healthy() {
-    // Read first: an unconditional store on every request would bounce the flag's cache
-    // line between the I/O threads.
-    if (!log_healthy_.load(std::memory_order_relaxed))
-        log_healthy_.store(true);
-}
-
 namespace {
 const ingest::Rejection kLogUnavailable{"log_unavailable", "",
                                         "the event log cannot be written; nothing was counted"};
+const ingest::Rejection kLogNotSynced{
+    "log_unavailable", "",
+    "the event log could not be synced to disk; the event may not survive a crash"};
 
 http::Response ok_response() {
     http::Response response;
@@ -124,10 +122,37 @@ http::Response ok_response() {
 }
 }  // namespace
 
-http::Response TrackApi::single(const http::Request& request, std::string_view route,
-                                Parser parse) {
+void TrackApi::answer_when_logged(const http::Request& request, http::Responder respond,
+                                  http::Response&& response) {
+    add_cors(request, response);
+    if (log_.mode() != durability::FsyncMode::always) {
+        respond(std::move(response));  // write(2) has returned: logged per the mode
+        return;
+    }
+    // The log's commit thread calls this after the fsync that covers the record.
+    auto answer = [this, respond, response = std::move(response)](bool durable) mutable {
+        answer_synced(respond, std::move(response), durable);
+    };
+    log_.when_durable(request.worker, std::move(answer));
+}
+
+void TrackApi::answer_synced(http::Responder respond, http::Response&& response, bool durable) {
+    if (durable) {
+        respond(std::move(response));
+        return;
+    }
+    // The event is written and counted in memory, but its fsync failed: it is not known to
+    // be on disk, so it is never answered 200. The log reports the episode.
+    metrics_.count_rejected(respond.request().worker, kLogNotSynced.reason);
+    http::Response failed = http::error_response(503, kLogNotSynced.message);
+    add_cors(respond.request(), failed);
+    respond(std::move(failed));
+}
+
+void TrackApi::single(const http::Request& request, http::Responder respond, std::string_view route,
+                      Parser parse) {
     if (request.method == http::Method::options)
-        return preflight(request);
+        return respond(preflight(request));
     const std::int64_t now = now_ms();
     const std::string ip = client_ip(request);
     const ingest::RequestContext context{ip, request.user_agent, now};
@@ -135,34 +160,30 @@ http::Response TrackApi::single(const http::Request& request, std::string_view r
     ingest::Event& event = scratch.event;
 
     if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
-        return reject(request, route, 400, *rejection);
+        return respond(reject(request, route, 400, *rejection));
     }
     if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
-        return reject(request, route, 429, admission_rejection(admission, event));
+        return respond(reject(request, route, 429, admission_rejection(admission, event)));
     }
     if (!log_.append(request.worker, &event, 1)) {
-        log_healthy_.store(false);
-        return reject(request, route, 503, kLogUnavailable);
+        return respond(reject(request, route, 503, kLogUnavailable));
     }
-    mark_log_healthy();
     store_.apply(request.worker, event, now);
     metrics_.count_ingested(request.worker, event.kind);
-    http::Response response = ok_response();
-    add_cors(request, response);
-    return response;
+    answer_when_logged(request, respond, ok_response());
 }
 
-http::Response TrackApi::pageview(const http::Request& request) {
-    return single(request, "/track/pageview", &ingest::parse_pageview);
+void TrackApi::pageview(const http::Request& request, http::Responder respond) {
+    single(request, respond, "/track/pageview", &ingest::parse_pageview);
 }
 
-http::Response TrackApi::event(const http::Request& request) {
-    return single(request, "/track/event", &ingest::parse_custom_event);
+void TrackApi::event(const http::Request& request, http::Responder respond) {
+    single(request, respond, "/track/event", &ingest::parse_custom_event);
 }
 
-http::Response TrackApi::batch(const http::Request& request) {
+void TrackApi::batch(const http::Request& request, http::Responder respond) {
     if (request.method == http::Method::options)
-        return preflight(request);
+        return respond(preflight(request));
     constexpr std::string_view route = "/track/batch";
     const std::int64_t now = now_ms();
     const std::string ip = client_ip(request);
@@ -174,7 +195,7 @@ http::Response TrackApi::batch(const http::Request& request) {
     parsed.rejected.clear();
     if (auto rejection =
             ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
-        return reject(request, route, 400, *rejection);
+        return respond(reject(request, route, 400, *rejection));
     }
 
     // The accepted items' indices in the body are those not rejected, in order.
@@ -206,10 +227,8 @@ http::Response TrackApi::batch(const http::Request& request) {
 
     if (admitted > 0) {
         if (!log_.append(request.worker, events.data(), admitted)) {
-            log_healthy_.store(false);
-            return reject(request, route, 503, kLogUnavailable);
+            return respond(reject(request, route, 503, kLogUnavailable));
         }
-        mark_log_healthy();
         store_.apply(request.worker, events.data(), admitted, now);
         for (std::size_t i = 0; i < admitted; ++i)
             metrics_.count_ingested(request.worker, events[i].kind);
@@ -228,14 +247,17 @@ http::Response TrackApi::batch(const http::Request& request) {
             entry["field"] = item.rejection.field;
         list.push_back(std::move(entry));
         metrics_.count_rejected(request.worker, item.rejection.reason);
-        rejects_.append(now, route, item.rejection.reason, item.rejection.field,
-                        "item " + std::to_string(item.index) + ": " + item.rejection.message,
-                        request.body);
+    }
+    if (!rejected.empty()) {
+        // One audit record for the whole body, with every refused item's reason (the body
+        // is not repeated once per bad item).
+        rejects_.append_batch(now, route, rejected, request.body);
     }
     answer["rejected"] = std::move(list);
     http::Response response = http::json_response(200, answer.dump());
-    add_cors(request, response);
-    return response;
+    if (admitted == 0)
+        return respond(std::move(response));  // nothing logged, nothing to wait for
+    answer_when_logged(request, respond, std::move(response));
 }
 
 }  // namespace tally::daemon

@@ -12,6 +12,8 @@
 #include <map>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 #include "tally/durability/record.hpp"
 
 namespace tally::durability {
@@ -45,13 +47,25 @@ const char* fsync_mode_name(FsyncMode mode) {
 
 struct EventLog::Writer {
     std::size_t index = 0;
-    std::mutex mutex;  // the I/O thread appends, the interval thread syncs
+    std::mutex mutex;  // the I/O thread appends; the commit or interval thread syncs
     int fd = -1;
     std::uint64_t segment = 0;
-    std::uint64_t size = 0;
+    std::uint64_t size = 0;  // the last good offset: every byte before it is a whole record
     std::atomic<std::uint64_t> total_written{0};
-    bool dirty = false;  // written since the last fsync
-    std::string buffer;  // reused encoding buffer
+    bool dirty = false;      // written since the last fsync
+    bool needs_cut = false;  // a failed write left bytes past `size` and cutting them failed
+    std::string buffer;      // reused encoding buffer
+
+    // Health, guarded by `mutex`: the writer is failing while either is set.
+    bool write_failed = false;
+    bool sync_failed = false;
+
+    // Group commit (mode always), guarded by `mutex`.
+    std::vector<Durable> waiting;  // answered by the next fsync
+    bool sync_lost = false;        // a rotation's fsync of the previous segment failed
+    bool stop = false;
+    std::condition_variable commit_cv;
+    std::thread commit_thread;
 };
 
 namespace {
@@ -99,18 +113,7 @@ EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
 }
 
 EventLog::~EventLog() {
-    {
-        std::lock_guard lock(interval_mutex_);
-        stopping_ = true;
-    }
-    interval_cv_.notify_all();
-    if (interval_thread_.joinable())
-        interval_thread_.join();
-    sync_all();
-    for (auto& writer : writers_) {
-        if (writer->fd >= 0)
-            ::close(writer->fd);
-    }
+    close();
 }
 
 ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn) {
@@ -157,9 +160,11 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
         ::close(fd);
 
         std::size_t offset = 0;
+        DecodeStatus status = DecodeStatus::ok;
         while (offset < data.size()) {
             const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
-            if (result.status != DecodeStatus::ok)
+            status = result.status;
+            if (status != DecodeStatus::ok)
                 break;
             fn(event);
             ++stats.records;
@@ -168,9 +173,12 @@ ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn
         stats.bytes += offset;
         if (offset < data.size()) {
             // A torn or damaged record: keep what came before it, cut the rest, so appends
-            // resume after the last good record.
+            // resume after the last good record. Nothing after it is read: a record
+            // boundary guessed past a bad length could resurrect garbage.
             ++stats.damaged_files;
             stats.cut_bytes += data.size() - offset;
+            stats.damage.push_back(
+                {path, offset, data.size() - offset, status == DecodeStatus::need_more});
             if (::truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
                 throw std::system_error(errno, std::generic_category(),
                                         "cannot cut " + path.string());
@@ -205,21 +213,35 @@ void EventLog::open() {
     sync_directory(options_.dir);
     if (options_.fsync == FsyncMode::interval) {
         interval_thread_ = std::thread([this] { interval_loop(); });
+    } else if (options_.fsync == FsyncMode::always) {
+        for (auto& writer : writers_) {
+            Writer& w = *writer;
+            w.commit_thread = std::thread([this, &w] { commit_loop(w); });
+        }
     }
 }
 
 bool EventLog::write_all(Writer& writer, const std::string& bytes) {
+    // O_APPEND writes land at the end of the file, so the end must be the last good offset.
+    if (writer.needs_cut) {
+        if (::ftruncate(writer.fd, static_cast<off_t>(writer.size)) != 0)
+            return false;
+        writer.needs_cut = false;
+    }
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t n = ::write(writer.fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            // A partial record may now sit at the tail; cut it so the file stays a clean
-            // sequence of records and a later append is not read as garbage.
-            if (done > 0) {
-                (void)::ftruncate(writer.fd, static_cast<off_t>(writer.size));
-            }
+            const int error = n < 0 ? errno : EIO;
+            // A partial record may now sit at the tail (a short write, then ENOSPC or
+            // EFBIG); cut it so the file stays a clean sequence of records and a later
+            // append is not read as garbage. If even the cut fails, the next append
+            // retries it before writing.
+            if (done > 0 && ::ftruncate(writer.fd, static_cast<off_t>(writer.size)) != 0)
+                writer.needs_cut = true;
+            errno = error;
             return false;
         }
         done += static_cast<std::size_t>(n);
@@ -232,52 +254,227 @@ void EventLog::rotate(Writer& writer) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return;  // keep appending to the current segment; try again next time
-    ::fsync(writer.fd);
+    // The previous segment's tail may hold records whose answers wait for the commit
+    // thread, which will sync the new file: sync the old one now, or fail those answers.
+    if (::fdatasync(writer.fd) != 0) {
+        writer.sync_lost = true;
+        mark_failing(writer, &Writer::sync_failed, "fsync", errno);
+    }
     ::close(writer.fd);
     writer.fd = fd;
     ++writer.segment;
     writer.size = 0;
+    writer.needs_cut = false;
     sync_directory(options_.dir);
 }
 
 bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std::size_t count) {
     Writer& writer = *writers_[writer_index % writers_.size()];
     std::lock_guard lock(writer.mutex);
+    if (writer.fd < 0)
+        return false;  // closed
     writer.buffer.clear();
     for (std::size_t i = 0; i < count; ++i)
         append_record(events[i], writer.buffer);
     if (writer.size >= options_.segment_bytes)
         rotate(writer);
-    if (!write_all(writer, writer.buffer))
+    if (!write_all(writer, writer.buffer)) {
+        mark_failing(writer, &Writer::write_failed, "write", errno);
         return false;
+    }
     writer.size += writer.buffer.size();
     writer.total_written.fetch_add(writer.buffer.size(), std::memory_order_relaxed);
-    if (options_.fsync == FsyncMode::always) {
-        if (::fdatasync(writer.fd) != 0)
-            return false;
-    } else {
-        writer.dirty = true;
-    }
+    writer.dirty = true;
+    mark_working(writer, &Writer::write_failed);
     return true;
 }
 
-void EventLog::sync_all() {
-    for (auto& writer : writers_) {
-        // fsync a duplicate of the descriptor outside the writer's lock: the I/O thread
-        // keeps appending while the disk syncs (and a rotation may close the original).
-        int fd = -1;
-        {
-            std::lock_guard lock(writer->mutex);
-            if (writer->fd < 0 || !writer->dirty)
-                continue;
-            fd = ::dup(writer->fd);
-            writer->dirty = false;
+void EventLog::when_durable(std::size_t writer_index, Durable done) {
+    if (options_.fsync != FsyncMode::always) {
+        done(true);
+        return;
+    }
+    Writer& writer = *writers_[writer_index % writers_.size()];
+    bool synced = false;
+    {
+        std::lock_guard lock(writer.mutex);
+        if (!writer.stop) {
+            writer.waiting.push_back(std::move(done));
+            // Only the commit thread waits on this; notifying under the lock keeps it simple
+            // and the thread is either syncing (no wake-up) or asleep (one futex call).
+            writer.commit_cv.notify_one();
+            return;
         }
-        if (fd >= 0) {
-            ::fdatasync(fd);
+        synced = !writer.sync_failed;
+    }
+    done(synced);  // closing: the final sync has covered, or will cover, every append
+}
+
+void EventLog::commit_loop(Writer& writer) {
+    std::vector<Durable> batch;
+    std::unique_lock lock(writer.mutex);
+    for (;;) {
+        writer.commit_cv.wait(lock, [&] { return !writer.waiting.empty() || writer.stop; });
+        if (writer.waiting.empty())
+            break;  // stopping and nothing left to answer
+        // Everything the waiters wrote is in the file (their write() returned before they
+        // queued), so one fsync from now covers them all.
+        batch.swap(writer.waiting);
+        bool durable = !writer.sync_lost;
+        writer.sync_lost = false;
+        writer.dirty = false;
+        // A duplicate, synced outside the lock: appends go on meanwhile, and a rotation
+        // may close the original.
+        const int fd = writer.fd >= 0 ? ::dup(writer.fd) : -1;
+        fsyncs_begun_.fetch_add(1, std::memory_order_relaxed);
+        lock.unlock();
+
+        int error = 0;
+        if (fd < 0) {
+            error = errno != 0 ? errno : EBADF;
+        } else {
+            if (::fdatasync(fd) != 0)
+                error = errno;
             ::close(fd);
         }
+        durable = durable && error == 0;
+        fsyncs_.fetch_add(1, std::memory_order_relaxed);
+        waiters_answered_.fetch_add(batch.size(), std::memory_order_relaxed);
+        if (error != 0)
+            fsyncs_failed_.fetch_add(1, std::memory_order_relaxed);
+        for (auto& done : batch)
+            done(durable);
+        batch.clear();
+
+        lock.lock();
+        if (error != 0)
+            mark_failing(writer, &Writer::sync_failed, "fsync", error);
+        else
+            mark_working(writer, &Writer::sync_failed);
     }
+}
+
+bool EventLog::fsync_writer(Writer& writer) {
+    // fsync a duplicate of the descriptor outside the writer's lock: the I/O thread keeps
+    // appending while the disk syncs (and a rotation may close the original).
+    int fd = -1;
+    {
+        std::lock_guard lock(writer.mutex);
+        if (writer.fd < 0 || !writer.dirty)
+            return true;
+        fd = ::dup(writer.fd);
+        writer.dirty = false;
+    }
+    if (fd < 0)
+        return false;
+    const int error = ::fdatasync(fd) != 0 ? errno : 0;
+    ::close(fd);
+    std::lock_guard lock(writer.mutex);
+    if (error != 0) {
+        writer.dirty = true;  // try again next time
+        mark_failing(writer, &Writer::sync_failed, "fsync", error);
+        return false;
+    }
+    mark_working(writer, &Writer::sync_failed);
+    return true;
+}
+
+bool EventLog::sync_all() {
+    bool ok = true;
+    for (auto& writer : writers_)
+        ok = fsync_writer(*writer) && ok;
+    return ok;
+}
+
+void EventLog::close() {
+    {
+        std::lock_guard lock(interval_mutex_);
+        if (closed_)
+            return;
+        closed_ = true;
+        stopping_ = true;
+    }
+    interval_cv_.notify_all();
+    if (interval_thread_.joinable())
+        interval_thread_.join();
+    // The commit threads answer whoever still waits (one last fsync) before they end.
+    for (auto& writer : writers_) {
+        {
+            std::lock_guard lock(writer->mutex);
+            writer->stop = true;
+        }
+        writer->commit_cv.notify_all();
+        if (writer->commit_thread.joinable())
+            writer->commit_thread.join();
+    }
+    sync_all();
+    for (auto& writer : writers_) {
+        std::lock_guard lock(writer->mutex);
+        if (writer->fd >= 0)
+            ::close(writer->fd);
+        writer->fd = -1;
+    }
+}
+
+// Called with the writer's mutex held when a write or fsync fails: sets `flag`. A writer
+// that was working becomes failing; the first one to fail starts an episode, which is
+// logged once, loudly, however many requests fail during it.
+void EventLog::mark_failing(Writer& writer, bool Writer::*flag, const char* what, int error) {
+    const bool was_failing = writer.write_failed || writer.sync_failed;
+    writer.*flag = true;
+    if (was_failing)
+        return;
+    const fs::path file = options_.dir / segment_name(writer.index, writer.segment);
+    std::string reason = std::string("cannot ") + what + " " + file.string() + ": " +
+                         std::generic_category().message(error);
+    const bool starts_episode = failing_writers_.fetch_add(1, std::memory_order_relaxed) == 0;
+    {
+        std::lock_guard lock(problem_mutex_);
+        if (starts_episode || problem_.empty())
+            problem_ = reason;
+    }
+    if (starts_episode && flag == &Writer::write_failed) {
+        spdlog::error(
+            "event log: {} (errno {}); new events are answered 503 and not counted until "
+            "the log can be written again",
+            reason, error);
+    } else if (starts_episode) {
+        spdlog::error(
+            "event log: {} (errno {}); events whose fsync fails are answered 503 (written and "
+            "counted, but maybe not on disk) until an fsync succeeds again",
+            reason, error);
+    }
+}
+
+// Called with the writer's mutex held when a write or fsync succeeds: clears `flag`; the
+// last writer to recover ends the episode.
+void EventLog::mark_working(Writer& writer, bool Writer::*flag) {
+    if (!(writer.*flag))
+        return;
+    writer.*flag = false;
+    if (writer.write_failed || writer.sync_failed)
+        return;  // still failing the other way
+    if (failing_writers_.fetch_sub(1, std::memory_order_relaxed) == 1) {
+        std::string was;
+        {
+            std::lock_guard lock(problem_mutex_);
+            was.swap(problem_);
+        }
+        spdlog::warn("event log: writable again (was: {}); events are accepted", was);
+    }
+}
+
+std::string EventLog::problem() const {
+    if (healthy())
+        return {};
+    std::lock_guard lock(problem_mutex_);
+    return problem_;
+}
+
+CommitStats EventLog::commit_stats() const {
+    return {fsyncs_begun_.load(std::memory_order_relaxed), fsyncs_.load(std::memory_order_relaxed),
+            waiters_answered_.load(std::memory_order_relaxed),
+            fsyncs_failed_.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t EventLog::bytes_written() const {

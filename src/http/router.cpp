@@ -102,16 +102,23 @@ Response error_response(unsigned status, std::string_view message, std::string_v
 }
 
 void Router::add(std::string name, std::vector<Method> methods, std::string path, Fn fn) {
-    routes_.push_back({std::move(name), std::move(methods), std::move(path), false, std::move(fn)});
+    routes_.push_back(
+        {std::move(name), std::move(methods), std::move(path), false, std::move(fn), nullptr});
+}
+
+void Router::add_async(std::string name, std::vector<Method> methods, std::string path,
+                       AsyncFn fn) {
+    routes_.push_back(
+        {std::move(name), std::move(methods), std::move(path), false, nullptr, std::move(fn)});
 }
 
 void Router::add_prefix(std::string name, std::vector<Method> methods, std::string prefix, Fn fn) {
     routes_.push_back(
-        {std::move(name), std::move(methods), std::move(prefix), true, std::move(fn)});
+        {std::move(name), std::move(methods), std::move(prefix), true, std::move(fn), nullptr});
 }
 
 void Router::set_fallback(std::string name, std::vector<Method> methods, Fn fn) {
-    fallback_ = {std::move(name), std::move(methods), "", true, std::move(fn)};
+    fallback_ = {std::move(name), std::move(methods), "", true, std::move(fn), nullptr};
     has_fallback_ = true;
 }
 
@@ -159,14 +166,28 @@ void Router::handle(const Request& request, const Reply& reply) const {
             }
             response = error_response(405, "method not allowed; use " + allow);
             response.headers.emplace_back("Allow", allow);
+        } else if (route->async_fn) {
+            // The route answers through the Responder, which finishes the request as below.
+            route->async_fn(request, Responder(*this, request, index, started, reply));
+            return;
         } else {
             response = route->fn(request);
         }
     }
+    finish(request, index, started, reply, std::move(response));
+}
+
+void Router::finish(const Request& request, std::size_t route,
+                    std::chrono::steady_clock::time_point started, const Reply& reply,
+                    Response&& response) const {
     if (observer_) {
-        observer_(request, index, response.status, std::chrono::steady_clock::now() - started);
+        observer_(request, route, response.status, std::chrono::steady_clock::now() - started);
     }
     reply(std::move(response));
+}
+
+void Responder::operator()(Response&& response) const {
+    router_->finish(*request_, route_, started_, reply_, std::move(response));
 }
 
 }  // namespace tally::http

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common.hpp"
+#include "tally/durability/rejects_log.hpp"
 
 namespace tally::test {
 namespace {
@@ -25,10 +26,13 @@ class Track : public ::testing::Test {
                                            "http": {"trusted_proxies": ["127.0.0.1"]}})";
         return config_path_;
     }
+    // Every rejects-log file's lines, oldest first.
     std::string rejects_log() {
-        std::ifstream in(daemon.data_dir() + "/rejects.log");
         std::stringstream s;
-        s << in.rdbuf();
+        for (const auto& file : durability::RejectsLog::files(daemon.data_dir() + "/rejects")) {
+            std::ifstream in(file);
+            s << in.rdbuf();
+        }
         return s.str();
     }
 };
@@ -184,6 +188,17 @@ TEST_F(Track, BatchArrayAndNdjson) {
     EXPECT_EQ(answer["rejected"][0]["index"], 2);
     EXPECT_EQ(answer["rejected"][1]["index"], 3);
     EXPECT_EQ(answer["rejected"][1]["field"], "page_url");
+    // The rejects log: one line for the body, naming both refused items.
+    {
+        const std::string log = rejects_log();
+        ASSERT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+        const json line = json::parse(log);
+        EXPECT_EQ(line["reason"], "batch_items");
+        EXPECT_EQ(line["payload"], items.dump());
+        ASSERT_EQ(line["items"].size(), 2u);
+        EXPECT_EQ(line["items"][0]["index"], 2);
+        EXPECT_EQ(line["items"][1]["field"], "page_url");
+    }
 
     const std::string ndjson = R"({"type":"pageview","page_url":"/b","session_id":"s3"})"
                                "\n"

@@ -64,7 +64,8 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-Process::Process(std::vector<std::string> argv, std::string log_path) {
+Process::Process(std::vector<std::string> argv, std::string log_path,
+                 const ChildSetup& child_setup) {
     if (argv.empty())
         throw std::invalid_argument("Process: empty argv");
     std::vector<char*> args;
@@ -87,6 +88,8 @@ Process::Process(std::vector<std::string> argv, std::string log_path) {
         int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             ::dup2(devnull, STDIN_FILENO);
+        if (child_setup)
+            child_setup();
         ::execv(args[0], args.data());
         ::_exit(127);
     }

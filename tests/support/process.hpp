@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,13 @@ class TempDir {
 
 class Process {
   public:
+    /// Runs in the child between fork and exec (e.g. setrlimit, signal dispositions): only
+    /// async-signal-safe calls.
+    using ChildSetup = std::function<void()>;
+
     /// Starts argv[0] (a path) with the arguments; stdout/stderr go to `log_path` when set.
-    Process(std::vector<std::string> argv, std::string log_path = {});
+    Process(std::vector<std::string> argv, std::string log_path = {},
+            const ChildSetup& child_setup = nullptr);
     ~Process();  // SIGKILL if still running, then reaps
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;

@@ -15,7 +15,8 @@ std::string tallyd_path() {
 #endif
 }
 
-Tallyd::Tallyd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
+Tallyd::Tallyd(std::vector<std::string> extra_args, Process::ChildSetup child_setup)
+    : extra_args_(std::move(extra_args)), child_setup_(std::move(child_setup)) {
     data_dir_ = dir_.path() + "/data";
     log_path_ = dir_.path() + "/tallyd.log";
     port_ = free_port();
@@ -38,7 +39,7 @@ void Tallyd::start() {
                                      "--threads",
                                      "2"};
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-    process_ = std::make_unique<Process>(argv, log_path_);
+    process_ = std::make_unique<Process>(argv, log_path_, child_setup_);
     if (!wait_for_port(port_, std::chrono::seconds(20))) {
         throw std::runtime_error("tallyd did not listen on port " + std::to_string(port_) + ":\n" +
                                  log_text());

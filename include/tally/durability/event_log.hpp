@@ -6,17 +6,36 @@
 // current one passes segment_bytes. Records are framed and checksummed (record.hpp).
 //
 // fsync modes (SPEC §6, durability.fsync):
-//   always   - the record is fsynced before the answer;
+//   always   - group commit. append() only write(2)s; the caller then hands its answer to
+//              when_durable(), and the writer's commit thread answers it after an fsync
+//              that began after the append. One fsync answers every request queued while
+//              the previous one ran, so N concurrent requests cost about one fsync, not N,
+//              and no I/O thread ever waits for the disk.
 //   interval - a background thread fsyncs every writer every interval (default 100 ms);
-//   never    - the kernel decides.
+//              when_durable() answers at once.
+//   never    - the kernel decides; when_durable() answers at once.
 // In every mode the write() has returned before the answer, so a killed daemon loses
-// nothing the kernel holds; only a machine crash can lose the unsynced tail.
+// nothing the kernel holds; only a machine crash can lose the unsynced tail (none of it
+// answered 200 with `always`).
+//
+// Disk trouble. A failed write (ENOSPC, EFBIG, EIO...) returns false and leaves the file
+// as it was: a short write that left part of a record is cut back to the last good offset
+// (and, should that cut fail too, it is retried before the next write, which never lands
+// after garbage). The writer is then "failing" until a write (and, with `always`, an
+// fsync) succeeds again. The log is healthy while no writer is failing; the first failure
+// of an episode is logged once, loudly, with the file and the reason, and so is the
+// recovery; problem() says why for /readyz. A failed fsync answers every request waiting
+// for it false (503: such an event may or may not survive a machine crash).
 //
 // Recovery (replay) reads every segment in order, hands each complete record to a
 // callback, and at the first damaged or torn record of a file cuts the file there (the
-// damage is reported with the file and offset, and nothing after it is read), so a later
-// append never lands after garbage.
+// damage is reported with the file, the offset and the bytes cut, and nothing after it
+// is read), so a later append never lands after garbage.
+//
+// Threads. append() for a given writer comes from one thread at a time (its I/O thread);
+// when_durable(), sync_all(), health and statistics are safe from any thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,17 +65,38 @@ struct EventLogOptions {
     std::uint64_t segment_bytes = 64ull << 20;
 };
 
+/// A file whose tail replay cut: complete records before `offset` were kept.
+struct LogDamage {
+    std::filesystem::path file;
+    std::uint64_t offset = 0;     // where the first damaged or torn record began
+    std::uint64_t cut_bytes = 0;  // bytes removed from there to the end of the file
+    bool torn = false;            // the file ended inside a record (else: bad length/checksum)
+};
+
 struct ReplayStats {
     std::uint64_t records = 0;
     std::uint64_t bytes = 0;
     std::uint64_t damaged_files = 0;  // files cut at a damaged or torn record
     std::uint64_t cut_bytes = 0;      // bytes removed by those cuts
+    std::vector<LogDamage> damage;    // one entry per damaged file
+};
+
+struct CommitStats {
+    std::uint64_t fsyncs_begun = 0;  // group-commit fsyncs started (mode always)
+    std::uint64_t fsyncs = 0;        // and finished
+    std::uint64_t waiters = 0;       // when_durable() callbacks answered by them
+    std::uint64_t failed = 0;        // fsyncs that failed
 };
 
 class EventLog {
   public:
+    /// Called once the appends before it are durable per the mode; `durable` is false when
+    /// the fsync failed. Runs on the writer's commit thread (mode always) or inside
+    /// when_durable(); must not block.
+    using Durable = std::function<void(bool durable)>;
+
     explicit EventLog(EventLogOptions options);
-    ~EventLog();  // syncs and closes
+    ~EventLog();  // close()
     EventLog(const EventLog&) = delete;
     EventLog& operator=(const EventLog&) = delete;
 
@@ -64,24 +104,45 @@ class EventLog {
     /// damaged tails. Call once, before open().
     ReplayStats replay(const std::function<void(const ingest::Event&)>& fn);
 
-    /// Opens (or creates) each writer's newest segment for appending. Throws
-    /// std::system_error naming the file on failure.
+    /// Opens (or creates) each writer's newest segment for appending and starts the commit
+    /// (always) or interval thread. Throws std::system_error naming the file on failure.
     void open();
 
-    /// Appends `events` as one write for `writer`, then syncs per the mode. False when the
-    /// write failed (disk full, I/O error): nothing may be answered 200.
+    /// Appends `events` as one write(2) for `writer`; never fsyncs (see when_durable).
+    /// False when the write failed (disk full, I/O error): the file is left as before the
+    /// call and nothing may be answered 200.
     bool append(std::size_t writer, const ingest::Event* events, std::size_t count);
 
-    /// fsyncs every writer now (used on shutdown and by the interval thread).
-    void sync_all();
+    /// Calls `done` once everything `writer` has appended so far is durable per the mode:
+    /// at once for interval and never; for always, from the writer's commit thread after
+    /// an fsync that began after this call. After close(), at once with the final state.
+    void when_durable(std::size_t writer, Durable done);
 
+    /// fsyncs every writer now (used on shutdown and by the interval thread). False when an
+    /// fsync failed.
+    bool sync_all();
+
+    /// Answers every request still waiting for an fsync, stops the commit and interval
+    /// threads and fsyncs and closes the files. Idempotent; appends after it fail.
+    void close();
+
+    FsyncMode mode() const { return options_.fsync; }
     std::uint64_t bytes_written() const;
+    /// True while no writer is failing.
+    bool healthy() const { return failing_writers_.load(std::memory_order_relaxed) == 0; }
+    /// Why the log cannot be written ("" while healthy), for /readyz.
+    std::string problem() const;
+    CommitStats commit_stats() const;
 
   private:
     struct Writer;
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);
     void interval_loop();
+    void commit_loop(Writer& writer);
+    bool fsync_writer(Writer& writer);
+    void mark_failing(Writer& writer, bool Writer::*flag, const char* what, int error);
+    void mark_working(Writer& writer, bool Writer::*flag);
 
     EventLogOptions options_;
     std::vector<std::unique_ptr<Writer>> writers_;
@@ -89,6 +150,17 @@ class EventLog {
     std::mutex interval_mutex_;
     std::condition_variable interval_cv_;
     bool stopping_ = false;
+    bool closed_ = false;  // guarded by interval_mutex_
+
+    // Disk trouble: how many writers are failing now, and the latest reason.
+    std::atomic<std::size_t> failing_writers_{0};
+    mutable std::mutex problem_mutex_;
+    std::string problem_;
+
+    std::atomic<std::uint64_t> fsyncs_begun_{0};
+    std::atomic<std::uint64_t> fsyncs_{0};
+    std::atomic<std::uint64_t> waiters_answered_{0};
+    std::atomic<std::uint64_t> fsyncs_failed_{0};
 };
 
 }  // namespace tally::durability

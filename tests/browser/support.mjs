@@ -1,0 +1,184 @@
+// What the browser tests share: the real tallyd on a free loopback port with a temporary
+// data directory, Debian's Chromium through playwright-core, bounded waits, screenshots.
+//
+// Every process started here is stopped by the test that started it (t.after), and also
+// killed if the test runner itself exits early, so no tallyd outlives a run.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(here, "../..");
+export const tallydPath = process.env.TALLYD || path.join(repo, "build/src/daemon/tallyd");
+export const webRoot = process.env.TALLY_WEB_ROOT || path.join(repo, "web");
+export const artifacts = process.env.TALLY_ARTIFACTS || path.join(repo, "build/test-artifacts");
+export const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+// Why the browser tests cannot run here, or "" when they can. Outside CI a machine
+// without Chromium (or without `npm ci` in tests/browser) skips them; in CI it is an
+// error, because CI installs both (scripts/install-deps.sh --test).
+export function missingPrerequisite() {
+  let why = "";
+  if (!existsSync(chromiumPath)) why = `${chromiumPath} not found (apt-get install chromium)`;
+  else if (!existsSync(path.join(here, "node_modules/playwright-core")))
+    why = "playwright-core not installed (npm ci in tests/browser)";
+  else if (!existsSync(path.join(webRoot, "node_modules/uplot")))
+    why = "the dashboard's packages are not installed (npm ci in web)";
+  else if (!existsSync(tallydPath)) why = `${tallydPath} not built`;
+  if (why && process.env.CI) throw new Error(`browser tests cannot run in CI: ${why}`);
+  return why;
+}
+
+const live = new Set();
+const killAll = () => {
+  for (const child of live) child.kill("SIGKILL");
+};
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(1);
+  });
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Polls `probe` (sync or async) until it returns a truthy value, at most `timeout` ms.
+export async function waitFor(probe, { timeout = 15_000, interval = 50, what = "condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+// A running tallyd. `port` and `dataDir` are kept so it can be restarted in place.
+export class Tallyd {
+  constructor({ port, dataDir, args = [] }) {
+    this.port = port;
+    this.dataDir = dataDir;
+    this.args = args;
+    this.base = `http://127.0.0.1:${port}`;
+    this.child = null;
+    this.stderr = "";
+  }
+
+  static async start(t, { args = [] } = {}) {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "tally-browser-"));
+    const d = new Tallyd({ port: await freePort(), dataDir, args });
+    // Stopped first, then its directory removed (one hook, so the order is certain).
+    t.after(async () => {
+      await d.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    await d.run();
+    return d;
+  }
+
+  async run() {
+    const child = spawn(
+      tallydPath,
+      [
+        "--listen", `127.0.0.1:${this.port}`,
+        "--data-dir", this.dataDir,
+        "--web-root", webRoot,
+        "--threads", "1",
+        "--log-level", "warn",
+        ...this.args,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    this.child = child;
+    live.add(child);
+    child.stderr.on("data", (b) => (this.stderr = (this.stderr + b).slice(-4000)));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.exited = exited;
+    exited.then(() => live.delete(child));
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`tallyd exited ${child.exitCode}: ${this.stderr}`);
+        return (await fetch(`${this.base}/readyz`)).ok;
+      },
+      { timeout: 15_000, what: `tallyd ready on port ${this.port}` },
+    );
+  }
+
+  // SIGTERM (a clean stop), or `signal`; SIGKILL if it has not gone within 10 s.
+  async stop(signal = "SIGTERM") {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await child.exited;
+    clearTimeout(timer);
+  }
+
+  async post(route, body) {
+    const res = await fetch(`${this.base}${route}`, { method: "POST", body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
+  async dashboard(range = "today", { site = "default", token } = {}) {
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    const res = await fetch(`${this.base}/dashboard/${range}?site=${site}`, { headers });
+    if (!res.ok) throw new Error(`/dashboard: ${res.status}`);
+    return res.json();
+  }
+}
+
+export async function launchBrowser(t) {
+  const require = createRequire(import.meta.url);
+  const { chromium } = require("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 30_000,
+  });
+  t.after(() => browser.close());
+  return browser;
+}
+
+// A page whose uncaught exceptions are collected in page.errors (the tests check that
+// there are none) and console errors in page.consoleErrors (a stopped server makes the
+// browser log failed connections there, so those are only shown).
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.errors = [];
+  page.consoleErrors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") page.consoleErrors.push(m.text());
+  });
+  page.setDefaultTimeout(15_000);
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(artifacts, { recursive: true });
+  const file = path.join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: "disabled" });
+  return file;
+}

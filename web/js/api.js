@@ -1,0 +1,65 @@
+// The read API as the dashboard uses it: every request carries the token (kept in
+// localStorage) as a bearer header; a 401 becomes an AuthError so the page can ask for it.
+
+const TOKEN_KEY = "tally_token";
+
+export class AuthError extends Error {}
+
+export function token() {
+  try {
+    return localStorage.getItem(TOKEN_KEY) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setToken(value) {
+  try {
+    if (value) localStorage.setItem(TOKEN_KEY, value);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Private mode without storage: the token lasts until the tab closes.
+  }
+}
+
+// A path plus query parameters, the token added when `withToken` (links and /ws cannot
+// send headers).
+export function url(path, params = {}, withToken = false) {
+  const q = new URLSearchParams(params);
+  if (withToken && token()) q.set("token", token());
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+export async function getJSON(path, params, signal) {
+  const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
+  const res = await fetch(url(path, params), { headers, signal, cache: "no-store" });
+  if (res.status === 401) throw new AuthError("token required");
+  if (!res.ok) {
+    let message = `${res.status}`;
+    try {
+      message = (await res.json()).error || message;
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    throw new Error(message);
+  }
+  return res.json();
+}
+
+export function dashboard(range, site, signal) {
+  return getJSON(`/dashboard/${range}`, { site }, signal);
+}
+
+export function pageviewSeries(bounds, site, signal) {
+  return getJSON(
+    "/timeseries/pageviews",
+    { site, from: bounds.from, to: bounds.to, bucket_size: bounds.bucket, aggregation: "sum" },
+    signal,
+  );
+}
+
+export function liveURL(range, site) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${url("/ws", { site, date: range }, true)}`;
+}

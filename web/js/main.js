@@ -1,0 +1,276 @@
+// The dashboard page: the pickers, the live connection and the drawing, wired together.
+//
+// What is shown is `metrics` (the /dashboard/<range> JSON, kept up to date by /ws
+// deltas) and the chart's series (/timeseries/pageviews, bumped by the same deltas and
+// re-read at most every SERIES_REFRESH_MS while they arrive, so it stays exact). The
+// choice of site and range lives in the address (?site=&range=) so that a reload or a
+// shared link shows the same thing; sites used before are offered in a list.
+
+import * as api from "./api.js";
+import { PageViewChart } from "./chart.js";
+import { Live } from "./live.js";
+import { applyDelta, deltaBuckets, rangeBounds, rangeHoldsToday, rangeKind, utcDay } from "./model.js";
+import * as w from "./widgets.js";
+
+const SERIES_REFRESH_MS = 5_000;
+// When a delta's page views outnumber its `recent` list (at most 50), the rest were put
+// in the current minute for want of their times: re-read the series sooner.
+const SERIES_REFRESH_APPROX_MS = 1_000;
+const SITES_KEY = "tally_sites";
+const SITE_KEY = "tally_site";
+const THEME_KEY = "tally_theme";
+
+const $ = (id) => document.getElementById(id);
+
+const view = {
+  site: "default",
+  range: "today",
+  bounds: null,
+  metrics: null,
+  live: null,
+  seriesTimer: 0,
+  seriesLast: 0,
+  seriesDue: 0,
+  seriesAbort: null,
+  drawQueued: false,
+};
+
+const chart = new PageViewChart($("chart"));
+
+function stored(key, fallback) {
+  try {
+    return localStorage.getItem(key) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // No storage (private mode): the choice lasts for this page only.
+  }
+}
+
+// ---- Ranges and pickers ---------------------------------------------------------
+
+function isoWeek(ms) {
+  const d = new Date(ms);
+  const thursday = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 3 - ((d.getUTCDay() + 6) % 7));
+  const year = new Date(thursday).getUTCFullYear();
+  const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1)) / (7 * 86_400_000));
+  return `${year}-W${String(week).padStart(2, "0")}`;
+}
+
+const PICKER = { day: "date", week: "week", month: "month" };
+
+function defaultValue(kind) {
+  const today = utcDay();
+  return kind === "day" ? today : kind === "week" ? isoWeek(Date.now()) : today.slice(0, 7);
+}
+
+function showPicker(kind, value) {
+  const input = $("when");
+  $("kind").value = kind;
+  input.type = PICKER[kind];
+  input.value = value === "today" ? utcDay() : value;
+}
+
+function pickedRange() {
+  const kind = $("kind").value;
+  const value = $("when").value || defaultValue(kind);
+  return kind === "day" && value === utcDay() ? "today" : value;
+}
+
+function rememberSite(site) {
+  store(SITE_KEY, site);
+  let sites = [];
+  try {
+    sites = JSON.parse(stored(SITES_KEY, "[]"));
+  } catch {
+    sites = [];
+  }
+  sites = [site, ...sites.filter((s) => s !== site)].slice(0, 20);
+  store(SITES_KEY, JSON.stringify(sites));
+  $("sites").replaceChildren(...sites.map((s) => Object.assign(document.createElement("option"), { value: s })));
+}
+
+// ---- Drawing -----------------------------------------------------------------------
+
+function draw() {
+  if (view.drawQueued) return;
+  view.drawQueued = true;
+  requestAnimationFrame(() => {
+    view.drawQueued = false;
+    const m = view.metrics;
+    if (!m) return;
+    w.setNumber($("page-views"), m.page_views);
+    w.setNumber($("unique-visitors"), m.unique_visitors);
+    w.setNumber($("unique-sessions"), m.unique_sessions);
+    w.setNumber($("real-time-users"), rangeHoldsToday(view.range) ? m.real_time_users : null);
+    w.bars($("top-pages"), m.top_pages);
+    w.bars($("top-referrers"), m.top_referrers);
+    w.bars($("countries"), m.countries);
+    w.deviceBars($("devices"), m.devices);
+    w.eventBars($("events"), m.events);
+    $("approx").hidden = !(m.top_error_bound > 0);
+    $("approx").textContent = `top lists ±${m.top_error_bound}`;
+  });
+}
+
+async function fetchSeries() {
+  view.seriesTimer = 0;
+  view.seriesLast = Date.now();
+  view.seriesAbort?.abort();
+  const abort = (view.seriesAbort = new AbortController());
+  try {
+    chart.setSeries(await api.pageviewSeries(view.bounds, view.site, abort.signal));
+  } catch {
+    // The live connection reports the server's state; the next delta retries.
+  }
+}
+
+// Re-read the series soon, but not more than once per `every` ms.
+function refreshSeriesSoon(every = SERIES_REFRESH_MS) {
+  const due = Math.max(Date.now(), view.seriesLast + every);
+  if (view.seriesTimer && view.seriesDue <= due) return;
+  clearTimeout(view.seriesTimer);
+  view.seriesDue = due;
+  view.seriesTimer = setTimeout(fetchSeries, due - Date.now());
+}
+
+const STATUS_TEXT = {
+  connecting: "connecting",
+  live: "live",
+  polling: "polling",
+  reconnecting: "reconnecting",
+  auth: "token needed",
+};
+
+function showStatus(state, detail) {
+  const s = $("status");
+  s.dataset.state = state;
+  s.querySelector(".label").textContent = STATUS_TEXT[state] || state;
+  s.title = detail || "";
+  if (state === "auth") askToken();
+  if (state === "polling" && $("feed").querySelector(".empty"))
+    w.clearFeed($("feed"), "No live feed for this range yet: figures are read every 5 s.");
+}
+
+// ---- The live connection ------------------------------------------------------------
+
+function start() {
+  view.live?.stop();
+  clearTimeout(view.seriesTimer);
+  view.seriesTimer = 0;
+  view.metrics = null;
+  view.bounds = rangeBounds(view.range);
+  if (view.range === "today") $("when").value = utcDay();
+  const u = new URL(location.href);
+  u.searchParams.set("site", view.site);
+  u.searchParams.set("range", view.range);
+  history.replaceState(null, "", u);
+  $("csv").href = api.url(`/dashboard/${view.range}`, { format: "csv", site: view.site }, true);
+  $("chart-title").textContent = rangeKind(view.range) === "day" ? "Page views per minute (UTC)" : "Page views per day";
+  w.clearFeed($("feed"), "Waiting for events…");
+  chart.setRange(view.bounds);
+  fetchSeries();
+
+  view.live = new Live({
+    range: view.range,
+    site: view.site,
+    onStatus: showStatus,
+    onSnapshot(metrics) {
+      view.metrics = metrics;
+      draw();
+      refreshSeriesSoon();
+    },
+    onDelta(delta) {
+      // Past midnight UTC "today" is a new day: start again from its snapshot.
+      if (view.range === "today" && delta.date && view.metrics?.date && delta.date !== view.metrics.date) {
+        start();
+        return;
+      }
+      view.metrics = applyDelta(view.metrics, delta);
+      draw();
+      chart.bump(deltaBuckets(delta, view.bounds));
+      w.feed($("feed"), delta.recent);
+      const timed = (delta.recent || []).filter((e) => e.type === "pageview").length;
+      refreshSeriesSoon((delta.page_views || 0) > timed ? SERIES_REFRESH_APPROX_MS : SERIES_REFRESH_MS);
+    },
+  });
+  view.live.start();
+}
+
+function choose() {
+  const site = $("site").value.trim() || "default";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(site)) {
+    $("site").setCustomValidity("letters, digits, . _ - (at most 64)");
+    $("site").reportValidity();
+    return;
+  }
+  $("site").setCustomValidity("");
+  view.site = site;
+  view.range = pickedRange();
+  rememberSite(site);
+  start();
+}
+
+// ---- Token ------------------------------------------------------------------------
+
+function askToken() {
+  const dialog = $("token-dialog");
+  $("token-refused").hidden = !api.token(); // a kept token that the server refused
+  if (!dialog.open) dialog.showModal();
+  $("token").focus();
+}
+
+$("token-form").addEventListener("submit", () => {
+  api.setToken($("token").value.trim());
+  $("token").value = "";
+  start();
+});
+
+// ---- Theme --------------------------------------------------------------------------
+
+const dark = matchMedia("(prefers-color-scheme: dark)");
+
+function applyTheme() {
+  const theme = stored(THEME_KEY, "") || (dark.matches ? "dark" : "light");
+  document.documentElement.dataset.theme = theme;
+  $("theme").setAttribute("aria-pressed", String(theme === "dark"));
+  chart.rebuild();
+}
+
+$("theme").addEventListener("click", () => {
+  store(THEME_KEY, document.documentElement.dataset.theme === "dark" ? "light" : "dark");
+  applyTheme();
+});
+dark.addEventListener("change", applyTheme);
+
+// ---- Start ----------------------------------------------------------------------------
+
+$("kind").addEventListener("change", () => {
+  showPicker($("kind").value, defaultValue($("kind").value));
+  choose();
+});
+$("when").addEventListener("change", choose);
+$("site").addEventListener("change", choose);
+$("today").addEventListener("click", () => {
+  showPicker("day", "today");
+  choose();
+});
+
+{
+  const params = new URLSearchParams(location.search);
+  const range = params.get("range") || "today";
+  view.range = rangeKind(range) ? range : "today";
+  const site = params.get("site") || stored(SITE_KEY, "default");
+  view.site = /^[A-Za-z0-9._-]{1,64}$/.test(site) ? site : "default";
+  $("site").value = view.site;
+  showPicker(rangeKind(view.range), view.range);
+  rememberSite(view.site);
+  applyTheme();
+  start();
+}
