@@ -31,8 +31,6 @@ class Tallyd {
     /// Starts again on the same port and data dir.
     void restart();
     bool running() { return process_ && process_->running(); }
-    /// The running daemon's process id (-1 when stopped), e.g. to read /proc/<pid>/status.
-    int pid() const { return process_ ? static_cast<int>(process_->pid()) : -1; }
 
   private:
     void start();
