@@ -3,41 +3,193 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "app.hpp"
+#include "tally/ingest/time.hpp"
 
 namespace tally::daemon {
 
 namespace {
 
-constexpr std::array<const char*, 12> kPages = {
-    "/",        "/pricing",  "/features", "/blog",  "/blog/why-one-binary",
-    "/docs",    "/docs/api", "/signup",   "/login", "/about",
-    "/contact", "/changelog"};
-constexpr std::array<const char*, 7> kReferrers = {
-    "direct",      "google.com", "news.ycombinator.com", "duckduckgo.com", "github.com",
-    "twitter.com", "reddit.com"};
-constexpr std::array<const char*, 10> kCountries = {"US", "DE", "GB", "FR", "IN",
-                                                    "BR", "JP", "NL", "CA", "SE"};
+// The site map, most visited first (Zipf: page k is visited about 1/k as often as the first).
+// clang-format off
+constexpr std::array<const char*, 24> kPages = {
+    "/", "/pricing", "/features", "/blog", "/docs", "/blog/why-one-binary",
+    "/docs/getting-started", "/signup", "/docs/api", "/features/live-dashboard",
+    "/blog/hyperloglog-explained", "/login", "/about", "/changelog", "/docs/tracker",
+    "/blog/exact-funnels", "/integrations", "/customers", "/contact", "/careers",
+    "/docs/self-hosting", "/blog/redis-compatible", "/security", "/privacy"};
+// clang-format on
+constexpr std::array<const char*, 8> kReferrers = {
+    "direct",     "google.com",  "news.ycombinator.com", "duckduckgo.com",
+    "github.com", "twitter.com", "reddit.com",           "bing.com"};
+constexpr std::array<double, 8> kReferrerWeights = {34, 30, 9, 6, 7, 5, 5, 4};
+constexpr std::array<const char*, 12> kCountries = {"US", "DE", "GB", "FR", "IN", "BR",
+                                                    "JP", "NL", "CA", "SE", "ES", "AU"};
+constexpr std::array<double, 12> kCountryWeights = {30, 12, 10, 7, 9, 6, 5, 4, 5, 3, 4, 5};
+// Custom events a session may fire between page views, besides the funnel's.
+constexpr std::array<const char*, 5> kEvents = {"search", "video_play", "download",
+                                                "outbound_click", "newsletter_subscribe"};
+constexpr std::array<double, 5> kEventWeights = {35, 20, 20, 15, 10};
 
-/// One simulated visitor: a session that views a few pages and sometimes walks the
-/// signup funnel (pageview:/pricing -> signup -> purchase).
-struct Visitor {
-    std::string user;
-    std::string session;
+constexpr std::int64_t kMinuteMs = 60'000;
+
+/// A returning visitor's identity: a logged-in user id, or a stand-in for the cookieless
+/// hash; they come back from the same country on the same device.
+struct Identity {
+    std::string user_id;  // "" when anonymous
+    std::string visitor_id;
     std::string country;
-    ingest::Device device;
-    int pages_left;
-    int funnel_stage;  // 0 none, 1 saw pricing, 2 signed up, 3 purchased
+    ingest::Device device = ingest::Device::desktop;
 };
+
+/// One visit: a few page views and custom events, maybe the signup funnel.
+struct Session {
+    Identity who;
+    std::string id;
+    std::string referrer;  // where the visit came from, kept for all its page views
+    int steps_left = 0;
+    enum class Funnel { none, saw_pricing, started, done } funnel = Funnel::none;
+};
+
+/// The traffic model: draws the next event of a pool of concurrent sessions.
+class Simulator {
+  public:
+    explicit Simulator(std::uint64_t seed)
+        : rng_(seed),
+          page_pick_(zipf()),
+          referrer_pick_(kReferrerWeights.begin(), kReferrerWeights.end()),
+          country_pick_(kCountryWeights.begin(), kCountryWeights.end()),
+          event_pick_(kEventWeights.begin(), kEventWeights.end()),
+          device_pick_({55, 38, 7}) {}
+
+    /// Fills `event` with the next event, stamped `timestamp_ms`; `concurrency` is how many
+    /// sessions are open at once.
+    void next(ingest::Event& event, std::int64_t timestamp_ms, std::size_t concurrency) {
+        while (active_.size() < concurrency)
+            active_.push_back(new_session());
+        const std::size_t index = uniform(active_.size());
+        Session& s = active_[index];
+
+        event = ingest::Event{};
+        event.timestamp_ms = timestamp_ms;
+        event.site = DemoTraffic::kSite;
+        event.session_id = s.id;
+        event.user_id = s.who.user_id;
+        event.visitor_id = s.who.visitor_id;
+        event.device = s.who.device;
+        event.country = s.who.country;
+
+        using Funnel = Session::Funnel;
+        if (s.funnel == Funnel::saw_pricing && chance(0.35)) {
+            custom(event, "signup_started", R"({"plan":"free"})");
+            s.funnel = Funnel::started;
+        } else if (s.funnel == Funnel::started && chance(0.45)) {
+            custom(event, "signup_completed", R"({"plan":"free"})");
+            s.funnel = Funnel::done;
+        } else if (chance(0.12)) {
+            custom(event, kEvents[event_pick_(rng_)], "");
+        } else {
+            event.kind = ingest::EventKind::pageview;
+            // A visit to a funnel-minded session tends to look at the pricing.
+            event.page =
+                s.funnel == Funnel::none && chance(0.08) ? "/pricing" : kPages[page_pick_(rng_)];
+            event.referrer = s.referrer;
+            if (event.page == "/pricing" && s.funnel == Funnel::none)
+                s.funnel = Funnel::saw_pricing;
+        }
+        if (--s.steps_left <= 0) {
+            s = std::move(active_.back());
+            active_.pop_back();
+        }
+    }
+
+    std::mt19937_64& rng() { return rng_; }
+
+  private:
+    static std::discrete_distribution<std::size_t> zipf() {
+        std::vector<double> weights;
+        for (std::size_t i = 0; i < kPages.size(); ++i)
+            weights.push_back(1.0 / static_cast<double>(i + 1));
+        return {weights.begin(), weights.end()};
+    }
+
+    std::size_t uniform(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
+    bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+    static void custom(ingest::Event& event, const char* name, const char* properties) {
+        event.kind = ingest::EventKind::custom;
+        event.event_name = name;
+        event.properties = properties;
+    }
+
+    Session new_session() {
+        Session s;
+        // A third of the visits are by someone seen before.
+        if (!known_.empty() && chance(0.33)) {
+            s.who = known_[uniform(known_.size())];
+        } else {
+            const std::uint64_t n = next_visitor_++;
+            if (chance(0.3)) {
+                s.who.user_id = "user-" + std::to_string(n);
+                s.who.visitor_id = s.who.user_id;
+            } else {
+                s.who.visitor_id = "anon-" + std::to_string(n);
+            }
+            s.who.country = kCountries[country_pick_(rng_)];
+            s.who.device = static_cast<ingest::Device>(device_pick_(rng_));
+            if (known_.size() < kKnownVisitors)
+                known_.push_back(s.who);
+            else
+                known_[uniform(known_.size())] = s.who;
+        }
+        s.id = "demo-" + std::to_string(rng_() % 1'000'000'000'000);
+        s.referrer = kReferrers[referrer_pick_(rng_)];
+        // 1 to ~12 steps, 4 on average.
+        s.steps_left = 1 + std::geometric_distribution<int>(0.28)(rng_);
+        return s;
+    }
+
+    static constexpr std::size_t kKnownVisitors = 5'000;
+
+    std::mt19937_64 rng_;
+    std::discrete_distribution<std::size_t> page_pick_;
+    std::discrete_distribution<std::size_t> referrer_pick_;
+    std::discrete_distribution<std::size_t> country_pick_;
+    std::discrete_distribution<std::size_t> event_pick_;
+    std::discrete_distribution<int> device_pick_;
+    std::vector<Session> active_;
+    std::vector<Identity> known_;
+    std::uint64_t next_visitor_ = 0;
+};
+
+/// Events per minute at minute `m` of the day for the backfill: low at night, a peak in
+/// the (UTC) afternoon; ~6 a minute on average, so a whole day is under 10,000 events.
+double daily_curve(std::int64_t minute_of_day) {
+    const double hours = static_cast<double>(minute_of_day) / 60.0;
+    return 6.0 + 5.0 * std::sin((hours - 9.0) / 24.0 * 2.0 * std::numbers::pi);
+}
+
+/// Whether site `default` holds nothing for the day of `now`.
+bool day_is_empty(const store::Store& store, std::int64_t now) {
+    const std::int64_t today = ingest::day_of(now);
+    bool empty = true;
+    store.visit_site(DemoTraffic::kSite, [&](const store::SiteShard& part) {
+        if (part.days.contains(today))
+            empty = false;
+    });
+    return empty;
+}
 
 }  // namespace
 
-DemoTraffic::DemoTraffic(std::function<bool(ingest::Event&)> ingest, double rate)
-    : ingest_(std::move(ingest)), rate_(rate), thread_([this] { run(); }) {}
+DemoTraffic::DemoTraffic(std::function<bool(ingest::Event&)> ingest, const store::Store& store,
+                         double rate)
+    : ingest_(std::move(ingest)), store_(store), rate_(rate), thread_([this] { run(); }) {}
 
 DemoTraffic::~DemoTraffic() {
     {
@@ -48,71 +200,56 @@ DemoTraffic::~DemoTraffic() {
     thread_.join();
 }
 
-void DemoTraffic::run() {
-    std::mt19937_64 rng(std::random_device{}());
-    auto uniform = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-    // Zipf-like page popularity: weight 1/(rank+1).
-    std::vector<double> weights;
-    for (std::size_t i = 0; i < kPages.size(); ++i)
-        weights.push_back(1.0 / static_cast<double>(i + 1));
-    std::discrete_distribution<std::size_t> page_pick(weights.begin(), weights.end());
-    std::discrete_distribution<std::size_t> referrer_pick({40, 25, 10, 6, 8, 6, 5});
-    std::discrete_distribution<int> device_pick({55, 38, 7});
-    std::exponential_distribution<double> gap(rate_);
-
-    std::vector<Visitor> active;
-    std::uint64_t next_session = 0;
-    ingest::Event event;
+bool DemoTraffic::wait(double seconds) {
     std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        cv_.wait_for(lock, std::chrono::duration<double>(gap(rng)), [this] { return stopping_; });
-        if (stopping_)
-            break;
-        lock.unlock();
+    return cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
+}
 
-        // New visitors arrive; a fifth of them are returning users.
-        if (active.size() < 40 && (active.empty() || uniform(3) == 0)) {
-            const std::uint64_t id = next_session++;
-            const bool returning = uniform(5) == 0 && id > 10;
-            active.push_back({"visitor-" + std::to_string(returning ? uniform(id) : id + 1'000'000),
-                              "demo-" + std::to_string(id), kCountries[uniform(kCountries.size())],
-                              static_cast<ingest::Device>(device_pick(rng)),
-                              1 + static_cast<int>(uniform(6)), 0});
+bool DemoTraffic::stopped() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
+void DemoTraffic::run() {
+    Simulator sim(std::random_device{}());
+    auto& rng = sim.rng();
+    ingest::Event event;
+
+    // 1. Today's earlier minutes, when today is empty (a fresh data dir, or a new day).
+    const std::int64_t start = now_ms();
+    if (day_is_empty(store_, start)) {
+        const std::int64_t first = ingest::day_of(start) * 86'400'000;
+        for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
+            std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs));
+            std::uniform_int_distribution<std::int64_t> within(0, kMinuteMs - 1);
+            for (int n = count(rng); n > 0; --n) {
+                sim.next(event, minute + within(rng), 4);
+                ingest_(event);
+            }
+            if (stopped())  // a stop during the backfill
+                return;
         }
-        Visitor& v = active[uniform(active.size())];
-        const std::int64_t now = now_ms();
-        event = ingest::Event{};
-        event.timestamp_ms = now;
-        event.site = "default";
-        event.session_id = v.session;
-        event.user_id = v.user;
-        event.visitor_id = v.user;
-        event.device = v.device;
-        event.country = v.country;
-        if (v.funnel_stage == 1 && uniform(3) == 0) {
-            event.kind = ingest::EventKind::custom;
-            event.event_name = "signup";
-            event.properties = R"({"plan":"free"})";
-            v.funnel_stage = 2;
-        } else if (v.funnel_stage == 2 && uniform(4) == 0) {
-            event.kind = ingest::EventKind::custom;
-            event.event_name = "purchase";
-            event.properties = R"({"plan":"pro"})";
-            v.funnel_stage = 3;
-        } else {
-            event.kind = ingest::EventKind::pageview;
-            event.page = kPages[page_pick(rng)];
-            event.referrer = kReferrers[referrer_pick(rng)];
-            if (event.page == "/pricing" && v.funnel_stage == 0)
-                v.funnel_stage = 1;
-            --v.pages_left;
-        }
+    }
+
+    // 2. Live traffic. The rate drifts over a few minutes between about a fifth and twice
+    // `rate_`, with short surges, so the chart and the feed move.
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uniform_real_distribution<double> unit(0, 1);
+    double surge_until = 0;
+    for (;;) {
+        const double t =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (t > surge_until && unit(rng) < 0.002)
+            surge_until = t + 5 + 10 * unit(rng);
+        double rate = rate_ * (1.1 + 0.9 * std::sin(t / 180.0 * 2.0 * std::numbers::pi));
+        if (t < surge_until)
+            rate *= 2.5;
+        rate = std::max(rate, 1.0);
+        if (wait(std::exponential_distribution<double>(rate)(rng)))
+            return;
+        // More concurrent sessions when busier: each one then stays open longer in time.
+        sim.next(event, now_ms(), 5 + static_cast<std::size_t>(rate));
         ingest_(event);
-        if (v.pages_left <= 0) {
-            v = std::move(active.back());
-            active.pop_back();
-        }
-        lock.lock();
     }
 }
 

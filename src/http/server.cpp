@@ -18,10 +18,13 @@
 
 #include "tally/http/server.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
+
 #include <thread>
 #include <vector>
 
@@ -31,6 +34,11 @@
 #include "session.hpp"
 
 namespace tally::http {
+
+namespace {
+/// The live worker's nice value (see server_state::live).
+constexpr int kLiveNice = 5;
+}  // namespace
 
 struct Server::Impl {
     Impl(ServerOptions options, Handler handler, ServerStats& stats)
@@ -42,6 +50,18 @@ struct Server::Impl {
         for (std::size_t i = 0; i < state.options.threads; ++i) {
             state.workers.push_back(std::make_unique<worker>(i));
         }
+        if (!state.options.websocket_path.empty())
+            state.live = std::make_unique<worker>(state.options.threads);
+    }
+
+    /// The workers and the live worker, for what is done to each alike.
+    std::vector<worker*> all_workers() {
+        std::vector<worker*> all;
+        for (auto& w : state.workers)
+            all.push_back(w.get());
+        if (state.live)
+            all.push_back(state.live.get());
+        return all;
     }
 
     ~Impl();
@@ -151,19 +171,28 @@ void Server::run() {
         }
         impl.running = true;
     }
+    const std::vector<worker*> all = impl.all_workers();
     std::vector<std::thread> threads;
-    threads.reserve(impl.state.workers.size());
-    for (auto& w : impl.state.workers) {
-        threads.emplace_back([&impl, &w] { impl.run_worker(*w); });
+    threads.reserve(all.size());
+    for (worker* w : all) {
+        const bool live = w == impl.state.live.get();
+        threads.emplace_back([&impl, w, live] {
+            if (live) {
+                // Linux: a thread's nice value is its own. Weight 335 against ingest's 1024:
+                // under full load dashboards get about a quarter of a core per ingest
+                // thread, and all the CPU ingest leaves otherwise.
+                ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kLiveNice);
+            }
+            impl.run_worker(*w);
+        });
     }
     {
         std::unique_lock lock(impl.mutex);
         impl.cv.wait(lock, [&] { return impl.stop_requested; });
         // Let the workers drain, for at most the grace period.
-        impl.cv.wait_until(lock, impl.deadline,
-                           [&] { return impl.finished == impl.state.workers.size(); });
+        impl.cv.wait_until(lock, impl.deadline, [&] { return impl.finished == all.size(); });
     }
-    for (auto& w : impl.state.workers) {
+    for (worker* w : all) {
         w->ioc().stop();
     }
     for (auto& t : threads) {
@@ -189,8 +218,8 @@ void Server::stop(std::chrono::milliseconds grace) {
     if (acceptor) {
         net::post(impl.state.workers.front()->ioc(), [acceptor] { acceptor->close(); });
     }
-    for (auto& w : impl.state.workers) {
-        net::post(w->ioc(), [wp = w.get()] { wp->stop_pass(); });
+    for (worker* w : impl.all_workers()) {
+        net::post(w->ioc(), [w] { w->stop_pass(); });
     }
     impl.cv.notify_all();
 }

@@ -89,6 +89,12 @@ struct server_state {
     ServerStats& stats;
     std::shared_ptr<reply_gate> gate = std::make_shared<reply_gate>();
     std::atomic<bool> stopping{false};
+    // The WebSocket sessions' own I/O thread (when ServerOptions::websocket_path is set),
+    // run at a lower scheduling priority: an upgraded connection moves there, so writing
+    // frames to thousands of dashboards competes with ingest only for the CPU ingest leaves
+    // (SPEC §4: live traffic is never slowed by dashboards). Not in `workers`: it takes no
+    // HTTP connection and owns no shard.
+    std::unique_ptr<worker> live;
     // Last member: destroyed first, while the options and handler above are still valid
     // for the sessions destroyed along with the io_contexts.
     std::vector<std::unique_ptr<worker>> workers;

@@ -49,12 +49,15 @@
 
 #include "ws_session.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <stdexcept>
 #include <tuple>
@@ -434,9 +437,34 @@ void session::upgrade() {
     for (const auto& field : req)
         copy.insert(field.name_string(), field.value());
     phase_ = phase::closing;
-    auto ws = std::make_shared<ws_session>(std::move(stream_), state_, worker_,
-                                           std::move(std::get<std::shared_ptr<WsPeer>>(decision)));
-    ws->run(std::move(copy));
+    // The WebSocket lives on the live worker (server_state::live): the socket moves to its
+    // io_context, and the session starts on its thread. (Should the move fail, which it
+    // cannot for a socket of ours, it stays on this worker.)
+    worker* home = &worker_;
+    std::optional<stream_type> moved;
+    if (state_.live) {
+        beast::error_code ec;
+        auto& old_socket = stream_.socket();
+        const auto protocol = old_socket.local_endpoint(ec).protocol();
+        if (!ec) {
+            const auto fd = old_socket.release(ec);
+            if (!ec) {
+                stream_type::socket_type socket(state_.live->ioc());
+                socket.assign(protocol, fd, ec);
+                if (ec) {
+                    ::close(fd);  // cannot happen for a descriptor of ours; the client sees EOF
+                    return;
+                }
+                moved.emplace(std::move(socket));
+                home = state_.live.get();
+            }
+        }
+    }
+    auto ws =
+        std::make_shared<ws_session>(moved ? std::move(*moved) : std::move(stream_), state_, *home,
+                                     std::move(std::get<std::shared_ptr<WsPeer>>(decision)));
+    net::post(home->ioc(),
+              [ws = std::move(ws), copy = std::move(copy)]() mutable { ws->run(std::move(copy)); });
     // This session has no operation left and ends when the caller's reference goes.
 }
 

@@ -13,7 +13,9 @@
 #include "ws_session.hpp"
 
 #include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -52,6 +54,9 @@ void ws_session::run(request_type request) {
             res.set(beast::http::field::server, "tally");
         }));
     ws_.read_message_max(kMaxMessage);
+    // One WebSocket frame per message: Beast would otherwise cut a frame into pieces of its
+    // write buffer (4 KiB), each its own write, and a busy batch's delta is about 5 KiB.
+    ws_.auto_fragment(false);
     worker_.track(weak_from_this());
     ws_.async_accept(request_,
                      beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
@@ -94,9 +99,27 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 
 void ws_session::send(std::shared_ptr<const std::string> frame, bool snapshot) {
     // From the broadcaster's thread: onto the session's own.
-    net::post(worker_.ioc(), [self = shared_from_this(), frame = std::move(frame), snapshot]() {
-        self->on_send(std::move(frame), snapshot);
-    });
+    net::post(worker_.ioc(), [self = shared_from_this(), frame = std::move(frame),
+                              snapshot]() mutable { self->on_send(std::move(frame), snapshot); });
+}
+
+void WsBatch::flush() {
+    // Every WsConnection is a ws_session: this file is the only implementation. Usually
+    // all of them live on one io_context (the live worker's).
+    std::map<net::io_context*, std::vector<Item>> by_thread;
+    for (Item& item : items_) {
+        auto& session = static_cast<ws_session&>(*item.connection);
+        by_thread[&session.worker_.ioc()].push_back(std::move(item));
+    }
+    items_.clear();
+    for (auto& [ioc, items] : by_thread) {
+        net::post(*ioc, [items = std::move(items)]() mutable {
+            for (Item& item : items) {
+                static_cast<ws_session&>(*item.connection)
+                    .on_send(std::move(item.frame), item.snapshot);
+            }
+        });
+    }
 }
 
 void ws_session::on_send(std::shared_ptr<const std::string> frame, bool snapshot) {

@@ -38,6 +38,7 @@ class ws_session : public WsConnection, public std::enable_shared_from_this<ws_s
     void send(std::shared_ptr<const std::string> frame, bool snapshot) override;
 
   private:
+    friend class WsBatch;
     void on_accept(beast::error_code ec);
     void do_read();
     void on_read(beast::error_code ec, std::size_t bytes);

@@ -5,7 +5,9 @@
 //      resubscribed, lagging, or "today" rolled over to a new day);
 //   2. under every shard lock (Store::visit_live): drain the change logs, read the touched
 //      members' totals, merge the HyperLogLogs, build the waiting dashboards;
-//   3. unlocked: real_time_users, JSON, and one send per client.
+//   3. unlocked: real_time_users (recounted at least once a second for ranges holding
+//      today, so it falls as sessions age out with no event), JSON once per (site, range),
+//      and the frames handed to the connections in one http::WsBatch.
 
 #include "tally/live/hub.hpp"
 
@@ -32,29 +34,23 @@ std::int64_t wall_ms() {
         .count();
 }
 
-/// "today" or YYYY-MM-DD (a single day: deltas are per day).
+/// "today", YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM (as /dashboard).
 bool valid_date(std::string_view date) {
-    return date == "today" || (date.size() == 10 && ingest::parse_day(date).has_value());
+    return query::parse_range(date, wall_ms()).has_value();
 }
 
-std::int64_t resolve_day(const std::string& date, std::int64_t now_ms) {
-    if (date == "today")
-        return ingest::day_of(now_ms);
-    return ingest::parse_day(date).value_or(ingest::day_of(now_ms));
-}
-
-/// Adds `from` to `into` (two shards' changes to one (site, day)).
-void merge_into(store::ChangeSet& into, store::ChangeSet& from) {
+/// Adds `from` to `into` (the changes of several shards and days to one (site, range)). A
+/// day's changes may feed several ranges (its day, week and month), hence the copy.
+void merge_into(store::ChangeSet& into, const store::ChangeSet& from) {
     into.page_views += from.page_views;
     for (std::size_t i = 0; i < into.devices.size(); ++i)
         into.devices[i] += from.devices[i];
     for (const auto& [name, n] : from.events)
         into.events[name] += n;
-    into.pages.merge(from.pages);
-    into.referrers.merge(from.referrers);
-    into.countries.merge(from.countries);
-    for (auto& event : from.recent)
-        into.recent.push_back(std::move(event));
+    into.pages.insert(from.pages.begin(), from.pages.end());
+    into.referrers.insert(from.referrers.begin(), from.referrers.end());
+    into.countries.insert(from.countries.begin(), from.countries.end());
+    into.recent.insert(into.recent.end(), from.recent.begin(), from.recent.end());
 }
 
 using Totals = std::vector<std::pair<std::string, std::uint64_t>>;
@@ -67,6 +63,33 @@ Totals totals(const std::set<std::string, std::less<>>& touched,
     for (const std::string& member : touched)
         out.emplace_back(member, query::merged_count(summaries, member));
     return out;
+}
+
+/// Keeps `top`, what every client of a range holds of a top list (its 10 best, count
+/// descending, ties by name), in step with the new totals of `touched`, and leaves in
+/// `touched` only the members now in those 10. The others need not be sent: counts only
+/// grow, so a member outside the 10 best can enter them only when its own total moves, and
+/// then it is touched and in the 10; and one pushed out of them ranks below the 10 with
+/// whatever count the client last had for it. At 20k events a second a batch touches
+/// hundreds of pages; this keeps a delta's lists to at most 10 entries each.
+void keep_top(Totals& touched, Totals& top) {
+    auto same_name = [](const std::string& name) {
+        return [&name](const auto& entry) { return entry.first == name; };
+    };
+    for (const auto& [name, count] : touched) {
+        if (auto it = std::find_if(top.begin(), top.end(), same_name(name)); it != top.end())
+            it->second = count;
+        else
+            top.emplace_back(name, count);
+    }
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (top.size() > query::kTopListSize)
+        top.resize(query::kTopListSize);
+    std::erase_if(touched, [&](const auto& entry) {
+        return std::none_of(top.begin(), top.end(), same_name(entry.first));
+    });
 }
 
 json ranked(const Totals& list) {
@@ -130,8 +153,8 @@ class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Cli
     // Guarded by shared_->mutex (read and written by the broadcaster in step 1).
     std::weak_ptr<http::WsConnection> connection_;
     std::string site_;
-    std::string date_;
-    std::int64_t day_ = -1;
+    std::string date_;   // as subscribed: "today", a day, a week or a month
+    std::string label_;  // what date_ meant at the last batch ("today" moves at midnight)
     bool wants_snapshot_ = true;
     std::atomic<bool> lagging_{false};
 };
@@ -170,7 +193,8 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(
     if (!ingest::valid_site(site))
         return http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
     if (!valid_date(date))
-        return http::error_response(400, "date must be today or YYYY-MM-DD", "date");
+        return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
+                                    "date");
     if (shared_->count.fetch_add(1, std::memory_order_relaxed) >= options_.max_clients) {
         shared_->count.fetch_sub(1, std::memory_order_relaxed);
         return http::error_response(503, "too many live dashboards");
@@ -199,25 +223,99 @@ void Hub::run() {
     }
 }
 
+namespace {
+
+/// The delta frame of one (site, range) for one batch.
+std::string delta_frame(std::uint64_t seq, const std::string& site, const std::string& label,
+                        const store::ChangeSet& c, const Totals& pages, const Totals& referrers,
+                        const Totals& countries, std::uint64_t visitors, std::uint64_t sessions,
+                        std::uint64_t real_time) {
+    json j;
+    j["type"] = "delta";
+    j["seq"] = seq;
+    j["site"] = site;
+    j["date"] = label;
+    if (c.page_views != 0)
+        j["page_views"] = c.page_views;
+    json devices = json::object();
+    for (int i = 0; i < ingest::kDeviceCount; ++i) {
+        if (const auto n = c.devices[static_cast<std::size_t>(i)]; n != 0)
+            devices[ingest::device_name(static_cast<ingest::Device>(i))] = n;
+    }
+    if (!devices.empty())
+        j["devices"] = std::move(devices);
+    if (!c.events.empty()) {
+        json events = json::object();
+        for (const auto& [name, n] : c.events)
+            events[name] = n;
+        j["events"] = std::move(events);
+    }
+    if (!pages.empty())
+        j["pages"] = ranked(pages);
+    if (!referrers.empty())
+        j["referrers"] = ranked(referrers);
+    if (!countries.empty())
+        j["countries"] = ranked(countries);
+    j["unique_visitors"] = visitors;
+    j["unique_sessions"] = sessions;
+    j["real_time_users"] = real_time;
+    // The newest events over all shards and days, oldest first.
+    std::vector<const store::RecentEvent*> recent;
+    recent.reserve(c.recent.size());
+    for (const auto& e : c.recent)
+        recent.push_back(&e);
+    std::stable_sort(recent.begin(), recent.end(), [](const auto* a, const auto* b) {
+        return a->timestamp_ms < b->timestamp_ms;
+    });
+    const std::size_t skip = recent.size() > store::ChangeSet::kMaxRecent
+                                 ? recent.size() - store::ChangeSet::kMaxRecent
+                                 : 0;
+    json feed = json::array();
+    for (std::size_t i = skip; i < recent.size(); ++i) {
+        const store::RecentEvent& e = *recent[i];
+        json item;
+        if (e.kind == ingest::EventKind::pageview) {
+            item["type"] = "pageview";
+            item["page"] = e.what;
+        } else {
+            item["type"] = "event";
+            item["name"] = e.what;
+        }
+        if (!e.country.empty())
+            item["country"] = e.country;
+        item["device"] = ingest::device_name(e.device);
+        item["ts"] = e.timestamp_ms;
+        feed.push_back(std::move(item));
+    }
+    if (!feed.empty())
+        j["recent"] = std::move(feed);
+    return j.dump();
+}
+
+}  // namespace
+
 void Hub::broadcast(std::int64_t now_ms) {
     struct Target {
         std::shared_ptr<Client> client;  // keeps its subscription fields alive
         std::shared_ptr<http::WsConnection> connection;
     };
     struct Work {
+        query::DayRange range;
         std::vector<Target> snapshot_to, delta_to;
         // Filled under the shard locks.
         store::ChangeSet changes;
         bool changed = false;
         Totals pages, referrers, countries;
-        std::optional<sketch::HyperLogLog> visitors, sessions;  // only for a delta
+        std::uint64_t unique_visitors = 0, unique_sessions = 0;  // only for a delta
         std::optional<query::Dashboard> snapshot;
     };
-    using Key = std::pair<std::string, std::int64_t>;
+    using Key = std::pair<std::string, std::string>;  // site, range label
     std::map<Key, Work> work;
     const std::int64_t today = ingest::day_of(now_ms);
 
-    // 1. Who wants what.
+    // 1. Who wants what. Each distinct date is resolved once per batch ("today" and a range
+    // label are all that clients send, so this map stays tiny).
+    std::map<std::string, query::DayRange, std::less<>> ranges;
     {
         std::lock_guard lock(shared_->mutex);
         auto& clients = shared_->clients;
@@ -229,14 +327,22 @@ void Hub::broadcast(std::int64_t now_ms) {
             auto connection = client->connection_.lock();
             if (!connection)
                 continue;
-            const std::int64_t day = resolve_day(client->date_, now_ms);
-            if (day != client->day_) {
-                client->day_ = day;  // new subscription, or "today" became a new day
+            auto resolved = ranges.find(client->date_);
+            if (resolved == ranges.end()) {
+                auto range = query::parse_range(client->date_, now_ms);
+                if (!range)
+                    continue;  // cannot happen: checked on subscription
+                resolved = ranges.emplace(client->date_, std::move(*range)).first;
+            }
+            const query::DayRange& range = resolved->second;
+            if (range.label != client->label_) {
+                client->label_ = range.label;  // new subscription, or "today" became a new day
                 client->wants_snapshot_ = true;
             }
             if (client->lagging_.exchange(false, std::memory_order_relaxed))
                 client->wants_snapshot_ = true;
-            Work& w = work[Key(client->site_, day)];
+            Work& w = work[Key(client->site_, range.label)];
+            w.range = range;
             if (client->wants_snapshot_) {
                 client->wants_snapshot_ = false;
                 w.snapshot_to.push_back({client, std::move(connection)});
@@ -258,15 +364,16 @@ void Hub::broadcast(std::int64_t now_ms) {
     store_.visit_live([&](store::Store::LiveView& view) {
         std::vector<store::ChangeLog> logs = view.take_changes();
         for (auto& [key, w] : work) {
-            for (auto& log : logs) {
+            const query::DayRange& range = w.range;
+            for (const auto& log : logs) {
                 auto site = log.find(key.first);
                 if (site == log.end())
                     continue;
-                auto day = site->second.find(key.second);
-                if (day == site->second.end())
-                    continue;
-                merge_into(w.changes, day->second);
-                w.changed = true;
+                for (auto day = site->second.lower_bound(range.first);
+                     day != site->second.end() && day->first <= range.last; ++day) {
+                    merge_into(w.changes, day->second);
+                    w.changed = true;
+                }
             }
             const bool delta = w.changed && !w.delta_to.empty();
             if (!delta && w.snapshot_to.empty())
@@ -274,121 +381,91 @@ void Hub::broadcast(std::int64_t now_ms) {
             const std::vector<const store::SiteShard*> parts = view.site(key.first);
             if (delta) {
                 std::vector<const sketch::SpaceSaving*> pages, referrers, countries;
-                w.visitors.emplace();
-                w.sessions.emplace();
+                sketch::HyperLogLog visitors, sessions;
                 for (const store::SiteShard* part : parts) {
-                    auto it = part->days.find(key.second);
-                    if (it == part->days.end())
-                        continue;
-                    pages.push_back(&it->second.pages);
-                    referrers.push_back(&it->second.referrers);
-                    countries.push_back(&it->second.countries);
-                    w.visitors->merge(it->second.visitors);
-                    w.sessions->merge(it->second.sessions);
+                    for (auto it = part->days.lower_bound(range.first);
+                         it != part->days.end() && it->first <= range.last; ++it) {
+                        pages.push_back(&it->second.pages);
+                        referrers.push_back(&it->second.referrers);
+                        countries.push_back(&it->second.countries);
+                        visitors.merge(it->second.visitors);
+                        sessions.merge(it->second.sessions);
+                    }
                 }
                 w.pages = totals(w.changes.pages, pages);
                 w.referrers = totals(w.changes.referrers, referrers);
                 w.countries = totals(w.changes.countries, countries);
+                w.unique_visitors = visitors.count();
+                w.unique_sessions = sessions.count();
             }
-            if (!w.snapshot_to.empty()) {
-                const query::DayRange range{key.second, key.second, ingest::format_day(key.second)};
+            if (!w.snapshot_to.empty())
                 w.snapshot = query::build_dashboard_locked(parts, key.first, range);
-            }
         }
     });
 
-    // 3. Frames, built once per (site, day), and sends.
-    std::map<Key, std::uint64_t> seq;
+    // real_time_users moves with no event as sessions age out: recount it now and then for
+    // every range that holds today, not only when the range changed.
+    const auto steady_now = std::chrono::steady_clock::now();
+    const bool recount = steady_now >= next_real_time_check_;
+    if (recount)
+        next_real_time_check_ = steady_now + kRealTimeCheck;
+
+    // 3. Frames, built once per (site, range), and sends, handed over all at once.
+    http::WsBatch batch;
+    std::map<Key, Sent> sent;
     for (auto& [key, w] : work) {
-        std::uint64_t& s = seq[key];
-        if (auto it = seq_.find(key); it != seq_.end())
-            s = it->second;
-        if (w.changed)
-            ++s;
-        const bool delta = w.changed && !w.delta_to.empty();
-        if (!delta && w.snapshot_to.empty())
-            continue;
-        const std::string date = ingest::format_day(key.second);
-        const std::uint64_t real_time =
-            key.second == today ? query::real_time_users(store_, key.first, now_ms) : 0;
+        Sent& s = sent[key];
+        if (auto it = sent_.find(key); it != sent_.end())
+            s = std::move(it->second);
+        const bool holds_today = w.range.first <= today && today <= w.range.last;
+        const bool delta_due = w.changed && !w.delta_to.empty();
+        std::uint64_t real_time = 0;
+        if (holds_today && (delta_due || w.snapshot || recount))
+            real_time = query::real_time_users(store_, key.first, now_ms);
+        else if (holds_today)
+            real_time = s.real_time_users;  // not recounted this batch
+        const bool real_time_moved = real_time != s.real_time_users;
+        if (delta_due) {
+            keep_top(w.pages, s.top_pages);
+            keep_top(w.referrers, s.top_referrers);
+            keep_top(w.countries, s.top_countries);
+        }
+        if (w.changed || real_time_moved)
+            ++s.seq;
+        s.real_time_users = real_time;
 
         if (w.snapshot) {
             w.snapshot->real_time_users = real_time;
-            std::string text = R"({"type":"snapshot","seq":)" + std::to_string(s) + R"(,"site":)" +
-                               json(key.first).dump() + R"(,"date":")" + date + R"(","metrics":)" +
-                               query::to_json(*w.snapshot) + "}";
+            s.unique_visitors = w.snapshot->unique_visitors;
+            s.unique_sessions = w.snapshot->unique_sessions;
+            s.top_pages = w.snapshot->top_pages;
+            s.top_referrers = w.snapshot->top_referrers;
+            s.top_countries = w.snapshot->countries;
+            std::string text = R"({"type":"snapshot","seq":)" + std::to_string(s.seq) +
+                               R"(,"site":)" + json(key.first).dump() + R"(,"date":")" +
+                               w.range.label + R"(","metrics":)" + query::to_json(*w.snapshot) +
+                               "}";
             auto frame = std::make_shared<const std::string>(std::move(text));
             for (const Target& t : w.snapshot_to)
-                t.connection->send(frame, true);
+                batch.add(t.connection, frame, true);
         }
-        if (delta) {
-            const store::ChangeSet& c = w.changes;
-            json j;
-            j["type"] = "delta";
-            j["seq"] = s;
-            j["site"] = key.first;
-            j["date"] = date;
-            if (c.page_views != 0)
-                j["page_views"] = c.page_views;
-            json devices = json::object();
-            for (int i = 0; i < ingest::kDeviceCount; ++i) {
-                if (const auto n = c.devices[static_cast<std::size_t>(i)]; n != 0)
-                    devices[ingest::device_name(static_cast<ingest::Device>(i))] = n;
-            }
-            if (!devices.empty())
-                j["devices"] = std::move(devices);
-            if (!c.events.empty()) {
-                json events = json::object();
-                for (const auto& [name, n] : c.events)
-                    events[name] = n;
-                j["events"] = std::move(events);
-            }
-            if (!w.pages.empty())
-                j["pages"] = ranked(w.pages);
-            if (!w.referrers.empty())
-                j["referrers"] = ranked(w.referrers);
-            if (!w.countries.empty())
-                j["countries"] = ranked(w.countries);
-            j["unique_visitors"] = w.visitors->count();
-            j["unique_sessions"] = w.sessions->count();
-            j["real_time_users"] = real_time;
-            // The newest events over all shards, oldest first.
-            std::vector<const store::RecentEvent*> recent;
-            for (const auto& e : c.recent)
-                recent.push_back(&e);
-            std::stable_sort(recent.begin(), recent.end(), [](const auto* a, const auto* b) {
-                return a->timestamp_ms < b->timestamp_ms;
-            });
-            const std::size_t skip = recent.size() > store::ChangeSet::kMaxRecent
-                                         ? recent.size() - store::ChangeSet::kMaxRecent
-                                         : 0;
-            json feed = json::array();
-            for (std::size_t i = skip; i < recent.size(); ++i) {
-                const store::RecentEvent& e = *recent[i];
-                json item;
-                if (e.kind == ingest::EventKind::pageview) {
-                    item["type"] = "pageview";
-                    item["page"] = e.what;
-                } else {
-                    item["type"] = "event";
-                    item["name"] = e.what;
-                }
-                if (!e.country.empty())
-                    item["country"] = e.country;
-                item["device"] = ingest::device_name(e.device);
-                item["ts"] = e.timestamp_ms;
-                feed.push_back(std::move(item));
-            }
-            if (!feed.empty())
-                j["recent"] = std::move(feed);
-            auto frame = std::make_shared<const std::string>(j.dump());
-            for (const Target& t : w.delta_to)
-                t.connection->send(frame, false);
+        if (w.delta_to.empty() || (!w.changed && !real_time_moved))
+            continue;
+        if (w.changed) {
+            s.unique_visitors = w.unique_visitors;
+            s.unique_sessions = w.unique_sessions;
         }
+        // A delta with nothing but the absolutes when only real_time_users moved.
+        auto frame = std::make_shared<const std::string>(
+            delta_frame(s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers,
+                        w.countries, s.unique_visitors, s.unique_sessions, real_time));
+        for (const Target& t : w.delta_to)
+            batch.add(t.connection, frame, false);
     }
+    batch.flush();
     // Keys nobody subscribes to any more are forgotten; a new subscriber starts from a
     // snapshot anyway.
-    seq_ = std::move(seq);
+    sent_ = std::move(sent);
 }
 
 }  // namespace tally::live

@@ -101,17 +101,52 @@ namespace {
 TEST(Cli, DemoTrafficMovesTheDashboard) {
     Tallyd daemon({"--demo"});
     HttpClient client(daemon.port());
-    json d;
-    for (int i = 0; i < 50; ++i) {  // up to 5 s
+    const std::string funnel_path =
+        "/funnel?steps=pageview:/pricing,signup_started,signup_completed";
+    // Several pages, referrers and countries, custom events and the signup funnel walked to
+    // its end, within a few seconds (today's earlier minutes are backfilled at start, and
+    // the live rate is a few to tens of events a second).
+    json d, funnel;
+    const auto enough = [&] {
+        return d["page_views"].get<int>() >= 10 && d["top_pages"].size() >= 5 &&
+               d["top_referrers"].size() >= 3 && d["countries"].size() >= 3 &&
+               d["events"].size() >= 3 && d["real_time_users"].get<int>() >= 1 &&
+               funnel.is_array() && funnel.size() == 3 && funnel[2][1].get<int>() > 0;
+    };
+    for (int i = 0; i < 150; ++i) {  // up to 15 s (a minute past midnight: no backfill)
         d = dashboard(client, "today");
-        if (d["page_views"].get<int>() >= 10)
+        funnel = json::parse(client.get(funnel_path).body);
+        if (enough())
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    EXPECT_GE(d["page_views"].get<int>(), 10);
-    EXPECT_GE(d["unique_visitors"].get<int>(), 1);
-    EXPECT_FALSE(d["top_pages"].empty());
+    EXPECT_TRUE(enough()) << d.dump() << "\n" << funnel.dump();
+    EXPECT_GE(d["unique_visitors"].get<int>(), 2);
+    EXPECT_GE(funnel[0][1].get<int>(), funnel[1][1].get<int>());
+    EXPECT_GE(funnel[1][1].get<int>(), funnel[2][1].get<int>());
     EXPECT_NE(daemon.log_text().find("demo on"), std::string::npos);
+
+    // The backfill: today's minutes before the start have page views (when today has
+    // earlier minutes to fill).
+    const std::int64_t now = now_ms();
+    const std::int64_t midnight = now - now % 86'400'000;
+    if (now - midnight > 10 * 60'000) {
+        const auto r = client.get("/timeseries/pageviews?from=" + std::to_string(midnight) +
+                                  "&to=" + std::to_string(now - 2 * 60'000 - now % 60'000) +
+                                  "&bucket_size=60000");
+        ASSERT_EQ(r.status, 200);
+        int minutes_with_views = 0;
+        for (const auto& point : json::parse(r.body))
+            minutes_with_views += point["value"].get<double>() > 0 ? 1 : 0;
+        EXPECT_GT(minutes_with_views, 2) << r.body.substr(0, 400);
+    }
+
+    // Demo events are logged like real ones: a restart replays them all.
+    const int before = dashboard(client, "today")["page_views"].get<int>();
+    ASSERT_EQ(daemon.stop(), 0);
+    daemon.restart();
+    HttpClient again(daemon.port());
+    EXPECT_GE(dashboard(again, "today")["page_views"].get<int>(), before);
 }
 
 }  // namespace

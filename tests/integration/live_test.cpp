@@ -20,6 +20,14 @@ using std::chrono::milliseconds;
 
 constexpr int kBatchMs = 100;  // live.batch_ms, the default
 
+// Under AddressSanitizer (scripts/build.sh -DTALLY_SANITIZE=ON, which builds tallyd and the
+// tests alike) freed memory sits in a quarantine, so RSS says nothing about what is held.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 /// What a dashboard client holds: the snapshot with the deltas applied (SPEC §4).
 class LiveState {
   public:
@@ -122,6 +130,28 @@ void drain(WsClient& ws, LiveState& state, milliseconds quiet = milliseconds(3 *
             return;
         state.apply(json::parse(*frame));
     }
+}
+
+/// VmRSS of process `pid` in KiB (0 when unreadable).
+long rss_kib(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    }
+    return 0;
+}
+
+/// The ISO week label (YYYY-Www) of day number `day`.
+std::string iso_week(std::int64_t day) {
+    const std::int64_t weekday = ((day + 3) % 7 + 7) % 7;  // Monday = 0; day 0 was a Thursday
+    const std::int64_t thursday = day - weekday + 3;       // its week's year is the Thursday's
+    const int year = std::stoi(ingest::format_day(thursday).substr(0, 4));
+    const std::int64_t week = (thursday - ingest::days_from_civil(year, 1, 1)) / 7 + 1;
+    char label[16];
+    std::snprintf(label, sizeof label, "%04d-W%02d", year, static_cast<int>(week));
+    return label;
 }
 
 json batch_items(int thread, int round, int n) {
@@ -289,7 +319,7 @@ TEST_F(Live, SubscribeSwitchesSiteAndDate) {
     ws.send("not json");
     ws.send(R"({"type":"subscribe","site":42})");
     ws.send(R"({"type":"subscribe","site":"no/slash"})");
-    ws.send(R"({"type":"subscribe","site":"default","date":"2026-W01"})");
+    ws.send(R"({"type":"subscribe","site":"default","date":"2026-W60"})");
     ws.send(R"({"type":"subscribe","site":"default","date":")" + yesterday + "\"}");
     drain(ws, state);
     EXPECT_EQ(state.snapshots(), 2);
@@ -319,20 +349,43 @@ TEST_F(Live, NeverReadingClientBlocksNobody) {
 
     const auto start = Clock::now();
     HttpClient c(daemon.port());
-    std::vector<double> frame_gaps;
-    for (int round = 0; round < 40; ++round) {
+    // 80 rounds over the same 2,500 long pages (made by the first 10 rounds), so the store
+    // stops growing early and what is left to grow is what is held for the stuck client:
+    // every frame is about 200 KB, 16 MB in all had they been queued.
+    long rss_warm = 0;
+    std::vector<double> latencies;
+    for (int round = 0; round < 80; ++round) {
         json items = json::array();
         for (int i = 0; i < 250; ++i) {
             // Long distinct pages make large deltas.
             items.push_back({{"type", "pageview"},
-                             {"page_url", "/" + std::string(800, 'a' + round % 26) +
-                                              std::to_string(round * 1000 + i)},
+                             {"page_url", "/" + std::string(800, 'a' + round % 10) +
+                                              std::to_string((round % 10) * 1000 + i)},
                              {"session_id", "s" + std::to_string(i)}});
         }
+        const auto sent = Clock::now();
         ASSERT_EQ(c.post("/track/batch", items.dump()).status, 200);
+        // The reading client still gets each burst within about a batch.
+        if (auto frame = ws.read(milliseconds(2'000))) {
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+            state.apply(json::parse(*frame));
+        }
         while (auto frame = ws.read(milliseconds(5)))
             state.apply(json::parse(*frame));
+        if (round == 19)
+            rss_warm = rss_kib(daemon.pid());
     }
+    const long rss_end = rss_kib(daemon.pid());
+    ASSERT_GT(rss_warm, 0);
+    RecordProperty("rss_warm_kib", static_cast<int>(rss_warm));
+    RecordProperty("rss_end_kib", static_cast<int>(rss_end));
+    if (kRssMeaningful) {
+        EXPECT_LT(rss_end - rss_warm, 8 * 1024) << rss_warm << " KiB -> " << rss_end << " KiB";
+    }
+    ASSERT_GE(latencies.size(), 70u);
+    std::sort(latencies.begin(), latencies.end());
+    EXPECT_LT(latencies[latencies.size() / 2], kBatchMs + 100);
     const double ingest_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     EXPECT_LT(ingest_ms, 20'000);
@@ -352,6 +405,160 @@ TEST_F(Live, NeverReadingClientBlocksNobody) {
     EXPECT_EQ(stuck_state.metrics(), dashboard(client, "today"));
     EXPECT_GE(stuck_state.snapshots(), 2);
     RecordProperty("stuck_snapshots", stuck_state.snapshots());
+}
+
+/// Bursts of batches from `threads` HTTP clients while `ws` keeps reading into `state`;
+/// every third item is stamped `stamp_ms` (another day, say) when it is not 0.
+void burst(int port, WsClient& ws, LiveState& state, int threads, int rounds,
+           std::int64_t stamp_ms) {
+    std::atomic<int> failures{0};
+    std::atomic<int> done{0};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < threads; ++t) {
+        senders.emplace_back([&, t] {
+            HttpClient c(port);
+            for (int round = 0; round < rounds; ++round) {
+                json items = batch_items(t, round, 200);
+                for (std::size_t i = 0; stamp_ms != 0 && i < items.size(); i += 3)
+                    items[i]["timestamp"] = iso(stamp_ms);
+                if (c.post("/track/batch", items.dump()).status != 200)
+                    ++failures;
+            }
+            ++done;
+        });
+    }
+    const auto end = Clock::now() + milliseconds(60'000);
+    while (done < threads && Clock::now() < end) {
+        if (auto frame = ws.read(milliseconds(50)))
+            state.apply(json::parse(*frame));
+    }
+    for (auto& s : senders)
+        s.join();
+    EXPECT_EQ(failures, 0);
+    drain(ws, state);
+}
+
+TEST_F(Live, WeekAndMonthDeltasAddUpToDashboard) {
+    const std::int64_t now = now_ms();
+    const std::int64_t day = ingest::day_of(now);
+    const std::string week = iso_week(day);
+    const std::string month = today().substr(0, 7);
+    // Yesterday is in this week or month, or not: either way /dashboard says which.
+    const std::int64_t yesterday_ms = now - 86'400'000;
+    send({{"page_url", "/w"}, {"session_id", "s1"}, {"country", "US"}});
+    send({{"page_url", "/y"}, {"session_id", "s2"}, {"timestamp", iso(yesterday_ms)}});
+
+    WsClient ws(daemon.port(), "/ws?date=" + week);
+    ASSERT_TRUE(ws.connected());
+    LiveState state;
+    drain(ws, state);
+    ASSERT_EQ(state.snapshots(), 1);
+    EXPECT_EQ(state.metrics()["date"], week);
+    EXPECT_EQ(state.metrics(), dashboard(client, week));
+
+    burst(daemon.port(), ws, state, 3, 10, yesterday_ms);
+    const json week_dashboard = dashboard(client, week);
+    EXPECT_GE(week_dashboard["page_views"].get<int>(), 3 * 10 * 120);
+    EXPECT_EQ(state.metrics(), week_dashboard);
+    EXPECT_EQ(state.seq_gaps(), 0);
+    EXPECT_GT(state.deltas(), 0);
+    EXPECT_GT(state.recent(), 0u);
+
+    ws.send(R"({"type":"subscribe","date":")" + month + "\"}");
+    drain(ws, state);
+    EXPECT_EQ(state.snapshots(), 2);
+    EXPECT_EQ(state.metrics(), dashboard(client, month));
+    burst(daemon.port(), ws, state, 2, 10, yesterday_ms);
+    EXPECT_EQ(state.metrics(), dashboard(client, month));
+    EXPECT_EQ(state.seq_gaps(), 0);
+
+    // A week that is not this one: its figures are all of another time, and only events
+    // of its days move it.
+    const std::string old_week = iso_week(day - 14);
+    ws.send(R"({"type":"subscribe","date":")" + old_week + "\"}");
+    drain(ws, state);
+    EXPECT_EQ(state.metrics(), dashboard(client, old_week));
+    EXPECT_EQ(state.metrics()["page_views"], 0);
+    const int deltas = state.deltas();
+    send({{"page_url", "/now"}, {"session_id", "s9"}});
+    drain(ws, state);
+    EXPECT_EQ(state.deltas(), deltas);
+
+    // A bad range is refused at the upgrade.
+    WsClient bad(daemon.port(), "/ws?date=2026-W60");
+    EXPECT_FALSE(bad.connected());
+    EXPECT_EQ(bad.status(), 400);
+}
+
+TEST_F(Live, RealTimeUsersFallAsSessionsAgeOutWithNoEvent) {
+    // real_time_users counts sessions whose latest event lies in the last 5 minutes, counted
+    // by the minute: a session last seen in the oldest minute of the window leaves it at the
+    // next minute boundary. Far from the boundary, so the event is surely counted first.
+    if (60'000 - now_ms() % 60'000 < 4'000)
+        std::this_thread::sleep_for(milliseconds(4'000));
+    const std::int64_t minute = now_ms() / 60'000;
+    const std::int64_t boundary_ms = (minute + 1) * 60'000;
+    send({{"page_url", "/old"}, {"session_id", "old"}, {"timestamp", iso((minute - 4) * 60'000)}});
+    send({{"page_url", "/new"}, {"session_id", "new"}});
+
+    WsClient ws(daemon.port());
+    LiveState state;
+    drain(ws, state);
+    ASSERT_EQ(state.metrics()["real_time_users"], 2);
+
+    // No more events. Within about a second of the boundary a delta says 1.
+    std::optional<std::int64_t> seen_ms;
+    const auto end = Clock::now() + milliseconds(boundary_ms - now_ms() + 5'000);
+    while (!seen_ms && Clock::now() < end) {
+        auto frame = ws.read(milliseconds(500));
+        if (!frame)
+            continue;
+        const json f = json::parse(*frame);
+        EXPECT_EQ(f["type"], "delta");
+        EXPECT_FALSE(f.contains("page_views"));
+        state.apply(f);
+        if (state.metrics()["real_time_users"] == 1)
+            seen_ms = now_ms();
+    }
+    ASSERT_TRUE(seen_ms);
+    EXPECT_GE(*seen_ms, boundary_ms);
+    EXPECT_LT(*seen_ms, boundary_ms + 1'000 + 2 * kBatchMs + 300);
+    EXPECT_EQ(state.seq_gaps(), 0);
+    EXPECT_EQ(state.metrics(), dashboard(client, "today"));
+    // And nothing more while nothing changes.
+    EXPECT_FALSE(ws.read(milliseconds(1'500)));
+}
+
+TEST(LivePing, ReadingClientIsPingedAndStays) {
+    TempDir dir;
+    const std::string config = dir.path() + "/tallyd.json";
+    std::ofstream(config) << R"({"live":{"idle_timeout_ms":600}})";
+    Tallyd daemon({"--config", config});
+    // This client reads, which answers the server's pings (Beast pongs while reading), and
+    // never sends a message of its own: only the pongs keep it alive past 600 ms.
+    WsClient reader(daemon.port());
+    WsClient silent(daemon.port());
+    ASSERT_TRUE(reader.connected());
+    LiveState state;
+    const auto end = Clock::now() + milliseconds(2'500);
+    while (Clock::now() < end) {
+        if (auto frame = reader.read(milliseconds(100)))
+            state.apply(json::parse(*frame));
+    }
+    EXPECT_TRUE(reader.connected());
+    EXPECT_EQ(state.snapshots(), 1);
+    HttpClient http(daemon.port());
+    EXPECT_NE(http.get("/metrics").body.find("tally_ws_clients 1"), std::string::npos);
+    // Still served: an event reaches it.
+    ASSERT_EQ(http.post("/track/pageview", pageview()).status, 200);
+    auto frame = reader.read(milliseconds(2'000));
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(json::parse(*frame)["page_views"], 1);
+    // The silent one, which never read the pings, is gone (its snapshot may still be in
+    // its socket).
+    for (int i = 0; i < 5 && silent.read(milliseconds(200)); ++i) {
+    }
+    EXPECT_FALSE(silent.connected());
 }
 
 TEST_F(Live, StopsGracefullyWithClientsConnected) {

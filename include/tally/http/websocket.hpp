@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "tally/http/message.hpp"
 
@@ -33,6 +34,28 @@ class WsConnection {
     /// if it is not, the client is lagging: both are dropped, every later delta too, and the
     /// peer is told (WsPeer::on_lagging) so that its next frame is a snapshot.
     virtual void send(std::shared_ptr<const std::string> frame, bool snapshot) = 0;
+};
+
+/// Frames for many connections at once, each with WsConnection::send's contract, delivered
+/// with one post per I/O thread instead of one per connection: a broadcaster that serves
+/// 10,000 dashboards would otherwise queue 10,000 handlers (and wake-ups) per batch.
+class WsBatch {
+  public:
+    void add(std::shared_ptr<WsConnection> connection, std::shared_ptr<const std::string> frame,
+             bool snapshot) {
+        items_.push_back({std::move(connection), std::move(frame), snapshot});
+    }
+    /// Hands every frame added to its connection's thread; never blocks. Empties the batch.
+    void flush();
+
+    struct Item {
+        std::shared_ptr<WsConnection> connection;
+        std::shared_ptr<const std::string> frame;
+        bool snapshot = false;
+    };
+
+  private:
+    std::vector<Item> items_;
 };
 
 /// The layer above's side of one connection. Owned by the connection.

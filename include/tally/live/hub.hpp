@@ -9,9 +9,17 @@
 //   One broadcaster thread wakes every `batch` and, holding every shard's lock at once
 //   (Store::visit_live), drains all the change logs and, in the same critical section,
 //   reads what the frames need: the new merged totals of the touched top-list members,
-//   the merged HyperLogLogs, and the whole dashboard of each (site, day) that has a client
+//   the merged HyperLogLogs, and the whole dashboard of each (site, range) that has a client
 //   waiting for a snapshot. JSON is built after the locks are released.
 //   Connections (src/http/ws_session) write what they are given and read subscriptions.
+//
+// Ranges. A client subscribes to a day ("today", YYYY-MM-DD), an ISO week (YYYY-Www) or a
+// month (YYYY-MM), and gets exact deltas for all three: the change logs are kept per day,
+// so a range's delta is the sum of its days' change sets; its top-list members' totals are
+// merged over every (day, shard) summary by the rule /dashboard's top lists use
+// (query::merged_count), and its uniques are the merged HyperLogLogs of its days. A re-sent
+// snapshot per batch would have been simpler, but a month's snapshot is the whole dashboard
+// per client per batch (and loses the feed), where a delta costs what the batch changed.
 //
 // Consistency. An event applied before the drain is in the shard state the snapshot is
 // built from and not in the drained change log after it; one applied after is in the next
@@ -19,13 +27,17 @@
 // to the store's state at the latest drain, which is what /dashboard computes (by the same
 // code, query::build_dashboard_locked). Additive figures travel as increments, top-list
 // members as their new totals (a client keeps the 10 best, ties by name; counts only grow,
-// so no member outside a client's list can enter it without being in a delta), and the
-// unique counts as absolutes. real_time_users is absolute too, sent with each delta, and
-// like /dashboard's is relative to the time it was computed.
+// so no member outside a client's list can enter it without being in a delta; only the
+// touched members that are in the new 10 best are sent, the broadcaster keeping the lists
+// its clients hold), and the unique counts as absolutes. real_time_users is absolute too, sent with
+// each delta, and like /dashboard's is relative to the time it was computed. Sessions also age out
+// of its 5-minute window with no event at all, so about once a second (kRealTimeCheck) the
+// broadcaster recounts it for every subscribed range that holds today and sends a delta
+// holding only the absolutes when it moved.
 //
-// Sharing. Per batch, one delta frame per (site, day) and one snapshot frame per (site, day)
+// Sharing. Per batch, one delta frame per (site, range) and one snapshot frame per (site, range)
 // that has new subscribers, each a shared_ptr<const std::string> handed to every client of
-// it. `seq` counts the batches that changed a (site, day); a snapshot carries the seq of
+// it. `seq` counts the batches that changed a (site, range); a snapshot carries the seq of
 // the state it shows, its first delta seq + 1.
 //
 // Slow clients. A connection holds at most one frame beside the one it writes; a client that
@@ -43,6 +55,7 @@
 #include <thread>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "tally/http/message.hpp"
 #include "tally/http/websocket.hpp"
@@ -54,6 +67,10 @@ struct HubOptions {
     std::chrono::milliseconds batch{100};  // live.batch_ms
     std::size_t max_clients = 10'000;      // live.max_clients
 };
+
+/// How often real_time_users is recounted for ranges that had no event (it changes as
+/// sessions age out of its window, which is counted by the minute).
+inline constexpr std::chrono::milliseconds kRealTimeCheck{1000};
 
 class Hub {
   public:
@@ -71,7 +88,8 @@ class Hub {
     void stop();
 
     /// The upgrade decision for GET /ws?site=S&date=D (the caller checked the token):
-    /// 400 for a bad site or date, 503 over max_clients, else a new client.
+    /// 400 for a bad site or date (a day, "today", an ISO week or a month), 503 over max_clients,
+    /// else a new client.
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
         const http::Request& request);
 
@@ -88,8 +106,17 @@ class Hub {
     store::Store& store_;
     HubOptions options_;
     std::shared_ptr<Shared> shared_;
-    // The broadcaster's own: seq per (site, day) subscribed.
-    std::map<std::pair<std::string, std::int64_t>, std::uint64_t> seq_;
+    // The broadcaster's own, per (site, range label) subscribed: what the clients hold.
+    struct Sent {
+        std::uint64_t seq = 0;
+        std::uint64_t unique_visitors = 0;
+        std::uint64_t unique_sessions = 0;
+        std::uint64_t real_time_users = 0;
+        // The top lists the clients hold (see keep_top in hub.cpp).
+        std::vector<std::pair<std::string, std::uint64_t>> top_pages, top_referrers, top_countries;
+    };
+    std::map<std::pair<std::string, std::string>, Sent> sent_;
+    std::chrono::steady_clock::time_point next_real_time_check_{};
 
     std::mutex mutex_;  // guards stopping_
     std::condition_variable cv_;
