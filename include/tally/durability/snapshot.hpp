@@ -112,7 +112,7 @@ struct SnapshotMeta {
     /// One per log writer: recovery replays each writer from here (every record before it
     /// is in the snapshot; for the sites with a site position, some after it too).
     std::vector<LogPosition> log_positions;
-    std::uint32_t shards = 0;                  // the store's shard count when saved (info)
+    std::uint32_t shards = 0;                       // the store's shard count when saved (info)
     std::vector<SitePosition> site_positions = {};  // from the site-mark sections
     bool operator==(const SnapshotMeta&) const = default;
 };
