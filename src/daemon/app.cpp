@@ -172,7 +172,7 @@ int App::run() {
                 metrics_->count_ingested(demo_shard, event.kind);
                 return true;
             },
-            *store_, 20.0);
+            *store_, 5.0);
     }
 
     spdlog::info(

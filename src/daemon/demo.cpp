@@ -167,11 +167,14 @@ class Simulator {
     std::uint64_t next_visitor_ = 0;
 };
 
-/// Events per minute at minute `m` of the day for the backfill: low at night, a peak in
-/// the (UTC) afternoon; ~6 a minute on average, so a whole day is under 10,000 events.
-double daily_curve(std::int64_t minute_of_day) {
+/// Events per minute at minute `m` of the day for the backfill, given the live traffic's
+/// mean rate per second: low at night (a fifth of it), the full rate in the (UTC)
+/// afternoon, so the chart runs on into the live minutes without a step. At 5 events/s
+/// a whole day is about 260,000 events, a second or two of work at start.
+double daily_curve(std::int64_t minute_of_day, double rate_per_s) {
     const double hours = static_cast<double>(minute_of_day) / 60.0;
-    return 6.0 + 5.0 * std::sin((hours - 9.0) / 24.0 * 2.0 * std::numbers::pi);
+    const double shape = 0.6 + 0.4 * std::sin((hours - 9.0) / 24.0 * 2.0 * std::numbers::pi);
+    return 60.0 * rate_per_s * shape;
 }
 
 /// Whether site `default` holds nothing for the day of `now`.
@@ -220,7 +223,7 @@ void DemoTraffic::run() {
     if (day_is_empty(store_, start)) {
         const std::int64_t first = ingest::day_of(start) * 86'400'000;
         for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
-            std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs));
+            std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs, rate_));
             std::uniform_int_distribution<std::int64_t> within(0, kMinuteMs - 1);
             for (int n = count(rng); n > 0; --n) {
                 sim.next(event, minute + within(rng), 4);

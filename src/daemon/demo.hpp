@@ -7,7 +7,7 @@
 // see /pricing may walk the signup funnel (pageview:/pricing -> signup_started ->
 // signup_completed). The rate drifts between a few and a few tens of events per second.
 // When today is still empty for site `default` (a fresh data dir), today's earlier minutes
-// are backfilled first, at a lower daily-curve rate, so the per-minute chart has a history.
+// are backfilled first on a daily curve that meets the live rate, so the chart has a history.
 //
 // The generator goes through the same path as real traffic (admit, log, count) on a shard
 // and log writer of its own, so it never contends with an I/O thread.

@@ -57,10 +57,17 @@ int main(int argc, char** argv) {
                 }
             }
         });
-        const int code = app.run();
-        done.store(true);
-        signal_thread.join();
-        return code;
+        // Joined on every way out of run(), a throw included (say, the port is taken):
+        // a joinable std::thread destroyed by the unwinding would abort the process.
+        struct JoinSignalThread {
+            std::atomic<bool>& done;
+            std::thread& thread;
+            ~JoinSignalThread() {
+                done.store(true);
+                thread.join();
+            }
+        } join_signal_thread{done, signal_thread};
+        return app.run();
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;

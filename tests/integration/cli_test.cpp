@@ -57,6 +57,22 @@ TEST(Cli, BadFlagNamesItAndExits2) {
     EXPECT_EQ(r.status, 2);
 }
 
+TEST(Cli, PortInUseIsAClearErrorNotACrash) {
+    Tallyd holder;  // takes a free port
+    TempDir data;
+    for (const bool demo : {false, true}) {
+        std::vector<std::string> args = {"--listen", "127.0.0.1:" + std::to_string(holder.port()),
+                                         "--data-dir", data.path()};
+        if (demo)
+            args.emplace_back("--demo");
+        const RunResult r = run_tallyd(args);
+        EXPECT_EQ(r.status, 1) << r.output;  // not a signal from std::terminate
+        EXPECT_NE(r.output.find("cannot bind 127.0.0.1:" + std::to_string(holder.port())),
+                  std::string::npos)
+            << r.output;
+    }
+}
+
 TEST(Cli, BadConfigKeyNamesItAndExits2) {
     TempDir dir;
     const std::string path = dir.path() + "/bad.json";
