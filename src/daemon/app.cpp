@@ -163,14 +163,8 @@ int App::run() {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
             [this, demo_shard](ingest::Event& event) {
-                if (store_->admit(demo_shard, event) != store::Admission::ok)
-                    return false;
-                durability::LogPosition logged;
-                if (!log_->append(demo_shard, &event, 1, &logged))
-                    return false;
-                store_->apply(demo_shard, &event, 1, now_ms(), &logged);
-                metrics_->count_ingested(demo_shard, event.kind);
-                return true;
+                return store_->admit(demo_shard, event) == store::Admission::ok &&
+                       track_->log_and_count(demo_shard, &event, 1, now_ms());
             },
             *store_, 5.0);
     }

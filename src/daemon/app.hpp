@@ -39,6 +39,13 @@ class TrackApi {
     void event(const http::Request& request, http::Responder respond);
     void batch(const http::Request& request, http::Responder respond);
 
+    /// The one path of every admitted event (tracking routes and --demo): append to
+    /// `writer`'s log, then count in shard `writer` with the log position reached (what a
+    /// snapshot saves), then the ingest metrics. False, with nothing counted, when the log
+    /// cannot be written.
+    bool log_and_count(std::size_t writer, const ingest::Event* events, std::size_t count,
+                       std::int64_t now);
+
     /// The client's address: the socket peer, or the last X-Forwarded-For hop that is not a
     /// trusted proxy when the peer is one.
     std::string client_ip(const http::Request& request) const;

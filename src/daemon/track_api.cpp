@@ -149,6 +149,17 @@ void TrackApi::answer_synced(http::Responder respond, http::Response&& response,
     respond(std::move(failed));
 }
 
+bool TrackApi::log_and_count(std::size_t writer, const ingest::Event* events, std::size_t count,
+                             std::int64_t now) {
+    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
+    if (!log_.append(writer, events, count, &logged))
+        return false;
+    store_.apply(writer, events, count, now, &logged);
+    for (std::size_t i = 0; i < count; ++i)
+        metrics_.count_ingested(writer, events[i].kind);
+    return true;
+}
+
 void TrackApi::single(const http::Request& request, http::Responder respond, std::string_view route,
                       Parser parse) {
     if (request.method == http::Method::options)
@@ -165,12 +176,8 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
         return respond(reject(request, route, 429, admission_rejection(admission, event)));
     }
-    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
-    if (!log_.append(request.worker, &event, 1, &logged)) {
+    if (!log_and_count(request.worker, &event, 1, now))
         return respond(reject(request, route, 503, kLogUnavailable));
-    }
-    store_.apply(request.worker, &event, 1, now, &logged);
-    metrics_.count_ingested(request.worker, event.kind);
     answer_when_logged(request, respond, ok_response());
 }
 
@@ -226,15 +233,8 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
         }
     }
 
-    if (admitted > 0) {
-        durability::LogPosition logged;
-        if (!log_.append(request.worker, events.data(), admitted, &logged)) {
-            return respond(reject(request, route, 503, kLogUnavailable));
-        }
-        store_.apply(request.worker, events.data(), admitted, now, &logged);
-        for (std::size_t i = 0; i < admitted; ++i)
-            metrics_.count_ingested(request.worker, events[i].kind);
-    }
+    if (admitted > 0 && !log_and_count(request.worker, events.data(), admitted, now))
+        return respond(reject(request, route, 503, kLogUnavailable));
 
     std::sort(rejected.begin(), rejected.end(),
               [](const auto& a, const auto& b) { return a.index < b.index; });

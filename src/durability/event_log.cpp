@@ -425,6 +425,16 @@ void EventLog::when_durable(std::size_t writer_index, Durable done) {
     done(synced);  // closing: the final sync has covered, or will cover, every append
 }
 
+namespace {
+/// fdatasyncs and closes `copy`, a dup of a writer's descriptor taken under the writer's
+/// lock, so the disk syncs outside it. 0 or the errno of the failed sync.
+int sync_and_close(int copy) {
+    const int error = ::fdatasync(copy) != 0 ? errno : 0;
+    ::close(copy);
+    return error;
+}
+}  // namespace
+
 void EventLog::commit_loop(Writer& writer) {
     std::vector<Durable> batch;
     std::unique_lock lock(writer.mutex);
@@ -444,14 +454,7 @@ void EventLog::commit_loop(Writer& writer) {
         fsyncs_begun_.fetch_add(1, std::memory_order_relaxed);
         lock.unlock();
 
-        int error = 0;
-        if (fd < 0) {
-            error = errno != 0 ? errno : EBADF;
-        } else {
-            if (::fdatasync(fd) != 0)
-                error = errno;
-            ::close(fd);
-        }
+        const int error = fd < 0 ? (errno != 0 ? errno : EBADF) : sync_and_close(fd);
         durable = durable && error == 0;
         fsyncs_.fetch_add(1, std::memory_order_relaxed);
         waiters_answered_.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -482,8 +485,7 @@ bool EventLog::fsync_writer(Writer& writer) {
     }
     if (fd < 0)
         return false;
-    const int error = ::fdatasync(fd) != 0 ? errno : 0;
-    ::close(fd);
+    const int error = sync_and_close(fd);
     std::lock_guard lock(writer.mutex);
     if (error != 0) {
         writer.dirty = true;  // try again next time
