@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "zipf.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -44,15 +46,7 @@ struct Options {
 /// Realistic events: a Zipf page popularity, returning users, a few referrers.
 class EventMaker {
   public:
-    explicit EventMaker(unsigned seed) : rng_(seed) {
-        double sum = 0;
-        for (int i = 1; i <= 500; ++i) {
-            sum += 1.0 / i;
-            zipf_cdf_.push_back(sum);
-        }
-        for (double& c : zipf_cdf_)
-            c /= sum;
-    }
+    explicit EventMaker(unsigned seed) : rng_(seed), zipf_(500) {}
 
     std::string pageview_fields() {
         static const char* kReferrers[] = {"",
@@ -97,13 +91,9 @@ class EventMaker {
     }
 
   private:
-    int zipf() {
-        const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-        return static_cast<int>(std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) -
-                                zipf_cdf_.begin());
-    }
+    int zipf() { return zipf_(rng_); }
     std::mt19937_64 rng_;
-    std::vector<double> zipf_cdf_;
+    tally::bench::Zipf zipf_;
 };
 
 struct Connection {

@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "support/redis_server.hpp"
+#include "zipf.hpp"
 
 namespace {
 
@@ -115,15 +116,7 @@ std::string extract_domain(std::string_view url) {
 /// Realistic page views, deterministic for a seed.
 class PageViewMaker {
   public:
-    explicit PageViewMaker(unsigned seed) : rng_(seed) {
-        double sum = 0;
-        for (int i = 1; i <= kPages; ++i) {
-            sum += 1.0 / i;
-            zipf_cdf_.push_back(sum);
-        }
-        for (double& c : zipf_cdf_)
-            c /= sum;
-    }
+    explicit PageViewMaker(unsigned seed) : rng_(seed), zipf_(kPages) {}
 
     PageView next() {
         // Referrer shares roughly as small sites see them: 40 % direct.
@@ -161,13 +154,9 @@ class PageViewMaker {
     }
 
   private:
-    int zipf() {
-        const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-        return static_cast<int>(std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) -
-                                zipf_cdf_.begin());
-    }
+    int zipf() { return zipf_(rng_); }
     std::mt19937_64 rng_;
-    std::vector<double> zipf_cdf_;
+    tally::bench::Zipf zipf_;
 };
 
 /// The keys of one UTC minute, rebuilt only when the minute changes (the seed formats them
