@@ -18,6 +18,7 @@
 #include "tally/http/server.hpp"
 #include "tally/ingest/event.hpp"
 #include "tally/ingest/parse.hpp"
+#include "tally/ingest/time.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/metrics.hpp"
@@ -25,7 +26,7 @@
 
 namespace tally::daemon {
 
-std::int64_t now_ms();
+using ingest::now_ms;
 
 /// POST /track/*: parse, admit, log, count, answer.
 class TrackApi {

@@ -14,12 +14,6 @@
 
 namespace tally::daemon {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 TrackApi::TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
                    durability::EventLog& log, durability::RejectsLog& rejects,
                    metrics::Metrics& metrics, std::size_t workers)

@@ -11,8 +11,15 @@
 #include "tally/ingest/parse.hpp"
 
 #include <charconv>
+#include <chrono>
 
 namespace tally::ingest {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 std::int64_t days_from_civil(int year, unsigned month, unsigned day) {
     const std::int64_t y = static_cast<std::int64_t>(year) - (month <= 2 ? 1 : 0);

@@ -28,15 +28,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 /// "today", YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM (as /dashboard).
 bool valid_date(std::string_view date) {
-    return query::parse_range(date, wall_ms()).has_value();
+    return query::parse_range(date, ingest::now_ms()).has_value();
 }
 
 /// Adds `from` to `into` (the changes of several shards and days to one (site, range)). A
@@ -209,7 +203,7 @@ void Hub::run() {
     while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
         lock.unlock();
         try {
-            broadcast(wall_ms());
+            broadcast(ingest::now_ms());
         } catch (...) {
             // Out of memory building a frame, say: skip this batch, keep serving.
         }

@@ -22,6 +22,9 @@ inline int minute_of_day(std::int64_t ms) {
     return static_cast<int>((ms - day_of(ms) * kMsPerDay) / kMsPerMinute);
 }
 
+/// The wall clock, in epoch milliseconds (what events without a timestamp get).
+std::int64_t now_ms();
+
 /// "YYYY-MM-DD" for a day number.
 std::string format_day(std::int64_t day);
 /// Day number of "YYYY-MM-DD"; nullopt when malformed or not a real date.
