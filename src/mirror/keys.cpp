@@ -1,6 +1,5 @@
 #include "tally/mirror/keys.hpp"
 
-#include <cstdio>
 
 namespace tally::mirror {
 
@@ -29,17 +28,28 @@ DayKeys::DayKeys(std::string_view site, std::string_view date) {
     events = key("events:");
 }
 
+namespace {
+
+/// Appends ":NN" with `value` in [0, 100).
+void append_two_digits(std::string& out, int value) {
+    out.push_back(':');
+    out.push_back(static_cast<char>('0' + value / 10));
+    out.push_back(static_cast<char>('0' + value % 10));
+}
+
+}  // namespace
+
 std::string DayKeys::hour(int hour) const {
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, ":%02d", hour % 24);
-    return pageviews + suffix;
+    std::string key = pageviews;
+    append_two_digits(key, hour % 24);
+    return key;
 }
 
 std::string DayKeys::minute(int minute_of_day) const {
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, ":%02d:%02d", (minute_of_day / 60) % 24,
-                  minute_of_day % 60);
-    return pageviews + suffix;
+    std::string key = pageviews;
+    append_two_digits(key, (minute_of_day / 60) % 24);
+    append_two_digits(key, minute_of_day % 60);
+    return key;
 }
 
 std::string realtime_channel(std::string_view site) {
