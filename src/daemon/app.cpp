@@ -1,7 +1,6 @@
 #include "app.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <thread>
 
@@ -15,10 +14,8 @@ App::App(Config config) : config_(std::move(config)) {
     workers_ =
         config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     shards_ = workers_ + 1;
-    if (config_.instance_id.empty()) {
-        char host[256] = {};
-        config_.instance_id = ::gethostname(host, sizeof(host) - 1) == 0 ? host : "tallyd";
-    }
+    if (config_.instance_id.empty())
+        config_.instance_id = default_instance_id();
     const fs::path data = config_.data_dir;
     std::error_code ec;
     fs::create_directories(data, ec);
@@ -58,8 +55,18 @@ void App::build_routes() {
                       [this](const auto& r, auto respond) { track_->event(r, respond); });
     router_.add_async("track_batch", post, "/track/batch",
                       [this](const auto& r, auto respond) { track_->batch(r, respond); });
-    router_.add_prefix("dashboard", get, "/dashboard/",
-                       [this](const auto& r) { return read_->dashboard(r); });
+    if (config_.query_source == QuerySource::redis) {
+        // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
+        mirror::RedisReaderOptions reader_options;
+        reader_options.address = mirror::parse_redis_url(config_.redis_url).value();
+        redis_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
+        router_.add_prefix_async(
+            "dashboard", get, "/dashboard/",
+            [this](const auto& r, auto respond) { read_->dashboard_from_redis(r, respond); });
+    } else {
+        router_.add_prefix("dashboard", get, "/dashboard/",
+                           [this](const auto& r) { return read_->dashboard(r); });
+    }
     router_.add_prefix("timeseries", get, "/timeseries/",
                        [this](const auto& r) { return read_->timeseries(r); });
     router_.add("funnel", get, "/funnel", [this](const auto& r) { return read_->funnel(r); });
@@ -109,9 +116,22 @@ void App::build_routes() {
     metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
                            [this] { return static_cast<double>(store_->rollup_count()); });
 
+    if (redis_reader_) {
+        mirror::RedisReader* reader = redis_reader_.get();
+        metrics_->add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
+                               [reader] { return static_cast<double>(reader->reads()); });
+        metrics_->add_callback("tally_redis_read_errors_total",
+                               "Dashboard reads from Redis that failed (answered 503).", "counter",
+                               [reader] { return static_cast<double>(reader->errors()); });
+        metrics_->add_callback("tally_redis_reader_up",
+                               "1 while the dashboard reader's Redis connection works.", "gauge",
+                               [reader] { return reader->up() ? 1.0 : 0.0; });
+    }
+
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
                                         workers_);
-    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_);
+    read_ =
+        std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_, redis_reader_.get());
     static_files_ = std::make_unique<StaticFiles>(config_.web_root);
 }
 

@@ -22,6 +22,7 @@
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/metrics.hpp"
+#include "tally/mirror/redis_reader.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::daemon {
@@ -91,8 +92,10 @@ class TrackApi {
 /// The read API (SPEC §3), behind the token when one is set.
 class ReadApi {
   public:
+    /// `redis_reader`: with query_source redis, what /dashboard reads (else null).
     ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
-            const std::atomic<bool>& ready, const durability::EventLog& log);
+            const std::atomic<bool>& ready, const durability::EventLog& log,
+            mirror::RedisReader* redis_reader = nullptr);
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
@@ -102,6 +105,9 @@ class ReadApi {
                                               http::Response& error) const;
 
     http::Response dashboard(const http::Request& request) const;
+    /// The same from Redis, answered on the reader's thread; 503 when Redis fails or too
+    /// many reads wait.
+    void dashboard_from_redis(const http::Request& request, http::Responder respond) const;
     http::Response timeseries(const http::Request& request) const;
     http::Response funnel(const http::Request& request) const;
     http::Response active_users(const http::Request& request) const;
@@ -110,11 +116,24 @@ class ReadApi {
     http::Response metrics(const http::Request& request) const;
 
   private:
+    /// What a /dashboard request asks for, checked (token, ?site=, range, ?format=).
+    struct DashboardQuery {
+        std::string site;
+        query::DayRange range;
+        bool csv = false;
+    };
+    /// The query, or nullopt with the 401 or 400 to send in `error`.
+    std::optional<DashboardQuery> dashboard_query(const http::Request& request,
+                                                  http::Response& error) const;
+    static http::Response dashboard_response(const query::Dashboard& dashboard,
+                                             const DashboardQuery& query);
+
     const Config& config_;
     const store::Store& store_;
     metrics::Metrics& metrics_;
     const std::atomic<bool>& ready_;
     const durability::EventLog& log_;
+    mirror::RedisReader* redis_reader_;
 };
 
 /// GET / and the files under web_root; nothing outside it is ever served.
@@ -161,6 +180,9 @@ class App {
     std::unique_ptr<live::Hub> hub_;
     std::unique_ptr<DemoTraffic> demo_;
     std::unique_ptr<Periodic> housekeeping_;
+    // With query_source redis. Last, so destroyed first: stopping it answers the reads
+    // still queued, through the router and metrics above.
+    std::unique_ptr<mirror::RedisReader> redis_reader_;
 };
 
 }  // namespace tally::daemon

@@ -1,11 +1,15 @@
 #include "tally/daemon/config.hpp"
 
+#include <unistd.h>
 #include <charconv>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "tally/mirror/keys.hpp"
+#include "tally/mirror/redis_reader.hpp"
 
 namespace tally::daemon {
 
@@ -101,7 +105,13 @@ const std::map<std::string, Setter>& setters() {
         {"token",
          [](Config& c, const json& v, const std::string& k) { c.token = as_string(v, k); }},
         {"instance_id",
-         [](Config& c, const json& v, const std::string& k) { c.instance_id = as_string(v, k); }},
+         [](Config& c, const json& v, const std::string& k) {
+             // It names the instance inside Redis keys (keys.hpp): "" = the host name.
+             std::string id = as_string(v, k);
+             if (!id.empty() && !mirror::valid_instance_id(id))
+                 bad(k, "must be 1 to 64 of [A-Za-z0-9._-], got '" + id + "'");
+             c.instance_id = std::move(id);
+         }},
         {"log_level",
          [](Config& c, const json& v, const std::string& k) {
              const std::string level = as_string(v, k);
@@ -194,6 +204,17 @@ const std::map<std::string, Setter>& setters() {
                  bad(k, "expected redis://HOST:PORT[/DB]");
              c.redis_url = url;
          }},
+        {"query_source",
+         [](Config& c, const json& v, const std::string& k) {
+             const std::string source = as_string(v, k);
+             if (source == "local") {
+                 c.query_source = QuerySource::local;
+             } else if (source == "redis") {
+                 c.query_source = QuerySource::redis;
+             } else {
+                 bad(k, "must be local or redis");
+             }
+         }},
         {"redis.flush_ms", [](Config& c, const json& v,
                               const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
         {"live.batch_ms", [](Config& c, const json& v,
@@ -269,6 +290,7 @@ const std::map<std::string, std::string>& flag_keys() {
         {"--instance-id", "instance_id"},
         {"--log-level", "log_level"},
         {"--threads", "threads"},
+        {"--query-source", "query_source"},
     };
     return table;
 }
@@ -338,6 +360,15 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
                               (colon == std::string::npos ? what : what.substr(colon + 2)));
         }
     }
+    // Keys that depend on each other, once the file and the flags are all in.
+    if (config.query_source == QuerySource::redis) {
+        if (config.redis_url.empty()) {
+            throw ConfigError(
+                "query_source: redis needs redis.url (--query-source redis --redis URL)");
+        }
+        if (!mirror::parse_redis_url(config.redis_url))
+            throw ConfigError("redis.url: expected redis://HOST[:PORT][/DB]");
+    }
     return result;
 }
 
@@ -356,12 +387,32 @@ Options (each also a key of the --config JSON file; flags win):
   --fsync MODE            always | interval | never      [interval]
   --redis URL             mirror to redis://HOST:PORT[/DB] (off when absent)
   --instance-id ID        this daemon's name in a fleet  [host name]
+  --query-source SOURCE   /dashboard from local memory, or the fleet's sums
+                          in redis (needs --redis)        [local]
   --log-level LEVEL       trace|debug|info|warn|error    [info]
   --threads N             I/O threads, 0 = one per core  [0]
   --demo                  generate realistic synthetic traffic
   --help                  this text
   --version               print the version
 )";
+}
+
+std::string instance_id_from_host(std::string_view host) {
+    std::string id(host.substr(0, 64));
+    for (char& c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            c = '-';
+    }
+    return id.empty() ? "tallyd" : id;
+}
+
+std::string default_instance_id() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0)
+        return "tallyd";
+    return instance_id_from_host(host);
 }
 
 }  // namespace tally::daemon

@@ -46,8 +46,14 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 }  // namespace
 
 ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
-                 const std::atomic<bool>& ready, const durability::EventLog& log)
-    : config_(config), store_(store), metrics_(metrics), ready_(ready), log_(log) {}
+                 const std::atomic<bool>& ready, const durability::EventLog& log,
+                 mirror::RedisReader* redis_reader)
+    : config_(config),
+      store_(store),
+      metrics_(metrics),
+      ready_(ready),
+      log_(log),
+      redis_reader_(redis_reader) {}
 
 std::optional<http::Response> ReadApi::check_token(const http::Request& request) const {
     if (config_.token.empty())
@@ -76,32 +82,60 @@ std::optional<std::string> ReadApi::authorize_site(const http::Request& request,
     return site_param(request, error);
 }
 
+std::optional<ReadApi::DashboardQuery> ReadApi::dashboard_query(const http::Request& request,
+                                                                http::Response& error) const {
+    auto site = authorize_site(request, error);
+    if (!site)
+        return std::nullopt;
+    const std::string_view what = request.path.substr(std::string_view("/dashboard/").size());
+    auto range = query::parse_range(what, now_ms());
+    if (!range) {
+        error = http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
+                                     "date");
+        return std::nullopt;
+    }
+    const auto format = http::query_param(request.query, "format");
+    if (format && *format != "json" && *format != "csv") {
+        error = http::error_response(400, "format must be json or csv", "format");
+        return std::nullopt;
+    }
+    return DashboardQuery{std::move(*site), std::move(*range), format && *format == "csv"};
+}
+
+http::Response ReadApi::dashboard_response(const query::Dashboard& dashboard,
+                                           const DashboardQuery& query) {
+    if (!query.csv)
+        return http::json_response(200, query::to_json(dashboard));
+    http::Response response;
+    response.content_type = "text/csv; charset=utf-8";
+    response.body = query::to_csv(dashboard);
+    response.headers.emplace_back(
+        "Content-Disposition",
+        "attachment; filename=\"tally-" + query.site + "-" + query.range.label + ".csv\"");
+    return response;
+}
+
 http::Response ReadApi::dashboard(const http::Request& request) const {
     http::Response error;
-    const auto site = authorize_site(request, error);
-    if (!site)
+    const auto q = dashboard_query(request, error);
+    if (!q)
         return error;
-    const std::int64_t now = now_ms();
-    const std::string_view what = request.path.substr(std::string_view("/dashboard/").size());
-    auto range = query::parse_range(what, now);
-    if (!range) {
-        return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
-                                    "date");
-    }
-    const query::Dashboard dashboard = query::build_dashboard(store_, *site, *range, now);
-    const auto format = http::query_param(request.query, "format");
-    if (format && *format == "csv") {
-        http::Response response;
-        response.content_type = "text/csv; charset=utf-8";
-        response.body = query::to_csv(dashboard);
-        response.headers.emplace_back(
-            "Content-Disposition",
-            "attachment; filename=\"tally-" + *site + "-" + range->label + ".csv\"");
-        return response;
-    }
-    if (format && *format != "json")
-        return http::error_response(400, "format must be json or csv", "format");
-    return http::json_response(200, query::to_json(dashboard));
+    return dashboard_response(query::build_dashboard(store_, q->site, q->range, now_ms()), *q);
+}
+
+void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder respond) const {
+    http::Response error;
+    auto q = dashboard_query(request, error);
+    if (!q)
+        return respond(std::move(error));
+    // The HTTP thread only queues: the reader's thread waits on Redis and answers.
+    auto answer = [respond, q = *q](std::optional<query::Dashboard> dashboard,
+                                    const std::string& problem) {
+        respond(dashboard ? dashboard_response(*dashboard, q)
+                          : http::error_response(503, "redis unavailable: " + problem));
+    };
+    if (!redis_reader_->read_dashboard(q->site, q->range, std::move(answer)))
+        respond(http::error_response(503, "redis unavailable: too many dashboard reads waiting"));
 }
 
 http::Response ReadApi::timeseries(const http::Request& request) const {
@@ -284,6 +318,9 @@ http::Response ReadApi::readyz(const http::Request&) const {
     if (!log_.healthy())
         return http::error_response(
             503, "not ready: the event log cannot be written: " + log_.problem());
+    if (redis_reader_ != nullptr && !redis_reader_->up())
+        return http::error_response(
+            503, "not ready: redis (dashboards read from it): " + redis_reader_->problem());
     return http::json_response(200, R"({"status":"ready"})");
 }
 

@@ -117,6 +117,12 @@ void Router::add_prefix(std::string name, std::vector<Method> methods, std::stri
         {std::move(name), std::move(methods), std::move(prefix), true, std::move(fn), nullptr});
 }
 
+void Router::add_prefix_async(std::string name, std::vector<Method> methods, std::string prefix,
+                              AsyncFn fn) {
+    routes_.push_back(
+        {std::move(name), std::move(methods), std::move(prefix), true, nullptr, std::move(fn)});
+}
+
 void Router::set_fallback(std::string name, std::vector<Method> methods, Fn fn) {
     fallback_ = {std::move(name), std::move(methods), "", true, std::move(fn), nullptr};
     has_fallback_ = true;

@@ -7,11 +7,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tally/durability/event_log.hpp"
 
 namespace tally::daemon {
+
+/// Where GET /dashboard reads: this process's memory, or the fleet's sums in Redis.
+enum class QuerySource { local, redis };
 
 struct Config {
     std::string listen_host = "127.0.0.1";
@@ -19,7 +23,7 @@ struct Config {
     std::string data_dir = "./data";
     std::string web_root = "./web";
     std::string token;        // "" = reads are open
-    std::string instance_id;  // "" = the host name
+    std::string instance_id;  // "" = the host name (default_instance_id)
     std::string log_level = "info";
     std::size_t threads = 0;  // 0 = one per core
     bool demo = false;
@@ -47,6 +51,7 @@ struct Config {
     // redis.*, live.*, retention (used by later parts; accepted and validated now)
     std::string redis_url;  // "" = no mirror
     std::chrono::milliseconds redis_flush{250};
+    QuerySource query_source = QuerySource::local;  // redis needs redis_url
     std::chrono::milliseconds live_batch{100};
     std::size_t live_max_clients = 10'000;  // /ws connections; more are refused with 503
     std::chrono::milliseconds live_idle_timeout{30'000};  // a silent /ws client is dropped
@@ -69,5 +74,11 @@ struct ConfigError : std::runtime_error {
 };
 
 std::string usage();
+
+/// `host` made a valid instance id (mirror::valid_instance_id): each character outside
+/// [A-Za-z0-9._-] becomes '-', cut to 64; "tallyd" when empty.
+std::string instance_id_from_host(std::string_view host);
+/// The default instance id: this machine's host name, made valid.
+std::string default_instance_id();
 
 }  // namespace tally::daemon

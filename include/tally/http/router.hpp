@@ -64,6 +64,9 @@ class Router {
     void add_async(std::string name, std::vector<Method> methods, std::string path, AsyncFn fn);
     /// Prefix match, e.g. "/dashboard/"; the longest prefix wins.
     void add_prefix(std::string name, std::vector<Method> methods, std::string prefix, Fn fn);
+    /// Prefix match answered asynchronously.
+    void add_prefix_async(std::string name, std::vector<Method> methods, std::string prefix,
+                          AsyncFn fn);
     /// What answers when nothing matches (static files); 404 when unset.
     void set_fallback(std::string name, std::vector<Method> methods, Fn fn);
     void set_observer(Observer observer) { observer_ = std::move(observer); }

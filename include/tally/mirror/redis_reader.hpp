@@ -1,0 +1,146 @@
+#pragma once
+// RedisReader: the fleet's /dashboard, read from the keys the mirrors write (keys.hpp).
+//
+// What. Several tallyds mirror into one Redis; each holds only its own events in memory,
+// Redis holds the sum and merge of all of them. With `query_source: redis` an instance
+// answers /dashboard from Redis instead: page views are the sum of the days' counters,
+// uniques one PFCOUNT over all the range's HyperLogLogs (their union, never a sum), the top
+// lists the range's sorted sets summed, devices and events the days' hashes summed, and
+// real_time_users the sum of every instance's `active:I` key. The result is a
+// query::Dashboard, printed by the same to_json/to_csv as the local one, so for one
+// instance whose mirror has caught up the two answers are byte for byte equal.
+//
+// Threads. One background thread owns one blocking hiredis connection and serves a
+// bounded queue of reads in order. An HTTP I/O thread only queues (read_dashboard never
+// waits on Redis: ingest shares those threads); the answer comes back through `done`, on
+// the reader's thread. A full queue is refused at once (the caller answers 503), so a slow
+// or absent Redis costs the daemon at most `queue_capacity` waiting requests.
+//
+// Connection. Connect and command timeouts are `timeout` (1 s), so one read is bounded
+// by a few timeouts. A broken connection is dropped and reopened by the next read; when
+// that fails, reads fail at once until a back-off (doubling from `min_backoff` up to
+// `max_backoff`) has passed. While idle the thread PINGs (or reconnects) every
+// `health_interval`, so up() - which /readyz reports - recovers when Redis comes back
+// even if no read arrives (a load balancer that trusts /readyz sends none).
+//
+// Cost of one read (a day, a week or a month of N days), in at most four round trips:
+//   1. one MULTI/EXEC, so every figure comes from the same moment of the mirrors' flushes
+//      (each flush is itself a MULTI/EXEC per site): N GET, 2N HGETALL, two PFCOUNT of N
+//      keys each, and for each top list ZREVRANGE 0 9 (one day) or ZUNION of the N sets
+//      (several days: the whole union comes back, O(distinct members); Redis has no
+//      "top k of a union" without writing a key);
+//   2. one day only: ZRANGEBYSCORE on the 10th score, for the members tied with it that
+//      ZREVRANGE left out (it breaks ties by member descending, the dashboard ascending);
+//   3. when the range holds today: SCAN MATCH tally:{S}:active:* (at most kMaxScanCalls
+//      calls of COUNT kScanCount, so a huge keyspace bounds the work), then one MGET.
+// Every key of a site is in one Cluster slot ({S}), so all of it runs on one node.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "tally/query/query.hpp"
+
+struct redisContext;
+
+namespace tally::mirror {
+
+/// Where Redis is: "redis://HOST[:PORT][/DB]" (port 6379 and database 0 by default;
+/// an IPv6 host goes in brackets).
+struct RedisAddress {
+    std::string host;
+    int port = 6379;
+    int db = 0;
+};
+std::optional<RedisAddress> parse_redis_url(std::string_view url);
+
+struct RedisReaderOptions {
+    RedisAddress address;
+    std::size_t queue_capacity = 64;
+    std::chrono::milliseconds timeout{1000};  // connect, and each command's reply
+    std::chrono::milliseconds min_backoff{100};
+    std::chrono::milliseconds max_backoff{2000};
+    std::chrono::milliseconds health_interval{1000};
+};
+
+class RedisReader {
+  public:
+    /// The answer of one read: the dashboard, or nullopt and why it failed.
+    using Done = std::function<void(std::optional<query::Dashboard>, std::string error)>;
+
+    /// Starts the thread, which connects at once (up() turns true when it has).
+    explicit RedisReader(RedisReaderOptions options);
+    /// stop().
+    ~RedisReader();
+    RedisReader(const RedisReader&) = delete;
+    RedisReader& operator=(const RedisReader&) = delete;
+
+    /// Queues the read of `site`'s dashboard over `range`; `done` runs later, once, on the
+    /// reader's thread (or in stop(), with an error, for a read still queued then). False,
+    /// and `done` never runs, when the queue is full or the reader stopped.
+    bool read_dashboard(std::string site, query::DayRange range, Done done);
+
+    /// True while the connection works: the last command (a read or the idle PING) got
+    /// its reply. A Redis error reply (say WRONGTYPE) fails that read but not up().
+    bool up() const { return up_.load(std::memory_order_relaxed); }
+    /// Why the connection is down ("" while up).
+    std::string problem() const;
+    std::uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
+    std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+
+    /// Answers every queued read with an error, and joins the thread. Idempotent.
+    void stop();
+
+    /// SCAN bounds for real_time_users (see the essay).
+    static constexpr int kScanCount = 1000;
+    static constexpr int kMaxScanCalls = 1000;
+
+  private:
+    struct Job {
+        std::string site;
+        query::DayRange range;
+        Done done;
+    };
+    struct ContextDeleter {
+        void operator()(redisContext* context) const;
+    };
+    using Context = std::unique_ptr<redisContext, ContextDeleter>;
+    using Clock = std::chrono::steady_clock;
+
+    void run();
+    void serve(Job& job);
+    void check_health();
+    /// Opens the connection if there is none and the back-off allows; false with
+    /// problem() set otherwise.
+    bool connect();
+    void disconnect(std::string why);
+    query::Dashboard read(const Job& job);
+
+    const RedisReaderOptions options_;
+    Context context_;  // the reader thread's only
+    Clock::time_point next_attempt_{};
+    std::chrono::milliseconds backoff_;
+
+    std::atomic<bool> up_{false};
+    std::atomic<std::uint64_t> reads_{0};
+    std::atomic<std::uint64_t> errors_{0};
+
+    mutable std::mutex mutex_;  // guards what follows
+    std::condition_variable wake_;
+    std::deque<Job> queue_;
+    std::string problem_ = "not connected yet";
+    bool stopping_ = false;
+
+    std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace tally::mirror

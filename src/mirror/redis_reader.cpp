@@ -1,0 +1,510 @@
+// RedisReader: the fleet's dashboard from Redis (see the header's essay).
+
+#include "tally/mirror/redis_reader.hpp"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#include "tally/ingest/time.hpp"
+#include "tally/mirror/keys.hpp"
+
+namespace tally::mirror {
+
+namespace {
+
+struct ReplyDeleter {
+    void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using Command = std::vector<std::string>;
+
+/// Why a read could not be answered. `connection_lost`: the connection is unusable (an
+/// I/O error or timeout: a reply may still be on its way, so it must not be reused);
+/// otherwise Redis answered, with an error or a reply of an unexpected shape.
+struct ReadFailure : std::runtime_error {
+    ReadFailure(const std::string& what, bool lost)
+        : std::runtime_error(what), connection_lost(lost) {}
+    bool connection_lost;
+};
+
+/// Sends `commands` in one write and reads their replies in order (one round trip).
+std::vector<Reply> round_trip(redisContext* context, const std::vector<Command>& commands) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const Command& command : commands) {
+        argv.clear();
+        lengths.clear();
+        for (const std::string& arg : command) {
+            argv.push_back(arg.data());
+            lengths.push_back(arg.size());
+        }
+        if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
+                                   lengths.data()) != REDIS_OK) {
+            throw ReadFailure(context->errstr, true);
+        }
+    }
+    std::vector<Reply> replies;
+    replies.reserve(commands.size());
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        void* raw = nullptr;
+        if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr)
+            throw ReadFailure(context->errstr[0] != '\0' ? context->errstr : "no reply", true);
+        replies.emplace_back(static_cast<redisReply*>(raw));
+    }
+    return replies;
+}
+
+/// Runs `commands` as one MULTI/EXEC (one round trip) and returns EXEC's reply: an array
+/// of their replies, in order, all from the same moment.
+Reply transaction(redisContext* context, const std::vector<Command>& commands) {
+    std::vector<Command> all;
+    all.reserve(commands.size() + 2);
+    all.push_back({"MULTI"});
+    all.insert(all.end(), commands.begin(), commands.end());
+    all.push_back({"EXEC"});
+    std::vector<Reply> replies = round_trip(context, all);
+    Reply& exec = replies.back();
+    if (exec->type == REDIS_REPLY_ERROR) {
+        // EXECABORT: a command was refused when queued; its own reply says why.
+        for (const Reply& reply : replies) {
+            if (reply->type == REDIS_REPLY_ERROR && &reply != &exec)
+                throw ReadFailure(std::string(reply->str, reply->len), false);
+        }
+        throw ReadFailure(std::string(exec->str, exec->len), false);
+    }
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size())
+        throw ReadFailure("unexpected reply to EXEC", false);
+    return std::move(exec);
+}
+
+/// A Redis error reply as a failed read; any other reply passes.
+const redisReply* checked(const redisReply* reply) {
+    if (reply->type == REDIS_REPLY_ERROR)
+        throw ReadFailure(std::string(reply->str, reply->len), false);
+    return reply;
+}
+
+std::string_view text_of(const redisReply* reply) {
+    if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS)
+        throw ReadFailure("expected a string reply", false);
+    return {reply->str, reply->len};
+}
+
+const redisReply* array_of(const redisReply* reply) {
+    if (checked(reply)->type != REDIS_REPLY_ARRAY)
+        throw ReadFailure("expected an array reply", false);
+    return reply;
+}
+
+/// A counter: an integer reply, or an integer string (GET, HGETALL values); a missing key
+/// (nil) is 0, as a day the local store never saw.
+std::uint64_t count_of(const redisReply* reply) {
+    switch (checked(reply)->type) {
+        case REDIS_REPLY_NIL:
+            return 0;
+        case REDIS_REPLY_INTEGER:
+            return reply->integer > 0 ? static_cast<std::uint64_t>(reply->integer) : 0;
+        default:
+            break;
+    }
+    const std::string_view text = text_of(reply);
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size())
+        throw ReadFailure("not an integer: '" + std::string(text) + "'", false);
+    return value > 0 ? static_cast<std::uint64_t>(value) : 0;
+}
+
+/// A sorted-set score. The mirror only ZINCRBYs whole numbers, exact in a double up to
+/// 2^53; anything else is rounded.
+std::uint64_t score_of(std::string_view text) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size())
+        throw ReadFailure("not a score: '" + std::string(text) + "'", false);
+    return value > 0 ? static_cast<std::uint64_t>(std::llround(value)) : 0;
+}
+
+/// Calls f(field, value) for each pair of a flat [k1, v1, k2, v2, ...] array (HGETALL,
+/// ZREVRANGE/ZUNION ... WITHSCORES).
+template <typename F>
+void for_each_pair(const redisReply* reply, F f) {
+    array_of(reply);
+    for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
+        f(text_of(reply->element[i]), reply->element[i + 1]);
+}
+
+query::Ranked ranked_of(const redisReply* reply) {
+    query::Ranked out;
+    for_each_pair(reply, [&](std::string_view member, const redisReply* score) {
+        out.emplace_back(std::string(member), score_of(text_of(score)));
+    });
+    return out;
+}
+
+/// The dashboard's order: count descending, ties by member ascending; the best 10.
+void keep_top(query::Ranked& list) {
+    auto order = [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    };
+    const std::size_t n = std::min(list.size(), query::kTopListSize);
+    std::partial_sort(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n), list.end(),
+                      order);
+    list.resize(n);
+}
+
+/// The sum of every instance's real-time users of `site` (keys.hpp: active:I). SCAN walks
+/// the whole keyspace, so it is bounded by RedisReader::kMaxScanCalls calls.
+std::uint64_t real_time_users(redisContext* context, std::string_view site) {
+    const std::string pattern = active_pattern(site);
+    const std::string count = std::to_string(RedisReader::kScanCount);
+    std::string cursor = "0";
+    std::vector<std::string> keys;
+    for (int call = 0; call < RedisReader::kMaxScanCalls; ++call) {
+        const Reply reply =
+            std::move(round_trip(context, {{"SCAN", cursor, "MATCH", pattern, "COUNT", count}})[0]);
+        if (array_of(reply.get())->elements != 2)
+            throw ReadFailure("unexpected reply to SCAN", false);
+        cursor = std::string(text_of(reply->element[0]));
+        const redisReply* found = array_of(reply->element[1]);
+        for (std::size_t i = 0; i < found->elements; ++i)
+            keys.emplace_back(text_of(found->element[i]));
+        if (cursor == "0")
+            break;
+    }
+    // SCAN may return a key twice (when the table is resized between calls).
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.empty())
+        return 0;
+    Command mget = {"MGET"};
+    mget.insert(mget.end(), keys.begin(), keys.end());
+    const Reply values = std::move(round_trip(context, {mget})[0]);
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < array_of(values.get())->elements; ++i)
+        total += count_of(values->element[i]);  // nil: expired since the SCAN
+    return total;
+}
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+    return tv;
+}
+
+}  // namespace
+
+std::optional<RedisAddress> parse_redis_url(std::string_view url) {
+    constexpr std::string_view scheme = "redis://";
+    if (!url.starts_with(scheme))
+        return std::nullopt;
+    url.remove_prefix(scheme.size());
+    RedisAddress address;
+    auto number = [](std::string_view text, int min, int max, int& out) {
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        return ec == std::errc{} && end == text.data() + text.size() && out >= min && out <= max;
+    };
+    if (const auto slash = url.find('/'); slash != std::string_view::npos) {
+        if (!number(url.substr(slash + 1), 0, 1'000'000, address.db))
+            return std::nullopt;
+        url = url.substr(0, slash);
+    }
+    std::string_view port;
+    if (url.starts_with('[')) {  // [::1]:6379
+        const auto close = url.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        address.host = std::string(url.substr(1, close - 1));
+        const std::string_view rest = url.substr(close + 1);
+        if (!rest.empty() && !rest.starts_with(':'))
+            return std::nullopt;
+        port = rest.empty() ? rest : rest.substr(1);
+    } else {
+        const auto colon = url.find(':');
+        address.host = std::string(url.substr(0, colon));
+        port = colon == std::string_view::npos ? std::string_view{} : url.substr(colon + 1);
+    }
+    if (address.host.empty() || (!port.empty() && !number(port, 1, 65535, address.port)))
+        return std::nullopt;
+    if (port.empty() && url.ends_with(':'))
+        return std::nullopt;
+    return address;
+}
+
+void RedisReader::ContextDeleter::operator()(redisContext* context) const {
+    redisFree(context);
+}
+
+RedisReader::RedisReader(RedisReaderOptions options)
+    : options_(std::move(options)), backoff_(options_.min_backoff), thread_([this] { run(); }) {}
+
+RedisReader::~RedisReader() {
+    stop();
+}
+
+bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || queue_.size() >= options_.queue_capacity)
+            return false;
+        queue_.push_back({std::move(site), std::move(range), std::move(done)});
+    }
+    wake_.notify_one();
+    return true;
+}
+
+std::string RedisReader::problem() const {
+    std::lock_guard lock(mutex_);
+    return problem_;
+}
+
+void RedisReader::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable())
+        thread_.join();
+    std::deque<Job> left;
+    {
+        std::lock_guard lock(mutex_);
+        left.swap(queue_);
+    }
+    for (Job& job : left)
+        job.done(std::nullopt, "tallyd is stopping");
+}
+
+void RedisReader::run() {
+    connect();  // at once, so that up() turns true soon after start
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (queue_.empty()) {
+            if (!wake_.wait_for(lock, options_.health_interval,
+                                [this] { return stopping_ || !queue_.empty(); })) {
+                lock.unlock();
+                check_health();
+                lock.lock();
+            }
+            continue;
+        }
+        Job job = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        serve(job);
+        lock.lock();
+    }
+}
+
+void RedisReader::serve(Job& job) {
+    std::optional<query::Dashboard> dashboard;
+    std::string error;
+    if (connect()) {
+        try {
+            dashboard = read(job);
+        } catch (const ReadFailure& failure) {
+            error = failure.what();
+            if (failure.connection_lost)
+                disconnect(error);
+        }
+    } else {
+        error = problem();
+    }
+    reads_.fetch_add(1, std::memory_order_relaxed);
+    if (!dashboard)
+        errors_.fetch_add(1, std::memory_order_relaxed);
+    job.done(std::move(dashboard), std::move(error));
+}
+
+void RedisReader::check_health() {
+    if (!context_) {
+        connect();
+        return;
+    }
+    try {
+        const Reply pong = std::move(round_trip(context_.get(), {{"PING"}})[0]);
+        if (text_of(checked(pong.get())) != "PONG")
+            throw ReadFailure("unexpected reply to PING", true);
+    } catch (const ReadFailure& failure) {
+        // Whatever went wrong, a connection that cannot PING is not trusted again.
+        disconnect(failure.what());
+    }
+}
+
+bool RedisReader::connect() {
+    if (context_)
+        return true;
+    const auto now = Clock::now();
+    if (now < next_attempt_)
+        return false;  // problem_ still says why
+    const std::string& host = options_.address.host;
+    Context context(
+        redisConnectWithTimeout(host.c_str(), options_.address.port, to_timeval(options_.timeout)));
+    std::string error;
+    if (!context) {
+        error = "cannot allocate a hiredis context";
+    } else if (context->err != 0) {
+        error = context->errstr;
+    } else if (redisSetTimeout(context.get(), to_timeval(options_.timeout)) != REDIS_OK) {
+        error = context->errstr;
+    } else {
+        // SELECT the database (or PING it): a server that accepts but cannot answer (still
+        // loading its AOF, say) is not up.
+        Command hello = options_.address.db != 0
+                            ? Command{"SELECT", std::to_string(options_.address.db)}
+                            : Command{"PING"};
+        try {
+            checked(round_trip(context.get(), {hello})[0].get());
+        } catch (const ReadFailure& failure) {
+            error = failure.what();
+        }
+    }
+    const std::string where = host + ":" + std::to_string(options_.address.port);
+    if (!error.empty()) {
+        next_attempt_ = now + backoff_;
+        const std::string why = "cannot connect to " + where + ": " + error + " (next try in " +
+                                std::to_string(backoff_.count()) + " ms)";
+        backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+        if (up_.exchange(false, std::memory_order_relaxed))
+            spdlog::warn("redis reader: {}", why);
+        std::lock_guard lock(mutex_);
+        problem_ = why;
+        return false;
+    }
+    context_ = std::move(context);
+    backoff_ = options_.min_backoff;
+    up_.store(true, std::memory_order_relaxed);
+    spdlog::info("redis reader: connected to {}", where);
+    std::lock_guard lock(mutex_);
+    problem_.clear();
+    return true;
+}
+
+void RedisReader::disconnect(std::string why) {
+    context_.reset();
+    // The next read tries again at once; the back-off starts if that fails too.
+    next_attempt_ = Clock::now();
+    up_.store(false, std::memory_order_relaxed);
+    spdlog::warn("redis reader: connection lost: {}", why);
+    std::lock_guard lock(mutex_);
+    problem_ = std::move(why);
+}
+
+query::Dashboard RedisReader::read(const Job& job) {
+    redisContext* context = context_.get();
+    const query::DayRange& range = job.range;
+    if (range.last < range.first || range.last - range.first > 366)
+        throw ReadFailure("a dashboard range is one day to one year", false);
+
+    std::vector<DayKeys> days;
+    for (std::int64_t day = range.first; day <= range.last; ++day)
+        days.emplace_back(job.site, ingest::format_day(day));
+    const bool one_day = days.size() == 1;
+
+    // 1. Everything but the ties and the real-time users, in one transaction. Replies:
+    // per day [GET page views, HGETALL devices, HGETALL events], then PFCOUNT visitors,
+    // PFCOUNT sessions, then the three top lists.
+    std::vector<Command> commands;
+    for (const DayKeys& keys : days) {
+        commands.push_back({"GET", keys.pageviews});
+        commands.push_back({"HGETALL", keys.devices});
+        commands.push_back({"HGETALL", keys.events});
+    }
+    Command visitors = {"PFCOUNT"};
+    Command sessions = {"PFCOUNT"};
+    for (const DayKeys& keys : days) {
+        visitors.push_back(keys.visitors);
+        sessions.push_back(keys.sessions);
+    }
+    commands.push_back(std::move(visitors));
+    commands.push_back(std::move(sessions));
+    const std::string DayKeys::*lists[] = {&DayKeys::pages, &DayKeys::referrers,
+                                           &DayKeys::countries};
+    for (const auto list : lists) {
+        if (one_day) {
+            commands.push_back({"ZREVRANGE", days[0].*list, "0",
+                                std::to_string(query::kTopListSize - 1), "WITHSCORES"});
+        } else {
+            Command zunion = {"ZUNION", std::to_string(days.size())};
+            for (const DayKeys& keys : days)
+                zunion.push_back(keys.*list);
+            zunion.push_back("WITHSCORES");
+            commands.push_back(std::move(zunion));
+        }
+    }
+    const Reply exec = transaction(context, commands);
+    const redisReply* const* replies = exec->element;
+
+    query::Dashboard d;
+    d.date = range.label;
+    d.site = job.site;
+    std::map<std::string, std::uint64_t, std::less<>> events;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < days.size(); ++i) {
+        d.page_views += count_of(replies[at++]);
+        for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
+            for (int k = 0; k < ingest::kDeviceCount; ++k) {
+                if (device == ingest::device_name(static_cast<ingest::Device>(k)))
+                    d.devices[static_cast<std::size_t>(k)] += count_of(value);
+            }
+        });
+        for_each_pair(replies[at++], [&](std::string_view name, const redisReply* value) {
+            auto it = events.find(name);
+            if (it == events.end())
+                it = events.emplace(std::string(name), 0).first;
+            it->second += count_of(value);
+        });
+    }
+    d.events.assign(events.begin(), events.end());
+    d.unique_visitors = count_of(replies[at++]);
+    d.unique_sessions = count_of(replies[at++]);
+    query::Ranked* tops[] = {&d.top_pages, &d.top_referrers, &d.countries};
+    for (query::Ranked* top : tops)
+        *top = ranked_of(replies[at++]);
+
+    // 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
+    // members above the 10th score are right; those at it are the ascending first ones of
+    // everything at that score, which ZRANGEBYSCORE lists in that order.
+    if (one_day) {
+        std::vector<Command> fills;
+        std::vector<query::Ranked*> filled;
+        for (std::size_t i = 0; i < std::size(tops); ++i) {
+            query::Ranked& top = *tops[i];
+            if (top.size() < query::kTopListSize)
+                continue;  // the whole set came back
+            const std::uint64_t tenth = top.back().second;
+            std::erase_if(top, [tenth](const auto& entry) { return entry.second == tenth; });
+            const std::string score = std::to_string(tenth);
+            fills.push_back({"ZRANGEBYSCORE", days[0].*lists[i], score, score, "LIMIT", "0",
+                             std::to_string(query::kTopListSize - top.size())});
+            filled.push_back(&top);
+        }
+        if (!fills.empty()) {
+            const std::vector<Reply> fill_replies = round_trip(context, fills);
+            for (std::size_t i = 0; i < fills.size(); ++i) {
+                const std::uint64_t score = score_of(fills[i][2]);
+                const redisReply* members = array_of(fill_replies[i].get());
+                for (std::size_t m = 0; m < members->elements; ++m)
+                    filled[i]->emplace_back(std::string(text_of(members->element[m])), score);
+            }
+        }
+    }
+    for (query::Ranked* top : tops)
+        keep_top(*top);
+
+    // 3. real_time_users, like the local dashboard: only for a range that holds today.
+    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    if (range.first <= today && today <= range.last)
+        d.real_time_users = real_time_users(context, job.site);
+    return d;
+}
+
+}  // namespace tally::mirror

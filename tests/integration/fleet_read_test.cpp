@@ -1,0 +1,216 @@
+// --query-source redis against the real daemon and a real redis-server: /dashboard answers
+// from keys written by hand in the mirror's layout (for a site this tallyd never receives
+// events for, so the test holds with the mirror running too), with the local route's token,
+// ?site=, range and ?format= handling; a blocked Redis does not block the I/O thread;
+// Redis down gives 503 and /readyz says so until it is back; bad configurations exit 2.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common.hpp"
+#include "support/redis_server.hpp"
+#include "tally/daemon/config.hpp"
+#include "tally/mirror/keys.hpp"
+
+namespace tally::test {
+namespace {
+
+constexpr auto kWait = std::chrono::seconds(10);
+const std::vector<std::pair<std::string, std::string>> kAuth = {{"Authorization", "Bearer t0k"}};
+
+class FleetRead : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!RedisServer::available())
+            GTEST_SKIP() << "redis-server is not installed";
+        // DEBUG SLEEP stands for a Redis that stalls.
+        redis_ = std::make_unique<RedisServer>(
+            std::vector<std::string>{"--enable-debug-command", "yes"});
+        daemon_ = std::make_unique<Tallyd>(std::vector<std::string>{
+            "--redis", "redis://127.0.0.1:" + std::to_string(redis_->port()), "--query-source",
+            "redis", "--token", "t0k", "--threads", "1"});
+        client_ = std::make_unique<HttpClient>(daemon_->port());
+        ASSERT_TRUE(wait_ready(200)) << daemon_->log_text();
+    }
+
+    /// Polls /readyz until it answers `status` (bounded).
+    bool wait_ready(int status) {
+        const auto deadline = std::chrono::steady_clock::now() + kWait;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (client_->get("/readyz").status == status)
+                return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+
+    void run(const std::vector<std::string>& args) {
+        std::vector<std::string_view> views(args.begin(), args.end());
+        RedisReply reply = redis_->command_argv(views);
+        ASSERT_NE(reply->type, REDIS_REPLY_ERROR) << reply_string(reply.get());
+    }
+
+    std::unique_ptr<RedisServer> redis_;
+    std::unique_ptr<Tallyd> daemon_;
+    std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(FleetRead, DashboardTodayComesFromRedis) {
+    const std::string day = today();
+    const mirror::DayKeys k("fleetonly", day);
+    run({"INCRBY", k.pageviews, "12"});
+    run({"PFADD", k.visitors, "u1", "u2", "u3", "u4"});
+    run({"PFADD", k.sessions, "s1", "s2", "s3"});
+    run({"ZINCRBY", k.pages, "7", "/"});
+    run({"ZINCRBY", k.pages, "5", "/pricing"});
+    run({"ZINCRBY", k.referrers, "12", "direct"});
+    run({"ZINCRBY", k.countries, "3", "FR"});
+    run({"HINCRBY", k.devices, "desktop", "10"});
+    run({"HINCRBY", k.devices, "mobile", "2"});
+    run({"HINCRBY", k.events, "signup", "1"});
+    // Two instances' real-time users.
+    run({"SET", mirror::active_key("fleetonly", "a"), "2", "PX", "60000"});
+    run({"SET", mirror::active_key("fleetonly", "b"), "1", "PX", "60000"});
+
+    const std::string expected =
+        R"({"date":")" + day +
+        R"(","site":"fleetonly","page_views":12,"unique_visitors":4,"unique_sessions":3,)"
+        R"("top_pages":[["/",7],["/pricing",5]],"top_referrers":[["direct",12]],)"
+        R"("devices":{"desktop":10,"mobile":2,"tablet":0},"countries":[["FR",3]],)"
+        R"("real_time_users":3,"events":{"signup":1},"top_error_bound":0})";
+    HttpResponse r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_EQ(r.body, expected);
+    r = client_->get("/dashboard/" + day + "?site=fleetonly&token=t0k");
+    EXPECT_EQ(r.body, expected);
+
+    r = client_->get("/dashboard/today?site=fleetonly&format=csv", kAuth);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("content-type"), "text/csv; charset=utf-8");
+    EXPECT_NE(r.body.find("summary,page_views,12\r\n"), std::string::npos) << r.body;
+    EXPECT_NE(r.header("content-disposition").find("tally-fleetonly-" + day + ".csv"),
+              std::string::npos);
+
+    // The local route's checks, unchanged.
+    EXPECT_EQ(client_->get("/dashboard/today?site=fleetonly").status, 401);
+    EXPECT_EQ(client_->get("/dashboard/2026-13-01?site=fleetonly", kAuth).status, 400);
+    EXPECT_EQ(client_->get("/dashboard/today?site=bad%20site", kAuth).status, 400);
+    EXPECT_EQ(client_->get("/dashboard/today?site=fleetonly&format=xml", kAuth).status, 400);
+
+    r = client_->get("/metrics", kAuth);
+    EXPECT_NE(r.body.find("tally_redis_reads_total 3\n"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("tally_redis_read_errors_total 0\n"), std::string::npos);
+    EXPECT_NE(r.body.find("tally_redis_reader_up 1\n"), std::string::npos);
+}
+
+// The point of the reader's own thread: while Redis stalls, the I/O thread (there is one)
+// goes on answering.
+TEST_F(FleetRead, AStalledRedisDoesNotBlockTheIoThread) {
+    HttpResponse slow;
+    std::thread stall([&] {
+        RedisContext c = redis_->connect();
+        freeReplyObject(redisCommand(c.get(), "DEBUG SLEEP 1.5"));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // DEBUG SLEEP under way
+    std::thread reader([&] {
+        HttpClient other(daemon_->port());
+        slow = other.get("/dashboard/today?site=fleetonly", kAuth);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the read is waiting
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(client_->get("/healthz").status, 200);
+    EXPECT_EQ(
+        client_
+            ->post("/track/pageview", pageview({{"site", "ingestonly"}, {"session_id", "stall"}}))
+            .status,
+        200);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+    reader.join();
+    stall.join();
+    // The stalled read timed out (1 s) or waited the sleep out; either way it was answered.
+    EXPECT_TRUE(slow.status == 200 || slow.status == 503) << slow.status << " " << slow.body;
+}
+
+TEST_F(FleetRead, RedisDownIs503AndNotReadyUntilItIsBack) {
+    redis_->stop();
+    HttpResponse r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(json::parse(r.body)["error"].get<std::string>().rfind("redis unavailable: ", 0), 0u)
+        << r.body;
+    ASSERT_TRUE(wait_ready(503));
+    r = client_->get("/readyz");
+    EXPECT_NE(r.body.find("not ready: redis"), std::string::npos) << r.body;
+    // Ingest does not depend on Redis.
+    EXPECT_EQ(client_->post("/track/pageview", pageview({{"site", "ingestonly"}})).status, 200);
+
+    redis_->start();
+    run({"INCRBY", mirror::DayKeys("fleetonly", today()).pageviews, "4"});
+    ASSERT_TRUE(wait_ready(200)) << client_->get("/readyz").body;
+    r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["page_views"], 4);
+}
+
+struct RunResult {
+    int status;
+    std::string output;
+};
+
+RunResult run_tallyd(const std::vector<std::string>& args) {
+    TempDir dir;
+    const std::string log = dir.path() + "/out.log";
+    std::vector<std::string> argv = {tallyd_path(), "--data-dir", dir.path() + "/data"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, log);
+    const int status = p.wait(std::chrono::seconds(10));
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return {status, s.str()};
+}
+
+TEST(FleetConfig, BadSettingsExit2NamingTheKey) {
+    RunResult r = run_tallyd({"--query-source", "redis"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("query_source"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("redis.url"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+
+    r = run_tallyd({"--query-source", "sometimes"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--query-source"), std::string::npos) << r.output;
+
+    r = run_tallyd({"--redis", "redis://:1", "--query-source", "redis"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("redis.url"), std::string::npos) << r.output;
+
+    r = run_tallyd({"--instance-id", "has space"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--instance-id"), std::string::npos) << r.output;
+    r = run_tallyd({"--instance-id", "a{b}"});
+    EXPECT_EQ(r.status, 2);
+
+    TempDir dir;
+    const std::string path = dir.path() + "/fleet.json";
+    std::ofstream(path) << R"({"query_source": "redis"})";
+    r = run_tallyd({"--config", path});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("query_source"), std::string::npos) << r.output;
+
+    EXPECT_NE(run_tallyd({"--help"}).output.find("--query-source"), std::string::npos);
+}
+
+TEST(FleetConfig, HostNamesBecomeValidInstanceIds) {
+    EXPECT_EQ(daemon::instance_id_from_host("web-1.example.com"), "web-1.example.com");
+    EXPECT_EQ(daemon::instance_id_from_host("my host{1}:x"), "my-host-1--x");
+    EXPECT_EQ(daemon::instance_id_from_host(std::string(100, 'h')), std::string(64, 'h'));
+    EXPECT_EQ(daemon::instance_id_from_host(""), "tallyd");
+    EXPECT_TRUE(mirror::valid_instance_id(daemon::default_instance_id()));
+}
+
+}  // namespace
+}  // namespace tally::test
