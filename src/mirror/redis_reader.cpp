@@ -351,9 +351,8 @@ bool RedisReader::connect() {
     std::string error;
     if (!context) {
         error = "cannot allocate a hiredis context";
-    } else if (context->err != 0) {
-        error = context->errstr;
-    } else if (redisSetTimeout(context.get(), to_timeval(options_.timeout)) != REDIS_OK) {
+    } else if (context->err != 0 ||
+               redisSetTimeout(context.get(), to_timeval(options_.timeout)) != REDIS_OK) {
         error = context->errstr;
     } else {
         // SELECT the database (or PING it): a server that accepts but cannot answer (still

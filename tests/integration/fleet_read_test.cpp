@@ -105,6 +105,16 @@ TEST_F(FleetRead, DashboardTodayComesFromRedis) {
     EXPECT_NE(r.body.find("tally_redis_reads_total 3\n"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("tally_redis_read_errors_total 0\n"), std::string::npos);
     EXPECT_NE(r.body.find("tally_redis_reader_up 1\n"), std::string::npos);
+    const std::string promtool = find_program("promtool");
+    ASSERT_FALSE(promtool.empty())
+        << "promtool is missing: scripts/install-deps.sh --test installs it";
+    TempDir dir;
+    std::ofstream(dir.path() + "/metrics.txt") << r.body;
+    // promtool reads the exposition on standard input.
+    Process check({"/bin/sh", "-c", promtool + " check metrics < " + dir.path() + "/metrics.txt"},
+                  dir.path() + "/promtool.log");
+    EXPECT_EQ(check.wait(std::chrono::seconds(30)), 0)
+        << std::ifstream(dir.path() + "/promtool.log").rdbuf();
 }
 
 // The point of the reader's own thread: while Redis stalls, the I/O thread (there is one)
