@@ -160,10 +160,8 @@ void keep_top(query::Ranked& list) {
     list.resize(n);
 }
 
-/// The sum of every instance's real-time users of `site` (keys.hpp: active:I). SCAN walks
-/// the whole keyspace, so it is bounded by RedisReader::kMaxScanCalls calls.
-std::uint64_t real_time_users(redisContext* context, std::string_view site) {
-    const std::string pattern = active_pattern(site);
+/// The names of every key matching `pattern`, by SCAN (at most kMaxScanCalls calls).
+std::vector<std::string> scan(redisContext* context, const std::string& pattern) {
     const std::string count = std::to_string(RedisReader::kScanCount);
     std::string cursor = "0";
     std::vector<std::string> keys;
@@ -179,18 +177,13 @@ std::uint64_t real_time_users(redisContext* context, std::string_view site) {
         if (cursor == "0")
             break;
     }
+    if (cursor != "0")
+        spdlog::warn("redis reader: SCAN {} cut after {} calls", pattern,
+                     RedisReader::kMaxScanCalls);
     // SCAN may return a key twice (when the table is resized between calls).
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    if (keys.empty())
-        return 0;
-    Command mget = {"MGET"};
-    mget.insert(mget.end(), keys.begin(), keys.end());
-    const Reply values = std::move(round_trip(context, {mget})[0]);
-    std::uint64_t total = 0;
-    for (std::size_t i = 0; i < array_of(values.get())->elements; ++i)
-        total += count_of(values->element[i]);  // nil: expired since the SCAN
-    return total;
+    return keys;
 }
 
 timeval to_timeval(std::chrono::milliseconds ms) {
@@ -408,9 +401,15 @@ query::Dashboard RedisReader::read(const Job& job) {
         days.emplace_back(job.site, ingest::format_day(day));
     const bool one_day = days.size() == 1;
 
-    // 1. Everything but the ties and the real-time users, in one transaction. Replies:
-    // per day [GET page views, HGETALL devices, HGETALL events], then PFCOUNT visitors,
-    // PFCOUNT sessions, then the three top lists.
+    // Like the local dashboard, real_time_users only for a range that holds today.
+    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    const std::vector<std::string>* instances = nullptr;
+    if (range.first <= today && today <= range.last)
+        instances = &instance_keys(job.site);
+
+    // 1. Everything but the ties, in one transaction. Replies: per day [GET page views,
+    // HGETALL devices, HGETALL events], then PFCOUNT visitors, PFCOUNT sessions, the
+    // three top lists, and the MGET of the instances' real-time users when there is one.
     std::vector<Command> commands;
     for (const DayKeys& keys : days) {
         commands.push_back({"GET", keys.pageviews});
@@ -438,6 +437,11 @@ query::Dashboard RedisReader::read(const Job& job) {
             zunion.push_back("WITHSCORES");
             commands.push_back(std::move(zunion));
         }
+    }
+    if (instances != nullptr && !instances->empty()) {
+        Command mget = {"MGET"};
+        mget.insert(mget.end(), instances->begin(), instances->end());
+        commands.push_back(std::move(mget));
     }
     const Reply exec = transaction(context, commands);
     const redisReply* const* replies = exec->element;
@@ -468,6 +472,11 @@ query::Dashboard RedisReader::read(const Job& job) {
     query::Ranked* tops[] = {&d.top_pages, &d.top_referrers, &d.countries};
     for (query::Ranked* top : tops)
         *top = ranked_of(replies[at++]);
+    if (instances != nullptr && !instances->empty()) {
+        const redisReply* values = array_of(replies[at++]);
+        for (std::size_t i = 0; i < values->elements; ++i)
+            d.real_time_users += count_of(values->element[i]);  // nil: an instance that left
+    }
 
     // 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
     // members above the 10th score are right; those at it are the ascending first ones of
@@ -498,12 +507,22 @@ query::Dashboard RedisReader::read(const Job& job) {
     }
     for (query::Ranked* top : tops)
         keep_top(*top);
-
-    // 3. real_time_users, like the local dashboard: only for a range that holds today.
-    const std::int64_t today = ingest::day_of(ingest::now_ms());
-    if (range.first <= today && today <= range.last)
-        d.real_time_users = real_time_users(context, job.site);
     return d;
+}
+
+const std::vector<std::string>& RedisReader::instance_keys(const std::string& site) {
+    const auto now = Clock::now();
+    auto it = instance_keys_.find(site);
+    if (it != instance_keys_.end() && now - it->second.found < options_.instances_refresh)
+        return it->second.keys;
+    std::vector<std::string> keys = scan(context_.get(), active_pattern(site));
+    if (it == instance_keys_.end()) {
+        if (instance_keys_.size() >= kMaxCachedSites)
+            instance_keys_.clear();
+        it = instance_keys_.emplace(site, InstanceKeys{}).first;
+    }
+    it->second = {std::move(keys), now};
+    return it->second.keys;
 }
 
 }  // namespace tally::mirror

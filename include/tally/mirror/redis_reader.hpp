@@ -23,16 +23,25 @@
 // `health_interval`, so up() - which /readyz reports - recovers when Redis comes back
 // even if no read arrives (a load balancer that trusts /readyz sends none).
 //
-// Cost of one read (a day, a week or a month of N days), in at most four round trips:
+// real_time_users. Each instance's figure is its own key, active:I, and nothing lists
+// them, so finding them takes a SCAN MATCH tally:{S}:active:* over the whole keyspace
+// (every key of every site: tens of thousands of calls-worth of keys per site-month).
+// The names found are kept per site for `instances_refresh` (5 s: a new instance is
+// counted within that; one that left has an expired key, read as 0), so a read costs one
+// MGET of known keys, not a SCAN. A SCAN is at most kMaxScanCalls calls of COUNT
+// kScanCount; a larger keyspace is cut there, and says so in the log.
+//
+// Cost of one read (a day, a week or a month of N days), in one to three round trips:
+//   0. when the range holds today and the site's instance keys are stale: the SCAN;
 //   1. one MULTI/EXEC, so every figure comes from the same moment of the mirrors' flushes
 //      (each flush is itself a MULTI/EXEC per site): N GET, 2N HGETALL, two PFCOUNT of N
-//      keys each, and for each top list ZREVRANGE 0 9 (one day) or ZUNION of the N sets
-//      (several days: the whole union comes back, O(distinct members); Redis has no
-//      "top k of a union" without writing a key);
-//   2. one day only: ZRANGEBYSCORE on the 10th score, for the members tied with it that
-//      ZREVRANGE left out (it breaks ties by member descending, the dashboard ascending);
-//   3. when the range holds today: SCAN MATCH tally:{S}:active:* (at most kMaxScanCalls
-//      calls of COUNT kScanCount, so a huge keyspace bounds the work), then one MGET.
+//      keys each, the MGET of the instance keys, and for each top list ZREVRANGE 0 9 (one
+//      day) or ZUNION of the N sets (several days: the whole union comes back,
+//      O(distinct members); Redis has no read-only "top k of a union");
+//   2. one day only, when a list has 10 members: ZRANGEBYSCORE on the 10th score, for the
+//      members tied with it that ZREVRANGE left out (it breaks ties by member descending,
+//      the dashboard ascending). A flush landing between 1 and 2 can only make that
+//      list a moment newer.
 // Every key of a site is in one Cluster slot ({S}), so all of it runs on one node.
 
 #include <atomic>
@@ -47,6 +56,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "tally/query/query.hpp"
 
@@ -70,6 +81,7 @@ struct RedisReaderOptions {
     std::chrono::milliseconds min_backoff{100};
     std::chrono::milliseconds max_backoff{2000};
     std::chrono::milliseconds health_interval{1000};
+    std::chrono::milliseconds instances_refresh{5000};  // how long SCAN's findings hold
 };
 
 class RedisReader {
@@ -100,9 +112,11 @@ class RedisReader {
     /// Answers every queued read with an error, and joins the thread. Idempotent.
     void stop();
 
-    /// SCAN bounds for real_time_users (see the essay).
+    /// SCAN bounds for real_time_users (see the essay): up to 10M keys.
     static constexpr int kScanCount = 1000;
-    static constexpr int kMaxScanCalls = 1000;
+    static constexpr int kMaxScanCalls = 10'000;
+    /// Sites whose instance keys are kept; beyond, the cache starts again.
+    static constexpr std::size_t kMaxCachedSites = 1024;
 
   private:
     struct Job {
@@ -124,11 +138,18 @@ class RedisReader {
     bool connect();
     void disconnect(std::string why);
     query::Dashboard read(const Job& job);
+    /// The names of `site`'s active:I keys, from SCAN at most `instances_refresh` ago.
+    const std::vector<std::string>& instance_keys(const std::string& site);
 
     const RedisReaderOptions options_;
     Context context_;  // the reader thread's only
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_;
+    struct InstanceKeys {
+        std::vector<std::string> keys;
+        Clock::time_point found;
+    };
+    std::unordered_map<std::string, InstanceKeys> instance_keys_;  // by site
 
     std::atomic<bool> up_{false};
     std::atomic<std::uint64_t> reads_{0};

@@ -55,6 +55,7 @@ class Reader : public ::testing::Test {
         o.min_backoff = std::chrono::milliseconds(20);
         o.max_backoff = std::chrono::milliseconds(200);
         o.health_interval = std::chrono::milliseconds(100);
+        o.instances_refresh = std::chrono::milliseconds(0);  // SCAN on every read
         return o;
     }
 
@@ -222,6 +223,29 @@ TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
     Answer yesterday = read(*reader_, "shop", range_of(ingest::format_day(today - 1)));
     ASSERT_TRUE(yesterday.dashboard) << yesterday.error;
     EXPECT_EQ(yesterday.dashboard->real_time_users, 0u);
+}
+
+TEST_F(Reader, InstanceKeysFoundBySCANAreKeptForAWhile) {
+    RedisReaderOptions o = options();
+    o.instances_refresh = std::chrono::hours(1);
+    RedisReader reader(o);
+    run({"SET", mirror::active_key("shop", "a"), "3", "PX", "60000"});
+    Answer first = read(reader, "shop", range_of("today"));
+    ASSERT_TRUE(first.dashboard) << first.error;
+    EXPECT_EQ(first.dashboard->real_time_users, 3u);
+    // A known instance's figure is read afresh; a new instance waits for the next SCAN;
+    // one whose key expired counts 0.
+    run({"SET", mirror::active_key("shop", "a"), "5", "PX", "60000"});
+    run({"SET", mirror::active_key("shop", "b"), "4", "PX", "60000"});
+    Answer second = read(reader, "shop", range_of("today"));
+    ASSERT_TRUE(second.dashboard) << second.error;
+    EXPECT_EQ(second.dashboard->real_time_users, 5u);
+    run({"DEL", mirror::active_key("shop", "a")});
+    Answer third = read(reader, "shop", range_of("today"));
+    ASSERT_TRUE(third.dashboard) << third.error;
+    EXPECT_EQ(third.dashboard->real_time_users, 0u);
+    // The fixture's reader scans on every read.
+    EXPECT_NE(json("shop", "today").find(R"("real_time_users":4,)"), std::string::npos);
 }
 
 // The same events counted by a local Store and mirrored by hand into Redis (what the
