@@ -36,12 +36,14 @@
 //   1. one MULTI/EXEC, so every figure comes from the same moment of the mirrors' flushes
 //      (each flush is itself a MULTI/EXEC per site): N GET, 2N HGETALL, two PFCOUNT of N
 //      keys each, the MGET of the instance keys, and for each top list ZREVRANGE 0 9 (one
-//      day) or ZUNION of the N sets (several days: the whole union comes back,
-//      O(distinct members); Redis has no read-only "top k of a union");
-//   2. one day only, when a list has 10 members: ZRANGEBYSCORE on the 10th score, for the
+//      day) or the first `union_chunk` members of each day (several days);
+//   2. one day, when a list has 10 members: ZRANGEBYSCORE on the 10th score, for the
 //      members tied with it that ZREVRANGE left out (it breaks ties by member descending,
-//      the dashboard ascending). A flush landing between 1 and 2 can only make that
-//      list a moment newer.
+//      the dashboard ascending);
+//      several days: the top of the sum by the threshold algorithm (UnionTop in the .cpp):
+//      ZMSCORE of the members seen, and more of each day only while a member not seen yet
+//      could still enter the 10 best; usually one round trip, never the whole union.
+// Steps after 1 see the sorted sets a moment later than step 1 when a flush lands between.
 // Every key of a site is in one Cluster slot ({S}), so all of it runs on one node.
 
 #include <atomic>
@@ -82,6 +84,7 @@ struct RedisReaderOptions {
     std::chrono::milliseconds max_backoff{2000};
     std::chrono::milliseconds health_interval{1000};
     std::chrono::milliseconds instances_refresh{5000};  // how long SCAN's findings hold
+    std::size_t union_chunk = 64;  // the threshold algorithm's first read per day (doubles)
 };
 
 class RedisReader {

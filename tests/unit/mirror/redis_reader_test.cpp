@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -56,6 +57,7 @@ class Reader : public ::testing::Test {
         o.max_backoff = std::chrono::milliseconds(200);
         o.health_interval = std::chrono::milliseconds(100);
         o.instances_refresh = std::chrono::milliseconds(0);  // SCAN on every read
+        o.union_chunk = 2;  // several rounds of the threshold algorithm even on small sets
         return o;
     }
 
@@ -192,6 +194,62 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
     referrers.emplace_back("w", 5);
     referrers.emplace_back("x", 5);
     EXPECT_EQ(week.dashboard->top_referrers, referrers);
+
+    // Eleven countries tied on both days. The first read of 10 a day (ZREVRANGE: C10 down
+    // to C01) sees ten whose total equals the threshold: C00, unseen, may tie them with a
+    // smaller name, so the algorithm must read on.
+    query::Ranked countries;
+    for (int i = 0; i <= 10; ++i) {
+        const std::string code = "C" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+        run({"ZINCRBY", monday.countries, "1", code});
+        run({"ZINCRBY", tuesday.countries, "1", code});
+        if (i < 10)
+            countries.emplace_back(code, 2);
+    }
+    RedisReaderOptions o = options();
+    o.union_chunk = 10;
+    RedisReader reader(o);
+    Answer tied = read(reader, "shop", range_of("2025-W47"));
+    ASSERT_TRUE(tied.dashboard) << tied.error;
+    EXPECT_EQ(tied.dashboard->countries, countries);
+}
+
+// Several days' top lists (UnionTop's threshold algorithm) against the brute-force sum,
+// on random sets full of ties, with every chunk size from one member up.
+TEST_F(Reader, TopOfSeveralDaysEqualsTheBruteForceSum) {
+    std::mt19937_64 rng(7);
+    std::vector<std::unique_ptr<RedisReader>> readers;
+    for (std::size_t chunk : {1, 3, 64}) {
+        RedisReaderOptions o = options();
+        o.union_chunk = chunk;
+        readers.push_back(std::make_unique<RedisReader>(o));
+    }
+    for (int round = 0; round < 30; ++round) {
+        const std::string site = "u" + std::to_string(round);
+        std::map<std::string, std::uint64_t> sums;
+        const auto members = rng() % 60;
+        const auto max_score = 1 + rng() % 4;  // few distinct scores: many ties
+        for (int day = 0; day < 7; ++day) {
+            const DayKeys k(site, ingest::format_day(kMonday + day));
+            for (std::uint64_t m = 0; m < members; ++m) {
+                if (rng() % 3 == 0)
+                    continue;  // not every member every day
+                const std::uint64_t score = rng() % (max_score + 1);
+                const std::string name = "m" + std::to_string(m);
+                run({"ZINCRBY", k.pages, std::to_string(score), name});
+                sums[name] += score;
+            }
+        }
+        query::Ranked expected(sums.begin(), sums.end());
+        std::stable_sort(expected.begin(), expected.end(),
+                         [](const auto& a, const auto& b) { return a.second > b.second; });
+        expected.resize(std::min(expected.size(), query::kTopListSize));
+        for (auto& reader : readers) {
+            Answer a = read(*reader, site, range_of("2025-W47"));
+            ASSERT_TRUE(a.dashboard) << a.error;
+            EXPECT_EQ(a.dashboard->top_pages, expected) << "round " << round;
+        }
+    }
 }
 
 TEST_F(Reader, MissingKeysAreZeros) {
