@@ -264,6 +264,40 @@ class UnionTop {
     bool done_ = false;
 };
 
+/// Runs the rounds of UnionTop for several lists together until each is done: per round,
+/// one round trip for the scores of the members new to each, one for their next reads.
+void finish(redisContext* context, std::vector<UnionTop>& unions) {
+    // Every list not done adds its commands; each gets its replies back.
+    auto round = [&](auto add, auto take) {
+        std::vector<Command> commands;
+        std::vector<std::size_t> sizes(unions.size(), 0);
+        for (std::size_t i = 0; i < unions.size(); ++i) {
+            if (!unions[i].done())
+                sizes[i] = add(unions[i], commands);
+        }
+        const std::vector<Reply> replies = round_trip(context, commands);
+        std::vector<const redisReply*> views(replies.size());
+        std::transform(replies.begin(), replies.end(), views.begin(),
+                       [](const Reply& reply) { return reply.get(); });
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < unions.size(); ++i) {
+            if (!unions[i].done())
+                take(unions[i], views.data() + at);
+            at += sizes[i];
+        }
+        return !commands.empty();
+    };
+    while (true) {
+        round([](const UnionTop& u, std::vector<Command>& c) { return u.add_scores(c); },
+              [](UnionTop& u, const redisReply* const* r) { u.take_scores(r); });
+        const bool read_more =
+            round([](const UnionTop& u, std::vector<Command>& c) { return u.add_reads(c); },
+                  [](UnionTop& u, const redisReply* const* r) { u.take_reads(r); });
+        if (!read_more)
+            return;
+    }
+}
+
 /// The names of every key matching `pattern`, by SCAN (at most kMaxScanCalls calls).
 std::vector<std::string> scan(redisContext* context, const std::string& pattern) {
     const std::string count = std::to_string(RedisReader::kScanCount);
@@ -538,6 +572,7 @@ query::Dashboard RedisReader::read(const Job& job) {
                                 std::to_string(query::kTopListSize - 1), "WITHSCORES"});
         } else {
             std::vector<std::string> keys;
+            keys.reserve(days.size());
             for (const DayKeys& day : days)
                 keys.push_back(day.*list);
             unions.emplace_back(std::move(keys), options_.union_chunk);
@@ -618,40 +653,8 @@ query::Dashboard RedisReader::read(const Job& job) {
             }
         }
     }
-    // 2'. Several days: the threshold algorithm's rounds, the three lists together, two
-    // round trips a round (their scores, then their next reads).
-    while (!unions.empty()) {
-        std::vector<Command> round;
-        std::vector<std::size_t> sizes;
-        for (const UnionTop& top : unions)
-            sizes.push_back(top.done() ? 0 : top.add_scores(round));
-        const std::vector<Reply> scores = round_trip(context, round);
-        std::vector<const redisReply*> views;
-        for (const Reply& reply : scores)
-            views.push_back(reply.get());
-        std::size_t r = 0;
-        for (std::size_t i = 0; i < unions.size(); ++i) {
-            if (!unions[i].done())
-                unions[i].take_scores(views.data() + r);
-            r += sizes[i];
-        }
-        round.clear();
-        sizes.clear();
-        for (const UnionTop& top : unions)
-            sizes.push_back(top.done() ? 0 : top.add_reads(round));
-        if (round.empty())
-            break;
-        const std::vector<Reply> reads = round_trip(context, round);
-        views.clear();
-        for (const Reply& reply : reads)
-            views.push_back(reply.get());
-        r = 0;
-        for (std::size_t i = 0; i < unions.size(); ++i) {
-            if (sizes[i] != 0)
-                unions[i].take_reads(views.data() + r);
-            r += sizes[i];
-        }
-    }
+    // 2'. Several days: the rest of the threshold algorithm.
+    finish(context, unions);
     for (std::size_t i = 0; i < unions.size(); ++i)
         *tops[i] = unions[i].top();
     for (query::Ranked* top : tops)
