@@ -24,12 +24,14 @@
 // even if no read arrives (a load balancer that trusts /readyz sends none).
 //
 // real_time_users. Each instance's figure is its own key, active:I, and nothing lists
-// them, so finding them takes a SCAN MATCH tally:{S}:active:* over the whole keyspace
-// (every key of every site: tens of thousands of calls-worth of keys per site-month).
-// The names found are kept per site for `instances_refresh` (5 s: a new instance is
-// counted within that; one that left has an expired key, read as 0), so a read costs one
-// MGET of known keys, not a SCAN. A SCAN is at most kMaxScanCalls calls of COUNT
-// kScanCount; a larger keyspace is cut there, and says so in the log.
+// them, so finding them takes a SCAN MATCH tally:{S}:active:* over the whole keyspace:
+// one call per 1,000 keys of every site (a site's month is about 44,000 keys: minute
+// counters), each a fraction of a millisecond of Redis's time. The names found are kept
+// per site for `instances_refresh` (10 s: a new instance is counted within that; one
+// that left has an expired key, read as 0), so a read costs one MGET of known keys, not
+// a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT kScanCount (and logs it). With
+// many sites this sweep is the reader's main cost on Redis; an index of a site's
+// instances kept by the mirror (a set in the site's slot) would replace it.
 //
 // Cost of one read (a day, a week or a month of N days), in one to three round trips:
 //   0. when the range holds today and the site's instance keys are stale: the SCAN;
@@ -83,7 +85,7 @@ struct RedisReaderOptions {
     std::chrono::milliseconds min_backoff{100};
     std::chrono::milliseconds max_backoff{2000};
     std::chrono::milliseconds health_interval{1000};
-    std::chrono::milliseconds instances_refresh{5000};  // how long SCAN's findings hold
+    std::chrono::milliseconds instances_refresh{10'000};  // how long SCAN's findings hold
     std::size_t union_chunk = 64;  // the threshold algorithm's first read per day (doubles)
 };
 
