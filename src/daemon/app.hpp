@@ -22,6 +22,7 @@
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/metrics.hpp"
+#include "tally/mirror/mirror.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::daemon {
@@ -92,7 +93,8 @@ class TrackApi {
 class ReadApi {
   public:
     ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
-            const std::atomic<bool>& ready, const durability::EventLog& log);
+            const std::atomic<bool>& ready, const durability::EventLog& log,
+            const mirror::Mirror* mirror);
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
@@ -115,6 +117,7 @@ class ReadApi {
     metrics::Metrics& metrics_;
     const std::atomic<bool>& ready_;
     const durability::EventLog& log_;
+    const mirror::Mirror* mirror_;  // null without --redis
 };
 
 /// GET / and the files under web_root; nothing outside it is ever served.
@@ -150,6 +153,7 @@ class App {
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
     std::unique_ptr<Persistence> persistence_;  // snapshots, recovery, retention
+    std::unique_ptr<mirror::Mirror> mirror_;    // null without --redis; started after recovery
     std::unique_ptr<metrics::Metrics> metrics_;
     std::unique_ptr<TrackApi> track_;
     std::unique_ptr<ReadApi> read_;

@@ -1,4 +1,5 @@
 #include "tally/daemon/config.hpp"
+#include "tally/mirror/mirror.hpp"
 
 #include <charconv>
 #include <fstream>
@@ -190,7 +191,7 @@ const std::map<std::string, Setter>& setters() {
                  return;
              }
              const std::string url = as_string(v, k);
-             if (!url.empty() && url.rfind("redis://", 0) != 0)
+             if (!url.empty() && !mirror::parse_redis_url(url))
                  bad(k, "expected redis://HOST:PORT[/DB]");
              c.redis_url = url;
          }},
