@@ -31,9 +31,9 @@ std::string redis_url(const RedisServer& redis) {
 /// A config file that makes the mirror flush every kFlushMs (tests wait less).
 class FastFlushConfig {
   public:
-    FastFlushConfig() {
+    explicit FastFlushConfig(int flush_ms = kFlushMs) {
         path_ = dir_.path() + "/tallyd.json";
-        std::ofstream(path_) << R"({"redis": {"flush_ms": )" << kFlushMs << "}}";
+        std::ofstream(path_) << R"({"redis": {"flush_ms": )" << flush_ms << "}}";
     }
     const std::string& path() const { return path_; }
 
@@ -439,6 +439,22 @@ TEST_F(MirrorTest, TwoInstancesSumAndMergeIntoOneRedis) {
                                    ("tally:{default}:mirror:t2:" + date).c_str())
                           .get()),
         2);
+}
+
+TEST_F(MirrorTest, SigtermFlushesToRedisBeforeExiting) {
+    RedisServer redis;
+    FastFlushConfig config(60'000);  // no periodic flush within the test
+    Tallyd daemon(mirror_args(redis, config, "t1"));
+    json expected;
+    {
+        HttpClient client(daemon.port());
+        ASSERT_EQ(send_traffic(client, 40, 5), 40);
+        expected = dashboard_figures(dashboard(client, "today"));
+    }
+    EXPECT_EQ(get_integer(redis, key("default", "count:pageviews:" + today())), 0);
+    EXPECT_EQ(daemon.stop(), 0);
+    EXPECT_EQ(redis_figures(redis, "default", today()), expected);
+    EXPECT_NE(daemon.log_text().find("redis mirror: final flush done"), std::string::npos);
 }
 
 TEST_F(MirrorTest, StartsWithoutRedisAndCatchesUpWhenItAppears) {
