@@ -179,14 +179,25 @@ void Mirror::run() {
         }
         if (!connection_ && std::chrono::steady_clock::now() >= next_connect_)
             connect();
-        flush_all();
+        guarded_flush();
     }
     // The last flush of a clean stop: ship what the store holds now (one connection
     // attempt if Redis is away; the checkpoint makes the next start ship the rest).
     if (!connection_)
         connect();
-    if (connection_ && flush_all())
+    if (connection_ && guarded_flush())
         spdlog::info("redis mirror: final flush done");
+}
+
+bool Mirror::guarded_flush() {
+    try {
+        return flush_all();
+    } catch (const std::exception& e) {
+        // Nothing here should throw but memory running out; the thread must not take the
+        // daemon down with it. The checkpoints make the next connection exact.
+        disconnect(std::string("flush failed: ") + e.what());
+        return false;
+    }
 }
 
 std::map<std::int64_t, DayImage> Mirror::images_of(const std::string& site,
@@ -497,7 +508,8 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
             redis.append({"DEL", key});
     }
     if (fields > 0)
-        redis.append({"PUBLISH", realtime_channel(site), message.dump()});
+        redis.append({"PUBLISH", realtime_channel(site),
+                      message.dump(-1, ' ', false, json::error_handler_t::replace)});
     redis.append({"EXEC"});
     const std::uint64_t sent = redis.take_sent();
 

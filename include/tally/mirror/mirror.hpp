@@ -111,6 +111,8 @@ class Mirror {
     class Connection;
 
     void run();
+    /// flush_all(), with an exception (memory running out) counted as a lost connection.
+    bool guarded_flush();
     /// One pass over every site. Returns false when the connection was lost.
     bool flush_all();
     /// One site's transaction (or, without a connection, its pending count). Adds the
