@@ -165,7 +165,7 @@ int send_traffic(HttpClient& client, int n, int seed, const std::string& site = 
     static const char* countries[] = {"de", "fr", "us", "jp"};
     int ok = 0;
     for (int i = 0; i < n; ++i) {
-        const int k = i + seed * 7919;
+        const long long k = i + seed * 7919LL;
         json view = {{"page_url", "https://example.com/p" + std::to_string((k * k) % 15)},
                      {"session_id", "s" + std::to_string(k % 97)},
                      {"user_id", "u" + std::to_string(k % 61)},
