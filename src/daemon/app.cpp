@@ -32,6 +32,14 @@ App::App(Config config) : config_(std::move(config)) {
     rejects_options.retention_days = config_.retention_days;
     rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
     persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
+    if (!config_.redis_url.empty()) {
+        mirror::MirrorOptions options;
+        options.address = *mirror::parse_redis_url(config_.redis_url);  // checked by the config
+        options.instance_id = config_.instance_id;
+        options.flush_interval = config_.redis_flush;
+        options.retention_days = config_.retention_days;
+        mirror_ = std::make_unique<mirror::Mirror>(std::move(options), *store_);
+    }
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
     build_routes();
@@ -116,6 +124,27 @@ void App::build_routes() {
     metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
                            [this] { return static_cast<double>(store_->rollup_count()); });
 
+    if (mirror_) {
+        auto status = [this] { return mirror_->status(); };
+        metrics_->add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
+                               [status] { return status().up ? 1.0 : 0.0; });
+        metrics_->add_callback(
+            "tally_redis_pending_keys",
+            "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
+            "gauge", [status] { return static_cast<double>(status().pending_fields); });
+        metrics_->add_callback("tally_redis_lag_seconds",
+                               "Time since the mirror last had nothing pending.", "gauge",
+                               [status] { return status().lag_seconds; });
+        metrics_->add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
+                               "counter",
+                               [status] { return static_cast<double>(status().flushes); });
+        metrics_->add_callback("tally_redis_failures_total",
+                               "Mirror flushes lost to Redis errors or disconnections.", "counter",
+                               [status] { return static_cast<double>(status().failures); });
+        metrics_->add_callback("tally_redis_commands_total",
+                               "Commands sent to Redis by the mirror.", "counter",
+                               [status] { return static_cast<double>(status().commands); });
+    }
     if (redis_reader_) {
         mirror::RedisReader* reader = redis_reader_.get();
         metrics_->add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
@@ -130,8 +159,8 @@ void App::build_routes() {
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
                                         workers_);
-    read_ =
-        std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_, redis_reader_.get());
+    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_, mirror_.get(),
+                                      redis_reader_.get());
     static_files_ = std::make_unique<StaticFiles>(config_.web_root);
 }
 
@@ -172,6 +201,8 @@ int App::run() {
     }
     server_->start();
     persistence_->start();
+    if (mirror_)
+        mirror_->start();
     ready_.store(true);
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
@@ -196,9 +227,6 @@ int App::run() {
         durability::fsync_mode_name(config_.fsync),
         config_.redis_url.empty() ? "off" : config_.redis_url, config_.token.empty() ? "off" : "on",
         config_.demo ? "on" : "off", recovery.replay.records - recovery.in_snapshot, recovery.ms);
-    if (!config_.redis_url.empty()) {
-        spdlog::warn("redis mirror: not part of this build yet; --redis is accepted and ignored");
-    }
 
     // A stop() that came before the server existed (say, during the replay) is honoured
     // here: Server::stop() before run() makes run() return at once.
@@ -215,6 +243,8 @@ int App::run() {
     ready_.store(false);
     persistence_->stop();
     log_->close();
+    if (mirror_)
+        mirror_->stop();  // a last flush: Redis gets everything answered
     persistence_->snapshot("shutdown");
     spdlog::info("tallyd stopped");
     return 0;

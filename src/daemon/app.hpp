@@ -22,6 +22,7 @@
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/metrics.hpp"
+#include "tally/mirror/mirror.hpp"
 #include "tally/mirror/redis_reader.hpp"
 #include "tally/store/store.hpp"
 
@@ -92,10 +93,11 @@ class TrackApi {
 /// The read API (SPEC §3), behind the token when one is set.
 class ReadApi {
   public:
-    /// `redis_reader`: with query_source redis, what /dashboard reads (else null).
+    /// `mirror`: null without --redis. `redis_reader`: with query_source redis, what
+    /// /dashboard reads (else null).
     ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
             const std::atomic<bool>& ready, const durability::EventLog& log,
-            mirror::RedisReader* redis_reader = nullptr);
+            const mirror::Mirror* mirror, mirror::RedisReader* redis_reader = nullptr);
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
@@ -133,7 +135,8 @@ class ReadApi {
     metrics::Metrics& metrics_;
     const std::atomic<bool>& ready_;
     const durability::EventLog& log_;
-    mirror::RedisReader* redis_reader_;
+    const mirror::Mirror* mirror_;       // null without --redis
+    mirror::RedisReader* redis_reader_;  // null unless query_source is redis
 };
 
 /// GET / and the files under web_root; nothing outside it is ever served.
@@ -169,6 +172,7 @@ class App {
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
     std::unique_ptr<Persistence> persistence_;  // snapshots, recovery, retention
+    std::unique_ptr<mirror::Mirror> mirror_;    // null without --redis; started after recovery
     std::unique_ptr<metrics::Metrics> metrics_;
     std::unique_ptr<TrackApi> track_;
     std::unique_ptr<ReadApi> read_;

@@ -1,4 +1,5 @@
 #include "tally/daemon/config.hpp"
+#include "tally/mirror/mirror.hpp"
 
 #include <unistd.h>
 #include <charconv>
@@ -9,7 +10,6 @@
 #include <sstream>
 
 #include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_reader.hpp"
 
 namespace tally::daemon {
 
@@ -200,7 +200,7 @@ const std::map<std::string, Setter>& setters() {
                  return;
              }
              const std::string url = as_string(v, k);
-             if (!url.empty() && url.rfind("redis://", 0) != 0)
+             if (!url.empty() && !mirror::parse_redis_url(url))
                  bad(k, "expected redis://HOST:PORT[/DB]");
              c.redis_url = url;
          }},
@@ -361,14 +361,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
         }
     }
     // Keys that depend on each other, once the file and the flags are all in.
-    if (config.query_source == QuerySource::redis) {
-        if (config.redis_url.empty()) {
-            throw ConfigError(
-                "query_source: redis needs redis.url (--query-source redis --redis URL)");
-        }
-        if (!mirror::parse_redis_url(config.redis_url))
-            throw ConfigError("redis.url: expected redis://HOST[:PORT][/DB]");
-    }
+    if (config.query_source == QuerySource::redis && config.redis_url.empty())
+        throw ConfigError("query_source: redis needs redis.url (--query-source redis --redis URL)");
     return result;
 }
 

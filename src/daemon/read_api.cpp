@@ -47,12 +47,13 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
                  const std::atomic<bool>& ready, const durability::EventLog& log,
-                 mirror::RedisReader* redis_reader)
+                 const mirror::Mirror* mirror, mirror::RedisReader* redis_reader)
     : config_(config),
       store_(store),
       metrics_(metrics),
       ready_(ready),
       log_(log),
+      mirror_(mirror),
       redis_reader_(redis_reader) {}
 
 std::optional<http::Response> ReadApi::check_token(const http::Request& request) const {
@@ -318,10 +319,22 @@ http::Response ReadApi::readyz(const http::Request&) const {
     if (!log_.healthy())
         return http::error_response(
             503, "not ready: the event log cannot be written: " + log_.problem());
+    // Dashboards read from Redis (query_source redis): without it they cannot answer.
     if (redis_reader_ != nullptr && !redis_reader_->up())
         return http::error_response(
             503, "not ready: redis (dashboards read from it): " + redis_reader_->problem());
-    return http::json_response(200, R"({"status":"ready"})");
+    if (mirror_ == nullptr)
+        return http::json_response(200, R"({"status":"ready"})");
+    // Redis away does not make the daemon unready: ingest and dashboards go on from memory
+    // (SPEC §6) and Redis catches up later. The answer says so, for whoever looks.
+    const mirror::MirrorStatus status = mirror_->status();
+    nlohmann::json body = {{"status", "ready"},
+                           {"redis", status.up ? "up" : "down"},
+                           {"redis_pending_keys", status.pending_fields},
+                           {"redis_lag_seconds", status.lag_seconds}};
+    if (!status.up)
+        body["redis_problem"] = status.problem;
+    return http::json_response(200, body.dump());
 }
 
 http::Response ReadApi::metrics(const http::Request& request) const {

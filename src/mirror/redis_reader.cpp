@@ -333,43 +333,6 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-std::optional<RedisAddress> parse_redis_url(std::string_view url) {
-    constexpr std::string_view scheme = "redis://";
-    if (!url.starts_with(scheme))
-        return std::nullopt;
-    url.remove_prefix(scheme.size());
-    RedisAddress address;
-    auto number = [](std::string_view text, int min, int max, int& out) {
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-        return ec == std::errc{} && end == text.data() + text.size() && out >= min && out <= max;
-    };
-    if (const auto slash = url.find('/'); slash != std::string_view::npos) {
-        if (!number(url.substr(slash + 1), 0, 1'000'000, address.db))
-            return std::nullopt;
-        url = url.substr(0, slash);
-    }
-    std::string_view port;
-    if (url.starts_with('[')) {  // [::1]:6379
-        const auto close = url.find(']');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        address.host = std::string(url.substr(1, close - 1));
-        const std::string_view rest = url.substr(close + 1);
-        if (!rest.empty() && !rest.starts_with(':'))
-            return std::nullopt;
-        port = rest.empty() ? rest : rest.substr(1);
-    } else {
-        const auto colon = url.find(':');
-        address.host = std::string(url.substr(0, colon));
-        port = colon == std::string_view::npos ? std::string_view{} : url.substr(colon + 1);
-    }
-    if (address.host.empty() || (!port.empty() && !number(port, 1, 65535, address.port)))
-        return std::nullopt;
-    if (port.empty() && url.ends_with(':'))
-        return std::nullopt;
-    return address;
-}
-
 void RedisReader::ContextDeleter::operator()(redisContext* context) const {
     redisFree(context);
 }
@@ -665,8 +628,15 @@ query::Dashboard RedisReader::read(const Job& job) {
 const std::vector<std::string>& RedisReader::instance_keys(const std::string& site) {
     const auto now = Clock::now();
     auto it = instance_keys_.find(site);
-    if (it != instance_keys_.end() && now - it->second.found < options_.instances_refresh)
-        return it->second.keys;
+    // Finding none is kept for a second at most: a fleet that has just started (or a
+    // quiet site that wakes up) is counted at once rather than a refresh later.
+    if (it != instance_keys_.end()) {
+        const auto kept = it->second.keys.empty()
+                              ? std::min<Clock::duration>(options_.instances_refresh, kEmptyKept)
+                              : Clock::duration(options_.instances_refresh);
+        if (now - it->second.found < kept)
+            return it->second.keys;
+    }
     std::vector<std::string> keys = scan(context_.get(), active_pattern(site));
     if (it == instance_keys_.end()) {
         if (instance_keys_.size() >= kMaxCachedSites)

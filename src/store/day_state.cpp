@@ -114,6 +114,7 @@ DayState::DayState(std::size_t top_capacity)
 
 void DayState::apply(const ingest::Event& event) {
     const int minute = ingest::minute_of_day(event.timestamp_ms);
+    ++version;
     visitors.add(event.visitor_id);
     sessions.add(event.session_id);
     if (event.kind == ingest::EventKind::pageview) {
@@ -139,6 +140,7 @@ void DayState::apply(const ingest::Event& event) {
 namespace tally::store {
 
 void DayState::merge(const DayState& other, bool with_funnel) {
+    version += other.version + 1;  // the state changed, whatever other held
     page_views += other.page_views;
     for (std::size_t m = 0; m < pageviews_per_minute.size(); ++m)
         pageviews_per_minute[m] += other.pageviews_per_minute[m];

@@ -27,11 +27,11 @@
 // them, so finding them takes a SCAN MATCH tally:{S}:active:* over the whole keyspace:
 // one call per 1,000 keys of every site (a site's month is about 44,000 keys: minute
 // counters), each a fraction of a millisecond of Redis's time. The names found are kept
-// per site for `instances_refresh` (10 s: a new instance is counted within that; one
-// that left has an expired key, read as 0), so a read costs one MGET of known keys, not
-// a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT kScanCount (and logs it). With
-// many sites this sweep is the reader's main cost on Redis; an index of a site's
-// instances kept by the mirror (a set in the site's slot) would replace it.
+// per site for `instances_refresh` (10 s: a new instance is counted within that, within
+// 1 s when none was known; one that left has an expired key, read as 0), so a read costs
+// one MGET of known keys, not a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT kScanCount
+// (and logs it). With many sites this sweep is the reader's main cost on Redis; an index of a
+// site's instances kept by the mirror (a set in the site's slot) would replace it.
 //
 // Cost of one read (a day, a week or a month of N days), in one to three round trips:
 //   0. when the range holds today and the site's instance keys are stale: the SCAN;
@@ -63,20 +63,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tally/mirror/mirror.hpp"  // RedisAddress, parse_redis_url
 #include "tally/query/query.hpp"
 
 struct redisContext;
 
 namespace tally::mirror {
-
-/// Where Redis is: "redis://HOST[:PORT][/DB]" (port 6379 and database 0 by default;
-/// an IPv6 host goes in brackets).
-struct RedisAddress {
-    std::string host;
-    int port = 6379;
-    int db = 0;
-};
-std::optional<RedisAddress> parse_redis_url(std::string_view url);
 
 struct RedisReaderOptions {
     RedisAddress address;
@@ -120,6 +112,8 @@ class RedisReader {
     /// SCAN bounds for real_time_users (see the essay): up to 10M keys.
     static constexpr int kScanCount = 1000;
     static constexpr int kMaxScanCalls = 10'000;
+    /// How long "no instance keys" is kept (at most; see instance_keys).
+    static constexpr std::chrono::seconds kEmptyKept{1};
     /// Sites whose instance keys are kept; beyond, the cache starts again.
     static constexpr std::size_t kMaxCachedSites = 1024;
 

@@ -134,6 +134,10 @@ struct DayState {
     sketch::SpaceSaving referrers;
     sketch::SpaceSaving countries;
     FunnelLog funnel;
+    /// Events applied to this state since it was made in this process: the Redis mirror
+    /// compares its sum over shards with the sum it last shipped to find changed days. Not
+    /// saved in snapshots (a restart ships every day once anyway).
+    std::uint64_t version = 0;
 
     explicit DayState(std::size_t top_capacity);
 

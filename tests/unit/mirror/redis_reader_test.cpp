@@ -2,7 +2,7 @@
 // layout (keys.hpp): one day, a week whose uniques are the union of its days'
 // HyperLogLogs, ties at the 10th place (one day and several), missing keys, real-time
 // users summed over instances, the same JSON as the local dashboard for the same events,
-// Redis going down and coming back, a full queue, and URL parsing.
+// Redis going down and coming back, and a full queue.
 
 #include <gtest/gtest.h>
 
@@ -433,27 +433,6 @@ TEST_F(Reader, AFullQueueRefusesAtOnceAndStopAnswersTheRest) {
     stopper.join();
     EXPECT_EQ(answered.load(), 2);
     EXPECT_FALSE(reader.read_dashboard("shop", range, count));  // stopped
-}
-
-TEST(RedisUrl, Parse) {
-    auto a = mirror::parse_redis_url("redis://127.0.0.1:6380/2");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "127.0.0.1");
-    EXPECT_EQ(a->port, 6380);
-    EXPECT_EQ(a->db, 2);
-    a = mirror::parse_redis_url("redis://redis");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "redis");
-    EXPECT_EQ(a->port, 6379);
-    EXPECT_EQ(a->db, 0);
-    a = mirror::parse_redis_url("redis://[::1]:7000");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "::1");
-    EXPECT_EQ(a->port, 7000);
-    for (const char* bad : {"http://x", "redis://", "redis://:6379", "redis://h:", "redis://h:0",
-                            "redis://h:99999", "redis://h:12x", "redis://h/db", "redis://[::1"}) {
-        EXPECT_FALSE(mirror::parse_redis_url(bad)) << bad;
-    }
 }
 
 }  // namespace

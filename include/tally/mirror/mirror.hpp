@@ -1,0 +1,144 @@
+#pragma once
+// Mirror: ships the store's figures to Redis (SPEC §6), off the ingest path.
+//
+// One thread, one blocking hiredis connection. Every flush interval (redis.flush_ms, 250 ms)
+// it walks the sites, finds the days that changed since it last shipped them (the sum over
+// shards of DayState::version), reads those days from the store under each shard's lock in
+// turn - the same short reads a dashboard makes, so ingest never waits on Redis - and sends,
+// per site, one pipelined transaction:
+//
+//   MULTI
+//     INCRBY   count:pageviews:D, :D:HH, :D:HH:MM      the changes of the counters
+//     HINCRBY  devices:D, events:D                      ...
+//     ZINCRBY  pages:D, referrers:D, countries:D        ... of the top lists
+//     SET scratch <dense HLL>; PFMERGE hll:visitors:D scratch   (and sessions; DEL scratch)
+//     HSET     mirror:I:D field value ...               the checkpoint (day_image.hpp)
+//     EXPIREAT every key written                        the day's end plus the retention
+//     SET      active:I n PX ...                         this instance's real-time users
+//     PUBLISH  realtime {...}                           the batch, for subscribers
+//   EXEC
+//
+// Exactly once (day_image.hpp): the increments and the checkpoint move together, and on
+// every (re)connection the checkpoints are read back before anything is shipped, so a
+// transaction whose answer was lost (a killed tallyd, a dropped connection, a Redis
+// restart) is neither repeated nor missed.
+//
+// Redis away: the thread reconnects with exponential back-off (100 ms doubling to 10 s);
+// meanwhile it still diffs, so status() shows the pending fields (bounded by the keys, not
+// by the events) and the lag; ingest and local dashboards carry on from memory. A slow Redis
+// only slows this thread: commands time out after redis_command_timeout and count as a lost
+// connection.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "tally/mirror/day_image.hpp"
+#include "tally/store/store.hpp"
+
+namespace tally::mirror {
+
+/// redis://HOST:PORT[/DB], as SPEC §1 gives it.
+struct RedisAddress {
+    std::string host;
+    int port = 6379;
+    int db = 0;
+};
+/// nullopt when `url` is not of that form.
+std::optional<RedisAddress> parse_redis_url(std::string_view url);
+
+struct MirrorOptions {
+    RedisAddress address;
+    std::string instance_id;
+    std::chrono::milliseconds flush_interval{250};
+    int retention_days = 30;  // a day's keys expire this many days after its end
+    std::chrono::milliseconds connect_timeout{1000};
+    std::chrono::milliseconds command_timeout{5000};
+    std::chrono::milliseconds min_backoff{100};
+    std::chrono::milliseconds max_backoff{10'000};
+};
+
+/// What /readyz and /metrics show.
+struct MirrorStatus {
+    bool up = false;
+    std::string problem;               // the last connection or command error, "" when up
+    std::uint64_t pending_fields = 0;  // Redis fields behind the store at the last flush
+    double lag_seconds = 0;            // since the mirror last had nothing pending
+    std::uint64_t flushes = 0;         // transactions that succeeded
+    std::uint64_t failures = 0;        // flush attempts lost to Redis errors
+    std::uint64_t commands = 0;        // Redis commands sent
+    std::uint64_t connects = 0;        // connections made (the first included)
+};
+
+class Mirror {
+  public:
+    Mirror(MirrorOptions options, const store::Store& store);
+    ~Mirror();
+    Mirror(const Mirror&) = delete;
+    Mirror& operator=(const Mirror&) = delete;
+
+    /// Starts the flushing thread.
+    void start();
+    /// A last flush (one connection attempt if down), then the thread ends. Idempotent.
+    void stop();
+
+    MirrorStatus status() const;
+
+  private:
+    static constexpr std::uint64_t kNotCounted = ~std::uint64_t{0};
+    struct DayMirror {
+        std::uint64_t version = 0;  // store versions summed over shards, as last shipped
+        bool loaded = false;        // shipped holds the checkpoint read since the connection
+        Shipped shipped;
+        // While Redis is away: the fields pending at store version counted_version, so an
+        // unchanged day is not read again every flush just to count them.
+        std::uint64_t counted_version = kNotCounted;
+        std::uint64_t pending_fields = 0;
+    };
+    struct SiteMirror {
+        std::map<std::int64_t, DayMirror> days;
+        std::uint64_t active_sent = 0;  // real-time users last written
+        std::int64_t active_sent_at_ms = 0;
+    };
+    class Connection;
+
+    void run();
+    /// flush_all(), with an exception (memory running out) counted as a lost connection.
+    bool guarded_flush();
+    /// One pass over every site. Returns false when the connection was lost.
+    bool flush_all();
+    /// One site's transaction (or, without a connection, its pending count). Adds the
+    /// fields still pending to `pending`. Returns false when the connection was lost.
+    bool flush_site(const std::string& site, SiteMirror& mirror, std::uint64_t& pending);
+    /// The days `days` of `site` as the store holds them now.
+    std::map<std::int64_t, DayImage> images_of(const std::string& site,
+                                               const std::vector<std::int64_t>& days) const;
+    bool connect();
+    void disconnect(std::string problem);
+
+    MirrorOptions options_;
+    const store::Store& store_;
+    std::map<std::string, SiteMirror, std::less<>> sites_;  // the thread's own
+    std::unique_ptr<Connection> connection_;
+    std::chrono::milliseconds backoff_;
+    std::chrono::steady_clock::time_point next_connect_;
+    std::int64_t caught_up_ms_ = 0;  // when a flush last left nothing pending
+
+    mutable std::mutex status_mutex_;
+    MirrorStatus status_;
+
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace tally::mirror
