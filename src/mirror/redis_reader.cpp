@@ -408,6 +408,11 @@ void RedisReader::serve(Job& job) {
             error = failure.what();
             if (failure.connection_lost)
                 disconnect(error);
+        } catch (const std::exception& e) {
+            // Memory ran out, say: where the replies stopped is unknown, so the connection
+            // goes too.
+            error = e.what();
+            disconnect(error);
         }
     } else {
         error = problem();
@@ -466,14 +471,18 @@ bool RedisReader::connect() {
         const std::string why = "cannot connect to " + where + ": " + error + " (next try in " +
                                 std::to_string(backoff_.count()) + " ms)";
         backoff_ = std::min(backoff_ * 2, options_.max_backoff);
-        if (up_.exchange(false, std::memory_order_relaxed))
+        up_.store(false, std::memory_order_relaxed);
+        if (!warned_) {  // once per outage
             spdlog::warn("redis reader: {}", why);
+            warned_ = true;
+        }
         std::lock_guard lock(mutex_);
         problem_ = why;
         return false;
     }
     context_ = std::move(context);
     backoff_ = options_.min_backoff;
+    warned_ = false;
     up_.store(true, std::memory_order_relaxed);
     spdlog::info("redis reader: connected to {}", where);
     std::lock_guard lock(mutex_);
@@ -487,6 +496,7 @@ void RedisReader::disconnect(std::string why) {
     next_attempt_ = Clock::now();
     up_.store(false, std::memory_order_relaxed);
     spdlog::warn("redis reader: connection lost: {}", why);
+    warned_ = true;
     std::lock_guard lock(mutex_);
     problem_ = std::move(why);
 }

@@ -29,11 +29,12 @@
 // counters), each a fraction of a millisecond of Redis's time. The names found are kept
 // per site for `instances_refresh` (10 s: a new instance is counted within that, within
 // 1 s when none was known; one that left has an expired key, read as 0), so a read costs
-// one MGET of known keys, not a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT kScanCount
-// (and logs it). With many sites this sweep is the reader's main cost on Redis; an index of a
-// site's instances kept by the mirror (a set in the site's slot) would replace it.
+// one MGET of known keys, not a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT
+// kScanCount (and logs it). With many sites this sweep is the reader's main cost on
+// Redis; an index of a site's instances kept by the mirror (a set in the site's slot)
+// would replace it.
 //
-// Cost of one read (a day, a week or a month of N days), in one to three round trips:
+// Cost of one read (a day, a week or a month of N days), usually one or two round trips:
 //   0. when the range holds today and the site's instance keys are stale: the SCAN;
 //   1. one MULTI/EXEC, so every figure comes from the same moment of the mirrors' flushes
 //      (each flush is itself a MULTI/EXEC per site): N GET, 2N HGETALL, two PFCOUNT of N
@@ -144,6 +145,7 @@ class RedisReader {
     Context context_;  // the reader thread's only
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_;
+    bool warned_ = false;  // this outage has been logged
     struct InstanceKeys {
         std::vector<std::string> keys;
         Clock::time_point found;
