@@ -1,6 +1,5 @@
 #include "tally/mirror/keys.hpp"
 
-
 namespace tally::mirror {
 
 std::string site_prefix(std::string_view site) {
@@ -81,10 +80,8 @@ std::string active_key(std::string_view site, std::string_view instance) {
     return key;
 }
 
-std::string active_pattern(std::string_view site) {
-    // SCAN's MATCH is a glob: escape what the site could make special. Sites are
-    // [A-Za-z0-9._-], none of which is special, so only the braces need care.
-    return "tally:\\{" + std::string(site) + "\\}:active:*";
+std::string instances_key(std::string_view site) {
+    return site_prefix(site) + "instances";
 }
 
 bool valid_instance_id(std::string_view id) {

@@ -500,6 +500,11 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     }
     if (scratch_used)
         redis.append({"DEL", scratch});
+    // The site's index of instances, kept for as long as the day keys (a reader finds the
+    // active:I keys there), refreshed by every transaction.
+    const std::string instances = instances_key(site);
+    redis.append({"SADD", instances, options_.instance_id});
+    redis.append({"EXPIRE", instances, std::to_string((options_.retention_days + 1) * 86'400)});
     if (active_due) {
         const std::string key = active_key(site, options_.instance_id);
         if (active > 0)

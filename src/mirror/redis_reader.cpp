@@ -298,29 +298,15 @@ void finish(redisContext* context, std::vector<UnionTop>& unions) {
     }
 }
 
-/// The names of every key matching `pattern`, by SCAN (at most kMaxScanCalls calls).
-std::vector<std::string> scan(redisContext* context, const std::string& pattern) {
-    const std::string count = std::to_string(RedisReader::kScanCount);
-    std::string cursor = "0";
+/// The active:I keys of the instances that mirror `site` (its instances set).
+std::vector<std::string> instance_active_keys(redisContext* context, const std::string& site) {
+    const Reply reply = std::move(round_trip(context, {{"SMEMBERS", instances_key(site)}})[0]);
+    const redisReply* members = array_of(reply.get());
     std::vector<std::string> keys;
-    for (int call = 0; call < RedisReader::kMaxScanCalls; ++call) {
-        const Reply reply =
-            std::move(round_trip(context, {{"SCAN", cursor, "MATCH", pattern, "COUNT", count}})[0]);
-        if (array_of(reply.get())->elements != 2)
-            throw ReadFailure("unexpected reply to SCAN", false);
-        cursor = std::string(text_of(reply->element[0]));
-        const redisReply* found = array_of(reply->element[1]);
-        for (std::size_t i = 0; i < found->elements; ++i)
-            keys.emplace_back(text_of(found->element[i]));
-        if (cursor == "0")
-            break;
-    }
-    if (cursor != "0")
-        spdlog::warn("redis reader: SCAN {} cut after {} calls", pattern,
-                     RedisReader::kMaxScanCalls);
-    // SCAN may return a key twice (when the table is resized between calls).
+    keys.reserve(members->elements);
+    for (std::size_t i = 0; i < members->elements; ++i)
+        keys.push_back(active_key(site, text_of(members->element[i])));
     std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     return keys;
 }
 
@@ -647,7 +633,7 @@ const std::vector<std::string>& RedisReader::instance_keys(const std::string& si
         if (now - it->second.found < kept)
             return it->second.keys;
     }
-    std::vector<std::string> keys = scan(context_.get(), active_pattern(site));
+    std::vector<std::string> keys = instance_active_keys(context_.get(), site);
     if (it == instance_keys_.end()) {
         if (instance_keys_.size() >= kMaxCachedSites)
             instance_keys_.clear();

@@ -74,7 +74,9 @@ TEST_F(FleetRead, DashboardTodayComesFromRedis) {
     run({"HINCRBY", k.events, "signup", "1"});
     // Two instances' real-time users.
     run({"SET", mirror::active_key("fleetonly", "a"), "2", "PX", "60000"});
+    run({"SADD", mirror::instances_key("fleetonly"), "a"});
     run({"SET", mirror::active_key("fleetonly", "b"), "1", "PX", "60000"});
+    run({"SADD", mirror::instances_key("fleetonly"), "b"});
 
     const std::string expected =
         R"({"date":")" + day +

@@ -26,6 +26,9 @@
 //                                                 deleted in the same transaction
 //   tally:{S}:active:I                   string   instance I's real-time users, expiring
 //                                                 a few flushes after its last write
+//   tally:{S}:instances                  set      the instances that mirror the site (so a
+//                                                 reader finds their active:I keys without
+//                                                 a SCAN of the keyspace)
 // Sites match [A-Za-z0-9._-]{1,64} and instance ids are checked at start-up (no braces,
 // colons or spaces), so no key can be confused with another's.
 
@@ -52,8 +55,7 @@ std::string realtime_channel(std::string_view site);
 std::string checkpoint_key(std::string_view site, std::string_view instance, std::string_view date);
 std::string scratch_key(std::string_view site, std::string_view instance);
 std::string active_key(std::string_view site, std::string_view instance);
-/// The pattern SCAN uses to find every instance's real-time users of a site.
-std::string active_pattern(std::string_view site);
+std::string instances_key(std::string_view site);
 
 /// True when `id` can name an instance inside keys: 1-64 of [A-Za-z0-9._-].
 bool valid_instance_id(std::string_view id);

@@ -23,19 +23,15 @@
 // `health_interval`, so up() - which /readyz reports - recovers when Redis comes back
 // even if no read arrives (a load balancer that trusts /readyz sends none).
 //
-// real_time_users. Each instance's figure is its own key, active:I, and nothing lists
-// them, so finding them takes a SCAN MATCH tally:{S}:active:* over the whole keyspace:
-// one call per 1,000 keys of every site (a site's month is about 44,000 keys: minute
-// counters), each a fraction of a millisecond of Redis's time. The names found are kept
-// per site for `instances_refresh` (10 s: a new instance is counted within that, within
-// 1 s when none was known; one that left has an expired key, read as 0), so a read costs
-// one MGET of known keys, not a SCAN. A SCAN is cut after kMaxScanCalls calls of COUNT
-// kScanCount (and logs it). With many sites this sweep is the reader's main cost on
-// Redis; an index of a site's instances kept by the mirror (a set in the site's slot)
-// would replace it.
+// real_time_users. Each instance's figure is its own key, active:I, expiring a few seconds
+// after the instance's last flush; the mirror lists the instances of a site in the set
+// tally:{S}:instances (keys.hpp), so finding the keys is one SMEMBERS, not a SCAN of the
+// keyspace. The names found are kept per site for `instances_refresh` (10 s: a new
+// instance is counted within that, within 1 s when none was known; one that left has an
+// expired key, read as 0), so a read usually costs one MGET of known keys.
 //
 // Cost of one read (a day, a week or a month of N days), usually one or two round trips:
-//   0. when the range holds today and the site's instance keys are stale: the SCAN;
+//   0. when the range holds today and the site's instance keys are stale: SMEMBERS;
 //   1. one MULTI/EXEC, so every figure comes from the same moment of the mirrors' flushes
 //      (each flush is itself a MULTI/EXEC per site): N GET, 2N HGETALL, two PFCOUNT of N
 //      keys each, the MGET of the instance keys, and for each top list ZREVRANGE 0 9 (one
@@ -78,7 +74,7 @@ struct RedisReaderOptions {
     std::chrono::milliseconds min_backoff{100};
     std::chrono::milliseconds max_backoff{2000};
     std::chrono::milliseconds health_interval{1000};
-    std::chrono::milliseconds instances_refresh{10'000};  // how long SCAN's findings hold
+    std::chrono::milliseconds instances_refresh{10'000};  // how long SMEMBERS's findings hold
     std::size_t union_chunk = 64;  // the threshold algorithm's first read per day (doubles)
 };
 
@@ -110,9 +106,6 @@ class RedisReader {
     /// Answers every queued read with an error, and joins the thread. Idempotent.
     void stop();
 
-    /// SCAN bounds for real_time_users (see the essay): up to 10M keys.
-    static constexpr int kScanCount = 1000;
-    static constexpr int kMaxScanCalls = 10'000;
     /// How long "no instance keys" is kept (at most; see instance_keys).
     static constexpr std::chrono::seconds kEmptyKept{1};
     /// Sites whose instance keys are kept; beyond, the cache starts again.
@@ -138,7 +131,8 @@ class RedisReader {
     bool connect();
     void disconnect(std::string why);
     query::Dashboard read(const Job& job);
-    /// The names of `site`'s active:I keys, from SCAN at most `instances_refresh` ago.
+    /// The names of `site`'s active:I keys, from its instances set at most
+    /// `instances_refresh` ago.
     const std::vector<std::string>& instance_keys(const std::string& site);
 
     const RedisReaderOptions options_;

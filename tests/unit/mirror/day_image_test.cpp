@@ -198,6 +198,7 @@ TEST(Keys, FollowSpecSixWithTheSiteAsHashTag) {
     EXPECT_EQ(realtime_channel("shop"), "tally:{shop}:realtime");
     EXPECT_EQ(checkpoint_key("shop", "t-1", "2026-11-22"), "tally:{shop}:mirror:t-1:2026-11-22");
     EXPECT_EQ(active_key("shop", "t-1"), "tally:{shop}:active:t-1");
+    EXPECT_EQ(instances_key("shop"), "tally:{shop}:instances");
     EXPECT_TRUE(valid_instance_id("tally-1.eu_west"));
     EXPECT_FALSE(valid_instance_id(""));
     EXPECT_FALSE(valid_instance_id("a:b"));

@@ -56,7 +56,7 @@ class Reader : public ::testing::Test {
         o.min_backoff = std::chrono::milliseconds(20);
         o.max_backoff = std::chrono::milliseconds(200);
         o.health_interval = std::chrono::milliseconds(100);
-        o.instances_refresh = std::chrono::milliseconds(0);  // SCAN on every read
+        o.instances_refresh = std::chrono::milliseconds(0);  // SMEMBERS on every read
         o.union_chunk = 2;  // several rounds of the threshold algorithm even on small sets
         return o;
     }
@@ -263,17 +263,12 @@ TEST_F(Reader, MissingKeysAreZeros) {
 
 TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
     run({"SET", mirror::active_key("shop", "a"), "3", "PX", "60000"});
+    run({"SADD", mirror::instances_key("shop"), "a"});
     run({"SET", mirror::active_key("shop", "b.2"), "4", "PX", "60000"});
+    run({"SADD", mirror::instances_key("shop"), "b.2"});
     run({"SET", mirror::active_key("shop2", "a"), "100", "PX", "60000"});  // another site
-    // Enough other keys that SCAN takes several calls.
-    for (int i = 0; i < 3000; i += 500) {
-        std::vector<std::string> mset = {"MSET"};
-        for (int j = i; j < i + 500; ++j) {
-            mset.push_back("tally:{shop}:count:pageviews:2020-01-01:" + std::to_string(j));
-            mset.push_back("1");
-        }
-        run(mset);
-    }
+    run({"SADD", mirror::instances_key("shop2"), "a"});
+    run({"SADD", mirror::instances_key("shop"), "gone"});  // listed, its key expired: 0
     const std::int64_t today = ingest::day_of(ingest::now_ms());
     Answer now = read(*reader_, "shop", range_of("today"));
     ASSERT_TRUE(now.dashboard) << now.error;
@@ -283,18 +278,21 @@ TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
     EXPECT_EQ(yesterday.dashboard->real_time_users, 0u);
 }
 
-TEST_F(Reader, InstanceKeysFoundBySCANAreKeptForAWhile) {
+TEST_F(Reader, TheInstancesListIsKeptForAWhile) {
     RedisReaderOptions o = options();
     o.instances_refresh = std::chrono::hours(1);
     RedisReader reader(o);
     run({"SET", mirror::active_key("shop", "a"), "3", "PX", "60000"});
+    run({"SADD", mirror::instances_key("shop"), "a"});
     Answer first = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(first.dashboard) << first.error;
     EXPECT_EQ(first.dashboard->real_time_users, 3u);
-    // A known instance's figure is read afresh; a new instance waits for the next SCAN;
+    // A known instance's figure is read afresh; a new instance waits for the next SMEMBERS;
     // one whose key expired counts 0.
     run({"SET", mirror::active_key("shop", "a"), "5", "PX", "60000"});
+    run({"SADD", mirror::instances_key("shop"), "a"});
     run({"SET", mirror::active_key("shop", "b"), "4", "PX", "60000"});
+    run({"SADD", mirror::instances_key("shop"), "b"});
     Answer second = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(second.dashboard) << second.error;
     EXPECT_EQ(second.dashboard->real_time_users, 5u);
@@ -302,7 +300,7 @@ TEST_F(Reader, InstanceKeysFoundBySCANAreKeptForAWhile) {
     Answer third = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(third.dashboard) << third.error;
     EXPECT_EQ(third.dashboard->real_time_users, 0u);
-    // The fixture's reader scans on every read.
+    // The fixture's reader reads the instances set on every read.
     EXPECT_NE(json("shop", "today").find(R"("real_time_users":4,)"), std::string::npos);
 }
 
