@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Issue 5's benchmark: the Redis mirror's cost and the seed 000 comparison. Not a test.
+#   tests/bench/run_mirror_bench.sh [seconds] [rounds]        (default 10 s, 2 rounds)
+# One run, same machine, one line per figure, the ratios at the end:
+#   1. seed 000 design: tests/bench/seed000_baseline, 8 hiredis clients, its own
+#      redis-server (no persistence) -> events/s.
+#   2./3. per round, a fresh tallyd (fresh data dir) without and then with
+#      --redis redis://127.0.0.1:P to a fresh redis-server, for loadgen --mode batch
+#      (1,000-event bodies, 4 connections) and --mode pageview (64 connections): events/s
+#      each, the on/off ratio per round and its median over the rounds (target >= 0.9).
+#      After every mirror-on run: Redis's day page-view counter against tallyd's
+#      /dashboard/today, and DBSIZE (both 0 while --redis is accepted but ignored).
+#   4. tallyd --redis fed batches at a fixed event rate (default 100,000 events/s):
+#      over the window (the run minus a second at each end) Redis commands/s
+#      (INFO stats total_commands_processed delta), Redis CPU (INFO cpu sys + user delta),
+#      tallyd's and loadgen's CPU (/proc/PID/stat), as % of one core.
+#   5. tallyd + Redis events/s (mirror on, batch, median) / seed 000 events/s (target >= 20).
+# Settings (environment, printed in the header):
+#   MIRROR_BENCH_THREADS  tallyd --threads (default 1: see README, "Redis mirror benchmark")
+#   MIRROR_BENCH_FSYNC    tallyd --fsync, the same for every run (default interval, the default)
+#   MIRROR_BENCH_REDIS    the mirror's redis-server: aof (appendonly, everysec, as docker/
+#                         does; default) or none (no persistence, as seed 000's)
+#   MIRROR_BENCH_RATE     step 4's events/s (default 100000)
+# Every process it starts is stopped on exit; loopback only, free ports, bounded waits.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+rounds=${2:-2}
+build=${TALLY_BUILD_DIR:-build}
+threads=${MIRROR_BENCH_THREADS:-1}
+fsync=${MIRROR_BENCH_FSYNC:-interval}
+persist=${MIRROR_BENCH_REDIS:-aof}
+rate=${MIRROR_BENCH_RATE:-100000}
+for tool in redis-server redis-cli curl; do
+  command -v "$tool" >/dev/null || {
+    echo "run_mirror_bench.sh: $tool is needed (scripts/install-deps.sh --test)" >&2
+    exit 1
+  }
+done
+case $persist in
+  aof) redis_persist=(--save "" --appendonly yes --appendfsync everysec) ;;
+  none) redis_persist=(--save "" --appendonly no) ;;
+  *) echo "run_mirror_bench.sh: MIRROR_BENCH_REDIS is aof or none" >&2; exit 2 ;;
+esac
+cmake --build "$build" --target tallyd loadgen seed000_baseline >/dev/null
+loadgen=$build/tests/bench/loadgen
+# On the build's disk rather than /tmp: the event log's (and the AOF's) writes are real.
+work=$(mktemp -d -p "$PWD/$build" mirror-bench-XXXXXX)
+tallyd_pid= redis_pid= load_pid=
+stop() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
+cleanup() { stop "$load_pid"; stop "$tallyd_pid"; stop "$redis_pid"; rm -rf "$work"; }
+trap cleanup EXIT
+
+. tests/bench/lib.sh  # free_port, wait_port
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }  # field NAME "k=v ..." -> v
+median() {  # of the numbers in $1; the mean of the middle two for an even count
+  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ticks=$(getconf CLK_TCK)
+cpu_s() {  # CPU seconds (user + system) of process $1; fields after the ")" of the name
+  awk -v t="$ticks" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"
+}
+
+redis_port=
+start_redis() {
+  stop "$redis_pid"; redis_pid=
+  redis_port=$(free_port)
+  local dir=$work/redis-$redis_port
+  mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir" "${redis_persist[@]}" \
+    --logfile "$dir/redis.log" &
+  redis_pid=$!
+  wait_port "$redis_port"
+  for _ in $(seq 50); do  # bounded: 5 s
+    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  echo "run_mirror_bench.sh: redis-server did not answer" >&2
+  return 1
+}
+redis_info() { redis-cli -p "$redis_port" INFO "$1" | tr -d '\r' | sed -n "s/^$2:\([0-9.]*\)$/\1/p"; }
+redis_cpu() { awk -v s="$(redis_info cpu used_cpu_sys)" -v u="$(redis_info cpu used_cpu_user)" 'BEGIN { print s + u }'; }
+
+port=$(free_port)
+run=0
+start_tallyd() {  # [--redis URL]
+  stop "$tallyd_pid"; tallyd_pid=
+  run=$((run + 1))
+  rm -rf "$work/data$((run - 1))"
+  "$build/src/daemon/tallyd" --listen "127.0.0.1:$port" --data-dir "$work/data$run" \
+    --threads "$threads" --fsync "$fsync" --log-level warn "$@" >>"$work/tallyd.log" 2>&1 &
+  tallyd_pid=$!
+  wait_port "$port"
+}
+
+# tallyd's page views today against Redis's day counter once the mirror has flushed
+# (bounded: 3 s, 12 flushes at the default redis.flush_ms), and the number of keys.
+mirror_check() {
+  local dash date mine theirs=0
+  for _ in $(seq 30); do
+    dash=$(curl -s "http://127.0.0.1:$port/dashboard/today")
+    date=$(sed -n 's/.*"date":"\([0-9-]*\)".*/\1/p' <<<"$dash")
+    mine=$(sed -n 's/.*"page_views":\([0-9]*\).*/\1/p' <<<"$dash")
+    theirs=$(redis-cli -p "$redis_port" GET "tally:{default}:count:pageviews:$date")
+    [ "${theirs:-0}" = "$mine" ] && break
+    sleep 0.1
+  done
+  echo "    mirror check: redis page views ${theirs:-0} of tallyd's $mine ($date), DBSIZE $(redis-cli -p "$redis_port" DBSIZE)"
+}
+
+# One measured run of loadgen mode $1 against a fresh tallyd, mirror "off" or "on" ($2):
+# prints the line, sets $eps. (Not called in $(...): its processes must stay this shell's.)
+measure() {
+  local mode=$1 mirror=$2 out
+  if [ "$mirror" = on ]; then
+    start_redis
+    start_tallyd --redis "redis://127.0.0.1:$redis_port"
+  else
+    start_tallyd
+  fi
+  if [ "$mode" = batch ]; then
+    out=$("$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds")
+  else
+    out=$("$loadgen" --port "$port" --mode pageview --connections 64 --seconds "$seconds")
+  fi
+  echo "round $round  $mode  mirror $mirror  $out"
+  if [ "$mirror" = on ]; then
+    mirror_check
+    stop "$redis_pid"; redis_pid=
+  fi
+  eps=$(field events_per_s "$out")
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u '+%F %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tallyd: --threads $threads --fsync $fsync; mirror redis $(redis-server --version | cut -d' ' -f3): $persist ($([ "$persist" = aof ] && echo 'appendonly yes, appendfsync everysec' || echo 'no persistence'))"
+
+# --- 1. the seed 000 design
+seed=$("$build/tests/bench/seed000_baseline" --seconds "$seconds" --threads 8)
+echo "seed000  $seed"
+seed_eps=$(field events_per_s "$seed")
+
+# --- 2. and 3. mirror off / on, alternating, per round
+declare -A all=()
+for round in $(seq "$rounds"); do
+  for mode in batch pageview; do
+    measure "$mode" off; off=$eps
+    measure "$mode" on; on=$eps
+    all[$mode-off]="${all[$mode-off]:-} $off"
+    all[$mode-on]="${all[$mode-on]:-} $on"
+    all[$mode-ratio]="${all[$mode-ratio]:-} $(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')"
+    awk -v a="$on" -v b="$off" -v r="$round" -v m="$mode" \
+      'BEGIN { printf "round %d  %s  on/off = %.0f / %.0f = %.2f\n", r, m, a, b, a / b }'
+  done
+done
+stop "$tallyd_pid"; tallyd_pid=
+if grep -q "ignored" "$work/tallyd.log"; then
+  echo "NOTE: this tallyd ignores --redis (the mirror is not in this build): on and off measure the same"
+fi
+
+# --- 4. a fixed event rate with the mirror on: what it costs Redis and tallyd
+round=rate
+start_redis
+start_tallyd --redis "redis://127.0.0.1:$redis_port"
+"$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds" \
+  --event-rate "$rate" >"$work/rate.txt" &
+load_pid=$!
+window=$(awk -v s="$seconds" 'BEGIN { w = s - 2; print (w < 1 ? 1 : w) }')
+sleep 1
+t0=$(date +%s.%N); c0=$(redis_info stats total_commands_processed); r0=$(redis_cpu)
+d0=$(cpu_s "$tallyd_pid"); l0=$(cpu_s "$load_pid")
+sleep "$window"
+t1=$(date +%s.%N); c1=$(redis_info stats total_commands_processed); r1=$(redis_cpu)
+d1=$(cpu_s "$tallyd_pid"); l1=$(cpu_s "$load_pid")
+wait "$load_pid"; load_pid=
+echo "at $rate events/s  $(cat "$work/rate.txt")"
+awk -v w="$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')" -v c="$((c1 - c0))" \
+  -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" -v l0="$l0" -v l1="$l1" 'BEGIN {
+  printf "at the fixed rate, over %.1f s: redis commands/s %.0f, redis CPU %.1f %%, tallyd CPU %.1f %%, loadgen CPU %.1f %% (of one core)\n",
+    w, c / w, 100 * (r1 - r0) / w, 100 * (d1 - d0) / w, 100 * (l1 - l0) / w }'
+mirror_check
+
+# --- 5. the ratios
+b_on=$(median "${all[batch-on]}")
+awk -v bo="$b_on" -v bf="$(median "${all[batch-off]}")" -v br="$(median "${all[batch-ratio]}")" \
+  -v po="$(median "${all[pageview-on]}")" -v pf="$(median "${all[pageview-off]}")" \
+  -v pr="$(median "${all[pageview-ratio]}")" -v s="$seed_eps" 'BEGIN {
+  printf "median events/s: batch off %.0f, on %.0f; pageview off %.0f, on %.0f\n", bf, bo, pf, po
+  printf "median on/off ratio (target >= 0.9): batch %.2f, pageview %.2f\n", br, pr
+  printf "tallyd + Redis (batch, mirror on) / seed 000 = %.0f / %.0f = %.1fx (target >= 20)\n", bo, s, bo / s }'
