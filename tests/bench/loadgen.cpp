@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
         else if (k == "--rate")
             o.rate = std::atof(v);
         else if (k == "--event-rate")
-            o.event_rate = std::atof(v);
+            o.event_rate = std::strtod(v, nullptr);
         else if (k == "--batch-size")
             o.batch_size = std::atoi(v);
         else {
