@@ -3,20 +3,22 @@
 #   tests/bench/run_mirror_bench.sh [seconds] [rounds]        (default 10 s, 2 rounds)
 # One run, same machine, one line per figure, the ratios at the end:
 #   1. seed 000 design: tests/bench/seed000_baseline, 8 hiredis clients, its own
-#      redis-server (no persistence) -> events/s.
+#      redis-server (no persistence) -> events/s. Run at the start and again at the end.
 #   2./3. per round, a fresh tallyd (fresh data dir) without and then with
 #      --redis redis://127.0.0.1:P to a fresh redis-server, for loadgen --mode batch
 #      (1,000-event bodies, 4 connections) and --mode pageview (64 connections): events/s
 #      each, the on/off ratio per round and its median over the rounds (target >= 0.9).
-#      After every mirror-on run: Redis's day page-view counter against tallyd's
-#      /dashboard/today, and DBSIZE (both 0 while --redis is accepted but ignored).
 #   4. tallyd --redis fed batches at a fixed event rate (default 100,000 events/s):
 #      over the window (the run minus a second at each end) Redis commands/s
 #      (INFO stats total_commands_processed delta), Redis CPU (INFO cpu sys + user delta),
 #      tallyd's and loadgen's CPU (/proc/PID/stat), as % of one core.
-#   5. tallyd + Redis events/s (mirror on, batch, median) / seed 000 events/s (target >= 20).
+#   5. flat out: per round, tallyd with a thread per core (its default) and the mirror on,
+#      batch; its median events/s / seed 000's median events/s (target >= 20).
+# After every mirror-on run: Redis's day page-view counter against tallyd's
+# /dashboard/today (they must be equal once the mirror has flushed), and DBSIZE.
 # Settings (environment, printed in the header):
-#   MIRROR_BENCH_THREADS  tallyd --threads (default 1: see README, "Redis mirror benchmark")
+#   MIRROR_BENCH_THREADS  tallyd --threads for steps 2-4 (default 1: the steadiest on/off
+#                         comparison on two cores; README, "Redis mirror benchmark")
 #   MIRROR_BENCH_FSYNC    tallyd --fsync, the same for every run (default interval, the default)
 #   MIRROR_BENCH_REDIS    the mirror's redis-server: aof (appendonly, everysec, as docker/
 #                         does; default) or none (no persistence, as seed 000's)
@@ -85,7 +87,7 @@ redis_cpu() { awk -v s="$(redis_info cpu used_cpu_sys)" -v u="$(redis_info cpu u
 
 port=$(free_port)
 run=0
-start_tallyd() {  # [--redis URL]
+start_tallyd() {  # [--redis URL]; a fresh data dir each time (the previous one is removed)
   stop "$tallyd_pid"; tallyd_pid=
   run=$((run + 1))
   rm -rf "$work/data$((run - 1))"
@@ -110,10 +112,11 @@ mirror_check() {
   echo "    mirror check: redis page views ${theirs:-0} of tallyd's $mine ($date), DBSIZE $(redis-cli -p "$redis_port" DBSIZE)"
 }
 
-# One measured run of loadgen mode $1 against a fresh tallyd, mirror "off" or "on" ($2):
-# prints the line, sets $eps. (Not called in $(...): its processes must stay this shell's.)
+# One measured run of loadgen mode $1 against a fresh tallyd, mirror "off" or "on" ($2),
+# labelled $3: prints the line, sets $eps. (Not called in $(...): the processes it starts
+# must be this shell's, for `stop` and the trap.)
 measure() {
-  local mode=$1 mirror=$2 out
+  local mode=$1 mirror=$2 label=$3 out
   if [ "$mirror" = on ]; then
     start_redis
     start_tallyd --redis "redis://127.0.0.1:$redis_port"
@@ -125,28 +128,35 @@ measure() {
   else
     out=$("$loadgen" --port "$port" --mode pageview --connections 64 --seconds "$seconds")
   fi
-  echo "round $round  $mode  mirror $mirror  $out"
+  echo "$label  $mode  mirror $mirror  $out"
   if [ "$mirror" = on ]; then
     mirror_check
     stop "$redis_pid"; redis_pid=
   fi
+  stop "$tallyd_pid"; tallyd_pid=
   eps=$(field events_per_s "$out")
 }
 
+seed000() {
+  local out
+  out=$("$build/tests/bench/seed000_baseline" --seconds "$seconds" --threads 8)
+  echo "seed000  $out"
+  seed_all="${seed_all:-} $(field events_per_s "$out")"
+}
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u '+%F %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "tallyd: --threads $threads --fsync $fsync; mirror redis $(redis-server --version | cut -d' ' -f3): $persist ($([ "$persist" = aof ] && echo 'appendonly yes, appendfsync everysec' || echo 'no persistence'))"
+echo "tallyd: --threads $threads (flat out: 0, one per core) --fsync $fsync; loadgen: batch 1000 events x 4 connections, pageview 64 connections"
+echo "mirror's redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2): $persist ($([ "$persist" = aof ] && echo 'appendonly yes, appendfsync everysec' || echo 'no persistence'))"
 
 # --- 1. the seed 000 design
-seed=$("$build/tests/bench/seed000_baseline" --seconds "$seconds" --threads 8)
-echo "seed000  $seed"
-seed_eps=$(field events_per_s "$seed")
+seed000
 
 # --- 2. and 3. mirror off / on, alternating, per round
 declare -A all=()
 for round in $(seq "$rounds"); do
   for mode in batch pageview; do
-    measure "$mode" off; off=$eps
-    measure "$mode" on; on=$eps
+    measure "$mode" off "round $round"; off=$eps
+    measure "$mode" on "round $round"; on=$eps
     all[$mode-off]="${all[$mode-off]:-} $off"
     all[$mode-on]="${all[$mode-on]:-} $on"
     all[$mode-ratio]="${all[$mode-ratio]:-} $(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')"
@@ -154,13 +164,11 @@ for round in $(seq "$rounds"); do
       'BEGIN { printf "round %d  %s  on/off = %.0f / %.0f = %.2f\n", r, m, a, b, a / b }'
   done
 done
-stop "$tallyd_pid"; tallyd_pid=
 if grep -q "ignored" "$work/tallyd.log"; then
   echo "NOTE: this tallyd ignores --redis (the mirror is not in this build): on and off measure the same"
 fi
 
 # --- 4. a fixed event rate with the mirror on: what it costs Redis and tallyd
-round=rate
 start_redis
 start_tallyd --redis "redis://127.0.0.1:$redis_port"
 "$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds" \
@@ -174,18 +182,29 @@ sleep "$window"
 t1=$(date +%s.%N); c1=$(redis_info stats total_commands_processed); r1=$(redis_cpu)
 d1=$(cpu_s "$tallyd_pid"); l1=$(cpu_s "$load_pid")
 wait "$load_pid"; load_pid=
-echo "at $rate events/s  $(cat "$work/rate.txt")"
+echo "fixed rate $rate events/s  $(cat "$work/rate.txt")"
 awk -v w="$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')" -v c="$((c1 - c0))" \
   -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" -v l0="$l0" -v l1="$l1" 'BEGIN {
-  printf "at the fixed rate, over %.1f s: redis commands/s %.0f, redis CPU %.1f %%, tallyd CPU %.1f %%, loadgen CPU %.1f %% (of one core)\n",
+  printf "fixed rate, over %.1f s: redis commands/s %.0f, redis CPU %.1f %%, tallyd CPU %.1f %%, loadgen CPU %.1f %% (of one core)\n",
     w, c / w, 100 * (r1 - r0) / w, 100 * (d1 - d0) / w, 100 * (l1 - l0) / w }'
 mirror_check
+stop "$tallyd_pid"; tallyd_pid=
+stop "$redis_pid"; redis_pid=
 
-# --- 5. the ratios
-b_on=$(median "${all[batch-on]}")
-awk -v bo="$b_on" -v bf="$(median "${all[batch-off]}")" -v br="$(median "${all[batch-ratio]}")" \
-  -v po="$(median "${all[pageview-on]}")" -v pf="$(median "${all[pageview-off]}")" \
-  -v pr="$(median "${all[pageview-ratio]}")" -v s="$seed_eps" 'BEGIN {
+# --- 5. flat out: tallyd as deployed (a thread per core) with the mirror, then seed 000 again
+threads=0
+flat=
+for round in $(seq "$rounds"); do
+  measure batch on "flat out $round"
+  flat="$flat $eps"
+done
+seed000
+
+# --- the figures
+awk -v bf="$(median "${all[batch-off]}")" -v bo="$(median "${all[batch-on]}")" \
+  -v br="$(median "${all[batch-ratio]}")" -v pf="$(median "${all[pageview-off]}")" \
+  -v po="$(median "${all[pageview-on]}")" -v pr="$(median "${all[pageview-ratio]}")" \
+  -v f="$(median "$flat")" -v s="$(median "$seed_all")" 'BEGIN {
   printf "median events/s: batch off %.0f, on %.0f; pageview off %.0f, on %.0f\n", bf, bo, pf, po
   printf "median on/off ratio (target >= 0.9): batch %.2f, pageview %.2f\n", br, pr
-  printf "tallyd + Redis (batch, mirror on) / seed 000 = %.0f / %.0f = %.1fx (target >= 20)\n", bo, s, bo / s }'
+  printf "tallyd + Redis flat out (batch, mirror on, median) / seed 000 (median) = %.0f / %.0f = %.1fx (target >= 20)\n", f, s, f / s }'
