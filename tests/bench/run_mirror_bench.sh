@@ -8,8 +8,8 @@
 #      --redis redis://127.0.0.1:P to a fresh redis-server, for loadgen --mode batch
 #      (1,000-event bodies, 4 connections) and --mode pageview (64 connections): events/s
 #      each, the on/off ratio per round and its median over the rounds (target >= 0.9).
-#   4. tallyd --redis fed batches at a fixed event rate (default 100,000 events/s):
-#      over the window (the run minus a second at each end) Redis commands/s
+#   4. tallyd fed batches at a fixed event rate (default 100,000 events/s), mirror on, then
+#      off: over the window (the run minus a second at each end) Redis commands/s
 #      (INFO stats total_commands_processed delta), Redis CPU (INFO cpu sys + user delta),
 #      tallyd's and loadgen's CPU (/proc/PID/stat), as % of one core.
 #   5. flat out: per round, tallyd with a thread per core (its default) and the mirror on,
@@ -168,28 +168,41 @@ if grep -q "ignored" "$work/tallyd.log"; then
   echo "NOTE: this tallyd ignores --redis (the mirror is not in this build): on and off measure the same"
 fi
 
-# --- 4. a fixed event rate with the mirror on: what it costs Redis and tallyd
-start_redis
-start_tallyd --redis "redis://127.0.0.1:$redis_port"
-"$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds" \
-  --event-rate "$rate" >"$work/rate.txt" &
-load_pid=$!
-window=$(awk -v s="$seconds" 'BEGIN { w = s - 2; print (w < 1 ? 1 : w) }')
-sleep 1
-t0=$(date +%s.%N); c0=$(redis_info stats total_commands_processed); r0=$(redis_cpu)
-d0=$(cpu_s "$tallyd_pid"); l0=$(cpu_s "$load_pid")
-sleep "$window"
-t1=$(date +%s.%N); c1=$(redis_info stats total_commands_processed); r1=$(redis_cpu)
-d1=$(cpu_s "$tallyd_pid"); l1=$(cpu_s "$load_pid")
-wait "$load_pid"; load_pid=
-echo "fixed rate $rate events/s  $(cat "$work/rate.txt")"
-awk -v w="$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')" -v c="$((c1 - c0))" \
-  -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" -v l0="$l0" -v l1="$l1" 'BEGIN {
-  printf "fixed rate, over %.1f s: redis commands/s %.0f, redis CPU %.1f %%, tallyd CPU %.1f %%, loadgen CPU %.1f %% (of one core)\n",
-    w, c / w, 100 * (r1 - r0) / w, 100 * (d1 - d0) / w, 100 * (l1 - l0) / w }'
-mirror_check
-stop "$tallyd_pid"; tallyd_pid=
-stop "$redis_pid"; redis_pid=
+# --- 4. a fixed event rate, mirror on then off: what the mirror costs Redis and tallyd.
+# At a fixed rate the work is the same in both runs, so tallyd's CPU compares steadily.
+fixed_rate() {  # on|off
+  local mirror=$1 window t0 t1 c0=0 c1=0 r0=0 r1=0 d0 d1 l0 l1
+  if [ "$mirror" = on ]; then
+    start_redis
+    start_tallyd --redis "redis://127.0.0.1:$redis_port"
+  else
+    start_tallyd
+  fi
+  "$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds" \
+    --event-rate "$rate" >"$work/rate.txt" &
+  load_pid=$!
+  window=$(awk -v s="$seconds" 'BEGIN { w = s - 2; print (w < 1 ? 1 : w) }')
+  sleep 1
+  t0=$(date +%s.%N); d0=$(cpu_s "$tallyd_pid"); l0=$(cpu_s "$load_pid")
+  if [ "$mirror" = on ]; then c0=$(redis_info stats total_commands_processed); r0=$(redis_cpu); fi
+  sleep "$window"
+  t1=$(date +%s.%N); d1=$(cpu_s "$tallyd_pid"); l1=$(cpu_s "$load_pid")
+  if [ "$mirror" = on ]; then c1=$(redis_info stats total_commands_processed); r1=$(redis_cpu); fi
+  wait "$load_pid"; load_pid=
+  echo "fixed rate  mirror $mirror  $(cat "$work/rate.txt")"
+  awk -v m="$mirror" -v w="$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')" -v c="$((c1 - c0))" \
+    -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" -v l0="$l0" -v l1="$l1" 'BEGIN {
+    printf "fixed rate  mirror %s, over %.1f s: ", m, w
+    if (m == "on") printf "redis commands/s %.0f, redis CPU %.1f %%, ", c / w, 100 * (r1 - r0) / w
+    printf "tallyd CPU %.1f %%, loadgen CPU %.1f %% (of one core)\n", 100 * (d1 - d0) / w, 100 * (l1 - l0) / w }'
+  if [ "$mirror" = on ]; then
+    mirror_check
+    stop "$redis_pid"; redis_pid=
+  fi
+  stop "$tallyd_pid"; tallyd_pid=
+}
+fixed_rate on
+fixed_rate off
 
 # --- 5. flat out: tallyd as deployed (a thread per core) with the mirror, then seed 000 again
 threads=0
