@@ -48,7 +48,7 @@ cmake --build "$build" --target tallyd loadgen seed000_baseline >/dev/null
 loadgen=$build/tests/bench/loadgen
 # On the build's disk rather than /tmp: the event log's (and the AOF's) writes are real.
 work=$(mktemp -d -p "$PWD/$build" mirror-bench-XXXXXX)
-tallyd_pid= redis_pid= load_pid=
+tallyd_pid='' redis_pid='' load_pid=''
 stop() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() { stop "$load_pid"; stop "$tallyd_pid"; stop "$redis_pid"; rm -rf "$work"; }
 trap cleanup EXIT
