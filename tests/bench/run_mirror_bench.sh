@@ -18,7 +18,7 @@
 # /dashboard/today (they must be equal once the mirror has flushed), and DBSIZE.
 # Settings (environment, printed in the header):
 #   MIRROR_BENCH_THREADS  tallyd --threads for steps 2-4 (default 1: the steadiest on/off
-#                         comparison on two cores; README, "Redis mirror benchmark")
+#                         comparison on two cores; README, "Redis mirror: tests/bench/run_mirror_bench.sh")
 #   MIRROR_BENCH_FSYNC    tallyd --fsync, the same for every run (default interval, the default)
 #   MIRROR_BENCH_REDIS    the mirror's redis-server: aof (appendonly, everysec, as docker/
 #                         does; default) or none (no persistence, as seed 000's)
@@ -33,6 +33,11 @@ threads=${MIRROR_BENCH_THREADS:-1}
 fsync=${MIRROR_BENCH_FSYNC:-interval}
 persist=${MIRROR_BENCH_REDIS:-aof}
 rate=${MIRROR_BENCH_RATE:-100000}
+# Step 4 samples the processes 1 s after the start and 1 s before the end.
+if ! [[ $seconds =~ ^[0-9]+$ && $seconds -ge 4 && $rounds =~ ^[0-9]+$ && $rounds -ge 1 ]]; then
+  echo "usage: run_mirror_bench.sh [seconds >= 4] [rounds >= 1]" >&2
+  exit 2
+fi
 for tool in redis-server redis-cli curl; do
   command -v "$tool" >/dev/null || {
     echo "run_mirror_bench.sh: $tool is needed (scripts/install-deps.sh --test)" >&2
@@ -181,7 +186,7 @@ fixed_rate() {  # on|off
   "$loadgen" --port "$port" --mode batch --batch-size 1000 --connections 4 --seconds "$seconds" \
     --event-rate "$rate" >"$work/rate.txt" &
   load_pid=$!
-  window=$(awk -v s="$seconds" 'BEGIN { w = s - 2; print (w < 1 ? 1 : w) }')
+  window=$((seconds - 2))
   sleep 1
   t0=$(date +%s.%N); d0=$(cpu_s "$tallyd_pid"); l0=$(cpu_s "$load_pid")
   if [ "$mirror" = on ]; then c0=$(redis_info stats total_commands_processed); r0=$(redis_cpu); fi
