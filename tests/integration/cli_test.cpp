@@ -11,24 +11,6 @@
 namespace tally::test {
 namespace {
 
-struct RunResult {
-    int status;
-    std::string output;
-};
-
-RunResult run_tallyd(const std::vector<std::string>& args) {
-    TempDir dir;
-    const std::string log = dir.path() + "/out.log";
-    std::vector<std::string> argv = {tallyd_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process p(argv, log);
-    const int status = p.wait(std::chrono::seconds(10));
-    std::ifstream in(log);
-    std::stringstream s;
-    s << in.rdbuf();
-    return {status, s.str()};
-}
-
 TEST(Cli, HelpAndVersion) {
     RunResult help = run_tallyd({"--help"});
     EXPECT_EQ(help.status, 0);

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "support/http_client.hpp"
@@ -42,6 +44,26 @@ inline json dashboard(HttpClient& client, const std::string& date,
                       const std::string& site = "default") {
     auto r = client.get("/dashboard/" + date + "?site=" + site);
     return r.status == 200 ? json::parse(r.body) : json();
+}
+
+struct RunResult {
+    int status;          // the exit status (-1: still running after 10 s)
+    std::string output;  // stdout and stderr
+};
+
+/// Runs tallyd with `args` to its end (bad flags, --help): a data dir of its own, so that
+/// nothing lands in the working directory (a later --data-dir in `args` wins).
+inline RunResult run_tallyd(const std::vector<std::string>& args) {
+    TempDir dir;
+    const std::string log = dir.path() + "/out.log";
+    std::vector<std::string> argv = {tallyd_path(), "--data-dir", dir.path() + "/data"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, log);
+    const int status = p.wait(std::chrono::seconds(10));
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return {status, s.str()};
 }
 
 /// A fixture with a fresh tallyd and a keep-alive client, and send() for events that

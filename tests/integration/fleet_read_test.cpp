@@ -269,24 +269,6 @@ TEST_F(FleetRead, EqualsTheMirroringInstancesLocalDashboardAndSumsTheFleet) {
         << fleet["top_pages"];
 }
 
-struct RunResult {
-    int status;
-    std::string output;
-};
-
-RunResult run_tallyd(const std::vector<std::string>& args) {
-    TempDir dir;
-    const std::string log = dir.path() + "/out.log";
-    std::vector<std::string> argv = {tallyd_path(), "--data-dir", dir.path() + "/data"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process p(argv, log);
-    const int status = p.wait(std::chrono::seconds(10));
-    std::ifstream in(log);
-    std::stringstream s;
-    s << in.rdbuf();
-    return {status, s.str()};
-}
-
 TEST(FleetConfig, BadSettingsExit2NamingTheKey) {
     RunResult r = run_tallyd({"--query-source", "redis"});
     EXPECT_EQ(r.status, 2);
