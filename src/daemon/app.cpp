@@ -67,6 +67,7 @@ void App::build_routes() {
         // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
         mirror::RedisReaderOptions reader_options;
         reader_options.address = mirror::parse_redis_url(config_.redis_url).value();
+        reader_options.retention_days = config_.retention_days;
         redis_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
         router_.add_prefix_async(
             "dashboard", get, "/dashboard/",
@@ -75,8 +76,14 @@ void App::build_routes() {
         router_.add_prefix("dashboard", get, "/dashboard/",
                            [this](const auto& r) { return read_->dashboard(r); });
     }
-    router_.add_prefix("timeseries", get, "/timeseries/",
-                       [this](const auto& r) { return read_->timeseries(r); });
+    if (redis_reader_) {
+        router_.add_prefix_async(
+            "timeseries", get, "/timeseries/",
+            [this](const auto& r, auto respond) { read_->timeseries_from_redis(r, respond); });
+    } else {
+        router_.add_prefix("timeseries", get, "/timeseries/",
+                           [this](const auto& r) { return read_->timeseries(r); });
+    }
     router_.add("funnel", get, "/funnel", [this](const auto& r) { return read_->funnel(r); });
     router_.add("active_users", get, "/api/v1/dashboard/active-users",
                 [this](const auto& r) { return read_->active_users(r); });

@@ -111,6 +111,8 @@ class ReadApi {
     /// many reads wait.
     void dashboard_from_redis(const http::Request& request, http::Responder respond) const;
     http::Response timeseries(const http::Request& request) const;
+    /// /timeseries/pageviews from Redis's minute counters (query_source redis): the fleet's.
+    void timeseries_from_redis(const http::Request& request, http::Responder respond) const;
     http::Response funnel(const http::Request& request) const;
     http::Response active_users(const http::Request& request) const;
     http::Response page_views(const http::Request& request) const;
@@ -119,6 +121,14 @@ class ReadApi {
 
   private:
     /// What a /dashboard request asks for, checked (token, ?site=, range, ?format=).
+    /// A checked /timeseries request: the site and what to compute; nullopt with the
+    /// 400 or 401 in `error` otherwise.
+    struct TimeseriesQuery {
+        std::string site;
+        query::TimeseriesRequest request;
+    };
+    std::optional<TimeseriesQuery> timeseries_query(const http::Request& request,
+                                                    http::Response& error) const;
     struct DashboardQuery {
         std::string site;
         query::DayRange range;

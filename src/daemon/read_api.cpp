@@ -132,22 +132,30 @@ void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder
     // The HTTP thread only queues: the reader's thread waits on Redis and answers.
     auto answer = [respond, q = *q](std::optional<query::Dashboard> dashboard,
                                     const std::string& problem) {
-        respond(dashboard ? dashboard_response(*dashboard, q)
-                          : http::error_response(503, "redis unavailable: " + problem));
+        if (!dashboard)
+            return respond(http::error_response(503, "redis unavailable: " + problem));
+        http::Response response = dashboard_response(*dashboard, q);
+        // The web page polls such a server rather than follow its /ws (web/js/live.js).
+        response.headers.emplace_back("X-Tally-Source", "redis");
+        respond(std::move(response));
     };
     if (!redis_reader_->read_dashboard(q->site, q->range, std::move(answer)))
         respond(http::error_response(503, "redis unavailable: too many dashboard reads waiting"));
 }
 
-http::Response ReadApi::timeseries(const http::Request& request) const {
-    http::Response error;
-    const auto site = authorize_site(request, error);
+std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Request& request,
+                                                                  http::Response& error) const {
+    auto fail = [&](http::Response response) -> std::optional<TimeseriesQuery> {
+        error = std::move(response);
+        return std::nullopt;
+    };
+    auto site = authorize_site(request, error);
     if (!site)
-        return error;
+        return std::nullopt;
     auto metric_text =
         http::percent_decode(request.path.substr(std::string_view("/timeseries/").size()), false);
     if (!metric_text)
-        return http::error_response(400, "malformed metric name", "metric");
+        return fail(http::error_response(400, "malformed metric name", "metric"));
     const std::string_view metric = *metric_text;
 
     query::TimeseriesRequest q;
@@ -158,23 +166,25 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
     } else if (metric.starts_with("ts:pageviews:")) {
         day = ingest::parse_day(metric.substr(13));
         if (!day)
-            return http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date",
-                                        "metric");
+            return fail(
+                http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date", "metric"));
     } else if (metric.starts_with("ts:events:") && metric.size() > 21) {
         day = ingest::parse_day(metric.substr(metric.size() - 10));
         q.event_name = std::string(metric.substr(10, metric.size() - 21));
         if (!day || metric[metric.size() - 11] != ':') {
-            return http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
-                                        "metric");
+            return fail(http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
+                                             "metric"));
         }
     } else {
-        return http::error_response(400,
-                                    "metric must be pageviews, events:<name>, ts:pageviews:<date> "
-                                    "or ts:events:<name>:<date>",
-                                    "metric");
+        return fail(
+            http::error_response(400,
+                                 "metric must be pageviews, events:<name>, ts:pageviews:<date> "
+                                 "or ts:events:<name>:<date>",
+                                 "metric"));
     }
     if (!q.event_name.empty() && !ingest::valid_event_name(q.event_name)) {
-        return http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}", "metric");
+        return fail(
+            http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}", "metric"));
     }
 
     auto int_param = [&](std::string_view name, std::int64_t fallback, std::int64_t& out) -> bool {
@@ -193,39 +203,71 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
     const std::int64_t default_to = day ? (*day + 1) * ingest::kMsPerDay : now;
     const std::int64_t default_from = day ? *day * ingest::kMsPerDay : now - 3'600'000;
     if (!int_param("bucket_size", 60'000, q.bucket_ms)) {
-        return http::error_response(400, "bucket_size must be an integer (milliseconds)",
-                                    "bucket_size");
+        return fail(http::error_response(400, "bucket_size must be an integer (milliseconds)",
+                                         "bucket_size"));
     }
     if (!int_param("from", default_from, q.from_ms)) {
-        return http::error_response(400, "from must be an integer (epoch milliseconds)", "from");
+        return fail(
+            http::error_response(400, "from must be an integer (epoch milliseconds)", "from"));
     }
     if (!int_param("to", default_to, q.to_ms)) {
-        return http::error_response(400, "to must be an integer (epoch milliseconds)", "to");
+        return fail(http::error_response(400, "to must be an integer (epoch milliseconds)", "to"));
     }
     if (auto aggregation = http::query_param(request.query, "aggregation");
         aggregation && !query::parse_aggregation(*aggregation, q.aggregation)) {
-        return http::error_response(400, "aggregation must be sum, avg, min or max", "aggregation");
+        return fail(
+            http::error_response(400, "aggregation must be sum, avg, min or max", "aggregation"));
     }
     if (q.bucket_ms <= 0 || q.bucket_ms % 60'000 != 0) {
-        return http::error_response(400, "bucket_size must be a positive multiple of 60000",
-                                    "bucket_size");
+        return fail(http::error_response(400, "bucket_size must be a positive multiple of 60000",
+                                         "bucket_size"));
     }
     // Stay within a sane calendar so the arithmetic below cannot overflow.
     constexpr std::int64_t kLimit = 253'402'300'800'000;  // 10000-01-01
     if (q.from_ms < -kLimit || q.to_ms > kLimit || q.bucket_ms > kLimit) {
-        return http::error_response(400, "from and to must lie between years -8000 and 9999",
-                                    "from");
+        return fail(
+            http::error_response(400, "from and to must lie between years -8000 and 9999", "from"));
     }
     if (q.from_ms >= q.to_ms)
-        return http::error_response(400, "from must be before to", "from");
+        return fail(http::error_response(400, "from must be before to", "from"));
     const std::int64_t first = (q.from_ms >= 0 ? q.from_ms / q.bucket_ms
                                                : -((-q.from_ms + q.bucket_ms - 1) / q.bucket_ms));
     const std::int64_t points = (q.to_ms - first * q.bucket_ms + q.bucket_ms - 1) / q.bucket_ms;
     if (points > static_cast<std::int64_t>(query::kMaxPoints)) {
-        return http::error_response(
-            400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size");
+        return fail(http::error_response(
+            400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size"));
     }
-    return http::json_response(200, query::to_json(query::timeseries(store_, *site, q)));
+    return TimeseriesQuery{std::move(*site), q};
+}
+
+http::Response ReadApi::timeseries(const http::Request& request) const {
+    http::Response error;
+    const auto q = timeseries_query(request, error);
+    if (!q)
+        return error;
+    return http::json_response(200, query::to_json(query::timeseries(store_, q->site, q->request)));
+}
+
+void ReadApi::timeseries_from_redis(const http::Request& request, http::Responder respond) const {
+    http::Response error;
+    auto q = timeseries_query(request, error);
+    if (!q)
+        return respond(std::move(error));
+    // Redis has page views per minute but custom events only per day: their series stay
+    // this instance's own.
+    if (!q->request.event_name.empty())
+        return respond(http::json_response(
+            200, query::to_json(query::timeseries(store_, q->site, q->request))));
+    auto answer = [respond](std::optional<std::vector<query::Point>> points,
+                            const std::string& problem) {
+        if (!points)
+            return respond(http::error_response(503, "redis unavailable: " + problem));
+        http::Response response = http::json_response(200, query::to_json(*points));
+        response.headers.emplace_back("X-Tally-Source", "redis");
+        respond(std::move(response));
+    };
+    if (!redis_reader_->read_pageview_series(q->site, q->request, std::move(answer)))
+        respond(http::error_response(503, "redis unavailable: too many reads waiting"));
 }
 
 http::Response ReadApi::funnel(const http::Request& request) const {

@@ -331,11 +331,28 @@ RedisReader::~RedisReader() {
 }
 
 bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done done) {
+    Job job;
+    job.site = std::move(site);
+    job.range = std::move(range);
+    job.done = std::move(done);
+    return enqueue(std::move(job));
+}
+
+bool RedisReader::read_pageview_series(std::string site, query::TimeseriesRequest request,
+                                       SeriesDone done) {
+    Job job;
+    job.site = std::move(site);
+    job.series = std::move(request);
+    job.series_done = std::move(done);
+    return enqueue(std::move(job));
+}
+
+bool RedisReader::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || queue_.size() >= options_.queue_capacity)
             return false;
-        queue_.push_back({std::move(site), std::move(range), std::move(done)});
+        queue_.push_back(std::move(job));
     }
     wake_.notify_one();
     return true;
@@ -359,8 +376,12 @@ void RedisReader::stop() {
         std::lock_guard lock(mutex_);
         left.swap(queue_);
     }
-    for (Job& job : left)
-        job.done(std::nullopt, "tallyd is stopping");
+    for (Job& job : left) {
+        if (job.series)
+            job.series_done(std::nullopt, "tallyd is stopping");
+        else
+            job.done(std::nullopt, "tallyd is stopping");
+    }
 }
 
 void RedisReader::run() {
@@ -386,10 +407,14 @@ void RedisReader::run() {
 
 void RedisReader::serve(Job& job) {
     std::optional<query::Dashboard> dashboard;
+    std::optional<std::vector<query::Point>> points;
     std::string error;
     if (connect()) {
         try {
-            dashboard = read(job);
+            if (job.series)
+                points = read_series(job);
+            else
+                dashboard = read(job);
         } catch (const ReadFailure& failure) {
             error = failure.what();
             if (failure.connection_lost)
@@ -404,9 +429,55 @@ void RedisReader::serve(Job& job) {
         error = problem();
     }
     reads_.fetch_add(1, std::memory_order_relaxed);
-    if (!dashboard)
+    if (!dashboard && !points)
         errors_.fetch_add(1, std::memory_order_relaxed);
-    job.done(std::move(dashboard), std::move(error));
+    if (job.series)
+        job.series_done(std::move(points), std::move(error));
+    else
+        job.done(std::move(dashboard), std::move(error));
+}
+
+std::vector<query::Point> RedisReader::read_series(const Job& job) {
+    const auto [first_bucket_day, last_bucket_day] = query::timeseries_days(*job.series);
+    // Redis holds no day older than the retention (the mirror's TTL) nor after tomorrow
+    // (events may come 5 minutes early): only those days are asked for. Their counters tell
+    // which of them hold page views; only those are read by minute.
+    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    const std::int64_t first_day = std::max(first_bucket_day, today - options_.retention_days - 1);
+    const std::int64_t last_day = std::min(last_bucket_day, today + 1);
+    std::vector<DayKeys> days;
+    std::vector<Command> totals;
+    for (std::int64_t day = first_day; day <= last_day; ++day) {
+        days.emplace_back(job.site, ingest::format_day(day));
+        totals.push_back({"GET", days.back().pageviews});
+    }
+    const std::vector<Reply> counted =
+        totals.empty() ? std::vector<Reply>{} : round_trip(context_.get(), totals);
+    std::vector<Command> minutes;
+    std::vector<std::int64_t> read_days;
+    for (std::size_t i = 0; i < days.size(); ++i) {
+        if (count_of(counted[i].get()) == 0)
+            continue;
+        Command mget{"MGET"};
+        mget.reserve(store::kMinutesPerDay + 1);
+        for (int m = 0; m < store::kMinutesPerDay; ++m)
+            mget.push_back(days[i].minute(m));
+        minutes.push_back(std::move(mget));
+        read_days.push_back(first_day + static_cast<std::int64_t>(i));
+    }
+    query::DayMinutes gathered;
+    if (!minutes.empty()) {
+        const std::vector<Reply> replies = round_trip(context_.get(), minutes);
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            const redisReply* values = array_of(replies[i].get());
+            if (values->elements != store::kMinutesPerDay)
+                throw ReadFailure("unexpected reply to MGET", false);
+            store::MinuteCounts& day = gathered[read_days[i]];
+            for (std::size_t m = 0; m < values->elements; ++m)
+                day[m] = static_cast<std::uint32_t>(count_of(values->element[m]));
+        }
+    }
+    return query::timeseries(gathered, *job.series);
 }
 
 void RedisReader::check_health() {

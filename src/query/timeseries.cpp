@@ -31,16 +31,19 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 
 }  // namespace
 
+std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request) {
+    const std::int64_t first_bucket =
+        floor_div(request.from_ms, request.bucket_ms) * request.bucket_ms;
+    return {ingest::day_of(first_bucket),
+            ingest::day_of(std::max(request.to_ms - 1, first_bucket))};
+}
+
 std::vector<Point> timeseries(const store::Store& store, std::string_view site,
                               const TimeseriesRequest& request) {
-    const std::int64_t bucket = request.bucket_ms;
-    const std::int64_t first_bucket = floor_div(request.from_ms, bucket) * bucket;
-
     // Per-minute counts of the days the buckets touch, summed over the shards. Days with
     // no data are absent and count as zeros.
-    const std::int64_t first_day = ingest::day_of(first_bucket);
-    const std::int64_t last_day = ingest::day_of(std::max(request.to_ms - 1, first_bucket));
-    std::map<std::int64_t, store::MinuteCounts> minutes;
+    const auto [first_day, last_day] = timeseries_days(request);
+    DayMinutes minutes;
     store.visit_site(site, [&](const store::SiteShard& shard) {
         for (auto it = shard.days.lower_bound(first_day);
              it != shard.days.end() && it->first <= last_day; ++it) {
@@ -58,7 +61,12 @@ std::vector<Point> timeseries(const store::Store& store, std::string_view site,
                 target[m] += (*source)[m];
         }
     });
+    return timeseries(minutes, request);
+}
 
+std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request) {
+    const std::int64_t bucket = request.bucket_ms;
+    const std::int64_t first_bucket = floor_div(request.from_ms, bucket) * bucket;
     std::vector<Point> points;
     for (std::int64_t start = first_bucket; start < request.to_ms; start += bucket) {
         const std::int64_t end = start + bucket;

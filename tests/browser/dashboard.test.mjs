@@ -4,7 +4,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, waitFor } from "./support.mjs";
+import { existsSync } from "node:fs";
+
+import {
+  launchBrowser,
+  missingPrerequisite,
+  newPage,
+  redisServerPath,
+  screenshot,
+  startRedis,
+  Tallyd,
+  waitFor,
+} from "./support.mjs";
 
 // node:test skips on any string, even an empty one.
 const skip = missingPrerequisite() || false;
@@ -268,5 +279,42 @@ test("the site and day pickers: another site, yesterday, kept in the address", {
   assert.equal(await page.inputValue("#when"), yesterday);
   assert.deepEqual(await page.$$eval("#sites option", (os) => os.map((o) => o.value)), ["shop", "default"]);
   await waitFor(async () => (await shown(page)).page_views === 2, { what: "2 page views after reload" });
+  assert.deepEqual(page.errors, []);
+});
+
+test("with query_source redis the page shows the fleet's figures from Redis, polling", {
+  skip: skip || (existsSync(redisServerPath) ? false : `${redisServerPath} not found`),
+}, async (t) => {
+  const redis = await startRedis(t);
+  // One instance takes the events and mirrors them; the other has none of its own and
+  // answers /dashboard from Redis.
+  const ingest = await Tallyd.start(t, { args: ["--redis", redis, "--instance-id", "ingest"] });
+  const reader = await Tallyd.start(t, {
+    args: ["--redis", redis, "--instance-id", "reader", "--query-source", "redis"],
+  });
+  await ingest.post("/track/batch", traffic(30));
+  await waitFor(async () => (await reader.dashboard()).page_views === 30, {
+    what: "the fleet's 30 page views in Redis",
+  });
+  const browser = await launchBrowser(t);
+  const page = await newPage(browser);
+  await page.goto(`${reader.base}/`);
+  await state(page, "polling");
+  assert.match(await page.getAttribute("#status", "title"), /fleet, from Redis/);
+  await waitFor(async () => (await shown(page)).page_views === 30, { what: "30 page views on the page" });
+  // The chart too: /timeseries/pageviews comes from Redis's minute counters.
+  await waitFor(async () => (await shown(page)).chart_sum === 30, { what: "the fleet's chart, sum 30" });
+  // Still the fleet's a while later (the page does not switch to the reader's own /ws).
+  await ingest.post("/track/pageview", { page_url: "/fleet", session_id: "f", user_id: "f" });
+  await waitFor(async () => (await shown(page)).page_views === 31, {
+    timeout: 20_000,
+    what: "31 page views after the next poll",
+  });
+  await assertMatchesServer(page, reader);
+  await waitFor(async () => (await shown(page)).chart_sum === 31, {
+    timeout: 30_000,
+    what: "the fleet's chart, sum 31",
+  });
+  await screenshot(page, "dashboard-fleet");
   assert.deepEqual(page.errors, []);
 });

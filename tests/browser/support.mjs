@@ -74,6 +74,38 @@ export async function waitFor(probe, { timeout = 15_000, interval = 50, what = "
 }
 
 // A running tallyd. `port` and `dataDir` are kept so it can be restarted in place.
+export const redisServerPath = process.env.REDIS_SERVER || "/usr/bin/redis-server";
+
+// A redis-server on a free loopback port, no persistence, killed when test `t` ends.
+// Returns its redis:// URL. (CI installs redis-server: scripts/install-deps.sh --test.)
+export async function startRedis(t) {
+  const port = await freePort();
+  const child = spawn(
+    redisServerPath,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  live.add(child);
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await exited;
+    live.delete(child);
+  });
+  await waitFor(
+    () =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, "127.0.0.1", () => {
+          socket.end();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      }),
+    { timeout: 10_000, what: `redis-server on port ${port}` },
+  );
+  return `redis://127.0.0.1:${port}`;
+}
+
 export class Tallyd {
   constructor({ port, dataDir, args = [] }) {
     this.port = port;

@@ -227,6 +227,31 @@ TEST_F(FleetRead, EqualsTheMirroringInstancesLocalDashboardAndSumsTheFleet) {
     const std::string csv = to_one.get("/dashboard/today?site=fleetmix&format=csv").body;
     EXPECT_EQ(client_->get("/dashboard/today?site=fleetmix&format=csv", kAuth).body, csv);
 
+    // Page views per bucket from Redis's minute counters: the same points as locally, for
+    // every aggregation and bucket size (and a range that starts before Redis keeps days).
+    const std::int64_t day_start = ingest::day_of(now_ms()) * ingest::kMsPerDay;
+    const std::string span = "&from=" + std::to_string(day_start - 40 * ingest::kMsPerDay) +
+                             "&to=" + std::to_string(day_start + ingest::kMsPerDay);
+    for (const std::string& query :
+         {"pageviews?site=fleetmix&bucket_size=86400000" + span,
+          "pageviews?site=fleetmix&bucket_size=3600000&aggregation=max&from=" +
+              std::to_string(day_start) + "&to=" + std::to_string(day_start + ingest::kMsPerDay),
+          "ts:pageviews:" + today() + "?site=fleetmix&bucket_size=300000&aggregation=avg",
+          "ts:pageviews:" + today() + "?site=fleetmix&aggregation=min"}) {
+        const std::string local = to_one.get("/timeseries/" + query).body;
+        ASSERT_NE(local.find("\"value\":"), std::string::npos) << local;
+        EXPECT_EQ(client_->get("/timeseries/" + query, kAuth).body, local) << query;
+    }
+    // Custom events have no per-minute keys in Redis: their series stay the reader's own.
+    const json events = json::parse(
+        client_
+            ->get("/timeseries/events:signup?site=fleetmix&from=" + std::to_string(day_start) +
+                      "&to=" + std::to_string(day_start + 60'000),
+                  kAuth)
+            .body);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["value"], 0);
+
     // Both instances' site, the second with other visitors: counters add, uniques unite,
     // real-time users add. Both instances' real-time keys exist before the first read of
     // the site, so the reader finds them at once (it looks for new ones every 10 s).

@@ -32,6 +32,11 @@ export function url(path, params = {}, withToken = false) {
 }
 
 export async function getJSON(path, params, signal) {
+  return (await getResponse(path, params, signal)).json();
+}
+
+// The response of a read that succeeded (its body not yet read); errors as getJSON's.
+async function getResponse(path, params, signal) {
   const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
   const res = await fetch(url(path, params), { headers, signal, cache: "no-store" });
   if (res.status === 401) throw new AuthError("token required");
@@ -44,11 +49,14 @@ export async function getJSON(path, params, signal) {
     }
     throw new Error(message);
   }
-  return res.json();
+  return res;
 }
 
-export function dashboard(range, site, signal) {
-  return getJSON(`/dashboard/${range}`, { site }, signal);
+// The dashboard's figures, and whether they are the whole fleet's: a server started with
+// query_source redis answers /dashboard from Redis and says so in X-Tally-Source.
+export async function dashboard(range, site, signal) {
+  const res = await getResponse(`/dashboard/${range}`, { site }, signal);
+  return { metrics: await res.json(), fleet: res.headers.get("X-Tally-Source") === "redis" };
 }
 
 export function pageviewSeries(bounds, site, signal) {

@@ -9,6 +9,8 @@
 // A server whose /ws does not take the range (weeks and months, before they were added
 // there) refuses the upgrade or sends an error frame; the page then polls
 // /dashboard/<range> every POLL_MS instead, which is what the socket would have sent.
+// So does a server whose /dashboard answers for the whole fleet from Redis (query_source
+// redis, X-Tally-Source: redis): its /ws would stream only its own events.
 //
 // States given to onStatus: "connecting", "live", "polling", "reconnecting", "auth".
 
@@ -37,6 +39,7 @@ export class Live {
     this.stopped = false;
     this.everLive = false;
     this.ws = null;
+    this.fleet = false;
     this.timer = 0;
     this.abort = null;
   }
@@ -71,8 +74,9 @@ export class Live {
   async read() {
     this.abort = new AbortController();
     try {
-      const metrics = await api.dashboard(this.range, this.site, this.abort.signal);
+      const { metrics, fleet } = await api.dashboard(this.range, this.site, this.abort.signal);
       if (this.stopped) return false;
+      this.fleet = fleet;
       this.onSnapshot(metrics, "rest");
       return true;
     } catch (e) {
@@ -94,7 +98,8 @@ export class Live {
     if (this.stopped) return;
     this.status(this.everLive ? "reconnecting" : "connecting");
     if (!(await this.read())) return;
-    this.open();
+    if (this.fleet) this.pollLater();
+    else this.open();
   }
 
   open() {
@@ -136,11 +141,19 @@ export class Live {
 
   async poll() {
     if (this.stopped) return;
-    this.status("polling", `every ${POLL_MS / 1000} s`);
+    this.pollingStatus();
     if (await this.read()) {
       this.failures = 0;
-      this.status("polling", `every ${POLL_MS / 1000} s`);
-      this.timer = setTimeout(() => this.poll(), POLL_MS);
+      this.pollLater();
     }
+  }
+
+  pollLater() {
+    this.pollingStatus();
+    this.timer = setTimeout(() => this.poll(), POLL_MS);
+  }
+
+  pollingStatus() {
+    this.status("polling", `every ${POLL_MS / 1000} s${this.fleet ? ": the fleet, from Redis" : ""}`);
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
-// RedisReader: the fleet's /dashboard, read from the keys the mirrors write (keys.hpp).
+// RedisReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
+// write (keys.hpp).
 //
 // What. Several tallyds mirror into one Redis; each holds only its own events in memory,
 // Redis holds the sum and merge of all of them. With `query_source: redis` an instance
@@ -8,7 +9,9 @@
 // lists the range's sorted sets summed, devices and events the days' hashes summed, and
 // real_time_users the sum of every instance's `active:I` key. The result is a
 // query::Dashboard, printed by the same to_json/to_csv as the local one, so for one
-// instance whose mirror has caught up the two answers are byte for byte equal.
+// instance whose mirror has caught up the two answers are byte for byte equal. The
+// page-view series (read_pageview_series) likewise gathers the minute counters and hands
+// them to query::timeseries, the local series' own aggregation.
 //
 // Threads. One background thread owns one blocking hiredis connection and serves a
 // bounded queue of reads in order. An HTTP I/O thread only queues (read_dashboard never
@@ -76,6 +79,7 @@ struct RedisReaderOptions {
     std::chrono::milliseconds health_interval{1000};
     std::chrono::milliseconds instances_refresh{10'000};  // how long SMEMBERS's findings hold
     std::size_t union_chunk = 64;  // the threshold algorithm's first read per day (doubles)
+    int retention_days = 30;       // the mirror's: older days have left Redis (their keys' TTL)
 };
 
 class RedisReader {
@@ -94,6 +98,15 @@ class RedisReader {
     /// reader's thread (or in stop(), with an error, for a read still queued then). False,
     /// and `done` never runs, when the queue is full or the reader stopped.
     bool read_dashboard(std::string site, query::DayRange range, Done done);
+
+    /// The answer of a time-series read: the points, or nullopt and why it failed.
+    using SeriesDone = std::function<void(std::optional<std::vector<query::Point>>, std::string)>;
+    /// Queues the read of `site`'s page views per bucket (`request.event_name` must be empty:
+    /// Redis holds page views per minute, custom events only per day), aggregated exactly as
+    /// query::timeseries does: the days' counters first (one pipeline), then one MGET of the
+    /// minute counters of each day that has page views. Redis keeps a day for the retention,
+    /// so at most that many days are read by minute. Same contract as read_dashboard().
+    bool read_pageview_series(std::string site, query::TimeseriesRequest request, SeriesDone done);
 
     /// True while the connection works: the last command (a read or the idle PING) got
     /// its reply. A Redis error reply (say WRONGTYPE) fails that read but not up().
@@ -115,7 +128,9 @@ class RedisReader {
     struct Job {
         std::string site;
         query::DayRange range;
-        Done done;
+        Done done;                                       // a dashboard read, or
+        std::optional<query::TimeseriesRequest> series;  // a page-view series read
+        SeriesDone series_done;
     };
     struct ContextDeleter {
         void operator()(redisContext* context) const;
@@ -131,6 +146,8 @@ class RedisReader {
     bool connect();
     void disconnect(std::string why);
     query::Dashboard read(const Job& job);
+    std::vector<query::Point> read_series(const Job& job);
+    bool enqueue(Job job);
     /// The names of `site`'s active:I keys, from its instances set at most
     /// `instances_refresh` ago.
     const std::vector<std::string>& instance_keys(const std::string& site);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -86,6 +87,15 @@ struct Point {
 /// count within kMaxPoints).
 std::vector<Point> timeseries(const store::Store& store, std::string_view site,
                               const TimeseriesRequest& request);
+
+/// Counts per minute of each day (page views, or one custom event's), summed over shards or
+/// instances; a day that is absent had none.
+using DayMinutes = std::map<std::int64_t, store::MinuteCounts>;
+/// The first and last day a request's buckets touch.
+std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request);
+/// timeseries() over minutes already gathered: from the store, or from Redis's minute
+/// counters (mirror/redis_reader.hpp), so that both aggregate the same way.
+std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request);
 std::string to_json(const std::vector<Point>& points);
 
 /// n_k for each prefix of `steps` on `day` (SPEC §3 /funnel). A step is an event name or
