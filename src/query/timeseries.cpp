@@ -42,7 +42,9 @@ std::vector<Point> timeseries(const store::Store& store, std::string_view site,
                               const TimeseriesRequest& request) {
     // Per-minute counts of the days the buckets touch, summed over the shards. Days with
     // no data are absent and count as zeros.
-    const auto [first_day, last_day] = timeseries_days(request);
+    const std::pair<std::int64_t, std::int64_t> days = timeseries_days(request);
+    const std::int64_t first_day = days.first;  // (a lambda cannot capture a structured binding
+    const std::int64_t last_day = days.second;  // in clang's C++20)
     DayMinutes minutes;
     store.visit_site(site, [&](const store::SiteShard& shard) {
         for (auto it = shard.days.lower_bound(first_day);
