@@ -285,10 +285,8 @@ bool Mirror::flush_all() {
         if (!flush_site(site, it->second, pending))
             connected = false;
     }
-    {
-        std::lock_guard lock(status_mutex_);
-        status_.pending_fields = pending;
-    }
+    std::lock_guard lock(status_mutex_);
+    status_.pending_fields = pending;
     if (connected && pending == 0)
         caught_up_ms_ = started;
     return connected;

@@ -130,10 +130,9 @@ class Mirror {
     std::unique_ptr<Connection> connection_;
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_connect_;
-    std::int64_t caught_up_ms_ = 0;  // when a flush last left nothing pending
-
-    mutable std::mutex status_mutex_;
+    mutable std::mutex status_mutex_;  // guards what follows: status() reads it
     MirrorStatus status_;
+    std::int64_t caught_up_ms_ = 0;  // when a flush last left nothing pending
 
     std::mutex wake_mutex_;
     std::condition_variable wake_;
