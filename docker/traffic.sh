@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The compose demo's traffic generator: realistic page views and a signup funnel, sent to
-# tallyd's public tracking API at a modest rate, for ever (or until COUNT events, plus the rest of a funnel visit under way).
+# tallyd's public tracking API at a modest rate, for ever (or until COUNT events, and the
+# rest of a funnel visit under way).
 #   traffic.sh [URL]      URL default http://tallyd:8080; env RATE (events/s, default 20),
 #                         SITE (default "default"), COUNT (0 = no end)
 # Pure bash (/dev/tcp, one HTTP/1.1 request per connection): the runtime image has no curl.
