@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -72,10 +73,18 @@ Process::Process(std::vector<std::string> argv, std::string log_path,
     for (auto& a : argv)
         args.push_back(a.data());
     args.push_back(nullptr);
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0)
         throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+        // Die with the test: a test binary that aborts (a failed check in a thread, a
+        // sanitizer report) runs no destructor, and its tallyd or redis-server must not
+        // outlive it. (The signal comes when the forking thread ends: tests start their
+        // processes from the test's own thread.)
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(127);
         // Own process group, so a test runner's Ctrl-C does not hit the child twice.
         ::setpgid(0, 0);
         const char* target = log_path.empty() ? "/dev/null" : log_path.c_str();
