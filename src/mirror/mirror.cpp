@@ -10,6 +10,7 @@
 
 #include "tally/ingest/time.hpp"
 #include "tally/mirror/keys.hpp"
+#include "tally/mirror/redis_link.hpp"
 
 namespace tally::mirror {
 
@@ -48,15 +49,7 @@ std::optional<RedisAddress> parse_redis_url(std::string_view url) {
 
 namespace {
 
-struct ReplyDeleter {
-    void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-    return timeval{static_cast<time_t>(ms.count() / 1000),
-                   static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
+using redis::Reply;
 
 /// The time a day's keys expire: the end of the day plus the retention, in Unix seconds.
 std::int64_t expire_at(std::int64_t day, int retention_days) {
@@ -70,35 +63,12 @@ std::int64_t expire_at(std::int64_t day, int retention_days) {
 class Mirror::Connection {
   public:
     static std::unique_ptr<Connection> open(const MirrorOptions& options, std::string& error) {
-        const timeval connect_timeout = to_timeval(options.connect_timeout);
-        redisContext* context = redisConnectWithTimeout(options.address.host.c_str(),
-                                                        options.address.port, connect_timeout);
-        if (context == nullptr) {
-            error = "cannot allocate a redis context";
+        redis::Context context =
+            redis::open(options.address, options.connect_timeout, options.command_timeout, error);
+        if (!context)
             return nullptr;
-        }
-        std::unique_ptr<Connection> connection(new Connection(context));
-        if (context->err != 0) {
-            error = context->errstr;
-            return nullptr;
-        }
-        const timeval command_timeout = to_timeval(options.command_timeout);
-        redisSetTimeout(context, command_timeout);
-        redisEnableKeepAlive(context);
-        if (options.address.db != 0) {
-            const std::string db = std::to_string(options.address.db);
-            connection->append({"SELECT", db});
-            Reply reply = connection->read();
-            if (!reply || reply->type == REDIS_REPLY_ERROR) {
-                error = reply ? std::string(reply->str, reply->len) : connection->error();
-                return nullptr;
-            }
-        }
-        return connection;
+        return std::unique_ptr<Connection>(new Connection(std::move(context)));
     }
-    ~Connection() { redisFree(context_); }
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
 
     void append(std::initializer_list<std::string_view> args) {
         append(std::vector<std::string_view>(args));
@@ -111,14 +81,14 @@ class Mirror::Connection {
             lengths_.push_back(arg.size());
         }
         // hiredis copies the arguments into its output buffer here: they may go after.
-        redisAppendCommandArgv(context_, static_cast<int>(argv_.size()), argv_.data(),
+        redisAppendCommandArgv(context_.get(), static_cast<int>(argv_.size()), argv_.data(),
                                lengths_.data());
         ++sent_;
     }
     /// The next reply; null when the connection failed (error() says why).
     Reply read() {
         void* reply = nullptr;
-        if (redisGetReply(context_, &reply) != REDIS_OK)
+        if (redisGetReply(context_.get(), &reply) != REDIS_OK)
             return nullptr;
         return Reply(static_cast<redisReply*>(reply));
     }
@@ -129,8 +99,8 @@ class Mirror::Connection {
     std::uint64_t take_sent() { return std::exchange(sent_, 0); }
 
   private:
-    explicit Connection(redisContext* context) : context_(context) {}
-    redisContext* context_;
+    explicit Connection(redis::Context context) : context_(std::move(context)) {}
+    redis::Context context_;
     std::vector<const char*> argv_;
     std::vector<std::size_t> lengths_;
     std::uint64_t sent_ = 0;

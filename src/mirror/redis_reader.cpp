@@ -14,15 +14,13 @@
 
 #include "tally/ingest/time.hpp"
 #include "tally/mirror/keys.hpp"
+#include "tally/mirror/redis_link.hpp"
 
 namespace tally::mirror {
 
 namespace {
 
-struct ReplyDeleter {
-    void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using redis::Reply;
 using Command = std::vector<std::string>;
 
 /// Why a read could not be answered. `connection_lost`: the connection is unusable (an
@@ -310,18 +308,7 @@ std::vector<std::string> instance_active_keys(redisContext* context, const std::
     return keys;
 }
 
-timeval to_timeval(std::chrono::milliseconds ms) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-    return tv;
-}
-
 }  // namespace
-
-void RedisReader::ContextDeleter::operator()(redisContext* context) const {
-    redisFree(context);
-}
 
 RedisReader::RedisReader(RedisReaderOptions options)
     : options_(std::move(options)), backoff_(options_.min_backoff), thread_([this] { run(); }) {}
@@ -501,29 +488,11 @@ bool RedisReader::connect() {
     const auto now = Clock::now();
     if (now < next_attempt_)
         return false;  // problem_ still says why
-    const std::string& host = options_.address.host;
-    Context context(
-        redisConnectWithTimeout(host.c_str(), options_.address.port, to_timeval(options_.timeout)));
     std::string error;
+    redis::Context context =
+        redis::open(options_.address, options_.timeout, options_.timeout, error);
+    const std::string where = options_.address.host + ":" + std::to_string(options_.address.port);
     if (!context) {
-        error = "cannot allocate a hiredis context";
-    } else if (context->err != 0 ||
-               redisSetTimeout(context.get(), to_timeval(options_.timeout)) != REDIS_OK) {
-        error = context->errstr;
-    } else {
-        // SELECT the database (or PING it): a server that accepts but cannot answer (still
-        // loading its AOF, say) is not up.
-        Command hello = options_.address.db != 0
-                            ? Command{"SELECT", std::to_string(options_.address.db)}
-                            : Command{"PING"};
-        try {
-            checked(round_trip(context.get(), {hello})[0].get());
-        } catch (const ReadFailure& failure) {
-            error = failure.what();
-        }
-    }
-    const std::string where = host + ":" + std::to_string(options_.address.port);
-    if (!error.empty()) {
         next_attempt_ = now + backoff_;
         const std::string why = "cannot connect to " + where + ": " + error + " (next try in " +
                                 std::to_string(backoff_.count()) + " ms)";

@@ -64,9 +64,8 @@
 #include <vector>
 
 #include "tally/mirror/mirror.hpp"  // RedisAddress, parse_redis_url
+#include "tally/mirror/redis_link.hpp"
 #include "tally/query/query.hpp"
-
-struct redisContext;
 
 namespace tally::mirror {
 
@@ -132,10 +131,6 @@ class RedisReader {
         std::optional<query::TimeseriesRequest> series;  // a page-view series read
         SeriesDone series_done;
     };
-    struct ContextDeleter {
-        void operator()(redisContext* context) const;
-    };
-    using Context = std::unique_ptr<redisContext, ContextDeleter>;
     using Clock = std::chrono::steady_clock;
 
     void run();
@@ -153,7 +148,7 @@ class RedisReader {
     const std::vector<std::string>& instance_keys(const std::string& site);
 
     const RedisReaderOptions options_;
-    Context context_;  // the reader thread's only
+    redis::Context context_;  // the reader thread's only
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_;
     bool warned_ = false;  // this outage has been logged
