@@ -53,12 +53,16 @@ namespace tally::mirror {
 using Counts = store::StringMap<std::uint64_t>;
 using MinuteTotals = std::array<std::uint64_t, store::kMinutesPerDay>;
 
-/// One site-day as this instance holds it, summed over the store's shards.
-struct DayImage {
+/// The additive figures of one site-day: what the checkpoint records.
+struct DayCounters {
     MinuteTotals minutes{};  // page views per minute of the day
     std::array<std::uint64_t, ingest::kDeviceCount> devices{};
     Counts events;  // custom events by name
     Counts pages, referrers, countries;
+};
+
+/// One site-day as this instance holds it, summed over the store's shards.
+struct DayImage : DayCounters {
     sketch::HyperLogLog visitors, sessions;
 
     /// Adds one shard's part of the day. The caller holds that shard's lock.
@@ -66,11 +70,7 @@ struct DayImage {
 };
 
 /// What this instance has shipped of one site-day (its checkpoint in Redis).
-struct Shipped {
-    MinuteTotals minutes{};
-    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
-    Counts events;
-    Counts pages, referrers, countries;
+struct Shipped : DayCounters {
     // The registers last merged into Redis; nullopt when unknown (after a (re)connect),
     // which ships them again (harmless: PFMERGE is idempotent).
     std::optional<sketch::HyperLogLog> visitors, sessions;
