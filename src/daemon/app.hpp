@@ -129,6 +129,7 @@ class ReadApi {
     };
     std::optional<TimeseriesQuery> timeseries_query(const http::Request& request,
                                                     http::Response& error) const;
+    http::Response local_timeseries(const TimeseriesQuery& query) const;
     struct DashboardQuery {
         std::string site;
         query::DayRange range;

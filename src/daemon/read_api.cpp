@@ -43,6 +43,25 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
     return value;
 }
 
+http::Response redis_unavailable(const std::string& why) {
+    return http::error_response(503, "redis unavailable: " + why);
+}
+
+/// The fleet reader's callback for one read from Redis: `make(result)` gives the 200, marked
+/// as the fleet's (X-Tally-Source: the web page then polls this server rather than follow
+/// its own /ws, web/js/live.js); a failed read is a 503.
+template <typename Result, typename Make>
+auto fleet_answer(http::Responder respond, Make make) {
+    return [respond, make = std::move(make)](std::optional<Result> result,
+                                             const std::string& problem) {
+        if (!result)
+            return respond(redis_unavailable(problem));
+        http::Response response = make(*result);
+        response.headers.emplace_back("X-Tally-Source", "redis");
+        respond(std::move(response));
+    };
+}
+
 }  // namespace
 
 ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
@@ -130,17 +149,11 @@ void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder
     if (!q)
         return respond(std::move(error));
     // The HTTP thread only queues: the reader's thread waits on Redis and answers.
-    auto answer = [respond, q = *q](std::optional<query::Dashboard> dashboard,
-                                    const std::string& problem) {
-        if (!dashboard)
-            return respond(http::error_response(503, "redis unavailable: " + problem));
-        http::Response response = dashboard_response(*dashboard, q);
-        // The web page polls such a server rather than follow its /ws (web/js/live.js).
-        response.headers.emplace_back("X-Tally-Source", "redis");
-        respond(std::move(response));
-    };
+    auto answer = fleet_answer<query::Dashboard>(
+        respond,
+        [q = *q](const query::Dashboard& dashboard) { return dashboard_response(dashboard, q); });
     if (!redis_reader_->read_dashboard(q->site, q->range, std::move(answer)))
-        respond(http::error_response(503, "redis unavailable: too many dashboard reads waiting"));
+        respond(redis_unavailable("too many reads waiting"));
 }
 
 std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Request& request,
@@ -245,7 +258,11 @@ http::Response ReadApi::timeseries(const http::Request& request) const {
     const auto q = timeseries_query(request, error);
     if (!q)
         return error;
-    return http::json_response(200, query::to_json(query::timeseries(store_, q->site, q->request)));
+    return local_timeseries(*q);
+}
+
+http::Response ReadApi::local_timeseries(const TimeseriesQuery& q) const {
+    return http::json_response(200, query::to_json(query::timeseries(store_, q.site, q.request)));
 }
 
 void ReadApi::timeseries_from_redis(const http::Request& request, http::Responder respond) const {
@@ -256,18 +273,13 @@ void ReadApi::timeseries_from_redis(const http::Request& request, http::Responde
     // Redis has page views per minute but custom events only per day: their series stay
     // this instance's own.
     if (!q->request.event_name.empty())
-        return respond(http::json_response(
-            200, query::to_json(query::timeseries(store_, q->site, q->request))));
-    auto answer = [respond](std::optional<std::vector<query::Point>> points,
-                            const std::string& problem) {
-        if (!points)
-            return respond(http::error_response(503, "redis unavailable: " + problem));
-        http::Response response = http::json_response(200, query::to_json(*points));
-        response.headers.emplace_back("X-Tally-Source", "redis");
-        respond(std::move(response));
-    };
+        return respond(local_timeseries(*q));
+    auto answer = fleet_answer<std::vector<query::Point>>(
+        respond, [](const std::vector<query::Point>& points) {
+            return http::json_response(200, query::to_json(points));
+        });
     if (!redis_reader_->read_pageview_series(q->site, q->request, std::move(answer)))
-        respond(http::error_response(503, "redis unavailable: too many reads waiting"));
+        respond(redis_unavailable("too many reads waiting"));
 }
 
 http::Response ReadApi::funnel(const http::Request& request) const {
