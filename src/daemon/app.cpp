@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::daemon {
 
@@ -95,7 +95,7 @@ void App::build_routes() {
     router_.add("metrics", get, "/metrics", [this](const auto& r) { return read_->metrics(r); });
     router_.set_fallback("static", get, [this](const auto& r) { return static_files_->serve(r); });
 
-    metrics_ = std::make_unique<metrics::Metrics>(router_.route_names(), shards_);
+    metrics_ = std::make_unique<telemetry::Metrics>(router_.route_names(), shards_);
     router_.set_observer([this](const http::Request& r, std::size_t route, unsigned status,
                                 std::chrono::nanoseconds latency) {
         metrics_->count_request(r.worker, route, status, latency);
@@ -214,13 +214,13 @@ int App::run() {
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
     // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
     housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
-        hasher_->forget_before(ingest::day_of(now_ms()) - 2);
+        hasher_->forget_before(day_of(now_ms()) - 2);
         rejects_->remove_expired(now_ms());
     });
     if (config_.demo) {
         const std::size_t demo_shard = shards_ - 1;
         demo_ = std::make_unique<DemoTraffic>(
-            [this, demo_shard](ingest::Event& event) {
+            [this, demo_shard](Event& event) {
                 return store_->admit(demo_shard, event) == store::Admission::ok &&
                        track_->log_and_count(demo_shard, &event, 1, now_ms());
             },

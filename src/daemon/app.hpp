@@ -16,25 +16,24 @@
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/http/server.hpp"
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
-#include "tally/metrics/metrics.hpp"
+#include "tally/telemetry/metrics.hpp"
 #include "tally/mirror/mirror.hpp"
 #include "tally/mirror/redis_reader.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::daemon {
 
-using ingest::now_ms;
 
 /// POST /track/*: parse, admit, log, count, answer.
 class TrackApi {
   public:
     TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
-             durability::EventLog& log, durability::RejectsLog& rejects, metrics::Metrics& metrics,
+             durability::EventLog& log, durability::RejectsLog& rejects, telemetry::Metrics& metrics,
              std::size_t workers);
 
     // Asynchronous: with durability.fsync=always the answer comes after the group fsync.
@@ -46,7 +45,7 @@ class TrackApi {
     /// `writer`'s log, then count in shard `writer` with the log position reached (what a
     /// snapshot saves), then the ingest metrics. False, with nothing counted, when the log
     /// cannot be written.
-    bool log_and_count(std::size_t writer, const ingest::Event* events, std::size_t count,
+    bool log_and_count(std::size_t writer, const Event* events, std::size_t count,
                        std::int64_t now);
 
     /// The client's address: the socket peer, or the last X-Forwarded-For hop that is not a
@@ -54,10 +53,10 @@ class TrackApi {
     std::string client_ip(const http::Request& request) const;
 
   private:
-    using Parser = std::optional<ingest::Rejection> (*)(std::string_view,
+    using Parser = std::optional<Rejection> (*)(std::string_view,
                                                         const ingest::RequestContext&,
                                                         const ingest::VisitorHasher&,
-                                                        ingest::Event&, ingest::ParseBuffers&);
+                                                        Event&, ingest::ParseBuffers&);
     void single(const http::Request& request, http::Responder respond, std::string_view route,
                 Parser parse);
     /// Gives `response` (a 200) once the request's events are in the log per the mode.
@@ -66,24 +65,24 @@ class TrackApi {
     /// The commit thread's answer: `response` when the fsync succeeded, else a 503.
     void answer_synced(http::Responder respond, http::Response&& response, bool durable);
     http::Response reject(const http::Request& request, std::string_view route, unsigned status,
-                          const ingest::Rejection& rejection);
+                          const Rejection& rejection);
     http::Response preflight(const http::Request& request) const;
     void add_cors(const http::Request& request, http::Response& response) const;
-    static ingest::Rejection admission_rejection(store::Admission admission,
-                                                 const ingest::Event& event);
+    static Rejection admission_rejection(store::Admission admission,
+                                                 const Event& event);
 
     const Config& config_;
     const ingest::VisitorHasher& hasher_;
     store::Store& store_;
     durability::EventLog& log_;
     durability::RejectsLog& rejects_;
-    metrics::Metrics& metrics_;
+    telemetry::Metrics& metrics_;
     // Per I/O worker: what parsing reuses from one request to the next (the parser's
     // buffers, the Events' string capacity, the batch vectors), so the hot path allocates
     // little. Only that worker's thread touches its Scratch.
     struct Scratch {
         ingest::ParseBuffers buffers;
-        ingest::Event event;
+        Event event;
         ingest::BatchResult batch;
         std::vector<std::size_t> item_index;
     };
@@ -95,7 +94,7 @@ class ReadApi {
   public:
     /// `mirror`: null without --redis. `redis_reader`: with query_source redis, what
     /// /dashboard reads (else null).
-    ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
+    ReadApi(const Config& config, const store::Store& store, telemetry::Metrics& metrics,
             const std::atomic<bool>& ready, const durability::EventLog& log,
             const mirror::Mirror* mirror, mirror::RedisReader* redis_reader = nullptr);
 
@@ -143,7 +142,7 @@ class ReadApi {
 
     const Config& config_;
     const store::Store& store_;
-    metrics::Metrics& metrics_;
+    telemetry::Metrics& metrics_;
     const std::atomic<bool>& ready_;
     const durability::EventLog& log_;
     const mirror::Mirror* mirror_;       // null without --redis
@@ -184,7 +183,7 @@ class App {
     std::unique_ptr<durability::RejectsLog> rejects_;
     std::unique_ptr<Persistence> persistence_;  // snapshots, recovery, retention
     std::unique_ptr<mirror::Mirror> mirror_;    // null without --redis; started after recovery
-    std::unique_ptr<metrics::Metrics> metrics_;
+    std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<TrackApi> track_;
     std::unique_ptr<ReadApi> read_;
     std::unique_ptr<StaticFiles> static_files_;

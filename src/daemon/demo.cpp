@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "app.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::daemon {
 
@@ -44,7 +44,7 @@ struct Identity {
     std::string user_id;  // "" when anonymous
     std::string visitor_id;
     std::string country;
-    ingest::Device device = ingest::Device::desktop;
+    Device device = Device::desktop;
 };
 
 /// One visit: a few page views and custom events, maybe the signup funnel.
@@ -69,13 +69,13 @@ class Simulator {
 
     /// Fills `event` with the next event, stamped `timestamp_ms`; `concurrency` is how many
     /// sessions are open at once.
-    void next(ingest::Event& event, std::int64_t timestamp_ms, std::size_t concurrency) {
+    void next(Event& event, std::int64_t timestamp_ms, std::size_t concurrency) {
         while (active_.size() < concurrency)
             active_.push_back(new_session());
         const std::size_t index = uniform(active_.size());
         Session& s = active_[index];
 
-        event = ingest::Event{};
+        event = Event{};
         event.timestamp_ms = timestamp_ms;
         event.site = DemoTraffic::kSite;
         event.session_id = s.id;
@@ -94,7 +94,7 @@ class Simulator {
         } else if (chance(0.12)) {
             custom(event, kEvents[event_pick_(rng_)], "");
         } else {
-            event.kind = ingest::EventKind::pageview;
+            event.kind = EventKind::pageview;
             // A visit to a funnel-minded session tends to look at the pricing.
             event.page =
                 s.funnel == Funnel::none && chance(0.08) ? "/pricing" : kPages[page_pick_(rng_)];
@@ -121,8 +121,8 @@ class Simulator {
     std::size_t uniform(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
     bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
-    static void custom(ingest::Event& event, const char* name, const char* properties) {
-        event.kind = ingest::EventKind::custom;
+    static void custom(Event& event, const char* name, const char* properties) {
+        event.kind = EventKind::custom;
         event.event_name = name;
         event.properties = properties;
     }
@@ -141,7 +141,7 @@ class Simulator {
                 s.who.visitor_id = "anon-" + std::to_string(n);
             }
             s.who.country = kCountries[country_pick_(rng_)];
-            s.who.device = static_cast<ingest::Device>(device_pick_(rng_));
+            s.who.device = static_cast<Device>(device_pick_(rng_));
             if (known_.size() < kKnownVisitors)
                 known_.push_back(s.who);
             else
@@ -179,7 +179,7 @@ double daily_curve(std::int64_t minute_of_day, double rate_per_s) {
 
 /// Whether site `default` holds nothing for the day of `now`.
 bool day_is_empty(const store::Store& store, std::int64_t now) {
-    const std::int64_t today = ingest::day_of(now);
+    const std::int64_t today = day_of(now);
     bool empty = true;
     store.visit_site(DemoTraffic::kSite, [&](const store::SiteShard& part) {
         if (part.days.contains(today))
@@ -190,7 +190,7 @@ bool day_is_empty(const store::Store& store, std::int64_t now) {
 
 }  // namespace
 
-DemoTraffic::DemoTraffic(std::function<bool(ingest::Event&)> ingest, const store::Store& store,
+DemoTraffic::DemoTraffic(std::function<bool(Event&)> ingest, const store::Store& store,
                          double rate)
     : ingest_(std::move(ingest)), store_(store), rate_(rate), thread_([this] { run(); }) {}
 
@@ -216,12 +216,12 @@ bool DemoTraffic::stopped() {
 void DemoTraffic::run() {
     Simulator sim(std::random_device{}());
     auto& rng = sim.rng();
-    ingest::Event event;
+    Event event;
 
     // 1. Today's earlier minutes, when today is empty (a fresh data dir, or a new day).
     const std::int64_t start = now_ms();
     if (day_is_empty(store_, start)) {
-        const std::int64_t first = ingest::day_of(start) * 86'400'000;
+        const std::int64_t first = day_of(start) * 86'400'000;
         for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
             std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs, rate_));
             std::uniform_int_distribution<std::int64_t> within(0, kMinuteMs - 1);

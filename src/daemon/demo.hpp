@@ -17,7 +17,7 @@
 #include <mutex>
 #include <thread>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::daemon {
@@ -26,7 +26,7 @@ class DemoTraffic {
   public:
     /// `ingest` counts one event (returns false when it was refused); live events come at
     /// about `rate`/s on average. `store` is only read, to see whether today is empty.
-    DemoTraffic(std::function<bool(ingest::Event&)> ingest, const store::Store& store, double rate);
+    DemoTraffic(std::function<bool(Event&)> ingest, const store::Store& store, double rate);
     ~DemoTraffic();  // stops the thread
     DemoTraffic(const DemoTraffic&) = delete;
     DemoTraffic& operator=(const DemoTraffic&) = delete;
@@ -39,7 +39,7 @@ class DemoTraffic {
     bool wait(double seconds);
     bool stopped();
 
-    std::function<bool(ingest::Event&)> ingest_;
+    std::function<bool(Event&)> ingest_;
     const store::Store& store_;
     double rate_;
     std::mutex mutex_;

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "app.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::daemon {
 
@@ -48,7 +48,7 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     std::atomic<std::uint64_t> in_snapshot{0};
     recovery.replay = log_.replay_from(
         meta.log_positions,
-        [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& event) {
+        [&](std::size_t writer, const durability::LogPosition& at, const Event& event) {
             // The snapshot saved this site's part of the shard after this record.
             if (filter.in_snapshot(writer, event.site, at)) {
                 in_snapshot.fetch_add(1, std::memory_order_relaxed);
@@ -120,7 +120,7 @@ bool Persistence::snapshot(const char* why) {
 }
 
 void Persistence::retain(std::int64_t now_ms) {
-    const std::int64_t today = ingest::day_of(now_ms);
+    const std::int64_t today = day_of(now_ms);
     const store::RetireStats retired = store_.retire(today - config_.retention_days + 1,
                                                      today - config_.rollup_retention_days + 1);
     if (retired.days > 0 || retired.rollups > 0) {
@@ -150,7 +150,7 @@ void Persistence::retain(std::int64_t now_ms) {
                 keep_from[w] = std::min(keep_from[w], m->log_positions[w]);
         }
     }
-    const std::int64_t first_kept_ms = (today - config_.retention_days + 1) * ingest::kMsPerDay;
+    const std::int64_t first_kept_ms = (today - config_.retention_days + 1) * kMsPerDay;
     for (const fs::path& path : log_.remove_segments(keep_from, first_kept_ms))
         spdlog::info("retention: removed log segment {}", path.filename().string());
 }

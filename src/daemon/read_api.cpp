@@ -5,7 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
+#include "tally/base/names.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::daemon {
@@ -28,7 +29,7 @@ std::optional<std::string> site_param(const http::Request& request, http::Respon
     auto site = http::query_param(request.query, "site");
     if (!site)
         return std::string(kDefaultSite);
-    if (!ingest::valid_site(*site)) {
+    if (!valid_site(*site)) {
         error = http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
         return std::nullopt;
     }
@@ -64,7 +65,7 @@ auto fleet_answer(http::Responder respond, Make make) {
 
 }  // namespace
 
-ReadApi::ReadApi(const Config& config, const store::Store& store, metrics::Metrics& metrics,
+ReadApi::ReadApi(const Config& config, const store::Store& store, telemetry::Metrics& metrics,
                  const std::atomic<bool>& ready, const durability::EventLog& log,
                  const mirror::Mirror* mirror, mirror::RedisReader* redis_reader)
     : config_(config),
@@ -177,12 +178,12 @@ std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Re
     } else if (metric.starts_with("events:")) {
         q.event_name = std::string(metric.substr(7));
     } else if (metric.starts_with("ts:pageviews:")) {
-        day = ingest::parse_day(metric.substr(13));
+        day = parse_day(metric.substr(13));
         if (!day)
             return fail(
                 http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date", "metric"));
     } else if (metric.starts_with("ts:events:") && metric.size() > 21) {
-        day = ingest::parse_day(metric.substr(metric.size() - 10));
+        day = parse_day(metric.substr(metric.size() - 10));
         q.event_name = std::string(metric.substr(10, metric.size() - 21));
         if (!day || metric[metric.size() - 11] != ':') {
             return fail(http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
@@ -195,7 +196,7 @@ std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Re
                                  "or ts:events:<name>:<date>",
                                  "metric"));
     }
-    if (!q.event_name.empty() && !ingest::valid_event_name(q.event_name)) {
+    if (!q.event_name.empty() && !valid_event_name(q.event_name)) {
         return fail(
             http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}", "metric"));
     }
@@ -213,8 +214,8 @@ std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Re
         return true;
     };
     const std::int64_t now = now_ms();
-    const std::int64_t default_to = day ? (*day + 1) * ingest::kMsPerDay : now;
-    const std::int64_t default_from = day ? *day * ingest::kMsPerDay : now - 3'600'000;
+    const std::int64_t default_to = day ? (*day + 1) * kMsPerDay : now;
+    const std::int64_t default_from = day ? *day * kMsPerDay : now - 3'600'000;
     if (!int_param("bucket_size", 60'000, q.bucket_ms)) {
         return fail(http::error_response(400, "bucket_size must be an integer (milliseconds)",
                                          "bucket_size"));
@@ -298,7 +299,7 @@ http::Response ReadApi::funnel(const http::Request& request) const {
         const auto comma = rest.find(',');
         std::string step(rest.substr(0, comma));
         const bool page_step = step.starts_with("pageview:") && step.size() > 9 && step[9] == '/';
-        if (!page_step && !ingest::valid_event_name(step)) {
+        if (!page_step && !valid_event_name(step)) {
             return http::error_response(
                 400, "step '" + step + "' is neither an event name nor pageview:/path", "steps");
         }
@@ -311,9 +312,9 @@ http::Response ReadApi::funnel(const http::Request& request) const {
         return http::error_response(400, "a funnel has 2 to 8 steps", "steps");
     }
     const std::int64_t now = now_ms();
-    std::int64_t day = ingest::day_of(now);
+    std::int64_t day = day_of(now);
     if (auto date = http::query_param(request.query, "date"); date && *date != "today") {
-        auto parsed = ingest::parse_day(*date);
+        auto parsed = parse_day(*date);
         if (!parsed)
             return http::error_response(400, "date must be today or YYYY-MM-DD", "date");
         day = *parsed;

@@ -16,7 +16,7 @@ namespace tally::daemon {
 
 TrackApi::TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
                    durability::EventLog& log, durability::RejectsLog& rejects,
-                   metrics::Metrics& metrics, std::size_t workers)
+                   telemetry::Metrics& metrics, std::size_t workers)
     : config_(config),
       hasher_(hasher),
       store_(store),
@@ -82,7 +82,7 @@ http::Response TrackApi::preflight(const http::Request& request) const {
 }
 
 http::Response TrackApi::reject(const http::Request& request, std::string_view route,
-                                unsigned status, const ingest::Rejection& rejection) {
+                                unsigned status, const Rejection& rejection) {
     metrics_.count_rejected(request.worker, rejection.reason);
     rejects_.append(now_ms(), route, rejection.reason, rejection.field, rejection.message,
                     request.body);
@@ -91,8 +91,8 @@ http::Response TrackApi::reject(const http::Request& request, std::string_view r
     return response;
 }
 
-ingest::Rejection TrackApi::admission_rejection(store::Admission admission,
-                                                const ingest::Event& event) {
+Rejection TrackApi::admission_rejection(store::Admission admission,
+                                                const Event& event) {
     if (admission == store::Admission::too_many_sites) {
         return {"too_many_sites", "site",
                 "too many sites: '" + event.site + "' was refused by limits.max_sites"};
@@ -103,9 +103,9 @@ ingest::Rejection TrackApi::admission_rejection(store::Admission admission,
 }
 
 namespace {
-const ingest::Rejection kLogUnavailable{"log_unavailable", "",
+const Rejection kLogUnavailable{"log_unavailable", "",
                                         "the event log cannot be written; nothing was counted"};
-const ingest::Rejection kLogNotSynced{
+const Rejection kLogNotSynced{
     "log_unavailable", "",
     "the event log could not be synced to disk; the event may not survive a crash"};
 
@@ -143,7 +143,7 @@ void TrackApi::answer_synced(http::Responder respond, http::Response&& response,
     respond(std::move(failed));
 }
 
-bool TrackApi::log_and_count(std::size_t writer, const ingest::Event* events, std::size_t count,
+bool TrackApi::log_and_count(std::size_t writer, const Event* events, std::size_t count,
                              std::int64_t now) {
     durability::LogPosition logged;  // recorded with the state: snapshots replay from it
     if (!log_.append(writer, events, count, &logged))
@@ -162,7 +162,7 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     const std::string ip = client_ip(request);
     const ingest::RequestContext context{ip, request.user_agent, now};
     Scratch& scratch = scratch_[request.worker % scratch_.size()];
-    ingest::Event& event = scratch.event;
+    Event& event = scratch.event;
 
     if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
         return respond(reject(request, route, 400, *rejection));
@@ -201,7 +201,7 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
     }
 
     // The accepted items' indices in the body are those not rejected, in order.
-    std::vector<ingest::BatchItemRejection>& rejected = parsed.rejected;
+    std::vector<BatchItemRejection>& rejected = parsed.rejected;
     std::vector<std::size_t>& item_index = scratch.item_index;
     item_index.clear();
     for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size();
@@ -214,7 +214,7 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
     }
 
     // Admit in place: the events that pass the caps move to the front, in order.
-    std::vector<ingest::Event>& events = parsed.accepted;
+    std::vector<Event>& events = parsed.accepted;
     std::size_t admitted = 0;
     for (std::size_t i = 0; i < events.size(); ++i) {
         if (auto admission = store_.admit(request.worker, events[i]);

@@ -116,9 +116,9 @@ EventLog::~EventLog() {
     close();
 }
 
-ReplayStats EventLog::replay(const std::function<void(const ingest::Event&)>& fn) {
+ReplayStats EventLog::replay(const std::function<void(const Event&)>& fn) {
     return replay_from(
-        {}, [&fn](std::size_t, const LogPosition&, const ingest::Event& event) { fn(event); });
+        {}, [&fn](std::size_t, const LogPosition&, const Event& event) { fn(event); });
 }
 
 namespace {
@@ -168,10 +168,10 @@ void read_segment(const fs::path& path, std::uint64_t offset, std::string& data)
 void EventLog::replay_segments(
     std::size_t writer_index, const std::vector<std::pair<std::uint64_t, fs::path>>& segments,
     const LogPosition& start,
-    const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>& fn,
+    const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
     ReplayStats& stats, LogPosition& end) {
     std::string data;
-    ingest::Event event;
+    Event event;
     for (const auto& [segment, path] : segments) {
         std::error_code size_error;
         const std::uint64_t size = fs::file_size(path, size_error);
@@ -227,7 +227,7 @@ void EventLog::replay_segments(
 
 ReplayStats EventLog::replay_from(
     const std::vector<LogPosition>& from,
-    const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>& fn,
+    const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
     std::size_t threads) {
     ReplayStats stats;
     std::error_code ec;
@@ -380,7 +380,7 @@ void EventLog::rotate(Writer& writer) {
     sync_directory(options_.dir);
 }
 
-bool EventLog::append(std::size_t writer_index, const ingest::Event* events, std::size_t count,
+bool EventLog::append(std::size_t writer_index, const Event* events, std::size_t count,
                       LogPosition* end) {
     Writer& writer = *writers_[writer_index % writers_.size()];
     std::lock_guard lock(writer.mutex);
@@ -612,7 +612,7 @@ std::int64_t newest_timestamp(const fs::path& path) {
         return INT64_MAX;
     }
     std::int64_t newest = INT64_MIN;
-    ingest::Event event;
+    Event event;
     for (std::size_t offset = 0; offset < data.size();) {
         const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
         if (result.status != DecodeStatus::ok)

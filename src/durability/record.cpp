@@ -94,7 +94,7 @@ class Reader {
 
 }  // namespace
 
-void append_record(const ingest::Event& event, std::string& out) {
+void append_record(const Event& event, std::string& out) {
     const std::size_t frame = out.size();
     out.append(kRecordHeaderSize, '\0');
     out.push_back(static_cast<char>(kRecordVersion));
@@ -116,18 +116,18 @@ void append_record(const ingest::Event& event, std::string& out) {
     std::memcpy(out.data() + frame, header.data(), kRecordHeaderSize);
 }
 
-bool decode_payload(std::string_view payload, ingest::Event& event) {
+bool decode_payload(std::string_view payload, Event& event) {
     Reader in(payload);
     if (in.u8() != kRecordVersion)
         return false;
     const std::uint8_t kind = in.u8();
     const std::uint8_t device = in.u8();
-    if (kind > static_cast<std::uint8_t>(ingest::EventKind::custom) ||
-        device >= ingest::kDeviceCount) {
+    if (kind > static_cast<std::uint8_t>(EventKind::custom) ||
+        device >= kDeviceCount) {
         return false;
     }
-    event.kind = static_cast<ingest::EventKind>(kind);
-    event.device = static_cast<ingest::Device>(device);
+    event.kind = static_cast<EventKind>(kind);
+    event.device = static_cast<Device>(device);
     event.timestamp_ms = in.i64();
     for (std::string* s :
          {&event.site, &event.page, &event.referrer, &event.country, &event.event_name,
@@ -137,7 +137,7 @@ bool decode_payload(std::string_view payload, ingest::Event& event) {
     return in.ok() && in.done();
 }
 
-DecodeResult decode_record(std::string_view bytes, ingest::Event& event) {
+DecodeResult decode_record(std::string_view bytes, Event& event) {
     if (bytes.size() < kRecordHeaderSize)
         return {DecodeStatus::need_more, 0};
     const std::uint32_t length = get_u32(bytes.data());

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::durability {
 
@@ -24,7 +24,7 @@ bool parse_name(const std::string& name, std::int64_t& day, std::uint32_t& seq) 
     // r- (2) + day (10) + - (1) + seq (>=4) + .log (4)
     if (name.size() < 21 || !name.starts_with("r-") || !name.ends_with(".log") || name[12] != '-')
         return false;
-    const auto parsed = ingest::parse_day(std::string_view(name).substr(2, 10));
+    const auto parsed = parse_day(std::string_view(name).substr(2, 10));
     if (!parsed)
         return false;
     const char* begin = name.data() + 13;
@@ -39,7 +39,7 @@ bool parse_name(const std::string& name, std::int64_t& day, std::uint32_t& seq) 
 std::string file_name(std::int64_t day, std::uint32_t seq) {
     char tail[32];
     std::snprintf(tail, sizeof(tail), "-%04u.log", seq);
-    return "r-" + ingest::format_day(day) + tail;
+    return "r-" + format_day(day) + tail;
 }
 
 void add_payload(nlohmann::ordered_json& j, std::string_view payload) {
@@ -124,7 +124,7 @@ void RejectsLog::open_segment(std::int64_t day) {
 }
 
 void RejectsLog::write_line(std::int64_t now_ms, std::string& line) {
-    const std::int64_t day = ingest::day_of(now_ms);
+    const std::int64_t day = day_of(now_ms);
     std::lock_guard lock(mutex_);
     if (fd_ < 0 || day != day_ || size_ >= options_.segment_bytes)
         open_segment(day);
@@ -139,7 +139,7 @@ void RejectsLog::write_line(std::int64_t now_ms, std::string& line) {
 void RejectsLog::append(std::int64_t now_ms, std::string_view route, std::string_view reason,
                         std::string_view field, std::string_view error, std::string_view payload) {
     nlohmann::ordered_json j;
-    j["time"] = ingest::format_rfc3339_ms(now_ms);
+    j["time"] = format_rfc3339_ms(now_ms);
     j["route"] = route;
     j["reason"] = reason;
     j["field"] = field;
@@ -150,10 +150,10 @@ void RejectsLog::append(std::int64_t now_ms, std::string_view route, std::string
 }
 
 void RejectsLog::append_batch(std::int64_t now_ms, std::string_view route,
-                              const std::vector<ingest::BatchItemRejection>& items,
+                              const std::vector<BatchItemRejection>& items,
                               std::string_view payload) {
     nlohmann::ordered_json j;
-    j["time"] = ingest::format_rfc3339_ms(now_ms);
+    j["time"] = format_rfc3339_ms(now_ms);
     j["route"] = route;
     j["reason"] = "batch_items";
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -170,7 +170,7 @@ void RejectsLog::append_batch(std::int64_t now_ms, std::string_view route,
 }
 
 std::vector<fs::path> RejectsLog::remove_expired(std::int64_t now_ms) {
-    const std::int64_t oldest_kept = ingest::day_of(now_ms) - options_.retention_days + 1;
+    const std::int64_t oldest_kept = day_of(now_ms) - options_.retention_days + 1;
     std::vector<fs::path> removed;
     std::lock_guard lock(mutex_);  // not while a line is being written to a file going away
     for (const auto& path : files(options_.dir)) {

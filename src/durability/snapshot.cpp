@@ -17,8 +17,8 @@
 #include <tuple>
 
 #include "tally/durability/crc32c.hpp"
-#include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/names.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::durability {
 
@@ -482,7 +482,7 @@ bool read_day_body(Reader& in, store::DayState& state) {
     const std::uint64_t n_events = in.count(in.u32(), 4 + 8 + 4 * store::kMinutesPerDay);
     for (std::uint64_t i = 0; i < n_events && in.ok(); ++i) {
         const std::string_view name = in.str();
-        if (!ingest::valid_event_name(name))
+        if (!valid_event_name(name))
             return false;
         store::EventSeries series;
         series.total = in.u64();
@@ -517,7 +517,7 @@ bool decode_day(Reader& in, Staged& staged) {
     const std::uint32_t shard = in.u32();
     const std::string_view site = in.str();
     const std::int64_t day = in.i64();
-    if (!in.ok() || !ingest::valid_site(site))
+    if (!in.ok() || !valid_site(site))
         return false;
     store::DayState state(1);
     if (!read_day_body(in, state))
@@ -530,7 +530,7 @@ bool decode_rollup(Reader& in, Staged& staged) {
     const std::string_view site = in.str();
     const std::string_view period = in.bytes(1);
     const std::int64_t first = in.i64();
-    if (!in.ok() || !ingest::valid_site(site))
+    if (!in.ok() || !valid_site(site))
         return false;
     const auto p = static_cast<std::uint8_t>(period[0]);
     if (p != static_cast<std::uint8_t>(store::Period::week) &&
@@ -551,7 +551,7 @@ bool decode_site_mark(Reader& in, Staged& staged) {
     mark.site = in.str();
     mark.position.segment = in.u64();
     mark.position.offset = in.u64();
-    if (!in.ok() || !in.done() || !ingest::valid_site(mark.site))
+    if (!in.ok() || !in.done() || !valid_site(mark.site))
         return false;
     if (!staged.marks_seen.emplace(mark.shard, mark.site).second)
         return false;  // each (shard, site) once
@@ -581,7 +581,7 @@ bool decode_windows(Reader& in, Staged& staged) {
     StagedWindows w;
     w.shard = in.u32();
     w.site = in.str();
-    if (!ingest::valid_site(w.site))
+    if (!valid_site(w.site))
         return false;
     const std::uint64_t n = in.count(in.u32(), 12);
     for (std::uint64_t i = 0; i < n && in.ok(); ++i) {
@@ -612,7 +612,7 @@ bool decode_sessions(Reader& in, Staged& staged) {
         s.session = in.str();
         s.visitor = in.str();
         s.minute = in.i64();
-        if (in.ok() && !ingest::valid_site(s.site))
+        if (in.ok() && !valid_site(s.site))
             return false;
         staged.sessions.push_back(std::move(s));
     }
@@ -826,7 +826,7 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta, Snapsh
     // retention, which runs on the snapshotting thread (see snapshot.hpp): both are
     // serialised after the lock, through pointers that stay valid because only retention
     // removes map nodes, and std::map insertions move none.
-    const std::int64_t first_open_day = ingest::day_of(meta.created_ms) - 2;
+    const std::int64_t first_open_day = day_of(meta.created_ms) - 2;
     std::vector<PendingDay> settled;
     std::vector<PendingRollup> rollups;
     std::deque<PendingHll> hlls;  // a deque: 16 KiB elements are never moved

@@ -12,13 +12,14 @@
 // problems always reports the same first one, whatever the order of its keys.
 
 #include "tally/ingest/parse.hpp"
+#include "tally/base/names.hpp"
 
 #include <simdjson.h>
 
 #include <algorithm>
 #include <array>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 
 namespace tally::ingest {
@@ -31,7 +32,6 @@ namespace {
 constexpr std::size_t kMaxPageUrl = 2048;
 constexpr std::size_t kMaxSessionId = 128;
 constexpr std::size_t kMaxUserId = 128;
-constexpr std::size_t kMaxName = 64;  // site and event_name
 constexpr std::size_t kMaxPropertyKeys = 64;
 constexpr std::size_t kMaxPropertiesBytes = 8192;
 constexpr std::int64_t kMaxPastMs = kMsPerMinute * 60 * 48;  // 48 h
@@ -156,19 +156,6 @@ bool iequals(std::string_view a, std::string_view b) {
     }
     for (std::size_t i = 0; i < a.size(); ++i) {
         if (to_lower(a[i]) != to_lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-template <typename Allowed>
-bool all_of_1_to_64(std::string_view text, Allowed allowed) {
-    if (text.empty() || text.size() > kMaxName) {
-        return false;
-    }
-    for (const char c : text) {
-        if (!allowed(c)) {
             return false;
         }
     }
@@ -993,16 +980,6 @@ Device guess_device(std::string_view user_agent) {
         return Device::mobile;
     }
     return Device::desktop;
-}
-
-bool valid_site(std::string_view site) {
-    return all_of_1_to_64(site,
-                          [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
-
-bool valid_event_name(std::string_view name) {
-    return all_of_1_to_64(
-        name, [](char c) { return is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-'; });
 }
 
 }  // namespace tally::ingest

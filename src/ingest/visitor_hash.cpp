@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::ingest {
 

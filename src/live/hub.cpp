@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "tally/http/router.hpp"
-#include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/names.hpp"
+#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::live {
@@ -30,7 +30,7 @@ using json = nlohmann::ordered_json;
 
 /// "today", YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM (as /dashboard).
 bool valid_date(std::string_view date) {
-    return query::parse_range(date, ingest::now_ms()).has_value();
+    return query::parse_range(date, now_ms()).has_value();
 }
 
 /// Adds `from` to `into` (the changes of several shards and days to one (site, range)). A
@@ -128,7 +128,7 @@ class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Cli
         } catch (const json::exception&) {
             return;  // a field of the wrong type; nothing may throw into the connection
         }
-        if (!ingest::valid_site(site) || !valid_date(date))
+        if (!valid_site(site) || !valid_date(date))
             return;
         std::lock_guard lock(shared_->mutex);
         site_ = std::move(site);
@@ -184,7 +184,7 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(
     std::string site =
         http::query_param(request.query, "site").value_or(std::string(Client::kDefaultSite));
     std::string date = http::query_param(request.query, "date").value_or("today");
-    if (!ingest::valid_site(site))
+    if (!valid_site(site))
         return http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
     if (!valid_date(date))
         return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
@@ -203,7 +203,7 @@ void Hub::run() {
     while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
         lock.unlock();
         try {
-            broadcast(ingest::now_ms());
+            broadcast(now_ms());
         } catch (...) {
             // Out of memory building a frame, say: skip this batch, keep serving.
         }
@@ -232,9 +232,9 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
     if (c.page_views != 0)
         j["page_views"] = c.page_views;
     json devices = json::object();
-    for (int i = 0; i < ingest::kDeviceCount; ++i) {
+    for (int i = 0; i < kDeviceCount; ++i) {
         if (const auto n = c.devices[static_cast<std::size_t>(i)]; n != 0)
-            devices[ingest::device_name(static_cast<ingest::Device>(i))] = n;
+            devices[device_name(static_cast<Device>(i))] = n;
     }
     if (!devices.empty())
         j["devices"] = std::move(devices);
@@ -268,7 +268,7 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
     for (std::size_t i = skip; i < recent.size(); ++i) {
         const store::RecentEvent& e = *recent[i];
         json item;
-        if (e.kind == ingest::EventKind::pageview) {
+        if (e.kind == EventKind::pageview) {
             item["type"] = "pageview";
             item["page"] = e.what;
         } else {
@@ -277,7 +277,7 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
         }
         if (!e.country.empty())
             item["country"] = e.country;
-        item["device"] = ingest::device_name(e.device);
+        item["device"] = device_name(e.device);
         item["ts"] = e.timestamp_ms;
         feed.push_back(std::move(item));
     }
@@ -305,7 +305,7 @@ void Hub::broadcast(std::int64_t now_ms) {
     };
     using Key = std::pair<std::string, std::string>;  // site, range label
     std::map<Key, Work> work;
-    const std::int64_t today = ingest::day_of(now_ms);
+    const std::int64_t today = day_of(now_ms);
 
     // 1. Who wants what. Each distinct date is resolved once per batch ("today" and a range
     // label are all that clients send, so this map stays tiny).

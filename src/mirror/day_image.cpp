@@ -168,7 +168,7 @@ void for_each_checkpoint_field(const Shipped& shipped, const DayDelta& delta,
     for (std::size_t d = 0; d < shipped.devices.size(); ++d) {
         if (delta.devices[d] == 0)
             continue;
-        field = std::string("d:") + ingest::device_name(static_cast<ingest::Device>(d));
+        field = std::string("d:") + device_name(static_cast<Device>(d));
         fn(field, shipped.devices[d] + static_cast<std::uint64_t>(delta.devices[d]));
     }
     fields_of(shipped.events, "e:", delta.events, fn);
@@ -200,7 +200,7 @@ Shipped parse_checkpoint(const std::vector<std::pair<std::string, std::string>>&
             case 'd': {
                 known = false;
                 for (std::size_t d = 0; d < shipped.devices.size(); ++d) {
-                    if (name == ingest::device_name(static_cast<ingest::Device>(d))) {
+                    if (name == device_name(static_cast<Device>(d))) {
                         shipped.devices[d] = value;
                         known = true;
                     }

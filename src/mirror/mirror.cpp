@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/mirror/keys.hpp"
 #include "tally/mirror/redis_link.hpp"
 
@@ -111,7 +111,7 @@ Mirror::Mirror(MirrorOptions options, const store::Store& store)
       store_(store),
       backoff_(options_.min_backoff),
       next_connect_(std::chrono::steady_clock::now()),
-      caught_up_ms_(ingest::now_ms()) {
+      caught_up_ms_(now_ms()) {
     status_.problem = "not connected yet";
 }
 
@@ -136,7 +136,7 @@ void Mirror::stop() {
 MirrorStatus Mirror::status() const {
     std::lock_guard lock(status_mutex_);
     MirrorStatus status = status_;
-    status.lag_seconds = static_cast<double>(ingest::now_ms() - caught_up_ms_) / 1000.0;
+    status.lag_seconds = static_cast<double>(now_ms() - caught_up_ms_) / 1000.0;
     return status;
 }
 
@@ -244,7 +244,7 @@ void Mirror::disconnect(std::string problem) {
 }
 
 bool Mirror::flush_all() {
-    const std::int64_t started = ingest::now_ms();
+    const std::int64_t started = now_ms();
     std::uint64_t pending = 0;
     bool connected = connection_ != nullptr;
     const std::vector<std::string> sites = store_.sites();
@@ -263,7 +263,7 @@ bool Mirror::flush_all() {
 }
 
 bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64_t& pending) {
-    const std::int64_t now = ingest::now_ms();
+    const std::int64_t now = now_ms();
 
     // 1. Which days changed: the versions, summed over shards (a short walk per shard).
     std::map<std::int64_t, std::uint64_t> versions;
@@ -310,7 +310,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
             if (!mirror.days[day].loaded) {
                 loading.push_back(day);
                 connection_->append({"HGETALL", checkpoint_key(site, options_.instance_id,
-                                                               ingest::format_day(day))});
+                                                               format_day(day))});
             }
         }
         for (std::int64_t day : loading) {
@@ -337,7 +337,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
                 spdlog::warn(
                     "redis mirror: {} unreadable field(s) in {}'s checkpoint of {}; "
                     "they are shipped again",
-                    bad, site, ingest::format_day(day));
+                    bad, site, format_day(day));
         }
         connection_->take_sent();
     }
@@ -372,7 +372,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     for (const auto& [day, delta] : deltas) {
         if (delta.empty())
             continue;
-        const std::string date = ingest::format_day(day);
+        const std::string date = format_day(day);
         const DayKeys keys(site, date);
         const DayImage& image = images.at(day);
         const Shipped& shipped = mirror.days[day].shipped;
@@ -401,7 +401,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
         for (std::size_t d = 0; d < delta.devices.size(); ++d) {
             if (delta.devices[d] == 0)
                 continue;
-            const char* name = ingest::device_name(static_cast<ingest::Device>(d));
+            const char* name = device_name(static_cast<Device>(d));
             redis.append({"HINCRBY", keys.devices, name, std::to_string(delta.devices[d])});
             day_message["devices"][name] = delta.devices[d];
             devices_changed = true;

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/mirror/keys.hpp"
 #include "tally/mirror/redis_link.hpp"
 
@@ -429,13 +429,13 @@ std::vector<query::Point> RedisReader::read_series(const Job& job) {
     // Redis holds no day older than the retention (the mirror's TTL) nor after tomorrow
     // (events may come 5 minutes early): only those days are asked for. Their counters tell
     // which of them hold page views; only those are read by minute.
-    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    const std::int64_t today = day_of(now_ms());
     const std::int64_t first_day = std::max(first_bucket_day, today - options_.retention_days - 1);
     const std::int64_t last_day = std::min(last_bucket_day, today + 1);
     std::vector<DayKeys> days;
     std::vector<Command> totals;
     for (std::int64_t day = first_day; day <= last_day; ++day) {
-        days.emplace_back(job.site, ingest::format_day(day));
+        days.emplace_back(job.site, format_day(day));
         totals.push_back({"GET", days.back().pageviews});
     }
     const std::vector<Reply> counted =
@@ -535,11 +535,11 @@ query::Dashboard RedisReader::read(const Job& job) {
 
     std::vector<DayKeys> days;
     for (std::int64_t day = range.first; day <= range.last; ++day)
-        days.emplace_back(job.site, ingest::format_day(day));
+        days.emplace_back(job.site, format_day(day));
     const bool one_day = days.size() == 1;
 
     // Like the local dashboard, real_time_users only for a range that holds today.
-    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    const std::int64_t today = day_of(now_ms());
     const std::vector<std::string>* instances = nullptr;
     if (range.first <= today && today <= range.last)
         instances = &instance_keys(job.site);
@@ -594,8 +594,8 @@ query::Dashboard RedisReader::read(const Job& job) {
     for (std::size_t i = 0; i < days.size(); ++i) {
         d.page_views += count_of(replies[at++]);
         for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
-            for (int k = 0; k < ingest::kDeviceCount; ++k) {
-                if (device == ingest::device_name(static_cast<ingest::Device>(k)))
+            for (int k = 0; k < kDeviceCount; ++k) {
+                if (device == device_name(static_cast<Device>(k)))
                     d.devices[static_cast<std::size_t>(k)] += count_of(value);
             }
         });

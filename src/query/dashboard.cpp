@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::query {
@@ -147,7 +147,7 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
     store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
         d = build_dashboard_locked(parts, site, range);
     });
-    const std::int64_t today = ingest::day_of(now_ms);
+    const std::int64_t today = day_of(now_ms);
     if (range.first <= today && today <= range.last)
         d.real_time_users = real_time_users(store, site, now_ms);
     return d;
@@ -201,8 +201,8 @@ std::string to_csv(const Dashboard& d) {
         row("top_referrers", name, std::to_string(count));
     for (const auto& [name, count] : d.countries)
         row("countries", name, std::to_string(count));
-    for (int i = 0; i < ingest::kDeviceCount; ++i) {
-        row("devices", ingest::device_name(static_cast<ingest::Device>(i)),
+    for (int i = 0; i < kDeviceCount; ++i) {
+        row("devices", device_name(static_cast<Device>(i)),
             std::to_string(d.devices[static_cast<std::size_t>(i)]));
     }
     for (const auto& [name, count] : d.events)

@@ -1,6 +1,6 @@
 #include <charconv>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::query {
@@ -20,7 +20,7 @@ bool parse_digits(std::string_view text, int& out) {
 
 /// Monday of ISO week 1 of `year`: the week that holds January 4th.
 std::int64_t iso_week1_monday(int year) {
-    const std::int64_t jan4 = ingest::days_from_civil(year, 1, 4);
+    const std::int64_t jan4 = days_from_civil(year, 1, 4);
     // Day 0 (1970-01-01) was a Thursday; with Monday = 0 its weekday is 3.
     const std::int64_t weekday = ((jan4 + 3) % 7 + 7) % 7;
     return jan4 - weekday;
@@ -30,10 +30,10 @@ std::int64_t iso_week1_monday(int year) {
 
 std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) {
     if (text == "today") {
-        const std::int64_t day = ingest::day_of(now_ms);
-        return DayRange{day, day, ingest::format_day(day)};
+        const std::int64_t day = day_of(now_ms);
+        return DayRange{day, day, format_day(day)};
     }
-    if (auto day = ingest::parse_day(text))
+    if (auto day = parse_day(text))
         return DayRange{*day, *day, std::string(text)};
 
     int year = 0;
@@ -54,10 +54,10 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) 
         parse_digits(text.substr(5, 2), number)) {
         if (number < 1 || number > 12)
             return std::nullopt;
-        const std::int64_t first = ingest::days_from_civil(year, static_cast<unsigned>(number), 1);
+        const std::int64_t first = days_from_civil(year, static_cast<unsigned>(number), 1);
         const std::int64_t next =
-            number == 12 ? ingest::days_from_civil(year + 1, 1, 1)
-                         : ingest::days_from_civil(year, static_cast<unsigned>(number + 1), 1);
+            number == 12 ? days_from_civil(year + 1, 1, 1)
+                         : days_from_civil(year, static_cast<unsigned>(number + 1), 1);
         return DayRange{first, next - 1, std::string(text), store::Period::month};
     }
     return std::nullopt;

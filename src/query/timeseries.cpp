@@ -2,8 +2,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::query {
@@ -34,8 +33,8 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request) {
     const std::int64_t first_bucket =
         floor_div(request.from_ms, request.bucket_ms) * request.bucket_ms;
-    return {ingest::day_of(first_bucket),
-            ingest::day_of(std::max(request.to_ms - 1, first_bucket))};
+    return {day_of(first_bucket),
+            day_of(std::max(request.to_ms - 1, first_bucket))};
 }
 
 std::vector<Point> timeseries(const store::Store& store, std::string_view site,
@@ -84,21 +83,21 @@ std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest
         };
         // Walk the bucket a day at a time: a day without data is 1,440 zeros at once.
         for (std::int64_t t = start; t < end;) {
-            const std::int64_t day = ingest::day_of(t);
-            const std::int64_t day_end = std::min(end, (day + 1) * ingest::kMsPerDay);
+            const std::int64_t day = day_of(t);
+            const std::int64_t day_end = std::min(end, (day + 1) * kMsPerDay);
             auto it = minutes.find(day);
             if (it == minutes.end()) {
                 take(0);
             } else {
-                for (std::int64_t m = t; m < day_end; m += ingest::kMsPerMinute) {
-                    take(it->second[static_cast<std::size_t>(ingest::minute_of_day(m))]);
+                for (std::int64_t m = t; m < day_end; m += kMsPerMinute) {
+                    take(it->second[static_cast<std::size_t>(minute_of_day(m))]);
                 }
             }
             t = day_end;
         }
         // bucket is a multiple of a minute (checked by the caller), so the division is exact.
         const auto minutes_in_bucket = static_cast<double>(
-            bucket / ingest::kMsPerMinute);  // NOLINT(bugprone-integer-division)
+            bucket / kMsPerMinute);  // NOLINT(bugprone-integer-division)
         double value = 0;
         switch (request.aggregation) {
             case Aggregation::sum:
@@ -123,7 +122,7 @@ std::string to_json(const std::vector<Point>& points) {
     nlohmann::ordered_json array = nlohmann::ordered_json::array();
     for (const Point& p : points) {
         nlohmann::ordered_json point;
-        point["timestamp"] = ingest::format_rfc3339_ms(p.timestamp_ms);
+        point["timestamp"] = format_rfc3339_ms(p.timestamp_ms);
         point["value"] = p.value;
         array.push_back(std::move(point));
     }

@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <functional>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::store {
 
-using ingest::minute_number;
 
 namespace {
 std::size_t slot_of(std::int64_t minute, std::size_t slots) {

@@ -1,6 +1,6 @@
 #include "tally/store/day_state.hpp"
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::store {
 
@@ -32,9 +32,9 @@ std::uint32_t FunnelLog::intern_identity(std::string_view identity) {
     return id;
 }
 
-void FunnelLog::record(const ingest::Event& event) {
+void FunnelLog::record(const Event& event) {
     std::uint32_t label;
-    if (event.kind == ingest::EventKind::pageview) {
+    if (event.kind == EventKind::pageview) {
         // Build "pageview:/path" in a reused buffer: a day records every page view.
         thread_local std::string key;
         key.assign(kPageviewPrefix);
@@ -112,12 +112,12 @@ void FunnelLog::merge(const FunnelLog& other) {
 DayState::DayState(std::size_t top_capacity)
     : pages(top_capacity), referrers(top_capacity), countries(top_capacity) {}
 
-void DayState::apply(const ingest::Event& event) {
-    const int minute = ingest::minute_of_day(event.timestamp_ms);
+void DayState::apply(const Event& event) {
+    const int minute = minute_of_day(event.timestamp_ms);
     ++version;
     visitors.add(event.visitor_id);
     sessions.add(event.session_id);
-    if (event.kind == ingest::EventKind::pageview) {
+    if (event.kind == EventKind::pageview) {
         ++page_views;
         ++pageviews_per_minute[static_cast<std::size_t>(minute)];
         ++devices[static_cast<std::size_t>(event.device)];

@@ -2,8 +2,8 @@
 
 namespace tally::store {
 
-void ChangeSet::record(const ingest::Event& event) {
-    if (event.kind == ingest::EventKind::pageview) {
+void ChangeSet::record(const Event& event) {
+    if (event.kind == EventKind::pageview) {
         ++page_views;
         ++devices[static_cast<std::size_t>(event.device)];
         // A member is copied only the first time a batch touches it.
@@ -23,7 +23,7 @@ void ChangeSet::record(const ingest::Event& event) {
         recent.pop_front();
     recent.push_back(RecentEvent{
         event.kind, event.device, event.timestamp_ms,
-        event.kind == ingest::EventKind::pageview ? event.page : event.event_name, event.country});
+        event.kind == EventKind::pageview ? event.page : event.event_name, event.country});
 }
 
 }  // namespace tally::store

@@ -1,7 +1,7 @@
 #include "tally/store/store.hpp"
 #include <algorithm>
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::store {
 
@@ -13,15 +13,15 @@ Store::Store(StoreOptions options) : options_(options) {
         shards_.push_back(std::make_unique<Shard>());
 }
 
-Admission Store::admit(std::size_t shard_index, const ingest::Event& event) {
+Admission Store::admit(std::size_t shard_index, const Event& event) {
     const Shard& shard = *shards_[shard_index % shards_.size()];
     {
         std::lock_guard lock(shard.mutex);
         auto site = shard.sites.find(event.site);
         if (site != shard.sites.end()) {
-            if (event.kind != ingest::EventKind::custom)
+            if (event.kind != EventKind::custom)
                 return Admission::ok;
-            auto day = site->second.days.find(ingest::day_of(event.timestamp_ms));
+            auto day = site->second.days.find(day_of(event.timestamp_ms));
             if (day != site->second.days.end() &&
                 day->second.events.find(event.event_name) != day->second.events.end()) {
                 return Admission::ok;
@@ -31,7 +31,7 @@ Admission Store::admit(std::size_t shard_index, const ingest::Event& event) {
     return admit_in_registry(event);
 }
 
-Admission Store::admit_in_registry(const ingest::Event& event) {
+Admission Store::admit_in_registry(const Event& event) {
     std::lock_guard lock(registry_.mutex);
     auto site = registry_.names.find(event.site);
     if (site == registry_.names.end()) {
@@ -39,9 +39,9 @@ Admission Store::admit_in_registry(const ingest::Event& event) {
             return Admission::too_many_sites;
         site = registry_.names.emplace(event.site, decltype(site->second){}).first;
     }
-    if (event.kind != ingest::EventKind::custom)
+    if (event.kind != EventKind::custom)
         return Admission::ok;
-    auto& names = site->second[ingest::day_of(event.timestamp_ms)];
+    auto& names = site->second[day_of(event.timestamp_ms)];
     if (names.find(event.event_name) != names.end())
         return Admission::ok;
     if (names.size() >= options_.max_event_names_per_day)
@@ -57,10 +57,10 @@ SiteShard& Store::site_of(Shard& shard, std::string_view site) {
     return it->second;
 }
 
-void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
+void Store::apply_locked(Shard& shard, const Event& event, std::int64_t now_ms,
                          std::size_t top_capacity, bool record) {
     SiteShard& site = site_of(shard, event.site);
-    const std::int64_t day_number = ingest::day_of(event.timestamp_ms);
+    const std::int64_t day_number = day_of(event.timestamp_ms);
     auto day = site.days.find(day_number);
     if (day == site.days.end())
         day = site.days.try_emplace(day_number, top_capacity).first;
@@ -74,11 +74,11 @@ void Store::apply_locked(Shard& shard, const ingest::Event& event, std::int64_t 
     }
 }
 
-void Store::apply(std::size_t shard_index, const ingest::Event& event, std::int64_t now_ms) {
+void Store::apply(std::size_t shard_index, const Event& event, std::int64_t now_ms) {
     apply(shard_index, &event, 1, now_ms);
 }
 
-void Store::apply(std::size_t shard_index, const ingest::Event* events, std::size_t count,
+void Store::apply(std::size_t shard_index, const Event* events, std::size_t count,
                   std::int64_t now_ms, const LogPosition* logged) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     {
@@ -142,8 +142,8 @@ std::int64_t period_start(Period period, std::int64_t day) {
         return day - (((day + 3) % 7) + 7) % 7;  // day 0 (1970-01-01) was a Thursday
     int year = 0;
     unsigned month = 0, dom = 0;
-    ingest::civil_from_days(day, year, month, dom);
-    return ingest::days_from_civil(year, month, 1);
+    civil_from_days(day, year, month, dom);
+    return days_from_civil(year, month, 1);
 }
 
 std::int64_t period_end(Period period, std::int64_t first) {
@@ -151,9 +151,9 @@ std::int64_t period_end(Period period, std::int64_t first) {
         return first + 6;
     int year = 0;
     unsigned month = 0, dom = 0;
-    ingest::civil_from_days(first, year, month, dom);
-    return (month == 12 ? ingest::days_from_civil(year + 1, 1, 1)
-                        : ingest::days_from_civil(year, month + 1, 1)) -
+    civil_from_days(first, year, month, dom);
+    return (month == 12 ? days_from_civil(year + 1, 1, 1)
+                        : days_from_civil(year, month + 1, 1)) -
            1;
 }
 

@@ -1,10 +1,9 @@
 #include "tally/store/windows.hpp"
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::store {
 
-using ingest::minute_number;
 
 Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     auto slot = static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots));
@@ -16,7 +15,7 @@ Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     return bucket;
 }
 
-void Windows::record(const ingest::Event& event, std::int64_t now_ms) {
+void Windows::record(const Event& event, std::int64_t now_ms) {
     const std::int64_t now_minute = minute_number(now_ms);
     const std::int64_t minute = minute_number(event.timestamp_ms);
     if (minute <= now_minute - kPagesMinutes || minute > now_minute + kFutureMinutes)
@@ -28,7 +27,7 @@ void Windows::record(const ingest::Event& event, std::int64_t now_ms) {
     if (current.minute > minute)
         return;
 
-    if (event.kind != ingest::EventKind::pageview)
+    if (event.kind != EventKind::pageview)
         return;
     Bucket& bucket = bucket_for(minute);
     auto it = bucket.pages.find(event.page);

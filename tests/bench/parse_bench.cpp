@@ -22,6 +22,7 @@
 #include "tally/ingest/parse.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 
+using namespace tally;
 using namespace tally::ingest;
 
 namespace {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "tally/durability/event_log.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/store/store.hpp"
 
 namespace {
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    const std::int64_t day_start = ingest::day_of(now) * ingest::kMsPerDay;
+    const std::int64_t day_start = day_of(now) * kMsPerDay;
     const char* referrers[] = {"direct", "google.com", "news.ycombinator.com", "twitter.com",
                                "bing.com"};
     const char* countries[] = {"US", "DE", "FR", "GB", "IN", "BR", "JP", ""};
@@ -61,18 +61,18 @@ int main(int argc, char** argv) {
     {
         durability::EventLog log(
             {dir, static_cast<std::size_t>(writers), durability::FsyncMode::never});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         std::mt19937_64 random(42);
-        std::vector<ingest::Event> batch(100);
+        std::vector<Event> batch(100);
         for (long i = 0; i < events;) {
             const long n = std::min<long>(static_cast<long>(batch.size()), events - i);
             for (long k = 0; k < n; ++k, ++i) {
-                ingest::Event& e = batch[static_cast<std::size_t>(k)];
+                Event& e = batch[static_cast<std::size_t>(k)];
                 const std::uint64_t r = random();
                 const auto session = r % 150'000;
                 e.kind =
-                    (r >> 20) % 10 == 0 ? ingest::EventKind::custom : ingest::EventKind::pageview;
+                    (r >> 20) % 10 == 0 ? EventKind::custom : EventKind::pageview;
                 e.site = "default";
                 e.timestamp_ms =
                     day_start + static_cast<std::int64_t>(
@@ -80,19 +80,19 @@ int main(int argc, char** argv) {
                                                     std::max<std::int64_t>(1, now - day_start)));
                 // Zipf-ish: the square of a uniform number favours small page ids.
                 const double u = static_cast<double>((r >> 32) & 0xFFFF) / 65536.0;
-                e.page = e.kind == ingest::EventKind::pageview
+                e.page = e.kind == EventKind::pageview
                              ? "/page/" + std::to_string(static_cast<int>(u * u * 500))
                              : "";
-                e.event_name = e.kind == ingest::EventKind::custom
+                e.event_name = e.kind == EventKind::custom
                                    ? (session % 3 == 0 ? "signup" : "click")
                                    : "";
                 e.referrer = referrers[(r >> 48) % 5];
                 e.country = countries[(r >> 52) % 8];
-                e.device = static_cast<ingest::Device>((r >> 56) % ingest::kDeviceCount);
+                e.device = static_cast<Device>((r >> 56) % kDeviceCount);
                 e.session_id = "session-" + std::to_string(session);
                 e.user_id = session % 3 == 0 ? "user-" + std::to_string(session % 50'000) : "";
                 e.visitor_id = "visitor-" + std::to_string(session % 60'000);
-                e.properties = e.kind == ingest::EventKind::custom ? R"({"plan":"pro"})" : "";
+                e.properties = e.kind == EventKind::custom ? R"({"plan":"pro"})" : "";
             }
             if (!log.append(static_cast<std::size_t>(i / 100) % static_cast<std::size_t>(writers),
                             batch.data(), static_cast<std::size_t>(n))) {
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
             {dir, static_cast<std::size_t>(writers), durability::FsyncMode::never});
         std::uint64_t pages = 0;
         start = Clock::now();
-        const auto stats = log.replay([&](const ingest::Event& e) { pages += e.page.size(); });
+        const auto stats = log.replay([&](const Event& e) { pages += e.page.size(); });
         const double s = seconds_since(start);
         std::printf("replay (read + decode): %llu events in %.3f s = %.0f events/s, %.0f MiB/s\n",
                     static_cast<unsigned long long>(stats.records), s,
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
         start = Clock::now();
         const auto stats = log.replay_from(
             {},
-            [&](std::size_t writer, const durability::LogPosition&, const ingest::Event& e) {
+            [&](std::size_t writer, const durability::LogPosition&, const Event& e) {
                 (void)store.admit(writer % options.shards, e);
                 store.apply(writer % options.shards, e, now);
             },

@@ -27,7 +27,7 @@
 
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/snapshot.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace {
@@ -40,7 +40,7 @@ double ms_since(Clock::time_point start) {
 }
 
 /// The k-th event of the synthetic day (k < 2 * visitors).
-void make_event(long k, long visitors, long pages, std::int64_t day_start, ingest::Event& e) {
+void make_event(long k, long visitors, long pages, std::int64_t day_start, Event& e) {
     const long v = k / 2;
     const long n = k % 2;
     e.site = "bench";
@@ -51,8 +51,8 @@ void make_event(long k, long visitors, long pages, std::int64_t day_start, inges
     e.page = "/page/" + std::to_string((v * 2 + n) * 7919 % pages);
     e.referrer = n == 0 ? "site" + std::to_string(v % 5000) + ".example" : "direct";
     e.country = v % 3 == 0 ? "" : (v % 3 == 1 ? "DE" : "US");
-    e.device = static_cast<ingest::Device>(v % ingest::kDeviceCount);
-    e.timestamp_ms = day_start + (v * ingest::kMsPerDay / visitors) + n * 1000;
+    e.device = static_cast<Device>(v % kDeviceCount);
+    e.timestamp_ms = day_start + (v * kMsPerDay / visitors) + n * 1000;
 }
 
 struct Latency {
@@ -77,7 +77,7 @@ Latency summarise(std::vector<double>& us) {
 std::vector<double> ingest_while(store::Store& store, std::atomic<bool>& stop, std::int64_t now,
                                  std::int64_t day_start) {
     std::vector<double> us;
-    std::vector<ingest::Event> batch(8);
+    std::vector<Event> batch(8);
     long k = 0;
     while (!stop.load()) {
         for (auto& e : batch)
@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir / "log", ec);
     std::filesystem::remove_all(dir / "snapshots", ec);
 
-    const std::int64_t day_start = 1'700'000'000'000 / ingest::kMsPerDay * ingest::kMsPerDay;
-    const std::int64_t now = day_start + ingest::kMsPerDay - 60'000;
+    const std::int64_t day_start = 1'700'000'000'000 / kMsPerDay * kMsPerDay;
+    const std::int64_t now = day_start + kMsPerDay - 60'000;
     store::StoreOptions options;
     options.shards = static_cast<std::size_t>(shards);
     store::Store store(options);
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     double feed_ms = 0;
 
     auto start = Clock::now();
-    ingest::Event e;
+    Event e;
     for (long k = 0; k < events; ++k) {
         if (k == snapshot_at) {
             feed_ms += ms_since(start);
@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
     }
 
     // Restart: the 90 % snapshot + the log after it, against the whole log.
-    const auto range = query::parse_range(ingest::format_day(ingest::day_of(day_start)), now);
+    const auto range = query::parse_range(format_day(day_of(day_start)), now);
     store::Store reference(options);  // the day without the latency test's extra events
     {
         durability::EventLog replay_log(
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
                                         std::chrono::milliseconds(100), 64ull << 20});
         start = Clock::now();
         const durability::ReplayStats stats = replay_log.replay_from(
-            {}, [&](std::size_t writer, const durability::LogPosition&, const ingest::Event& ev) {
+            {}, [&](std::size_t writer, const durability::LogPosition&, const Event& ev) {
                 reference.apply(writer, &ev, 1, now);
             });
         std::printf("restart by replaying the whole log: %llu events in %.0f ms\n",
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     const durability::ReplayFilter filter(*loaded);
     const durability::ReplayStats tail = replay_log.replay_from(
         loaded->log_positions,
-        [&](std::size_t writer, const durability::LogPosition& at, const ingest::Event& ev) {
+        [&](std::size_t writer, const durability::LogPosition& at, const Event& ev) {
             if (!filter.in_snapshot(writer, ev.site, at))
                 restarted.apply(writer, &ev, 1, now);
         });
@@ -246,8 +246,8 @@ int main(int argc, char** argv) {
                       query::to_json(query::build_dashboard(restarted, "bench", *range, now));
     const auto funnel_steps = std::vector<std::string>{"pageview:/page/0", "pageview:/page/7919"};
     const bool same_funnel =
-        query::funnel(reference, "bench", ingest::day_of(day_start), funnel_steps) ==
-        query::funnel(restarted, "bench", ingest::day_of(day_start), funnel_steps);
+        query::funnel(reference, "bench", day_of(day_start), funnel_steps) ==
+        query::funnel(restarted, "bench", day_of(day_start), funnel_steps);
     std::printf("restarted dashboard equals the replayed one: %s; funnel: %s\n",
                 same ? "yes" : "NO", same_funnel ? "yes" : "NO");
 
@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
     // lock only the days ingest can still change (the last three) are serialised.
     {
         store::Store many(options);
-        ingest::Event m;
+        Event m;
         m.referrer = "direct";
         for (int site = 0; site < 300; ++site) {
             m.site = "site" + std::to_string(site);
@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
                 for (int i = 0; i < 10; ++i) {
                     m.page = "/" + std::to_string(i);
                     m.visitor_id = m.session_id = "v" + std::to_string(i);
-                    m.timestamp_ms = day_start - day * ingest::kMsPerDay + i;
+                    m.timestamp_ms = day_start - day * kMsPerDay + i;
                     many.apply(static_cast<std::size_t>(i % shards), m, now);
                 }
             }

@@ -12,7 +12,8 @@
 #include <string_view>
 
 #include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/names.hpp"
+#include "tally/base/time.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 
 namespace tally::ingest::fuzz {

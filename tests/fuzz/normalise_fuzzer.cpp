@@ -4,6 +4,7 @@
 
 #include "fuzz_support.hpp"
 
+using namespace tally;
 using namespace tally::ingest;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

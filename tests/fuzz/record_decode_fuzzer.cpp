@@ -13,7 +13,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace tally::durability;
     std::string_view bytes(reinterpret_cast<const char*>(data), size);
-    tally::ingest::Event event;
+    tally::Event event;
     while (!bytes.empty()) {
         const DecodeResult result = decode_record(bytes, event);
         if (result.status != DecodeStatus::ok)

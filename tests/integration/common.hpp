@@ -12,7 +12,7 @@
 #include "support/http_client.hpp"
 #include "support/tallyd.hpp"
 #include "tally/ingest/parse.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::test {
 
@@ -25,11 +25,11 @@ inline std::int64_t now_ms() {
 }
 
 inline std::string today() {
-    return ingest::format_day(ingest::day_of(now_ms()));
+    return format_day(day_of(now_ms()));
 }
 
 inline std::string iso(std::int64_t ms) {
-    return ingest::format_rfc3339_ms(ms);
+    return format_rfc3339_ms(ms);
 }
 
 /// A page view body with sensible defaults; `extra` fields override.

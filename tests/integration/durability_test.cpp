@@ -103,7 +103,7 @@ std::vector<std::string> logged_pages(const std::string& data_dir) {
     for (const auto& entry : fs::directory_iterator(data_dir + "/log")) {
         std::ifstream in(entry.path(), std::ios::binary);
         const std::string bytes{std::istreambuf_iterator<char>(in), {}};
-        ingest::Event event;
+        Event event;
         for (std::size_t offset = 0; offset < bytes.size();) {
             const auto r = durability::decode_record(std::string_view(bytes).substr(offset), event);
             if (r.status != durability::DecodeStatus::ok)

@@ -229,13 +229,13 @@ TEST_F(FleetRead, EqualsTheMirroringInstancesLocalDashboardAndSumsTheFleet) {
 
     // Page views per bucket from Redis's minute counters: the same points as locally, for
     // every aggregation and bucket size (and a range that starts before Redis keeps days).
-    const std::int64_t day_start = ingest::day_of(now_ms()) * ingest::kMsPerDay;
-    const std::string span = "&from=" + std::to_string(day_start - 40 * ingest::kMsPerDay) +
-                             "&to=" + std::to_string(day_start + ingest::kMsPerDay);
+    const std::int64_t day_start = day_of(now_ms()) * kMsPerDay;
+    const std::string span = "&from=" + std::to_string(day_start - 40 * kMsPerDay) +
+                             "&to=" + std::to_string(day_start + kMsPerDay);
     for (const std::string& query :
          {"pageviews?site=fleetmix&bucket_size=86400000" + span,
           "pageviews?site=fleetmix&bucket_size=3600000&aggregation=max&from=" +
-              std::to_string(day_start) + "&to=" + std::to_string(day_start + ingest::kMsPerDay),
+              std::to_string(day_start) + "&to=" + std::to_string(day_start + kMsPerDay),
           "ts:pageviews:" + today() + "?site=fleetmix&bucket_size=300000&aggregation=avg",
           "ts:pageviews:" + today() + "?site=fleetmix&aggregation=min"}) {
         const std::string local = to_one.get("/timeseries/" + query).body;

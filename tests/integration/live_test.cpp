@@ -147,8 +147,8 @@ long rss_kib(int pid) {
 std::string iso_week(std::int64_t day) {
     const std::int64_t weekday = ((day + 3) % 7 + 7) % 7;  // Monday = 0; day 0 was a Thursday
     const std::int64_t thursday = day - weekday + 3;       // its week's year is the Thursday's
-    const int year = std::stoi(ingest::format_day(thursday).substr(0, 4));
-    const std::int64_t week = (thursday - ingest::days_from_civil(year, 1, 1)) / 7 + 1;
+    const int year = std::stoi(format_day(thursday).substr(0, 4));
+    const std::int64_t week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
     char label[16];
     std::snprintf(label, sizeof label, "%04d-W%02d", year, static_cast<int>(week));
     return label;
@@ -307,7 +307,7 @@ TEST_F(Live, AtMostOneDeltaPerBatchInterval) {
 TEST_F(Live, SubscribeSwitchesSiteAndDate) {
     send({{"page_url", "/x"}, {"session_id", "s1"}, {"site", "shop"}});
     const std::int64_t yesterday_ms = now_ms() - 86'400'000;
-    const std::string yesterday = ingest::format_day(ingest::day_of(yesterday_ms));
+    const std::string yesterday = format_day(day_of(yesterday_ms));
     send({{"page_url", "/old"}, {"session_id", "s2"}, {"timestamp", iso(yesterday_ms)}});
 
     WsClient ws(daemon.port(), "/ws?site=shop");
@@ -440,7 +440,7 @@ void burst(int port, WsClient& ws, LiveState& state, int threads, int rounds,
 
 TEST_F(Live, WeekAndMonthDeltasAddUpToDashboard) {
     const std::int64_t now = now_ms();
-    const std::int64_t day = ingest::day_of(now);
+    const std::int64_t day = day_of(now);
     const std::string week = iso_week(day);
     const std::string month = today().substr(0, 7);
     // Yesterday is in this week or month, or not: either way /dashboard says which.

@@ -16,8 +16,8 @@ std::string iso_week_label(std::int64_t day) {
     const std::int64_t thursday = day - weekday + 3;
     int year;
     unsigned month, dom;
-    ingest::civil_from_days(thursday, year, month, dom);
-    const std::int64_t week = (thursday - ingest::days_from_civil(year, 1, 1)) / 7 + 1;
+    civil_from_days(thursday, year, month, dom);
+    const std::int64_t week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
     char label[32];
     std::snprintf(label, sizeof(label), "%04d-W%02d", year, static_cast<int>(week));
     return label;
@@ -26,7 +26,7 @@ std::string iso_week_label(std::int64_t day) {
 std::string month_label(std::int64_t day) {
     int year;
     unsigned month, dom;
-    ingest::civil_from_days(day, year, month, dom);
+    civil_from_days(day, year, month, dom);
     char label[32];
     std::snprintf(label, sizeof(label), "%04d-%02u", year, month);
     return label;
@@ -100,10 +100,10 @@ TEST_F(Read, WeekAndMonthMergeUniquesNotSumThem) {
           {"user_id", "u2"},
           {"timestamp", iso(yesterday_ms)}});
 
-    const std::int64_t d_today = ingest::day_of(now);
-    const std::int64_t d_yesterday = ingest::day_of(yesterday_ms);
-    EXPECT_EQ(dashboard(client, ingest::format_day(d_today))["unique_visitors"], 2);
-    EXPECT_EQ(dashboard(client, ingest::format_day(d_yesterday))["unique_visitors"], 2);
+    const std::int64_t d_today = day_of(now);
+    const std::int64_t d_yesterday = day_of(yesterday_ms);
+    EXPECT_EQ(dashboard(client, format_day(d_today))["unique_visitors"], 2);
+    EXPECT_EQ(dashboard(client, format_day(d_yesterday))["unique_visitors"], 2);
 
     for (const auto& label : {iso_week_label(d_today), month_label(d_today)}) {
         const bool both = label == iso_week_label(d_yesterday) || label == month_label(d_yesterday);

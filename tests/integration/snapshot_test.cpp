@@ -94,9 +94,9 @@ void send_traffic(HttpClient& client, int from, int count, bool batch) {
 json figures(HttpClient& client) {
     json all;
     all["dashboard"] = dashboard(client, "today");
-    const std::int64_t day = ingest::day_of(now_ms()) * ingest::kMsPerDay;
+    const std::int64_t day = day_of(now_ms()) * kMsPerDay;
     const std::string range =
-        "from=" + std::to_string(day) + "&to=" + std::to_string(day + ingest::kMsPerDay);
+        "from=" + std::to_string(day) + "&to=" + std::to_string(day + kMsPerDay);
     all["pageviews"] =
         json::parse(client.get("/timeseries/pageviews?" + range + "&bucket_size=60000").body);
     all["signups"] =
@@ -250,7 +250,7 @@ TEST(Retention, OldDaysLeaveMemoryDiskAndTheApiButTheirWeeksAndMonthsStillAnswer
     fs::remove_all(data / "snapshots");
     fs::remove_all(data / "log");
 
-    const std::int64_t today = ingest::day_of(now_ms());
+    const std::int64_t today = day_of(now_ms());
     const std::int64_t old_day = today - 40;
     const std::int64_t ancient = today - 500;
     store::Store store(store::StoreOptions{1, 1000, 1000, 10'000});
@@ -258,13 +258,13 @@ TEST(Retention, OldDaysLeaveMemoryDiskAndTheApiButTheirWeeksAndMonthsStillAnswer
     log.open();
     auto add = [&](std::int64_t day, int n) {
         for (int i = 0; i < n; ++i) {
-            ingest::Event e;
+            Event e;
             e.site = "default";
             e.page = "/old" + std::to_string(i % 3);
             e.referrer = "direct";
             e.session_id = "s" + std::to_string(i);
             e.visitor_id = "v" + std::to_string(i % 4);
-            e.timestamp_ms = day * ingest::kMsPerDay + 3'600'000 + i;
+            e.timestamp_ms = day * kMsPerDay + 3'600'000 + i;
             ASSERT_TRUE(log.append(0, &e, 1));
             store.apply(0, e, now_ms());
         }
@@ -282,22 +282,22 @@ TEST(Retention, OldDaysLeaveMemoryDiskAndTheApiButTheirWeeksAndMonthsStillAnswer
         const std::int64_t monday = store::period_start(store::Period::week, day);
         int year = 0;
         unsigned month = 0, dom = 0;
-        ingest::civil_from_days(monday + 3, year, month, dom);  // its Thursday's year
+        civil_from_days(monday + 3, year, month, dom);  // its Thursday's year
         const std::int64_t week1 =
-            store::period_start(store::Period::week, ingest::days_from_civil(year, 1, 4));
+            store::period_start(store::Period::week, days_from_civil(year, 1, 4));
         const int week = static_cast<int>((monday - week1) / 7) + 1;
         char label[48];
         std::snprintf(label, sizeof(label), "%04d-W%02d", year, week);
         return std::string(label);
     };
-    const std::string old_date = ingest::format_day(old_day);
+    const std::string old_date = format_day(old_day);
     const std::string old_month = old_date.substr(0, 7);
 
     daemon.restart();
     HttpClient client(daemon.port());
     // The day left the API: it answers as a day never seen.
     json old = dashboard(client, old_date);
-    json never = dashboard(client, ingest::format_day(today - 1000));
+    json never = dashboard(client, format_day(today - 1000));
     never["date"] = old_date;
     EXPECT_EQ(old, never);
     EXPECT_EQ(old["page_views"], 0);
@@ -311,9 +311,9 @@ TEST(Retention, OldDaysLeaveMemoryDiskAndTheApiButTheirWeeksAndMonthsStillAnswer
     }
     // Past rollup_retention_days: nothing.
     EXPECT_EQ(dashboard(client, week_of(ancient))["page_views"], 0);
-    EXPECT_EQ(dashboard(client, ingest::format_day(ancient).substr(0, 7))["page_views"], 0);
+    EXPECT_EQ(dashboard(client, format_day(ancient).substr(0, 7))["page_views"], 0);
     // Yesterday stays.
-    EXPECT_EQ(dashboard(client, ingest::format_day(today - 1))["page_views"], 7);
+    EXPECT_EQ(dashboard(client, format_day(today - 1))["page_views"], 7);
 
     // Memory: one day state (yesterday's) and two roll-ups (the old day's week and month).
     const std::string metrics = client.get("/metrics").body;
@@ -338,7 +338,7 @@ TEST(Retention, LogSegmentsOfOnlyOldEventsBeforeEveryKeptSnapshotAreDeleted) {
     fs::remove_all(data / "snapshots");
     fs::remove_all(data / "log");
 
-    const std::int64_t today = ingest::day_of(now_ms());
+    const std::int64_t today = day_of(now_ms());
     store::Store store(store::StoreOptions{1, 1000, 1000, 10'000});
     {
         // Writer 0: segment 1 old events only, segment 2 recent ones; writer 1: old only,
@@ -346,18 +346,18 @@ TEST(Retention, LogSegmentsOfOnlyOldEventsBeforeEveryKeptSnapshotAreDeleted) {
         durability::EventLog log(durability::EventLogOptions{
             data / "log", 2, durability::FsyncMode::never, std::chrono::milliseconds(100), 1});
         log.open();
-        ingest::Event e;
+        Event e;
         e.site = "default";
         e.page = "/";
         e.referrer = "direct";
         e.session_id = "s";
         e.visitor_id = "v";
-        e.timestamp_ms = (today - 45) * ingest::kMsPerDay;
+        e.timestamp_ms = (today - 45) * kMsPerDay;
         ASSERT_TRUE(log.append(0, &e, 1));  // segment 1 (segment_bytes 1: the next rotates)
         ASSERT_TRUE(log.append(1, &e, 1));
         store.apply(0, e, now_ms());
         store.apply(1, e, now_ms());
-        e.timestamp_ms = (today - 1) * ingest::kMsPerDay;
+        e.timestamp_ms = (today - 1) * kMsPerDay;
         ASSERT_TRUE(log.append(0, &e, 1));  // segment 2
         store.apply(0, e, now_ms());
         ASSERT_EQ(log.end_position(0).segment, 2u);
@@ -373,7 +373,7 @@ TEST(Retention, LogSegmentsOfOnlyOldEventsBeforeEveryKeptSnapshotAreDeleted) {
     EXPECT_TRUE(fs::exists(data / "log" / "w0-00000002.log"));   // the snapshot's own
     EXPECT_TRUE(fs::exists(data / "log" / "w1-00000001.log"));   // the snapshot is inside it
     EXPECT_NE(daemon.log_text().find("removed log segment w0-00000001.log"), std::string::npos);
-    EXPECT_EQ(dashboard(client, ingest::format_day(today - 1))["page_views"], 1);
+    EXPECT_EQ(dashboard(client, format_day(today - 1))["page_views"], 1);
 }
 
 }  // namespace

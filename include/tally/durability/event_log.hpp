@@ -55,7 +55,7 @@
 #include <utility>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/log_position.hpp"
 
 namespace tally::durability {
@@ -116,7 +116,7 @@ class EventLog {
 
     /// Reads every record already on disk, oldest segment first, calling fn for each. Cuts
     /// damaged tails. Call once, before open().
-    ReplayStats replay(const std::function<void(const ingest::Event&)>& fn);
+    ReplayStats replay(const std::function<void(const Event&)>& fn);
 
     /// replay() from positions: writer w's records before from[w] are skipped (segments
     /// wholly before it are not even read), writers past from.size() replay from their
@@ -127,7 +127,7 @@ class EventLog {
     /// order: fn must then be safe to call from several threads. Call once, before open().
     ReplayStats replay_from(const std::vector<LogPosition>& from,
                             const std::function<void(std::size_t writer, const LogPosition& at,
-                                                     const ingest::Event&)>& fn,
+                                                     const Event&)>& fn,
                             std::size_t threads = 1);
 
     /// Opens (or creates) each writer's newest segment for appending and starts the commit
@@ -139,7 +139,7 @@ class EventLog {
     /// call and nothing may be answered 200. With `end`, the writer's position after the
     /// batch is stored there (under the writer's lock, so positions of one writer come in
     /// log order).
-    bool append(std::size_t writer, const ingest::Event* events, std::size_t count,
+    bool append(std::size_t writer, const Event* events, std::size_t count,
                 LogPosition* end = nullptr);
 
     /// Where `writer`'s next record will go (after open()).
@@ -180,7 +180,7 @@ class EventLog {
         std::size_t writer_index,
         const std::vector<std::pair<std::uint64_t, std::filesystem::path>>& segments,
         const LogPosition& start,
-        const std::function<void(std::size_t writer, const LogPosition& at, const ingest::Event&)>&
+        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>&
             fn,
         ReplayStats& stats, LogPosition& end);
     bool write_all(Writer& writer, const std::string& bytes);

@@ -25,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 
 namespace tally::durability {
 
@@ -34,7 +34,7 @@ inline constexpr std::uint32_t kMaxPayload = 1u << 20;
 inline constexpr std::uint8_t kRecordVersion = 1;
 
 /// Appends one framed record holding `event` to `out`.
-void append_record(const ingest::Event& event, std::string& out);
+void append_record(const Event& event, std::string& out);
 
 enum class DecodeStatus {
     ok,         // one record decoded; `consumed` bytes used
@@ -48,9 +48,9 @@ struct DecodeResult {
 };
 
 /// Decodes the record at the start of `bytes` into `event`.
-DecodeResult decode_record(std::string_view bytes, ingest::Event& event);
+DecodeResult decode_record(std::string_view bytes, Event& event);
 
 /// Decodes a payload (no frame). False when malformed.
-bool decode_payload(std::string_view payload, ingest::Event& event);
+bool decode_payload(std::string_view payload, Event& event);
 
 }  // namespace tally::durability

@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tally/ingest/parse.hpp"
+#include "tally/base/rejection.hpp"
 
 namespace tally::durability {
 
@@ -56,7 +56,7 @@ class RejectsLog {
                 std::string_view field, std::string_view error, std::string_view payload);
     /// A batch body with refused items (each item's reason; the body once).
     void append_batch(std::int64_t now_ms, std::string_view route,
-                      const std::vector<ingest::BatchItemRejection>& items,
+                      const std::vector<BatchItemRejection>& items,
                       std::string_view payload);
 
     /// Deletes the files of days before the retention window (today - retention_days + 1)

@@ -10,20 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
+#include "tally/base/rejection.hpp"
 
 namespace tally::ingest {
 
 class VisitorHasher;
-
-/// Why an input was refused. `reason` is a short stable code used as the Prometheus
-/// label and in the rejects log ("bad_json", "missing_field", "invalid_field",
-/// "out_of_window", "too_large", ...); `field` names the offending field ("" for the body).
-struct Rejection {
-    std::string reason;
-    std::string field;
-    std::string message;  // one human sentence, sent as {"error": message, "field": field}
-};
 
 /// What the HTTP layer knows about the request beyond its body.
 struct RequestContext {
@@ -67,11 +59,6 @@ std::optional<Rejection> parse_custom_event(std::string_view body, const Request
                                             const VisitorHasher& hasher, Event& out,
                                             ParseBuffers& buffers);
 
-struct BatchItemRejection {
-    std::size_t index = 0;
-    Rejection rejection;
-};
-
 struct BatchResult {
     std::vector<Event> accepted;
     std::vector<BatchItemRejection> rejected;
@@ -98,11 +85,5 @@ std::string page_key(std::string_view page_url);
 std::string referrer_host(std::string_view referrer);
 /// desktop/mobile/tablet guessed from a User-Agent string.
 Device guess_device(std::string_view user_agent);
-/// Parses RFC 3339 ("2024-01-15T10:30:00Z", fractions, "+02:00" offsets) to epoch ms.
-std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text);
-/// Formats epoch ms as RFC 3339 UTC with a "Z" suffix and no fraction when it is zero.
-std::string format_rfc3339_ms(std::int64_t ms);
-bool valid_site(std::string_view site);
-bool valid_event_name(std::string_view name);
 
 }  // namespace tally::ingest

@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/store/day_state.hpp"
 
@@ -56,7 +56,7 @@ using MinuteTotals = std::array<std::uint64_t, store::kMinutesPerDay>;
 /// The additive figures of one site-day: what the checkpoint records.
 struct DayCounters {
     MinuteTotals minutes{};  // page views per minute of the day
-    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    std::array<std::uint64_t, kDeviceCount> devices{};
     Counts events;  // custom events by name
     Counts pages, referrers, countries;
 };
@@ -80,7 +80,7 @@ struct Shipped : DayCounters {
 /// Member names are views into the DayImage it was computed from.
 struct DayDelta {
     std::vector<std::pair<int, std::int64_t>> minutes;  // minute of the day, difference
-    std::array<std::int64_t, ingest::kDeviceCount> devices{};
+    std::array<std::int64_t, kDeviceCount> devices{};
     std::vector<std::pair<std::string_view, std::int64_t>> events;
     std::vector<std::pair<std::string_view, std::uint64_t>> pages, referrers, countries;
     bool visitors = false;  // the registers differ from the last shipped

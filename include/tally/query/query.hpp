@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::query {
@@ -40,7 +40,7 @@ struct Dashboard {
     std::uint64_t unique_visitors = 0;
     std::uint64_t unique_sessions = 0;
     Ranked top_pages, top_referrers, countries;
-    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    std::array<std::uint64_t, kDeviceCount> devices{};
     std::uint64_t real_time_users = 0;
     std::vector<std::pair<std::string, std::uint64_t>> events;  // by name
     /// The largest overestimate any top-list count may carry (0 while the lists are exact,

@@ -26,7 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/sketch/space_saving.hpp"
 #include "tally/store/chunked_log.hpp"
@@ -75,7 +75,7 @@ class FunnelLog {
     FunnelLog(FunnelLog&&) noexcept = default;
     FunnelLog& operator=(FunnelLog&&) noexcept = default;
 
-    void record(const ingest::Event& event);
+    void record(const Event& event);
     /// The label id of a step name ("signup", "pageview:/pricing"), or -1 if never seen.
     std::int64_t label_id(std::string_view step) const;
 
@@ -126,7 +126,7 @@ class FunnelLog {
 struct DayState {
     std::uint64_t page_views = 0;
     MinuteCounts pageviews_per_minute{};
-    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    std::array<std::uint64_t, kDeviceCount> devices{};
     StringMap<EventSeries> events;
     sketch::HyperLogLog visitors;
     sketch::HyperLogLog sessions;
@@ -142,7 +142,7 @@ struct DayState {
     explicit DayState(std::size_t top_capacity);
 
     /// Counts one event (already admitted by the store's caps).
-    void apply(const ingest::Event& event);
+    void apply(const Event& event);
 
     /// Folds another shard's state of the same site and day in, as reads merge shards:
     /// counters add, HyperLogLogs take maxima, top lists merge, funnel logs join. Used when

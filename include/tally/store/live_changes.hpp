@@ -27,15 +27,15 @@
 #include <set>
 #include <string>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/day_state.hpp"
 
 namespace tally::store {
 
 /// One event of the live feed.
 struct RecentEvent {
-    ingest::EventKind kind = ingest::EventKind::pageview;
-    ingest::Device device = ingest::Device::desktop;
+    EventKind kind = EventKind::pageview;
+    Device device = Device::desktop;
     std::int64_t timestamp_ms = 0;
     std::string what;  // the page of a page view, the name of a custom event
     std::string country;
@@ -45,13 +45,13 @@ struct ChangeSet {
     static constexpr std::size_t kMaxRecent = 50;
 
     std::uint64_t page_views = 0;
-    std::array<std::uint64_t, ingest::kDeviceCount> devices{};
+    std::array<std::uint64_t, kDeviceCount> devices{};
     std::map<std::string, std::uint64_t, std::less<>> events;        // increments by name
     std::set<std::string, std::less<>> pages, referrers, countries;  // touched members
     std::deque<RecentEvent> recent;  // the newest kMaxRecent, oldest first
 
     /// Notes what DayState::apply(event) changes (keep the two in step).
-    void record(const ingest::Event& event);
+    void record(const Event& event);
 };
 
 /// A shard's changes: site -> day number -> ChangeSet.

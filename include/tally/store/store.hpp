@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/active_sessions.hpp"
 #include "tally/store/day_state.hpp"
 #include "tally/store/live_changes.hpp"
@@ -86,14 +86,14 @@ class Store {
 
     /// Checks the caps for `event` and, when it passes, reserves its site and event name so
     /// later events of them pass without the registry. Call before logging the event.
-    Admission admit(std::size_t shard, const ingest::Event& event);
+    Admission admit(std::size_t shard, const Event& event);
 
     /// Counts `event` in `shard`. `now_ms` places it in the rolling windows.
-    void apply(std::size_t shard, const ingest::Event& event, std::int64_t now_ms);
+    void apply(std::size_t shard, const Event& event, std::int64_t now_ms);
     /// apply() for `count` events, taking the shard's lock once. `logged`: where the shard's
     /// log writer ended after writing these events; recorded under the same lock, so a
     /// snapshot of the shard saves a position that matches its state exactly.
-    void apply(std::size_t shard, const ingest::Event* events, std::size_t count,
+    void apply(std::size_t shard, const Event* events, std::size_t count,
                std::int64_t now_ms, const LogPosition* logged = nullptr);
 
     /// Sets shard `shard`'s log position (after recovery: the end of its writer's log).
@@ -222,11 +222,11 @@ class Store {
         StringMap<std::map<std::int64_t, std::set<std::string, std::less<>>>> names;  // by site
     };
 
-    Admission admit_in_registry(const ingest::Event& event);
+    Admission admit_in_registry(const Event& event);
     /// `site`'s part of `shard`, created when absent; the caller holds shard.mutex.
     static SiteShard& site_of(Shard& shard, std::string_view site);
     /// Counts `event` in the shard; the caller holds shard.mutex.
-    static void apply_locked(Shard& shard, const ingest::Event& event, std::int64_t now_ms,
+    static void apply_locked(Shard& shard, const Event& event, std::int64_t now_ms,
                              std::size_t top_capacity, bool record);
 
     StoreOptions options_;

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 #include "tally/store/day_state.hpp"
 
 namespace tally::store {
@@ -26,7 +26,7 @@ class Windows {
     static constexpr std::int64_t kFutureMinutes = 5;
     static constexpr std::size_t kSlots = kPagesMinutes + kFutureMinutes + 1;
 
-    void record(const ingest::Event& event, std::int64_t now_ms);
+    void record(const Event& event, std::int64_t now_ms);
 
     /// Adds page -> views for the pages viewed in (now - 15 min, now + 5 min].
     void collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_views) const;

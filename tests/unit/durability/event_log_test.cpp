@@ -21,8 +21,8 @@
 namespace tally::durability {
 namespace {
 
-ingest::Event event(int i) {
-    ingest::Event e;
+Event event(int i) {
+    Event e;
     e.timestamp_ms = 1'700'000'000'000 + i;
     e.site = "default";
     e.page = "/p" + std::to_string(i);
@@ -35,7 +35,7 @@ std::vector<std::string> replay_pages(const std::filesystem::path& dir, std::siz
                                       ReplayStats* stats = nullptr) {
     EventLog log({dir, writers, FsyncMode::never});
     std::vector<std::string> pages;
-    auto s = log.replay([&](const ingest::Event& e) { pages.push_back(e.page); });
+    auto s = log.replay([&](const Event& e) { pages.push_back(e.page); });
     if (stats)
         *stats = s;
     return pages;
@@ -46,13 +46,13 @@ TEST(EventLog, AppendThenReplayInEveryMode) {
         test::TempDir dir;
         {
             EventLog log({dir.path(), 2, mode});
-            log.replay([](const ingest::Event&) {});
+            log.replay([](const Event&) {});
             log.open();
             for (int i = 0; i < 10; ++i) {
                 auto e = event(i);
                 ASSERT_TRUE(log.append(static_cast<std::size_t>(i % 2), &e, 1));
             }
-            std::vector<ingest::Event> batch = {event(10), event(11)};
+            std::vector<Event> batch = {event(10), event(11)};
             ASSERT_TRUE(log.append(0, batch.data(), batch.size()));
             EXPECT_GT(log.bytes_written(), 0u);
         }
@@ -65,7 +65,7 @@ TEST(EventLog, SegmentsRotateAndReplayInOrder) {
     test::TempDir dir;
     {
         EventLog log({dir.path(), 1, FsyncMode::never, std::chrono::milliseconds(100), 200});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         for (int i = 0; i < 40; ++i) {
             auto e = event(i);
@@ -86,7 +86,7 @@ TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
     test::TempDir dir;
     {
         EventLog log({dir.path(), 1, FsyncMode::never});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         for (int i = 0; i < 3; ++i) {
             auto e = event(i);
@@ -104,7 +104,7 @@ TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
     {
         std::size_t offset = 0;
         while (offset < bytes.size()) {
-            ingest::Event e;
+            Event e;
             auto r = decode_record(std::string_view(bytes).substr(offset), e);
             offset += r.consumed;
             ends.push_back(offset);
@@ -146,7 +146,7 @@ TEST(GroupCommit, EachAnswerFollowsAnFsyncThatBeganAfterItsAppend) {
     std::atomic<int> not_durable{0};
     {
         EventLog log({dir.path(), 1, FsyncMode::always});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         std::vector<std::thread> threads;
         threads.reserve(kThreads);
@@ -192,7 +192,7 @@ TEST(GroupCommit, PipelinedAppendsShareFewFsyncs) {
     constexpr int kPerThread = 2000;
     std::atomic<int> answered{0};
     EventLog log({dir.path(), 2, FsyncMode::always});
-    log.replay([](const ingest::Event&) {});
+    log.replay([](const Event&) {});
     log.open();
     std::vector<std::thread> threads;
     threads.reserve(kThreads);
@@ -221,7 +221,7 @@ TEST(GroupCommit, IntervalAndNeverAnswerAtOnce) {
     for (FsyncMode mode : {FsyncMode::interval, FsyncMode::never}) {
         test::TempDir dir;
         EventLog log({dir.path(), 1, mode});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         auto e = event(1);
         ASSERT_TRUE(log.append(0, &e, 1));
@@ -243,7 +243,7 @@ TEST(GroupCommit, FailedFsyncAnswersEveryWaiterNotDurable) {
     ASSERT_GE(reader, 0);
     {
         EventLog log({dir.path(), 1, FsyncMode::always});
-        log.replay([](const ingest::Event&) {});  // a FIFO is not a segment to replay
+        log.replay([](const Event&) {});  // a FIFO is not a segment to replay
         log.open();
         std::atomic<int> durable{0};
         std::atomic<int> not_durable{0};
@@ -279,14 +279,14 @@ TEST(DiskTrouble, FailedWriteLeavesNoHalfRecordAndRecovers) {
     std::size_t failures = 0;
     {
         EventLog log({dir.path(), 1, FsyncMode::always});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         struct rlimit small = saved;
         small.rlim_cur = kLimit;
         ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
         // Batches of 3, so the write that meets the limit is cut short inside a record.
         for (int i = 0; i < 1000 && failures < 5; ++i) {
-            std::vector<ingest::Event> batch = {event(3 * i), event(3 * i + 1), event(3 * i + 2)};
+            std::vector<Event> batch = {event(3 * i), event(3 * i + 1), event(3 * i + 2)};
             if (log.append(0, batch.data(), batch.size())) {
                 EXPECT_EQ(failures, 0u) << "an append succeeded while the file was full";
                 logged += 3;
@@ -303,7 +303,7 @@ TEST(DiskTrouble, FailedWriteLeavesNoHalfRecordAndRecovers) {
         // The file holds whole records only.
         std::size_t offset = 0;
         std::size_t records = 0;
-        ingest::Event e;
+        Event e;
         while (offset < bytes.size()) {
             const auto r = decode_record(std::string_view(bytes).substr(offset), e);
             ASSERT_EQ(r.status, DecodeStatus::ok) << "garbage at " << offset;
@@ -332,7 +332,7 @@ TEST(EventLog, FlippedByteInTheLastRecordsKeepsEverythingBefore) {
     constexpr int kRecords = 6;
     {
         EventLog log({dir.path(), 1, FsyncMode::never});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         for (int i = 0; i < kRecords; ++i) {
             auto e = event(i);
@@ -344,7 +344,7 @@ TEST(EventLog, FlippedByteInTheLastRecordsKeepsEverythingBefore) {
     std::vector<std::size_t> starts;
     for (std::size_t offset = 0; offset < bytes.size();) {
         starts.push_back(offset);
-        ingest::Event e;
+        Event e;
         offset += decode_record(std::string_view(bytes).substr(offset), e).consumed;
     }
     ASSERT_EQ(starts.size(), static_cast<std::size_t>(kRecords));
@@ -375,7 +375,7 @@ TEST(EventLog, DamageInAnOlderSegmentIsReportedPerFile) {
     test::TempDir dir;
     {
         EventLog log({dir.path(), 1, FsyncMode::never, std::chrono::milliseconds(100), 150});
-        log.replay([](const ingest::Event&) {});
+        log.replay([](const Event&) {});
         log.open();
         for (int i = 0; i < 12; ++i) {
             auto e = event(i);

@@ -8,10 +8,10 @@
 namespace tally::durability {
 namespace {
 
-ingest::Event sample(int i) {
-    ingest::Event e;
-    e.kind = i % 2 ? ingest::EventKind::custom : ingest::EventKind::pageview;
-    e.device = static_cast<ingest::Device>(i % 3);
+Event sample(int i) {
+    Event e;
+    e.kind = i % 2 ? EventKind::custom : EventKind::pageview;
+    e.device = static_cast<Device>(i % 3);
     e.timestamp_ms = 1'700'000'000'000 + i;
     e.site = "site" + std::to_string(i);
     e.page = "/page/" + std::string(static_cast<std::size_t>(i * 7), 'x');
@@ -25,7 +25,7 @@ ingest::Event sample(int i) {
     return e;
 }
 
-bool same(const ingest::Event& a, const ingest::Event& b) {
+bool same(const Event& a, const Event& b) {
     return a.kind == b.kind && a.device == b.device && a.timestamp_ms == b.timestamp_ms &&
            a.site == b.site && a.page == b.page && a.referrer == b.referrer &&
            a.country == b.country && a.event_name == b.event_name && a.session_id == b.session_id &&
@@ -47,7 +47,7 @@ TEST(Record, RoundTrip) {
         append_record(sample(i), log);
     std::size_t offset = 0;
     for (int i = 0; i < 50; ++i) {
-        ingest::Event e;
+        Event e;
         auto r = decode_record(std::string_view(log).substr(offset), e);
         ASSERT_EQ(r.status, DecodeStatus::ok);
         EXPECT_TRUE(same(e, sample(i))) << i;
@@ -60,7 +60,7 @@ TEST(Record, EveryTruncationIsNeedMore) {
     std::string rec;
     append_record(sample(3), rec);
     for (std::size_t cut = 0; cut < rec.size(); ++cut) {
-        ingest::Event e;
+        Event e;
         auto r = decode_record(std::string_view(rec).substr(0, cut), e);
         EXPECT_EQ(r.status, DecodeStatus::need_more) << cut;
     }
@@ -73,7 +73,7 @@ TEST(Record, EveryFlippedByteIsDetected) {
         for (unsigned char bit : {0x01, 0x80}) {
             std::string bad = rec;
             bad[i] = static_cast<char>(bad[i] ^ bit);
-            ingest::Event e;
+            Event e;
             auto r = decode_record(bad, e);
             // A flipped length byte may make the record look longer (need_more) or absurd
             // (corrupt); never a wrong "ok".
@@ -83,7 +83,7 @@ TEST(Record, EveryFlippedByteIsDetected) {
 }
 
 TEST(Record, MalformedPayloadsAreRejected) {
-    ingest::Event e;
+    Event e;
     EXPECT_FALSE(decode_payload("", e));
     EXPECT_FALSE(decode_payload(std::string("\x02", 1), e));
     std::string rec;

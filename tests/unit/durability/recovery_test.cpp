@@ -27,7 +27,7 @@ EventLogOptions options(const fs::path& dir, std::size_t writers,
                            segment_bytes};
 }
 
-ingest::Event numbered(int i, std::int64_t ts = kNoon) {
+Event numbered(int i, std::int64_t ts = kNoon) {
     return page("/p" + std::to_string(i), "u", "s", ts);
 }
 
@@ -38,7 +38,7 @@ TEST(ReplayFrom, StartsEachWriterAtItsPosition) {
         EventLog log(options(dir.path(), 2, 200));  // small segments: several per writer
         log.open();
         for (int i = 0; i < 40; ++i) {
-            const ingest::Event e = numbered(i);
+            const Event e = numbered(i);
             LogPosition end;
             ASSERT_TRUE(log.append(static_cast<std::size_t>(i % 2), &e, 1, &end));
             if (i == 21)
@@ -52,7 +52,7 @@ TEST(ReplayFrom, StartsEachWriterAtItsPosition) {
     std::vector<std::pair<std::size_t, std::string>> seen;
     std::vector<LogPosition> last(2);
     const ReplayStats stats =
-        log.replay_from(marks, [&](std::size_t w, const LogPosition& at, const ingest::Event& e) {
+        log.replay_from(marks, [&](std::size_t w, const LogPosition& at, const Event& e) {
             seen.emplace_back(w, e.page);
             // Where each record begins: at or after the position, increasing.
             EXPECT_FALSE(at < marks[w]);
@@ -71,7 +71,7 @@ TEST(ReplayFrom, StartsEachWriterAtItsPosition) {
     // From the ends, nothing is left to replay.
     EventLog again(options(dir.path(), 2, 200));
     EXPECT_EQ(
-        again.replay_from(stats.ends, [](std::size_t, const LogPosition&, const ingest::Event&) {})
+        again.replay_from(stats.ends, [](std::size_t, const LogPosition&, const Event&) {})
             .records,
         0u);
 }
@@ -83,7 +83,7 @@ TEST(ReplayFrom, APositionPastALostTailStartsANewSegment) {
         EventLog log(options(dir.path(), 1));
         log.open();
         for (int i = 0; i < 3; ++i) {
-            const ingest::Event e = numbered(i);
+            const Event e = numbered(i);
             ASSERT_TRUE(log.append(0, &e, 1, &snapshot_end));
         }
     }
@@ -94,17 +94,17 @@ TEST(ReplayFrom, APositionPastALostTailStartsANewSegment) {
         EventLog log(options(dir.path(), 1));
         std::size_t n = 0;
         log.replay_from({snapshot_end},
-                        [&](std::size_t, const LogPosition&, const ingest::Event&) { ++n; });
+                        [&](std::size_t, const LogPosition&, const Event&) { ++n; });
         EXPECT_EQ(n, 0u);
         log.open();
         EXPECT_EQ(log.end_position(0), (LogPosition{2, 0}));
-        const ingest::Event e = numbered(7);
+        const Event e = numbered(7);
         ASSERT_TRUE(log.append(0, &e, 1));
     }
     // The record written after recovery is after the snapshot's position: replayed.
     EventLog log(options(dir.path(), 1));
     std::vector<std::string> seen;
-    log.replay_from({snapshot_end}, [&](std::size_t, const LogPosition&, const ingest::Event& e) {
+    log.replay_from({snapshot_end}, [&](std::size_t, const LogPosition&, const Event& e) {
         seen.push_back(e.page);
     });
     EXPECT_EQ(seen, std::vector<std::string>{"/p7"});
@@ -112,18 +112,18 @@ TEST(ReplayFrom, APositionPastALostTailStartsANewSegment) {
 
 TEST(RemoveSegments, OnlyOldClosedSegmentsBeforeThePositions) {
     test::TempDir dir;
-    const std::int64_t old_ts = kNoon - 40 * ingest::kMsPerDay;
+    const std::int64_t old_ts = kNoon - 40 * kMsPerDay;
     EventLog log(options(dir.path(), 2, 1));  // every append after the first rotates
     log.open();
     for (std::int64_t ts : {old_ts, old_ts, kNoon, old_ts}) {
-        const ingest::Event e = numbered(0, ts);
+        const Event e = numbered(0, ts);
         ASSERT_TRUE(log.append(0, &e, 1));  // segments 1, 2 old; 3 new; 4 old (open)
     }
-    const ingest::Event e = numbered(0, old_ts);
+    const Event e = numbered(0, old_ts);
     ASSERT_TRUE(log.append(1, &e, 1));  // writer 1: segment 1, open
     auto exists = [&](const char* name) { return fs::exists(fs::path(dir.path()) / name); };
 
-    const std::int64_t cutoff = kNoon - 30 * ingest::kMsPerDay;
+    const std::int64_t cutoff = kNoon - 30 * kMsPerDay;
     // Snapshots need writer 0 from segment 2: only segment 1 may go.
     EXPECT_EQ(log.remove_segments({{2, 0}, {5, 0}}, cutoff).size(), 1u);
     EXPECT_FALSE(exists("w0-00000001.log"));
@@ -139,10 +139,10 @@ TEST(RemoveSegments, OnlyOldClosedSegmentsBeforeThePositions) {
 }
 
 TEST(SnapshotRollups, RollUpsAndFunnelsSurviveAndPositionsOfExtraWritersStay) {
-    const std::int64_t today = ingest::day_of(kNoon);
+    const std::int64_t today = day_of(kNoon);
     store::Store s({2, 10, 10, 100});
     for (int d = 0; d < 6; ++d) {
-        const std::int64_t ts = (today - d) * ingest::kMsPerDay + 1000;
+        const std::int64_t ts = (today - d) * kMsPerDay + 1000;
         for (int i = 0; i < 20; ++i) {
             const auto shard = static_cast<std::size_t>(i % 2);
             s.apply(shard, page("/p" + std::to_string(i % 3), "u" + std::to_string(i), "s", ts + i),
@@ -182,10 +182,10 @@ TEST(SnapshotRollups, RollUpsAndFunnelsSurviveAndPositionsOfExtraWritersStay) {
 TEST(SnapshotSettledDays, DaysIngestCanNoLongerChangeRoundTripToo) {
     // Days before today - 2 are serialised outside the shard lock; the file is the same
     // kind of file and loads to the same answers.
-    const std::int64_t today = ingest::day_of(kNoon);
+    const std::int64_t today = day_of(kNoon);
     store::Store s({2, 10, 10, 100});
     for (int d = 0; d < 10; ++d) {
-        const std::int64_t ts = (today - d) * ingest::kMsPerDay + 5000;
+        const std::int64_t ts = (today - d) * kMsPerDay + 5000;
         for (int i = 0; i < 12; ++i) {
             const auto shard = static_cast<std::size_t>(i % 2);
             s.apply(shard, page("/p" + std::to_string(i % 4), "u" + std::to_string(i), "s", ts + i),
@@ -200,7 +200,7 @@ TEST(SnapshotSettledDays, DaysIngestCanNoLongerChangeRoundTripToo) {
     ASSERT_TRUE(decode_snapshot(bytes, loaded, &error)) << error;
     EXPECT_EQ(loaded.day_count(), 10u * 2);
     for (std::int64_t day = today - 9; day <= today; ++day) {
-        const query::DayRange r{day, day, ingest::format_day(day)};
+        const query::DayRange r{day, day, format_day(day)};
         EXPECT_EQ(query::to_json(query::build_dashboard(s, "default", r, kNoon)),
                   query::to_json(query::build_dashboard(loaded, "default", r, kNoon)))
             << r.label;
@@ -216,14 +216,14 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
     // plus the log after its positions, minus what its site marks say it holds, must
     // give exactly the store's figures.
     test::TempDir dir;
-    const std::int64_t today = ingest::day_of(kNoon);
+    const std::int64_t today = day_of(kNoon);
     store::Store live({2, 100, 100, 10'000});
     EventLog log(options(dir.path(), 2, 1 << 20));
     log.open();
     // Large top lists make each site's hold long enough for ingest to slip in between.
     for (std::size_t shard = 0; shard < 2; ++shard) {
         for (int i = 0; i < 13 * 2000; ++i) {
-            ingest::Event e = page("/big" + std::to_string(i / 13), "u", "s", kNoon,
+            Event e = page("/big" + std::to_string(i / 13), "u", "s", kNoon,
                                    "site" + std::to_string(i % 13));
             LogPosition end;
             ASSERT_TRUE(log.append(shard, &e, 1, &end));
@@ -233,7 +233,7 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
     std::atomic<bool> stop{false};
     auto ingest = [&](std::size_t shard) {
         for (int i = 0; !stop.load() || i < 2000; ++i) {
-            ingest::Event e =
+            Event e =
                 page("/p" + std::to_string(i % 5), "u" + std::to_string(i % 37),
                      "s" + std::to_string(i), kNoon + i, "site" + std::to_string(i % 13));
             LogPosition end;
@@ -254,7 +254,7 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
     b.join();
     log.sync_all();
 
-    const query::DayRange range{today, today, ingest::format_day(today)};
+    const query::DayRange range{today, today, format_day(today)};
     for (const std::string& bytes : snapshots) {
         store::Store recovered({2, 100, 100, 10'000});
         const auto meta = decode_snapshot(bytes, recovered);
@@ -262,7 +262,7 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
         const ReplayFilter filter(*meta);
         EventLog replay(options(dir.path(), 2, 1 << 20));
         replay.replay_from(meta->log_positions,
-                           [&](std::size_t w, const LogPosition& at, const ingest::Event& e) {
+                           [&](std::size_t w, const LogPosition& at, const Event& e) {
                                if (!filter.in_snapshot(w, e.site, at))
                                    recovered.apply(w, &e, 1, kNoon);
                            });

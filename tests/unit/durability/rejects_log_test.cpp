@@ -9,7 +9,7 @@
 
 #include "support/process.hpp"
 #include "tally/durability/rejects_log.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::durability {
 namespace {
@@ -62,7 +62,7 @@ TEST(RejectsLog, ABatchIsOneLineWithEveryRefusedItem) {
     const std::string body = R"([{"type":"pageview"},{"type":"event"},{"type":"x"}])";
     {
         RejectsLog log({dir.path(), 1 << 20, 30});
-        std::vector<ingest::BatchItemRejection> items = {
+        std::vector<BatchItemRejection> items = {
             {0, {"missing_field", "page_url", "page_url is required"}},
             {2, {"invalid_type", "type", "type must be pageview or event"}}};
         log.append_batch(kNoon, "/track/batch", items, body);

@@ -28,7 +28,7 @@ constexpr std::size_t kTopCapacity = 8;
 /// pages and referrers than kTopCapacity, so its top lists carry Space-Saving errors.
 void feed(store::Store& store, int rounds, std::int64_t now = kNow) {
     std::size_t shard = 0;
-    auto apply = [&](const ingest::Event& e) {
+    auto apply = [&](const Event& e) {
         ASSERT_EQ(store.admit(shard, e), store::Admission::ok);
         store.apply(shard++, e, now);
     };
@@ -39,12 +39,12 @@ void feed(store::Store& store, int rounds, std::int64_t now = kNow) {
             // Skewed pages: a few heavy ones, many rare ones (i*i % 41 spreads the tail).
             const std::string path = "/p" + std::to_string(i < 30 ? i % 4 : i * i % 41);
             const std::int64_t ts = kNow - (i % 50) * kMinute - r * 1000;
-            ingest::Event e = page(path, user, session, ts, "a");
+            Event e = page(path, user, session, ts, "a");
             if (user.empty())
                 e.visitor_id = "cookieless" + std::to_string(i % 29);
             e.referrer = i % 5 == 0 ? "direct" : "ref" + std::to_string(i % 13) + ".example";
             e.country = i % 4 == 0 ? "" : (i % 3 == 0 ? "DE" : "FR");
-            e.device = static_cast<ingest::Device>(i % ingest::kDeviceCount);
+            e.device = static_cast<Device>(i % kDeviceCount);
             apply(e);
             if (i % 4 == 0)
                 apply(custom("signup", e.visitor_id, session, ts + 5, "a"));
@@ -54,8 +54,8 @@ void feed(store::Store& store, int rounds, std::int64_t now = kNow) {
         // Other days of the same week and month, and a second site with exact lists.
         for (int d = 1; d <= 2; ++d) {
             apply(
-                page("/old", "u1", "old" + std::to_string(r), kNoon - d * ingest::kMsPerDay, "a"));
-            apply(custom("buy", "u1", "old" + std::to_string(r), kNoon - d * ingest::kMsPerDay + 1,
+                page("/old", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay, "a"));
+            apply(custom("buy", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay + 1,
                          "a"));
         }
         apply(page("/b" + std::to_string(r % 3), "v" + std::to_string(r), "bs", kNow - 2000, "b"));
@@ -90,11 +90,11 @@ void PrintTo(const Answers& a, std::ostream* os) {
 Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
     Answers out;
     out.sites = store.sites();
-    const std::int64_t today = ingest::day_of(kNoon);
+    const std::int64_t today = day_of(kNoon);
     for (const std::string& site : {std::string("a"), std::string("b")}) {
         for (const std::string& range :
-             {ingest::format_day(today), ingest::format_day(today - 1),
-              ingest::format_day(today - 2), std::string("2023-W46"), std::string("2023-11")}) {
+             {format_day(today), format_day(today - 1),
+              format_day(today - 2), std::string("2023-W46"), std::string("2023-11")}) {
             auto r = query::parse_range(range, kNow);
             EXPECT_TRUE(r) << range;
             query::Dashboard d = query::build_dashboard(store, site, *r, kNow);
@@ -111,8 +111,8 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
             for (auto agg : {query::Aggregation::sum, query::Aggregation::max}) {
                 query::TimeseriesRequest req;
                 req.event_name = name;
-                req.from_ms = (today - 2) * ingest::kMsPerDay;
-                req.to_ms = (today + 1) * ingest::kMsPerDay;
+                req.from_ms = (today - 2) * kMsPerDay;
+                req.to_ms = (today + 1) * kMsPerDay;
                 req.bucket_ms = 15 * kMinute;
                 req.aggregation = agg;
                 out.series.push_back(query::to_json(query::timeseries(store, site, req)));
@@ -149,7 +149,7 @@ SnapshotMeta meta(std::int64_t created) {
 TEST(Snapshot, TheFixtureOverflowsItsTopLists) {
     store::Store s(options(2));
     feed(s, 5);
-    auto r = query::parse_range(ingest::format_day(ingest::day_of(kNoon)), kNow);
+    auto r = query::parse_range(format_day(day_of(kNoon)), kNow);
     const query::Dashboard d = query::build_dashboard(s, "a", *r, kNow);
     EXPECT_GT(d.top_error_bound, 0u);
     EXPECT_GT(d.real_time_users, 0u);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tally/ingest/parse.hpp"
+#include "tally/base/names.hpp"
 
 namespace tally::ingest {
 namespace {

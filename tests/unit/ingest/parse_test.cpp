@@ -5,7 +5,7 @@
 #include <string>
 
 #include "parse_fixture.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::ingest {
 namespace {

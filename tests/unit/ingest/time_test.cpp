@@ -1,6 +1,6 @@
 // Calendar arithmetic and RFC 3339 timestamps.
 
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 #include <gtest/gtest.h>
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "support/process.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::ingest {
 namespace {

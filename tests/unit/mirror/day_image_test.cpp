@@ -11,22 +11,22 @@
 namespace tally::mirror {
 namespace {
 
-ingest::Event view(std::string page, int minute, std::string visitor = "v") {
-    ingest::Event event;
-    event.kind = ingest::EventKind::pageview;
+Event view(std::string page, int minute, std::string visitor = "v") {
+    Event event;
+    event.kind = EventKind::pageview;
     event.timestamp_ms = std::int64_t{minute} * 60'000;
     event.page = std::move(page);
     event.referrer = "direct";
     event.country = "DE";
-    event.device = ingest::Device::mobile;
+    event.device = Device::mobile;
     event.visitor_id = std::move(visitor);
     event.session_id = "s";
     return event;
 }
 
-ingest::Event custom(std::string name) {
-    ingest::Event event;
-    event.kind = ingest::EventKind::custom;
+Event custom(std::string name) {
+    Event event;
+    event.kind = EventKind::custom;
     event.event_name = std::move(name);
     event.visitor_id = "v";
     event.session_id = "s";
@@ -57,7 +57,7 @@ TEST(DayImage, SumsShardsAndDiffsAgainstNothingShipped) {
     EXPECT_EQ(delta.minutes[0], (std::pair<int, std::int64_t>{61, 2}));
     EXPECT_EQ(delta.minutes[1], (std::pair<int, std::int64_t>{62, 1}));
     EXPECT_EQ(delta.hours(), (std::vector<std::pair<int, std::int64_t>>{{1, 3}}));
-    EXPECT_EQ(delta.devices[static_cast<std::size_t>(ingest::Device::mobile)], 3);
+    EXPECT_EQ(delta.devices[static_cast<std::size_t>(Device::mobile)], 3);
     ASSERT_EQ(delta.events.size(), 1u);
     EXPECT_EQ(delta.events[0].second, 1);
     EXPECT_EQ(delta.pages.size(), 2u);

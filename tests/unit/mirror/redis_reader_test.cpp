@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "support/redis_server.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/time.hpp"
 #include "tally/mirror/keys.hpp"
 #include "tally/mirror/redis_reader.hpp"
 #include "tally/query/query.hpp"
@@ -28,7 +28,7 @@ using mirror::RedisReaderOptions;
 constexpr auto kWait = std::chrono::seconds(10);
 
 // 2025-11-17 is a Monday: the days of ISO week 2025-W47 are kMonday + 0..6.
-const std::int64_t kMonday = *ingest::parse_day("2025-11-17");
+const std::int64_t kMonday = *parse_day("2025-11-17");
 
 struct Answer {
     std::optional<query::Dashboard> dashboard;
@@ -36,7 +36,7 @@ struct Answer {
 };
 
 query::DayRange range_of(std::string_view text) {
-    auto range = query::parse_range(text, ingest::now_ms());
+    auto range = query::parse_range(text, now_ms());
     EXPECT_TRUE(range) << text;
     return range.value_or(query::DayRange{});
 }
@@ -122,7 +122,7 @@ TEST_F(Reader, OneDay) {
 
 TEST_F(Reader, WeekSumsCountersAndUnitesHyperLogLogs) {
     for (int i = 0; i < 7; ++i) {
-        const DayKeys k("shop", ingest::format_day(kMonday + i));
+        const DayKeys k("shop", format_day(kMonday + i));
         run({"INCRBY", k.pageviews, std::to_string(i + 1)});  // 1 + ... + 7 = 28
         // Visitor v<i> and v<i+1> each day: 8 distinct over the week, 14 by a sum of days.
         run({"PFADD", k.visitors, "v" + std::to_string(i), "v" + std::to_string(i + 1)});
@@ -133,13 +133,13 @@ TEST_F(Reader, WeekSumsCountersAndUnitesHyperLogLogs) {
         run({"HINCRBY", k.events, i % 2 == 0 ? "even" : "odd", "1"});
     }
     // The days around the week are not in it.
-    run({"INCRBY", DayKeys("shop", ingest::format_day(kMonday - 1)).pageviews, "1000"});
-    run({"INCRBY", DayKeys("shop", ingest::format_day(kMonday + 7)).pageviews, "1000"});
+    run({"INCRBY", DayKeys("shop", format_day(kMonday - 1)).pageviews, "1000"});
+    run({"INCRBY", DayKeys("shop", format_day(kMonday + 7)).pageviews, "1000"});
 
     // One PFCOUNT over several keys: what Redis says the union is.
     std::vector<std::string> visitor_keys = {"PFCOUNT"};
     for (int i = 0; i < 7; ++i)
-        visitor_keys.push_back(DayKeys("shop", ingest::format_day(kMonday + i)).visitors);
+        visitor_keys.push_back(DayKeys("shop", format_day(kMonday + i)).visitors);
     std::vector<std::string_view> views(visitor_keys.begin(), visitor_keys.end());
     ASSERT_EQ(reply_integer(redis_->command_argv(views).get()), 8);
 
@@ -159,8 +159,8 @@ TEST_F(Reader, WeekSumsCountersAndUnitesHyperLogLogs) {
 
 // ZREVRANGE breaks ties by member descending; the dashboard by member ascending.
 TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
-    const DayKeys monday("shop", ingest::format_day(kMonday));
-    const DayKeys tuesday("shop", ingest::format_day(kMonday + 1));
+    const DayKeys monday("shop", format_day(kMonday));
+    const DayKeys tuesday("shop", format_day(kMonday + 1));
     query::Ranked expected;
     for (int i = 0; i < 8; ++i) {
         const std::string page = "/top" + std::to_string(i);
@@ -173,7 +173,7 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
     expected.emplace_back("/a", 10);
     expected.emplace_back("/b", 10);
 
-    Answer day = read(*reader_, "shop", range_of(ingest::format_day(kMonday)));
+    Answer day = read(*reader_, "shop", range_of(format_day(kMonday)));
     ASSERT_TRUE(day.dashboard) << day.error;
     EXPECT_EQ(day.dashboard->top_pages, expected);
 
@@ -230,7 +230,7 @@ TEST_F(Reader, TopOfSeveralDaysEqualsTheBruteForceSum) {
         const auto members = rng() % 60;
         const auto max_score = 1 + rng() % 4;  // few distinct scores: many ties
         for (int day = 0; day < 7; ++day) {
-            const DayKeys k(site, ingest::format_day(kMonday + day));
+            const DayKeys k(site, format_day(kMonday + day));
             for (std::uint64_t m = 0; m < members; ++m) {
                 if (rng() % 3 == 0)
                     continue;  // not every member every day
@@ -269,11 +269,11 @@ TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
     run({"SET", mirror::active_key("shop2", "a"), "100", "PX", "60000"});  // another site
     run({"SADD", mirror::instances_key("shop2"), "a"});
     run({"SADD", mirror::instances_key("shop"), "gone"});  // listed, its key expired: 0
-    const std::int64_t today = ingest::day_of(ingest::now_ms());
+    const std::int64_t today = day_of(now_ms());
     Answer now = read(*reader_, "shop", range_of("today"));
     ASSERT_TRUE(now.dashboard) << now.error;
     EXPECT_EQ(now.dashboard->real_time_users, 7u);
-    Answer yesterday = read(*reader_, "shop", range_of(ingest::format_day(today - 1)));
+    Answer yesterday = read(*reader_, "shop", range_of(format_day(today - 1)));
     ASSERT_TRUE(yesterday.dashboard) << yesterday.error;
     EXPECT_EQ(yesterday.dashboard->real_time_users, 0u);
 }
@@ -311,10 +311,10 @@ TEST_F(Reader, EqualsTheLocalDashboardForTheSameEvents) {
     std::mt19937_64 rng(42);
     std::vector<std::vector<std::string>> commands;
     for (int n = 0; n < 3000; ++n) {
-        ingest::Event e;
+        Event e;
         e.site = "shop";
-        e.timestamp_ms = (kMonday + static_cast<std::int64_t>(rng() % 7)) * ingest::kMsPerDay +
-                         static_cast<std::int64_t>(rng() % ingest::kMsPerDay);
+        e.timestamp_ms = (kMonday + static_cast<std::int64_t>(rng() % 7)) * kMsPerDay +
+                         static_cast<std::int64_t>(rng() % kMsPerDay);
         e.session_id = "s" + std::to_string(rng() % 400);
         e.visitor_id = "v" + std::to_string(rng() % 300);
         // Few distinct counts among many members: plenty of ties.
@@ -322,17 +322,17 @@ TEST_F(Reader, EqualsTheLocalDashboardForTheSameEvents) {
         e.page = "/p" + std::to_string(pick * pick % 37);
         e.referrer = rng() % 3 == 0 ? "direct" : "r" + std::to_string(rng() % 25) + ".com";
         e.country = rng() % 4 == 0 ? "" : std::string{"DEFRUSATCH"}.substr(rng() % 5 * 2, 2);
-        e.device = static_cast<ingest::Device>(rng() % 3);
+        e.device = static_cast<Device>(rng() % 3);
         if (rng() % 5 == 0) {
-            e.kind = ingest::EventKind::custom;
+            e.kind = EventKind::custom;
             e.event_name = "e" + std::to_string(rng() % 6);
         }
         store.apply(static_cast<std::size_t>(n % 2), e, e.timestamp_ms);
 
-        const DayKeys k(e.site, ingest::format_day(ingest::day_of(e.timestamp_ms)));
+        const DayKeys k(e.site, format_day(day_of(e.timestamp_ms)));
         commands.push_back({"PFADD", k.visitors, e.visitor_id});
         commands.push_back({"PFADD", k.sessions, e.session_id});
-        if (e.kind == ingest::EventKind::custom) {
+        if (e.kind == EventKind::custom) {
             commands.push_back({"HINCRBY", k.events, e.event_name, "1"});
             continue;
         }
@@ -341,7 +341,7 @@ TEST_F(Reader, EqualsTheLocalDashboardForTheSameEvents) {
         commands.push_back({"ZINCRBY", k.referrers, "1", e.referrer});
         if (!e.country.empty())
             commands.push_back({"ZINCRBY", k.countries, "1", e.country});
-        commands.push_back({"HINCRBY", k.devices, ingest::device_name(e.device), "1"});
+        commands.push_back({"HINCRBY", k.devices, device_name(e.device), "1"});
     }
     for (const auto& command : commands)
         redis_->append_argv(std::vector<std::string_view>(command.begin(), command.end()));
@@ -350,11 +350,11 @@ TEST_F(Reader, EqualsTheLocalDashboardForTheSameEvents) {
 
     std::vector<std::string> ranges = {"2025-W47", "2025-11"};
     for (int i = 0; i < 7; ++i)
-        ranges.push_back(ingest::format_day(kMonday + i));
+        ranges.push_back(format_day(kMonday + i));
     for (const std::string& text : ranges) {
         const query::DayRange range = range_of(text);
         const query::Dashboard local =
-            query::build_dashboard(store, "shop", range, ingest::now_ms());
+            query::build_dashboard(store, "shop", range, now_ms());
         EXPECT_EQ(json("shop", text), query::to_json(local)) << text;
         Answer a = read(*reader_, "shop", range);
         ASSERT_TRUE(a.dashboard) << a.error;

@@ -1,16 +1,16 @@
 #pragma once
-#include "tally/ingest/event.hpp"
-#include "tally/ingest/time.hpp"
+#include "tally/base/event.hpp"
+#include "tally/base/time.hpp"
 
 namespace tally::test {
 
 inline constexpr std::int64_t kNoon =
-    1'700'000'000'000 / ingest::kMsPerDay * ingest::kMsPerDay + 12 * 3'600'000;
+    1'700'000'000'000 / kMsPerDay * kMsPerDay + 12 * 3'600'000;
 
-inline ingest::Event page(std::string page, std::string user, std::string session,
+inline Event page(std::string page, std::string user, std::string session,
                           std::int64_t ts = kNoon, std::string site = "default") {
-    ingest::Event e;
-    e.kind = ingest::EventKind::pageview;
+    Event e;
+    e.kind = EventKind::pageview;
     e.timestamp_ms = ts;
     e.site = std::move(site);
     e.page = std::move(page);
@@ -21,10 +21,10 @@ inline ingest::Event page(std::string page, std::string user, std::string sessio
     return e;
 }
 
-inline ingest::Event custom(std::string name, std::string user, std::string session,
+inline Event custom(std::string name, std::string user, std::string session,
                             std::int64_t ts = kNoon, std::string site = "default") {
-    ingest::Event e = page("", std::move(user), std::move(session), ts, std::move(site));
-    e.kind = ingest::EventKind::custom;
+    Event e = page("", std::move(user), std::move(session), ts, std::move(site));
+    e.kind = EventKind::custom;
     e.page.clear();
     e.referrer.clear();
     e.event_name = std::move(name);

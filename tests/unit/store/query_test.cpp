@@ -13,12 +13,12 @@ class Funnel : public ::testing::Test {
   protected:
     store::Store store{{2, 10, 100, 100}};
     std::size_t next_shard = 0;
-    void add(const ingest::Event& e) {
+    void add(const Event& e) {
         // Spread one identity's events over the shards: the funnel must join them.
         store.apply(next_shard++ % 2, e, kNoon);
     }
     query::Ranked run(std::vector<std::string> steps) {
-        return query::funnel(store, "default", ingest::day_of(kNoon), steps);
+        return query::funnel(store, "default", day_of(kNoon), steps);
     }
 };
 
@@ -58,9 +58,9 @@ TEST_F(Funnel, GreedyEarliestIsOptimal) {
 }
 
 TEST_F(Funnel, SessionIsTheIdentityWithoutUser) {
-    ingest::Event e1 = custom("a", "", "sess", kNoon);
+    Event e1 = custom("a", "", "sess", kNoon);
     e1.visitor_id = "hash1";
-    ingest::Event e2 = custom("b", "", "sess", kNoon + 1);
+    Event e2 = custom("b", "", "sess", kNoon + 1);
     e2.visitor_id = "hash2";
     add(e1);
     add(e2);
@@ -68,35 +68,35 @@ TEST_F(Funnel, SessionIsTheIdentityWithoutUser) {
 }
 
 TEST_F(Funnel, OtherDaysAndUnknownStepsCountZero) {
-    add(custom("a", "u1", "s", kNoon - ingest::kMsPerDay));
+    add(custom("a", "u1", "s", kNoon - kMsPerDay));
     EXPECT_EQ(run({"a", "zzz"}), (query::Ranked{{"a", 0}, {"zzz", 0}}));
 }
 
 TEST(Range, Parses) {
     auto r = query::parse_range("2024-W01", 0);
     ASSERT_TRUE(r);
-    EXPECT_EQ(ingest::format_day(r->first), "2024-01-01");
-    EXPECT_EQ(ingest::format_day(r->last), "2024-01-07");
+    EXPECT_EQ(format_day(r->first), "2024-01-01");
+    EXPECT_EQ(format_day(r->last), "2024-01-07");
     r = query::parse_range("2021-W01", 0);  // 2021's week 1 starts on Jan 4
-    EXPECT_EQ(ingest::format_day(r->first), "2021-01-04");
+    EXPECT_EQ(format_day(r->first), "2021-01-04");
     r = query::parse_range("2020-W53", 0);
     ASSERT_TRUE(r);
-    EXPECT_EQ(ingest::format_day(r->last), "2021-01-03");
+    EXPECT_EQ(format_day(r->last), "2021-01-03");
     EXPECT_FALSE(query::parse_range("2021-W53", 0));
     r = query::parse_range("2024-02", 0);
-    EXPECT_EQ(ingest::format_day(r->last), "2024-02-29");
+    EXPECT_EQ(format_day(r->last), "2024-02-29");
     r = query::parse_range("2023-12", 0);
-    EXPECT_EQ(ingest::format_day(r->last), "2023-12-31");
+    EXPECT_EQ(format_day(r->last), "2023-12-31");
     EXPECT_FALSE(query::parse_range("2024-13", 0));
     EXPECT_FALSE(query::parse_range("2024-W00", 0));
     EXPECT_FALSE(query::parse_range("20-01-01", 0));
     r = query::parse_range("today", kNoon);
-    EXPECT_EQ(r->first, ingest::day_of(kNoon));
+    EXPECT_EQ(r->first, day_of(kNoon));
 }
 
 TEST(Timeseries, AggregatesPerMinuteCountsWithZeros) {
     store::Store s({2, 10, 10, 100});
-    const std::int64_t base = ingest::day_of(kNoon) * ingest::kMsPerDay + 600 * 60'000;  // 10:00
+    const std::int64_t base = day_of(kNoon) * kMsPerDay + 600 * 60'000;  // 10:00
     s.apply(0, page("/", "u", "s", base + 5), kNoon);
     s.apply(1, page("/", "u", "s", base + 10), kNoon);
     s.apply(0, page("/", "u", "s", base + 2 * 60'000), kNoon);
@@ -115,9 +115,9 @@ TEST(Timeseries, AggregatesPerMinuteCountsWithZeros) {
     q.aggregation = query::Aggregation::avg;
     EXPECT_EQ(query::timeseries(s, "default", q)[0].value, 1);
     // A bucket over a day boundary and a day with no data at all.
-    q.from_ms = base - ingest::kMsPerDay;
-    q.to_ms = base + ingest::kMsPerDay;
-    q.bucket_ms = ingest::kMsPerDay;
+    q.from_ms = base - kMsPerDay;
+    q.to_ms = base + kMsPerDay;
+    q.bucket_ms = kMsPerDay;
     q.aggregation = query::Aggregation::sum;
     points = query::timeseries(s, "default", q);
     ASSERT_EQ(points.size(), 3u);  // yesterday, today, tomorrow (from/to are not aligned)

@@ -62,7 +62,7 @@ query::DayRange range(const std::string& text) {
 /// Events over days d0-9 .. d0 in one site, spread over 3 shards.
 void feed(store::Store& s, std::int64_t d0) {
     for (int day = 0; day < 10; ++day) {
-        const std::int64_t ts = (d0 - 9 + day) * ingest::kMsPerDay + 3'600'000;
+        const std::int64_t ts = (d0 - 9 + day) * kMsPerDay + 3'600'000;
         for (int i = 0; i < 40; ++i) {
             auto e = i % 4 == 0 ? custom(i % 8 == 0 ? "signup" : "buy", "u" + std::to_string(i % 9),
                                          "s" + std::to_string(i), ts + i)
@@ -78,7 +78,7 @@ void feed(store::Store& s, std::int64_t d0) {
 }
 
 TEST(StoreRetention, FoldedDaysAnswerTheirWeekAndMonthExactlyAndLeaveTheDayApi) {
-    const std::int64_t today = ingest::day_of(kNoon);  // 2023-11-14, a Tuesday
+    const std::int64_t today = day_of(kNoon);  // 2023-11-14, a Tuesday
     store::Store s({3, 10, 10, 100});
     feed(s, today);
     // Before: every week and month the days touch, and each day.
@@ -113,13 +113,13 @@ TEST(StoreRetention, FoldedDaysAnswerTheirWeekAndMonthExactlyAndLeaveTheDayApi) 
     }
     // A day that left answers as a day never seen; its funnel is gone.
     const auto gone =
-        query::build_dashboard(s, "default", range(ingest::format_day(today - 8)), kNoon);
+        query::build_dashboard(s, "default", range(format_day(today - 8)), kNoon);
     EXPECT_EQ(gone.page_views, 0u);
     EXPECT_TRUE(gone.top_pages.empty());
     EXPECT_EQ(query::funnel(s, "default", today - 8, {"pageview:/p1", "signup"})[0].second, 0u);
     // A day still held is untouched.
     EXPECT_EQ(
-        query::build_dashboard(s, "default", range(ingest::format_day(today)), kNoon).page_views,
+        query::build_dashboard(s, "default", range(format_day(today)), kNoon).page_views,
         30u);
 
     // Running again changes nothing.

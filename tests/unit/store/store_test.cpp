@@ -10,8 +10,8 @@ namespace tally::test {
 namespace {
 
 query::DayRange day_range(std::int64_t ts) {
-    const auto day = ingest::day_of(ts);
-    return {day, day, ingest::format_day(day)};
+    const auto day = day_of(ts);
+    return {day, day, format_day(day)};
 }
 
 TEST(Store, ShardsMergeToTheSameFiguresAsOne) {
@@ -23,7 +23,7 @@ TEST(Store, ShardsMergeToTheSameFiguresAsOne) {
                             : page("/p" + std::to_string(i % 97), "u" + std::to_string(i % 701),
                                    "s" + std::to_string(i % 1009), kNoon + i);
         e.country = i % 2 ? "US" : "DE";
-        e.device = static_cast<ingest::Device>(i % 3);
+        e.device = static_cast<Device>(i % 3);
         ASSERT_EQ(one.admit(0, e), store::Admission::ok);
         one.apply(0, e, kNoon);
         ASSERT_EQ(four.admit(static_cast<std::size_t>(i % 4), e), store::Admission::ok);
@@ -50,7 +50,7 @@ TEST(Store, CapsOnSitesAndEventNames) {
               store::Admission::too_many_event_names);
     EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
     // The cap is per day: the next day has room again.
-    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + ingest::kMsPerDay, "a")),
+    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + kMsPerDay, "a")),
               store::Admission::ok);
     EXPECT_EQ(s.sites(), (std::vector<std::string>{"a", "b"}));
 }

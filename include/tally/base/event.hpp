@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace tally::ingest {
+namespace tally {
 
 enum class EventKind : std::uint8_t { pageview = 0, custom = 1 };
 enum class Device : std::uint8_t { desktop = 0, mobile = 1, tablet = 2 };
@@ -33,4 +33,4 @@ struct Event {
     const std::string& funnel_key() const { return user_id.empty() ? session_id : user_id; }
 };
 
-}  // namespace tally::ingest
+}  // namespace tally

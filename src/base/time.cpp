@@ -1,19 +1,17 @@
-// UTC calendar arithmetic, and the RFC 3339 timestamps declared in parse.hpp (calendar code
-// too; hand-written because std::get_time is locale-bound and slow).
+// UTC calendar arithmetic and RFC 3339 timestamps (hand-written because std::get_time is
+// locale-bound and slow).
 //
 // days_from_civil/civil_from_days follow Howard Hinnant's public-domain algorithms
 // (http://howardhinnant.github.io/date_algorithms.html): shift the year to start in March so
 // the leap day is the last day of the year, then count in 400-year eras of exactly 146097
 // days. Valid for any day number whose year fits an int.
 
-#include "tally/ingest/time.hpp"
-
-#include "tally/ingest/parse.hpp"
+#include "tally/base/time.hpp"
 
 #include <charconv>
 #include <chrono>
 
-namespace tally::ingest {
+namespace tally {
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -234,4 +232,4 @@ std::string format_rfc3339_ms(std::int64_t ms) {
     return out;
 }
 
-}  // namespace tally::ingest
+}  // namespace tally

@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 
-namespace tally::metrics {
+namespace tally::telemetry {
 
 /// Why an input was refused, as the `reason` label. Unknown reasons count as "other".
 inline constexpr std::array<std::string_view, 9> kRejectReasons = {
@@ -44,7 +44,7 @@ class Metrics {
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
-    void count_ingested(std::size_t worker, ingest::EventKind kind, std::uint64_t n = 1);
+    void count_ingested(std::size_t worker, EventKind kind, std::uint64_t n = 1);
     void count_rejected(std::size_t worker, std::string_view reason, std::uint64_t n = 1);
     void count_request(std::size_t worker, std::size_t route, unsigned status,
                        std::chrono::nanoseconds latency);
@@ -54,7 +54,7 @@ class Metrics {
                       std::function<double()> value);
 
     /// Sums of what was counted (tests and the dashboard use these).
-    std::uint64_t ingested(ingest::EventKind kind) const;
+    std::uint64_t ingested(EventKind kind) const;
     std::uint64_t rejected(std::string_view reason) const;
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -74,4 +74,4 @@ class Metrics {
     std::vector<Callback> callbacks_;
 };
 
-}  // namespace tally::metrics
+}  // namespace tally::telemetry

@@ -1,12 +1,13 @@
 #pragma once
-// UTC calendar arithmetic on epoch milliseconds and day numbers (days since 1970-01-01).
+// The calendar every module shares: UTC arithmetic on epoch milliseconds and day numbers
+// (days since 1970-01-01), their text forms (YYYY-MM-DD, RFC 3339), and the wall clock.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace tally::ingest {
+namespace tally {
 
 inline constexpr std::int64_t kMsPerMinute = 60'000;
 inline constexpr std::int64_t kMsPerDay = 86'400'000;
@@ -33,4 +34,9 @@ std::optional<std::int64_t> parse_day(std::string_view text);
 std::int64_t days_from_civil(int year, unsigned month, unsigned day);
 void civil_from_days(std::int64_t days, int& year, unsigned& month, unsigned& day);
 
-}  // namespace tally::ingest
+/// Parses RFC 3339 ("2024-01-15T10:30:00Z", fractions, "+02:00" offsets) to epoch ms.
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text);
+/// Formats epoch ms as RFC 3339 UTC with a "Z" suffix and no fraction when it is zero.
+std::string format_rfc3339_ms(std::int64_t ms);
+
+}  // namespace tally

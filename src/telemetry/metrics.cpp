@@ -1,8 +1,8 @@
-#include "tally/metrics/metrics.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <cstdio>
 
-namespace tally::metrics {
+namespace tally::telemetry {
 
 namespace {
 constexpr std::size_t kKinds = 2;
@@ -63,7 +63,7 @@ std::size_t Metrics::status_index(unsigned status) const {
     return kStatuses.size() - 1;
 }
 
-void Metrics::count_ingested(std::size_t worker, ingest::EventKind kind, std::uint64_t n) {
+void Metrics::count_ingested(std::size_t worker, EventKind kind, std::uint64_t n) {
     bump(workers_[worker % workers_.size()]->ingested[static_cast<std::size_t>(kind)], n);
 }
 
@@ -93,7 +93,7 @@ void Metrics::add_callback(std::string name, std::string help, std::string type,
     callbacks_.push_back({std::move(name), std::move(help), std::move(type), std::move(value)});
 }
 
-std::uint64_t Metrics::ingested(ingest::EventKind kind) const {
+std::uint64_t Metrics::ingested(EventKind kind) const {
     std::uint64_t total = 0;
     for (const auto& w : workers_) {
         total += w->ingested[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
@@ -120,9 +120,9 @@ std::string Metrics::render() const {
     line("# HELP tally_events_ingested_total Events accepted and logged, by kind.");
     line("# TYPE tally_events_ingested_total counter");
     line("tally_events_ingested_total{kind=\"pageview\"} " +
-         std::to_string(ingested(ingest::EventKind::pageview)));
+         std::to_string(ingested(EventKind::pageview)));
     line("tally_events_ingested_total{kind=\"event\"} " +
-         std::to_string(ingested(ingest::EventKind::custom)));
+         std::to_string(ingested(EventKind::custom)));
 
     line("# HELP tally_events_rejected_total Events refused, by reason.");
     line("# TYPE tally_events_rejected_total counter");
@@ -182,4 +182,4 @@ std::string Metrics::render() const {
     return out;
 }
 
-}  // namespace tally::metrics
+}  // namespace tally::telemetry

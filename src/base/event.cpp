@@ -1,6 +1,6 @@
-#include "tally/ingest/event.hpp"
+#include "tally/base/event.hpp"
 
-namespace tally::ingest {
+namespace tally {
 
 const char* device_name(Device device) {
     switch (device) {
@@ -14,4 +14,4 @@ const char* device_name(Device device) {
     return "desktop";  // unreachable for valid enum values; keeps -Wreturn-type quiet
 }
 
-}  // namespace tally::ingest
+}  // namespace tally
