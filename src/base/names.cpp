@@ -31,4 +31,37 @@ bool valid_event_name(std::string_view name) {
         name, [](char c) { return is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-'; });
 }
 
+bool valid_utf8(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        std::size_t length = 1;
+        char32_t code = c;
+        if (c >= 0x80) {
+            if (c >= 0xC2 && c <= 0xDF) {
+                length = 2, code = c & 0x1F;
+            } else if (c >= 0xE0 && c <= 0xEF) {
+                length = 3, code = c & 0x0F;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                length = 4, code = c & 0x07;
+            } else {
+                return false;  // a continuation byte first, 0xC0/0xC1, or past 0xF4
+            }
+            if (static_cast<std::size_t>(end - p) < length)
+                return false;
+            for (std::size_t i = 1; i < length; ++i) {
+                if ((p[i] & 0xC0) != 0x80)
+                    return false;
+                code = (code << 6) | (p[i] & 0x3F);
+            }
+            const char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+            if (code < least[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+                return false;
+        }
+        p += length;
+    }
+    return true;
+}
+
 }  // namespace tally

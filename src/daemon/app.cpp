@@ -10,39 +10,18 @@ namespace tally::daemon {
 
 namespace fs = std::filesystem;
 
-App::App(Config config) : config_(std::move(config)) {
+App::App(Config config) : config_(std::move(config)), authorization_(config_.token) {
     workers_ =
         config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     shards_ = workers_ + 1;
     if (config_.instance_id.empty())
         config_.instance_id = default_instance_id();
-    const fs::path data = config_.data_dir;
-    std::error_code ec;
-    fs::create_directories(data, ec);
-    if (ec)
-        throw std::system_error(ec, "cannot create data dir " + data.string());
-
-    hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
-    store_ = std::make_unique<store::Store>(store::StoreOptions{
-        shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
-    log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
-        data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
-    durability::RejectsLogOptions rejects_options;
-    rejects_options.dir = data / "rejects";
-    rejects_options.retention_days = config_.retention_days;
-    rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
-    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
-    if (!config_.redis_url.empty()) {
-        mirror::MirrorOptions options;
-        options.address = *mirror::parse_redis_url(config_.redis_url);  // checked by the config
-        options.instance_id = config_.instance_id;
-        options.flush_interval = config_.redis_flush;
-        options.retention_days = config_.retention_days;
-        mirror_ = std::make_unique<mirror::Mirror>(std::move(options), *store_);
-    }
+    build_state();
+    build_redis();
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
-    build_routes();
+    add_routes();
+    register_metrics();
 }
 
 App::~App() {
@@ -53,130 +32,78 @@ App::~App() {
         log_->close();
 }
 
-void App::build_routes() {
-    using http::Method;
-    const std::vector<Method> post{Method::post, Method::options};
-    const std::vector<Method> get{Method::get};
-    router_.add_async("track_pageview", post, "/track/pageview",
-                      [this](const auto& r, auto respond) { track_->pageview(r, respond); });
-    router_.add_async("track_event", post, "/track/event",
-                      [this](const auto& r, auto respond) { track_->event(r, respond); });
-    router_.add_async("track_batch", post, "/track/batch",
-                      [this](const auto& r, auto respond) { track_->batch(r, respond); });
+void App::build_state() {
+    const fs::path data = config_.data_dir;
+    std::error_code ec;
+    fs::create_directories(data, ec);
+    if (ec)
+        throw std::system_error(ec, "cannot create data dir " + data.string());
+    hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
+    store_ = std::make_unique<store::Store>(store::StoreOptions{
+        shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
+    log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
+        data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
+    durability::RejectsLogOptions rejects_options;
+    rejects_options.dir = data / "rejects";
+    rejects_options.retention_days = config_.retention_days;
+    rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
+    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
+    metrics_ = std::make_unique<telemetry::Metrics>(shards_);
+    write_path_ = std::make_unique<write::WritePath>(*store_, *log_, *metrics_);
+}
+
+void App::build_redis() {
+    if (config_.redis_url.empty())
+        return;
+    const mirror::RedisAddress address = *mirror::parse_redis_url(config_.redis_url);  // checked
+    mirror::MirrorOptions options;
+    options.address = address;
+    options.instance_id = config_.instance_id;
+    options.flush_interval = config_.redis_flush;
+    options.retention_days = config_.retention_days;
+    mirror_ = std::make_unique<mirror::Mirror>(std::move(options), *store_);
     if (config_.query_source == QuerySource::redis) {
         // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
         mirror::RedisReaderOptions reader_options;
-        reader_options.address = mirror::parse_redis_url(config_.redis_url).value();
+        reader_options.address = address;
         reader_options.retention_days = config_.retention_days;
-        redis_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
-        router_.add_prefix_async(
-            "dashboard", get, "/dashboard/",
-            [this](const auto& r, auto respond) { read_->dashboard_from_redis(r, respond); });
-    } else {
-        router_.add_prefix("dashboard", get, "/dashboard/",
-                           [this](const auto& r) { return read_->dashboard(r); });
+        fleet_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
     }
-    if (redis_reader_) {
-        router_.add_prefix_async(
-            "timeseries", get, "/timeseries/",
-            [this](const auto& r, auto respond) { read_->timeseries_from_redis(r, respond); });
-    } else {
-        router_.add_prefix("timeseries", get, "/timeseries/",
-                           [this](const auto& r) { return read_->timeseries(r); });
-    }
-    router_.add("funnel", get, "/funnel", [this](const auto& r) { return read_->funnel(r); });
-    router_.add("active_users", get, "/api/v1/dashboard/active-users",
-                [this](const auto& r) { return read_->active_users(r); });
-    router_.add("page_views", get, "/api/v1/dashboard/page-views",
-                [this](const auto& r) { return read_->page_views(r); });
-    router_.add("healthz", get, "/healthz",
-                [](const auto&) { return http::json_response(200, R"({"status":"ok"})"); });
-    router_.add("readyz", get, "/readyz", [this](const auto& r) { return read_->readyz(r); });
-    router_.add("metrics", get, "/metrics", [this](const auto& r) { return read_->metrics(r); });
-    router_.set_fallback("static", get, [this](const auto& r) { return static_files_->serve(r); });
+}
 
-    metrics_ = std::make_unique<telemetry::Metrics>(router_.route_names(), shards_);
+void App::add_routes() {
+    api::TrackApiOptions track_options{config_.trusted_proxies, config_.cors_origins, workers_};
+    track_api_ = std::make_unique<api::TrackApi>(std::move(track_options), *hasher_, *write_path_,
+                                                 *rejects_, *metrics_);
+    read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
+    ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
+                                             mirror_.get(), fleet_reader_.get());
+    static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
+    live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_);
+
+    track_api_->add_routes(router_);
+    read_api_->add_routes(router_);
+    ops_api_->add_routes(router_);
+    static_files_->add_routes(router_);
+}
+
+void App::register_metrics() {
+    metrics_->set_routes(router_.route_names());
     router_.set_observer([this](const http::Request& r, std::size_t route, unsigned status,
                                 std::chrono::nanoseconds latency) {
         metrics_->count_request(r.worker, route, status, latency);
     });
-    metrics_->add_callback(
-        "tally_http_open_connections", "Open HTTP connections.", "gauge",
-        [this] { return static_cast<double>(server_stats_.open_connections.load()); });
-    metrics_->add_callback(
-        "tally_http_refused_connections_total",
-        "Connections closed at once because the connection cap was reached.", "counter",
-        [this] { return static_cast<double>(server_stats_.refused_connections.load()); });
-    metrics_->add_callback("tally_http_timeouts_total",
-                           "Connections closed by a read or idle timeout.", "counter",
-                           [this] { return static_cast<double>(server_stats_.timeouts.load()); });
-    metrics_->add_callback("tally_log_bytes_total",
-                           "Bytes appended to the event log by this process.", "counter",
-                           [this] { return static_cast<double>(log_->bytes_written()); });
-    metrics_->add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
-                           [this] { return log_->healthy() ? 1.0 : 0.0; });
-    metrics_->add_callback("tally_log_group_fsyncs_total",
-                           "Group-commit fsyncs of the event log (fsync always).", "counter",
-                           [this] { return static_cast<double>(log_->commit_stats().fsyncs); });
-    metrics_->add_callback(
-        "tally_log_group_waiters_total",
-        "Requests answered by those fsyncs (divided by the fsyncs: the mean group size).",
-        "counter", [this] { return static_cast<double>(log_->commit_stats().waiters); });
-    metrics_->add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
-                           [this] { return static_cast<double>(hub_->clients()); });
-    metrics_->add_callback("tally_sites", "Sites known to the store.", "gauge",
-                           [this] { return static_cast<double>(store_->sites().size()); });
-    metrics_->add_callback("tally_day_states", "Per-shard day states in memory (retention).",
-                           "gauge", [this] { return static_cast<double>(store_->day_count()); });
-    metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
-                           [this] { return static_cast<double>(store_->rollup_count()); });
-
-    if (mirror_) {
-        auto status = [this] { return mirror_->status(); };
-        metrics_->add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
-                               [status] { return status().up ? 1.0 : 0.0; });
-        metrics_->add_callback(
-            "tally_redis_pending_keys",
-            "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
-            "gauge", [status] { return static_cast<double>(status().pending_fields); });
-        metrics_->add_callback("tally_redis_lag_seconds",
-                               "Time since the mirror last had nothing pending.", "gauge",
-                               [status] { return status().lag_seconds; });
-        metrics_->add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
-                               "counter",
-                               [status] { return static_cast<double>(status().flushes); });
-        metrics_->add_callback("tally_redis_failures_total",
-                               "Mirror flushes lost to Redis errors or disconnections.", "counter",
-                               [status] { return static_cast<double>(status().failures); });
-        metrics_->add_callback("tally_redis_commands_total",
-                               "Commands sent to Redis by the mirror.", "counter",
-                               [status] { return static_cast<double>(status().commands); });
-    }
-    if (redis_reader_) {
-        mirror::RedisReader* reader = redis_reader_.get();
-        metrics_->add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
-                               [reader] { return static_cast<double>(reader->reads()); });
-        metrics_->add_callback("tally_redis_read_errors_total",
-                               "Dashboard reads from Redis that failed (answered 503).", "counter",
-                               [reader] { return static_cast<double>(reader->errors()); });
-        metrics_->add_callback("tally_redis_reader_up",
-                               "1 while the dashboard reader's Redis connection works.", "gauge",
-                               [reader] { return reader->up() ? 1.0 : 0.0; });
-    }
-
-    track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
-                                        workers_);
-    read_ = std::make_unique<ReadApi>(config_, *store_, *metrics_, ready_, *log_, mirror_.get(),
-                                      redis_reader_.get());
-    static_files_ = std::make_unique<StaticFiles>(config_.web_root);
+    server_stats_.register_metrics(*metrics_);
+    log_->register_metrics(*metrics_);
+    hub_->register_metrics(*metrics_);
+    store_->register_metrics(*metrics_);
+    if (mirror_)
+        mirror_->register_metrics(*metrics_);
+    if (fleet_reader_)
+        fleet_reader_->register_metrics(*metrics_);
 }
 
-int App::run() {
-    // 1. Rebuild the state from the newest snapshot and the log after it, before anything
-    // is served.
-    const Persistence::Recovery recovery = persistence_->recover(now_ms());
-
-    // 2. Serve.
+http::ServerOptions App::server_options() {
     http::ServerOptions options;
     options.host = config_.listen_host;
     options.port = config_.listen_port;
@@ -189,44 +116,46 @@ int App::run() {
     };
     options.websocket_path = "/ws";
     options.websocket_idle_timeout = config_.live_idle_timeout;
-    options.websocket_accept = [this](const http::Request& request)
-        -> std::variant<http::Response, std::shared_ptr<http::WsPeer>> {
-        if (auto denied = read_->check_token(request))
-            return std::move(*denied);
-        return hub_->accept(request);
+    options.websocket_accept = [this](const http::Request& request) {
+        return live_api_->upgrade(request);
     };
-    // Started after the replay: the replayed events are in the state, not in a change log.
+    return options;
+}
+
+void App::start_background() {
+    persistence_->start();
+    if (mirror_)
+        mirror_->start();
+    // Visitor salts of days more than two days past are deleted, so old cookieless ids
+    // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
+    housekeeping_.start(std::chrono::minutes(1), [this] {
+        hasher_->forget_before(day_of(now_ms()) - 2);
+        rejects_->remove_expired(now_ms());
+    });
+    if (config_.demo)
+        demo_ = std::make_unique<DemoTraffic>(*write_path_, shards_ - 1, *store_, 5.0);
+}
+
+int App::run() {
+    // 1. Rebuild the state from the newest snapshot and the log after it, before anything
+    // is served.
+    const Persistence::Recovery recovery = persistence_->recover(now_ms());
+
+    // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
+    // in a change log.
     hub_->start();
     {
         std::lock_guard lock(server_mutex_);
         server_ = std::make_unique<http::Server>(
-            options,
+            server_options(),
             [this](const http::Request& request, http::Reply reply) {
                 router_.handle(request, reply);
             },
             server_stats_);
     }
     server_->start();
-    persistence_->start();
-    if (mirror_)
-        mirror_->start();
+    start_background();
     ready_.store(true);
-    // Visitor salts of days more than two days past are deleted, so old cookieless ids
-    // cannot be recomputed (an event may be up to 48 h old: its day may be today - 2).
-    housekeeping_ = std::make_unique<Periodic>(std::chrono::minutes(1), [this] {
-        hasher_->forget_before(day_of(now_ms()) - 2);
-        rejects_->remove_expired(now_ms());
-    });
-    if (config_.demo) {
-        const std::size_t demo_shard = shards_ - 1;
-        demo_ = std::make_unique<DemoTraffic>(
-            [this, demo_shard](Event& event) {
-                return store_->admit(demo_shard, event) == store::Admission::ok &&
-                       track_->log_and_count(demo_shard, &event, 1, now_ms());
-            },
-            *store_, 5.0);
-    }
-
     spdlog::info(
         "tallyd {} listening on {}:{}, data in {}, {} thread(s), fsync {}, redis {}, token {}, "
         "demo {}, replayed {} event(s) in {:.0f} ms",
@@ -240,13 +169,17 @@ int App::run() {
     if (stop_requested_.load())
         server_->stop();
     server_->run();
+    shut_down();
+    return 0;
+}
+
+void App::shut_down() {
     demo_.reset();
     hub_->stop();
-    housekeeping_.reset();
-
-    // 3. Stopped: everything answered has been written; make it durable (close() also
-    // answers any request still waiting for a group fsync while the router it answers
-    // through still exists), and snapshot it so the next start replays nothing.
+    housekeeping_.stop();
+    // Stopped: everything answered has been written; make it durable (close() also answers
+    // any request still waiting for a group fsync while the router it answers through still
+    // exists), and snapshot it so the next start replays nothing.
     ready_.store(false);
     persistence_->stop();
     log_->close();
@@ -254,7 +187,6 @@ int App::run() {
         mirror_->stop();  // a last flush: Redis gets everything answered
     persistence_->snapshot("shutdown");
     spdlog::info("tallyd stopped");
-    return 0;
 }
 
 void App::stop() {

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "app.hpp"
 #include "tally/base/time.hpp"
 
 namespace tally::daemon {
@@ -190,70 +189,79 @@ bool day_is_empty(const store::Store& store, std::int64_t now) {
 
 }  // namespace
 
-DemoTraffic::DemoTraffic(std::function<bool(Event&)> ingest, const store::Store& store,
-                         double rate)
-    : ingest_(std::move(ingest)), store_(store), rate_(rate), thread_([this] { run(); }) {}
+/// What the generator keeps between steps.
+struct DemoTraffic::State {
+    explicit State(std::uint32_t seed) : sim(seed) {}
+    Simulator sim;
+    Event event;
+    bool backfilled = false;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    double surge_until = 0;
+};
+
+DemoTraffic::DemoTraffic(write::WritePath& write_path, std::size_t writer,
+                         const store::Store& store, double rate)
+    : write_path_(write_path),
+      writer_(writer),
+      store_(store),
+      rate_(rate),
+      state_(std::make_unique<State>(std::random_device{}())) {
+    // The step paces itself (a random wait per event), so the loop runs it back to back.
+    loop_.start(std::chrono::milliseconds(0), [this] { step(); });
+}
 
 DemoTraffic::~DemoTraffic() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
+    loop_.stop();
 }
 
-bool DemoTraffic::wait(double seconds) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
+void DemoTraffic::write(const Event& event) {
+    // Refusals (a cap reached, the log unwritable) only thin the demo's traffic.
+    (void)write_path_.admit_and_write(writer_, event, now_ms());
 }
 
-bool DemoTraffic::stopped() {
-    std::lock_guard lock(mutex_);
-    return stopping_;
-}
-
-void DemoTraffic::run() {
-    Simulator sim(std::random_device{}());
-    auto& rng = sim.rng();
-    Event event;
-
-    // 1. Today's earlier minutes, when today is empty (a fresh data dir, or a new day).
+void DemoTraffic::backfill(State& state) {
+    // Today's earlier minutes, when today is empty (a fresh data dir, or a new day).
+    auto& rng = state.sim.rng();
     const std::int64_t start = now_ms();
-    if (day_is_empty(store_, start)) {
-        const std::int64_t first = day_of(start) * 86'400'000;
-        for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
-            std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs, rate_));
-            std::uniform_int_distribution<std::int64_t> within(0, kMinuteMs - 1);
-            for (int n = count(rng); n > 0; --n) {
-                sim.next(event, minute + within(rng), 4);
-                ingest_(event);
-            }
-            if (stopped())  // a stop during the backfill
-                return;
+    if (!day_is_empty(store_, start))
+        return;
+    const std::int64_t first = day_of(start) * 86'400'000;
+    for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
+        std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs, rate_));
+        std::uniform_int_distribution<std::int64_t> within(0, kMinuteMs - 1);
+        for (int n = count(rng); n > 0; --n) {
+            state.sim.next(state.event, minute + within(rng), 4);
+            write(state.event);
         }
-    }
-
-    // 2. Live traffic. The rate drifts over a few minutes between about a fifth and twice
-    // `rate_`, with short surges, so the chart and the feed move.
-    const auto t0 = std::chrono::steady_clock::now();
-    std::uniform_real_distribution<double> unit(0, 1);
-    double surge_until = 0;
-    for (;;) {
-        const double t =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (t > surge_until && unit(rng) < 0.002)
-            surge_until = t + 5 + 10 * unit(rng);
-        double rate = rate_ * (1.1 + 0.9 * std::sin(t / 180.0 * 2.0 * std::numbers::pi));
-        if (t < surge_until)
-            rate *= 2.5;
-        rate = std::max(rate, 1.0);
-        if (wait(std::exponential_distribution<double>(rate)(rng)))
+        if (loop_.stopping())  // a stop during the backfill
             return;
-        // More concurrent sessions when busier: each one then stays open longer in time.
-        sim.next(event, now_ms(), 5 + static_cast<std::size_t>(rate));
-        ingest_(event);
     }
+}
+
+void DemoTraffic::step() {
+    State& state = *state_;
+    if (!state.backfilled) {
+        state.backfilled = true;
+        backfill(state);
+    }
+    // Live traffic. The rate drifts over a few minutes between about a fifth and twice
+    // `rate_`, with short surges, so the chart and the feed move.
+    auto& rng = state.sim.rng();
+    std::uniform_real_distribution<double> unit(0, 1);
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - state.t0).count();
+    if (t > state.surge_until && unit(rng) < 0.002)
+        state.surge_until = t + 5 + 10 * unit(rng);
+    double rate = rate_ * (1.1 + 0.9 * std::sin(t / 180.0 * 2.0 * std::numbers::pi));
+    if (t < state.surge_until)
+        rate *= 2.5;
+    rate = std::max(rate, 1.0);
+    const double wait_s = std::exponential_distribution<double>(rate)(rng);
+    if (!loop_.sleep_for(std::chrono::milliseconds(std::llround(wait_s * 1000))))
+        return;
+    // More concurrent sessions when busier: each one then stays open longer in time.
+    state.sim.next(state.event, now_ms(), 5 + static_cast<std::size_t>(rate));
+    write(state.event);
 }
 
 }  // namespace tally::daemon

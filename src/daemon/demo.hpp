@@ -12,40 +12,41 @@
 // The generator goes through the same path as real traffic (admit, log, count) on a shard
 // and log writer of its own, so it never contends with an I/O thread.
 
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <thread>
+#include <cstddef>
+#include <memory>
 
-#include "tally/base/event.hpp"
+#include "tally/base/background_loop.hpp"
 #include "tally/store/store.hpp"
+#include "tally/write/write_path.hpp"
 
 namespace tally::daemon {
 
 class DemoTraffic {
   public:
-    /// `ingest` counts one event (returns false when it was refused); live events come at
-    /// about `rate`/s on average. `store` is only read, to see whether today is empty.
-    DemoTraffic(std::function<bool(Event&)> ingest, const store::Store& store, double rate);
-    ~DemoTraffic();  // stops the thread
+    /// Writes through `write_path` as `writer` (a shard and log writer of its own); live
+    /// events come at about `rate`/s on average. `store` is only read, to see whether
+    /// today is empty. Starts at once.
+    DemoTraffic(write::WritePath& write_path, std::size_t writer, const store::Store& store,
+                double rate);
+    ~DemoTraffic();  // stops the loop
     DemoTraffic(const DemoTraffic&) = delete;
     DemoTraffic& operator=(const DemoTraffic&) = delete;
 
     static constexpr const char* kSite = "default";
 
   private:
-    void run();
-    /// Waits `seconds` or until stopped; true when stopped.
-    bool wait(double seconds);
-    bool stopped();
+    struct State;  // the simulator and the live rate's drift, kept between steps
+    /// Backfills today once, then waits a random interval and writes one event.
+    void step();
+    void backfill(State& state);
+    void write(const Event& event);
 
-    std::function<bool(Event&)> ingest_;
+    write::WritePath& write_path_;
+    std::size_t writer_;
     const store::Store& store_;
     double rate_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::unique_ptr<State> state_;
+    BackgroundLoop loop_;  // last: stopped before the members above go
 };
 
 }  // namespace tally::daemon

@@ -1,4 +1,5 @@
 #include "tally/durability/event_log.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -117,8 +118,8 @@ EventLog::~EventLog() {
 }
 
 ReplayStats EventLog::replay(const std::function<void(const Event&)>& fn) {
-    return replay_from(
-        {}, [&fn](std::size_t, const LogPosition&, const Event& event) { fn(event); });
+    return replay_from({},
+                       [&fn](std::size_t, const LogPosition&, const Event& event) { fn(event); });
 }
 
 namespace {
@@ -672,6 +673,25 @@ void EventLog::interval_loop() {
         sync_all();
         lock.lock();
     }
+}
+
+}  // namespace tally::durability
+
+namespace tally::durability {
+
+void EventLog::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_log_bytes_total",
+                         "Bytes appended to the event log by this process.", "counter",
+                         [this] { return static_cast<double>(bytes_written()); });
+    metrics.add_callback("tally_log_healthy", "1 while the event log accepts writes.", "gauge",
+                         [this] { return healthy() ? 1.0 : 0.0; });
+    metrics.add_callback("tally_log_group_fsyncs_total",
+                         "Group-commit fsyncs of the event log (fsync always).", "counter",
+                         [this] { return static_cast<double>(commit_stats().fsyncs); });
+    metrics.add_callback(
+        "tally_log_group_waiters_total",
+        "Requests answered by those fsyncs (divided by the fsyncs: the mean group size).",
+        "counter", [this] { return static_cast<double>(commit_stats().waiters); });
 }
 
 }  // namespace tally::durability

@@ -156,7 +156,9 @@ void Router::handle(const Request& request, const Reply& reply) const {
     const Route* route = match(request.path);
     std::size_t index = routes_.size() + 1;  // "not_found"
     Response response;
-    if (route == nullptr && has_fallback_)
+    // The fallback (static files) stands for no particular path: a method it does not take
+    // finds no endpoint (404), where a named route's path answers 405 with Allow.
+    if (route == nullptr && has_fallback_ && allows(fallback_.methods, request.method))
         route = &fallback_;
     if (route == nullptr) {
         response = error_response(404, "no such endpoint");

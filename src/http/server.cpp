@@ -17,6 +17,7 @@
 // the event log, which answers what it still holds, then destroys the server).
 
 #include "tally/http/server.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -222,6 +223,22 @@ void Server::stop(std::chrono::milliseconds grace) {
         net::post(w->ioc(), [w] { w->stop_pass(); });
     }
     impl.cv.notify_all();
+}
+
+}  // namespace tally::http
+
+namespace tally::http {
+
+void ServerStats::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_http_open_connections", "Open HTTP connections.", "gauge",
+                         [this] { return static_cast<double>(open_connections.load()); });
+    metrics.add_callback("tally_http_refused_connections_total",
+                         "Connections closed at once because the connection cap was reached.",
+                         "counter",
+                         [this] { return static_cast<double>(refused_connections.load()); });
+    metrics.add_callback("tally_http_timeouts_total",
+                         "Connections closed by a read or idle timeout.", "counter",
+                         [this] { return static_cast<double>(timeouts.load()); });
 }
 
 }  // namespace tally::http

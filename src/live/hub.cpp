@@ -10,6 +10,7 @@
 //      and the frames handed to the connections in one http::WsBatch.
 
 #include "tally/live/hub.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -17,9 +18,9 @@
 #include <span>
 #include <vector>
 
-#include "tally/http/router.hpp"
 #include "tally/base/names.hpp"
 #include "tally/base/time.hpp"
+#include "tally/http/router.hpp"
 #include "tally/query/query.hpp"
 
 namespace tally::live {
@@ -179,16 +180,8 @@ std::size_t Hub::clients() const {
     return shared_->count.load(std::memory_order_relaxed);
 }
 
-std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(
-    const http::Request& request) {
-    std::string site =
-        http::query_param(request.query, "site").value_or(std::string(Client::kDefaultSite));
-    std::string date = http::query_param(request.query, "date").value_or("today");
-    if (!valid_site(site))
-        return http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
-    if (!valid_date(date))
-        return http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
-                                    "date");
+std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(std::string site,
+                                                                        std::string date) {
     if (shared_->count.fetch_add(1, std::memory_order_relaxed) >= options_.max_clients) {
         shared_->count.fetch_sub(1, std::memory_order_relaxed);
         return http::error_response(503, "too many live dashboards");
@@ -460,6 +453,15 @@ void Hub::broadcast(std::int64_t now_ms) {
     // Keys nobody subscribes to any more are forgotten; a new subscriber starts from a
     // snapshot anyway.
     sent_ = std::move(sent);
+}
+
+}  // namespace tally::live
+
+namespace tally::live {
+
+void Hub::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",
+                         [this] { return static_cast<double>(clients()); });
 }
 
 }  // namespace tally::live

@@ -1,4 +1,5 @@
 #include "tally/mirror/mirror.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
@@ -309,8 +310,8 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
         for (std::int64_t day : dirty) {
             if (!mirror.days[day].loaded) {
                 loading.push_back(day);
-                connection_->append({"HGETALL", checkpoint_key(site, options_.instance_id,
-                                                               format_day(day))});
+                connection_->append(
+                    {"HGETALL", checkpoint_key(site, options_.instance_id, format_day(day))});
             }
         }
         for (std::int64_t day : loading) {
@@ -535,6 +536,30 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     ++status_.flushes;
     status_.commands += sent;
     return true;
+}
+
+}  // namespace tally::mirror
+
+namespace tally::mirror {
+
+void Mirror::register_metrics(telemetry::Metrics& metrics) const {
+    auto status = [this] { return this->status(); };
+    metrics.add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
+                         [status] { return status().up ? 1.0 : 0.0; });
+    metrics.add_callback(
+        "tally_redis_pending_keys",
+        "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
+        "gauge", [status] { return static_cast<double>(status().pending_fields); });
+    metrics.add_callback("tally_redis_lag_seconds",
+                         "Time since the mirror last had nothing pending.", "gauge",
+                         [status] { return status().lag_seconds; });
+    metrics.add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
+                         "counter", [status] { return static_cast<double>(status().flushes); });
+    metrics.add_callback("tally_redis_failures_total",
+                         "Mirror flushes lost to Redis errors or disconnections.", "counter",
+                         [status] { return static_cast<double>(status().failures); });
+    metrics.add_callback("tally_redis_commands_total", "Commands sent to Redis by the mirror.",
+                         "counter", [status] { return static_cast<double>(status().commands); });
 }
 
 }  // namespace tally::mirror

@@ -1,6 +1,7 @@
 // RedisReader: the fleet's dashboard from Redis (see the header's essay).
 
 #include "tally/mirror/redis_reader.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
@@ -681,6 +682,21 @@ const std::vector<std::string>& RedisReader::instance_keys(const std::string& si
     }
     it->second = {std::move(keys), now};
     return it->second.keys;
+}
+
+}  // namespace tally::mirror
+
+namespace tally::mirror {
+
+void RedisReader::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
+                         [this] { return static_cast<double>(reads()); });
+    metrics.add_callback("tally_redis_read_errors_total",
+                         "Dashboard reads from Redis that failed (answered 503).", "counter",
+                         [this] { return static_cast<double>(errors()); });
+    metrics.add_callback("tally_redis_reader_up",
+                         "1 while the dashboard reader's Redis connection works.", "gauge",
+                         [this] { return up() ? 1.0 : 0.0; });
 }
 
 }  // namespace tally::mirror

@@ -1,5 +1,6 @@
 #include "tally/store/store.hpp"
 #include <algorithm>
+#include "tally/telemetry/metrics.hpp"
 
 #include "tally/base/time.hpp"
 
@@ -152,8 +153,7 @@ std::int64_t period_end(Period period, std::int64_t first) {
     int year = 0;
     unsigned month = 0, dom = 0;
     civil_from_days(first, year, month, dom);
-    return (month == 12 ? days_from_civil(year + 1, 1, 1)
-                        : days_from_civil(year, month + 1, 1)) -
+    return (month == 12 ? days_from_civil(year + 1, 1, 1) : days_from_civil(year, month + 1, 1)) -
            1;
 }
 
@@ -270,6 +270,19 @@ std::vector<ChangeLog> Store::LiveView::take_changes() {
         shard->changes.clear();  // a moved-from map is valid but unspecified
     }
     return logs;
+}
+
+}  // namespace tally::store
+
+namespace tally::store {
+
+void Store::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_sites", "Sites known to the store.", "gauge",
+                         [this] { return static_cast<double>(sites().size()); });
+    metrics.add_callback("tally_day_states", "Per-shard day states in memory (retention).", "gauge",
+                         [this] { return static_cast<double>(day_count()); });
+    metrics.add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
+                         [this] { return static_cast<double>(rollup_count()); });
 }
 
 }  // namespace tally::store

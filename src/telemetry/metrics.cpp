@@ -37,12 +37,19 @@ struct alignas(64) Metrics::Worker {
     explicit Worker(std::size_t route_count) : routes(route_count) {}
 };
 
-Metrics::Metrics(std::vector<std::string> routes, std::size_t workers)
-    : routes_(std::move(routes)) {
+Metrics::Metrics(std::size_t workers) {
     if (workers == 0)
         workers = 1;
     for (std::size_t i = 0; i < workers; ++i)
-        workers_.push_back(std::make_unique<Worker>(routes_.size()));
+        workers_.push_back(std::make_unique<Worker>(0));
+}
+
+void Metrics::set_routes(std::vector<std::string> routes) {
+    // Atomics cannot be moved, so the per-route counters are a new vector (its buffer is
+    // what moves); nothing has been counted on a route yet.
+    routes_ = std::move(routes);
+    for (auto& worker : workers_)
+        worker->routes = std::vector<Worker::Route>(routes_.size());
 }
 
 Metrics::~Metrics() = default;

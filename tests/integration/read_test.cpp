@@ -204,6 +204,11 @@ TEST_F(Read, FunnelIsOrderedAndExact) {
     EXPECT_EQ(client.get("/funnel?steps=a,b,c,d,e,f,g,h,i").status, 400);
     EXPECT_EQ(client.get("/funnel?steps=a,b&date=nope").status, 400);
     EXPECT_EQ(client.get("/funnel").status, 400);
+    // A step that is not UTF-8 is refused, not echoed into the JSON answer.
+    r = client.get("/funnel?steps=a,b%FF");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("\"field\":\"steps\""), std::string::npos) << r.body;
+    EXPECT_EQ(client.get("/funnel?steps=pageview:/%C3%A9t%C3%A9,b").status, 200);
 }
 
 TEST_F(Read, RollingWindows) {

@@ -277,6 +277,9 @@ TEST_F(Track, LimitsAndErrors) {
     EXPECT_NE(r.header("allow").find("POST"), std::string::npos);
     r = c4.post("/healthz", "");
     EXPECT_EQ(r.status, 405);
+    // A path no route has is 404 whatever the method (405 is for a path that exists).
+    EXPECT_EQ(c4.post("/track/nothing-here", "{}").status, 404);
+    EXPECT_EQ(c4.post("/index.html", "").status, 404);
     // Garbage does not hurt a neighbour connection.
     HttpClient bad(daemon.port());
     EXPECT_EQ(bad.raw("NOT HTTP AT ALL\r\n\r\n").status, 400);

@@ -12,5 +12,8 @@ namespace tally {
 bool valid_site(std::string_view site);
 /// [A-Za-z0-9_.:-]{1,64}
 bool valid_event_name(std::string_view name);
+/// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): what
+/// may be echoed into a JSON answer.
+bool valid_utf8(std::string_view text);
 
 }  // namespace tally

@@ -58,6 +58,10 @@
 #include "tally/base/event.hpp"
 #include "tally/store/log_position.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::durability {
 
 using LogPosition = store::LogPosition;
@@ -125,10 +129,10 @@ class EventLog {
     /// crash) makes that writer start a new segment, so what it appends next is after the
     /// position. With threads > 1, up to that many writers replay at once, each in its own
     /// order: fn must then be safe to call from several threads. Call once, before open().
-    ReplayStats replay_from(const std::vector<LogPosition>& from,
-                            const std::function<void(std::size_t writer, const LogPosition& at,
-                                                     const Event&)>& fn,
-                            std::size_t threads = 1);
+    ReplayStats replay_from(
+        const std::vector<LogPosition>& from,
+        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
+        std::size_t threads = 1);
 
     /// Opens (or creates) each writer's newest segment for appending and starts the commit
     /// (always) or interval thread. Throws std::system_error naming the file on failure.
@@ -172,6 +176,8 @@ class EventLog {
     /// Why the log cannot be written ("" while healthy), for /readyz.
     std::string problem() const;
     CommitStats commit_stats() const;
+    /// Bytes appended, health and the group commit's fsyncs and waiters.
+    void register_metrics(telemetry::Metrics& metrics) const;
 
   private:
     struct Writer;
@@ -180,8 +186,7 @@ class EventLog {
         std::size_t writer_index,
         const std::vector<std::pair<std::uint64_t, std::filesystem::path>>& segments,
         const LogPosition& start,
-        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>&
-            fn,
+        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
         ReplayStats& stats, LogPosition& end);
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);

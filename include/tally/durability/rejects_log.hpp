@@ -56,8 +56,7 @@ class RejectsLog {
                 std::string_view field, std::string_view error, std::string_view payload);
     /// A batch body with refused items (each item's reason; the body once).
     void append_batch(std::int64_t now_ms, std::string_view route,
-                      const std::vector<BatchItemRejection>& items,
-                      std::string_view payload);
+                      const std::vector<BatchItemRejection>& items, std::string_view payload);
 
     /// Deletes the files of days before the retention window (today - retention_days + 1)
     /// and returns them. Safe to call from any thread at any time (housekeeping).

@@ -16,6 +16,10 @@
 #include "tally/http/message.hpp"
 #include "tally/http/websocket.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::http {
 
 struct ServerOptions {
@@ -48,6 +52,9 @@ struct ServerStats {
     std::atomic<std::uint64_t> refused_connections{0};  // over max_connections
     std::atomic<std::uint64_t> timeouts{0};             // read, idle and write timeouts
     std::atomic<std::uint64_t> protocol_errors{0};      // unparseable requests (400/413/431)
+
+    /// Open connections, refused connections and timeouts, as gauges and counters.
+    void register_metrics(telemetry::Metrics& metrics) const;
 };
 
 class Server {

@@ -61,6 +61,10 @@
 #include "tally/http/websocket.hpp"
 #include "tally/store/store.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::live {
 
 struct HubOptions {
@@ -87,14 +91,15 @@ class Hub {
     /// Stops the broadcaster thread; idempotent.
     void stop();
 
-    /// The upgrade decision for GET /ws?site=S&date=D (the caller checked the token):
-    /// 400 for a bad site or date (a day, "today", an ISO week or a month), 503 over max_clients,
-    /// else a new client.
-    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
-        const http::Request& request);
+    /// A new client of `site` and `date` ("today", a day, an ISO week or a month), both
+    /// already checked by the caller; a 503 over max_clients.
+    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(std::string site,
+                                                                       std::string date);
 
     /// Connected (or connecting) clients.
     std::size_t clients() const;
+    /// Connected live dashboards, as a gauge.
+    void register_metrics(telemetry::Metrics& metrics) const;
 
     class Client;
     struct Shared;

@@ -44,6 +44,10 @@
 #include "tally/mirror/day_image.hpp"
 #include "tally/store/store.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::mirror {
 
 /// redis://HOST:PORT[/DB], as SPEC §1 gives it.
@@ -91,6 +95,8 @@ class Mirror {
     void stop();
 
     MirrorStatus status() const;
+    /// The mirror's state (up, pending, lag, flushes, failures, commands) as metrics.
+    void register_metrics(telemetry::Metrics& metrics) const;
 
   private:
     static constexpr std::uint64_t kNotCounted = ~std::uint64_t{0};

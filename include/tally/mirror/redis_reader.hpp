@@ -67,6 +67,10 @@
 #include "tally/mirror/redis_link.hpp"
 #include "tally/query/query.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::mirror {
 
 struct RedisReaderOptions {
@@ -114,6 +118,8 @@ class RedisReader {
     std::string problem() const;
     std::uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+    /// Reads, failed reads and the connection's state as metrics.
+    void register_metrics(telemetry::Metrics& metrics) const;
 
     /// Answers every queued read with an error, and joins the thread. Idempotent.
     void stop();

@@ -37,6 +37,10 @@
 #include "tally/store/log_position.hpp"
 #include "tally/store/windows.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::store {
 
 struct StoreOptions {
@@ -93,8 +97,8 @@ class Store {
     /// apply() for `count` events, taking the shard's lock once. `logged`: where the shard's
     /// log writer ended after writing these events; recorded under the same lock, so a
     /// snapshot of the shard saves a position that matches its state exactly.
-    void apply(std::size_t shard, const Event* events, std::size_t count,
-               std::int64_t now_ms, const LogPosition* logged = nullptr);
+    void apply(std::size_t shard, const Event* events, std::size_t count, std::int64_t now_ms,
+               const LogPosition* logged = nullptr);
 
     /// Sets shard `shard`'s log position (after recovery: the end of its writer's log).
     void set_log_position(std::size_t shard, LogPosition position);
@@ -113,6 +117,8 @@ class Store {
     /// Day states and roll-ups held, summed over shards (each shard counts its own).
     std::size_t day_count() const;
     std::size_t rollup_count() const;
+    /// Sites, day states and roll-ups in memory, as gauges.
+    void register_metrics(telemetry::Metrics& metrics) const;
 
     /// Calls fn(const SiteShard&) for `site` in every shard that has it, under that shard's
     /// lock. Queries merge across shards with this; keep fn short, ingest waits on it.

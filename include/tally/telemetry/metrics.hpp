@@ -4,9 +4,9 @@
 // Every counter is kept per I/O worker (each on its own cache lines) and summed only when
 // /metrics is read, so the hot path does one uncontended relaxed increment per figure.
 // The label values are fixed at start-up (routes, statuses, reject reasons), which keeps the
-// series count bounded whatever clients send. Figures owned by other parts (open
-// connections, log bytes, later WebSocket clients and Redis state) are read through
-// callbacks registered at start-up.
+// series count bounded whatever clients send. Figures owned by other modules (open
+// connections, log bytes, WebSocket clients, Redis state) are read through callbacks that
+// each module registers for itself at start-up (its register_metrics(Metrics&)).
 
 #include <array>
 #include <atomic>
@@ -37,12 +37,15 @@ inline constexpr std::array<double, 14> kLatencyBuckets = {
 
 class Metrics {
   public:
-    /// `routes` are the route labels (fixed for the process's life); `workers` the number
-    /// of I/O threads.
-    Metrics(std::vector<std::string> routes, std::size_t workers);
+    /// `workers`: the number of writers that count (I/O threads and the demo's).
+    explicit Metrics(std::size_t workers);
     ~Metrics();
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
+
+    /// The route labels, fixed for the process's life: once, after the routes are known
+    /// and before any request is counted.
+    void set_routes(std::vector<std::string> routes);
 
     void count_ingested(std::size_t worker, EventKind kind, std::uint64_t n = 1);
     void count_rejected(std::size_t worker, std::string_view reason, std::uint64_t n = 1);

@@ -1,13 +1,13 @@
 // GET / and the dashboard's files (Beast's path_cat + mime_type idea, with the path
 // confined to web_root: "..", NUL and symlinks that lead outside are refused).
 
+#include "tally/api/static_files.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "app.hpp"
-
-namespace tally::daemon {
+namespace tally::api {
 
 namespace fs = std::filesystem;
 
@@ -44,6 +44,10 @@ StaticFiles::StaticFiles(const std::string& web_root) {
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(fs::absolute(web_root), ec);
     web_root_ = ec ? web_root : canonical.string();
+}
+
+void StaticFiles::add_routes(http::Router& router) {
+    router.set_fallback("static", {http::Method::get}, [this](const auto& r) { return serve(r); });
 }
 
 http::Response StaticFiles::serve(const http::Request& request) const {
@@ -84,4 +88,4 @@ http::Response StaticFiles::serve(const http::Request& request) const {
     return response;
 }
 
-}  // namespace tally::daemon
+}  // namespace tally::api

@@ -1,48 +1,16 @@
-// The read API (SPEC §3): dashboards, time series, funnels, rolling windows, health and
-// metrics. Every handler validates its parameters and answers 400 naming the bad one.
+// The read API; see tally/api/read_api.hpp.
 
-#include <charconv>
+#include "tally/api/read_api.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include "app.hpp"
-#include "tally/base/time.hpp"
+#include "tally/api/params.hpp"
 #include "tally/base/names.hpp"
-#include "tally/query/query.hpp"
+#include "tally/base/time.hpp"
 
-namespace tally::daemon {
+namespace tally::api {
 
 namespace {
-
-constexpr std::string_view kDefaultSite = "default";
-
-/// Compares in time independent of where the strings first differ.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    }
-    return diff == 0;
-}
-
-/// ?site= (default "default"); writes a 400 into `error` when malformed.
-std::optional<std::string> site_param(const http::Request& request, http::Response& error) {
-    auto site = http::query_param(request.query, "site");
-    if (!site)
-        return std::string(kDefaultSite);
-    if (!valid_site(*site)) {
-        error = http::error_response(400, "site must match [A-Za-z0-9._-]{1,64}", "site");
-        return std::nullopt;
-    }
-    return site;
-}
-
-std::optional<std::int64_t> parse_int(std::string_view text) {
-    std::int64_t value = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || p != text.data() + text.size() || text.empty())
-        return std::nullopt;
-    return value;
-}
 
 http::Response redis_unavailable(const std::string& why) {
     return http::error_response(503, "redis unavailable: " + why);
@@ -65,38 +33,36 @@ auto fleet_answer(http::Responder respond, Make make) {
 
 }  // namespace
 
-ReadApi::ReadApi(const Config& config, const store::Store& store, telemetry::Metrics& metrics,
-                 const std::atomic<bool>& ready, const durability::EventLog& log,
-                 const mirror::Mirror* mirror, mirror::RedisReader* redis_reader)
-    : config_(config),
-      store_(store),
-      metrics_(metrics),
-      ready_(ready),
-      log_(log),
-      mirror_(mirror),
-      redis_reader_(redis_reader) {}
+ReadApi::ReadApi(const Authorization& authorization, const store::Store& store,
+                 mirror::RedisReader* fleet)
+    : authorization_(authorization), store_(store), fleet_(fleet) {}
 
-std::optional<http::Response> ReadApi::check_token(const http::Request& request) const {
-    if (config_.token.empty())
-        return std::nullopt;
-    constexpr std::string_view bearer = "Bearer ";
-    if (request.authorization.starts_with(bearer) &&
-        constant_time_equal(request.authorization.substr(bearer.size()), config_.token)) {
-        return std::nullopt;
+void ReadApi::add_routes(http::Router& router) {
+    const std::vector<http::Method> get{http::Method::get};
+    if (fleet_ != nullptr) {
+        // The fleet's figures, from Redis (README: "Reading the fleet from Redis").
+        router.add_prefix_async(
+            "dashboard", get, "/dashboard/",
+            [this](const auto& r, auto respond) { dashboard_from_redis(r, respond); });
+        router.add_prefix_async(
+            "timeseries", get, "/timeseries/",
+            [this](const auto& r, auto respond) { timeseries_from_redis(r, respond); });
+    } else {
+        router.add_prefix("dashboard", get, "/dashboard/",
+                          [this](const auto& r) { return dashboard(r); });
+        router.add_prefix("timeseries", get, "/timeseries/",
+                          [this](const auto& r) { return timeseries(r); });
     }
-    if (auto token = http::query_param(request.query, "token");
-        token && constant_time_equal(*token, config_.token)) {
-        return std::nullopt;
-    }
-    http::Response response =
-        http::error_response(401, "a valid token is required (Authorization: Bearer)");
-    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tally\"");
-    return response;
+    router.add("funnel", get, "/funnel", [this](const auto& r) { return funnel(r); });
+    router.add("active_users", get, "/api/v1/dashboard/active-users",
+               [this](const auto& r) { return active_users(r); });
+    router.add("page_views", get, "/api/v1/dashboard/page-views",
+               [this](const auto& r) { return page_views(r); });
 }
 
 std::optional<std::string> ReadApi::authorize_site(const http::Request& request,
                                                    http::Response& error) const {
-    if (auto denied = check_token(request)) {
+    if (auto denied = authorization_.check(request)) {
         error = std::move(*denied);
         return std::nullopt;
     }
@@ -109,12 +75,9 @@ std::optional<ReadApi::DashboardQuery> ReadApi::dashboard_query(const http::Requ
     if (!site)
         return std::nullopt;
     const std::string_view what = request.path.substr(std::string_view("/dashboard/").size());
-    auto range = query::parse_range(what, now_ms());
-    if (!range) {
-        error = http::error_response(400, "date must be today, YYYY-MM-DD, YYYY-Www or YYYY-MM",
-                                     "date");
+    auto range = range_param(what, now_ms(), error);
+    if (!range)
         return std::nullopt;
-    }
     const auto format = http::query_param(request.query, "format");
     if (format && *format != "json" && *format != "csv") {
         error = http::error_response(400, "format must be json or csv", "format");
@@ -153,105 +116,137 @@ void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder
     auto answer = fleet_answer<query::Dashboard>(
         respond,
         [q = *q](const query::Dashboard& dashboard) { return dashboard_response(dashboard, q); });
-    if (!redis_reader_->read_dashboard(q->site, q->range, std::move(answer)))
+    if (!fleet_->read_dashboard(q->site, q->range, std::move(answer)))
         respond(redis_unavailable("too many reads waiting"));
 }
 
-std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Request& request,
-                                                                  http::Response& error) const {
-    auto fail = [&](http::Response response) -> std::optional<TimeseriesQuery> {
-        error = std::move(response);
-        return std::nullopt;
-    };
-    auto site = authorize_site(request, error);
-    if (!site)
-        return std::nullopt;
-    auto metric_text =
-        http::percent_decode(request.path.substr(std::string_view("/timeseries/").size()), false);
-    if (!metric_text)
-        return fail(http::error_response(400, "malformed metric name", "metric"));
-    const std::string_view metric = *metric_text;
+namespace {
 
+std::optional<query::TimeseriesRequest> fail(http::Response& error, http::Response response) {
+    error = std::move(response);
+    return std::nullopt;
+}
+
+/// The metric of /timeseries/<metric>: page views or a custom event's count, optionally in
+/// the "ts:...:<date>" forms that name a whole UTC day (then `day` is set, and from/to
+/// default to that day).
+std::optional<query::TimeseriesRequest> timeseries_metric(std::string_view metric,
+                                                          std::optional<std::int64_t>& day,
+                                                          http::Response& error) {
     query::TimeseriesRequest q;
-    std::optional<std::int64_t> day;  // from the seed's "ts:...:<date>" forms
     if (metric == "pageviews") {
     } else if (metric.starts_with("events:")) {
         q.event_name = std::string(metric.substr(7));
     } else if (metric.starts_with("ts:pageviews:")) {
         day = parse_day(metric.substr(13));
         if (!day)
-            return fail(
-                http::error_response(400, "ts:pageviews:<date> needs a YYYY-MM-DD date", "metric"));
+            return fail(error, http::error_response(
+                                   400, "ts:pageviews:<date> needs a YYYY-MM-DD date", "metric"));
     } else if (metric.starts_with("ts:events:") && metric.size() > 21) {
         day = parse_day(metric.substr(metric.size() - 10));
         q.event_name = std::string(metric.substr(10, metric.size() - 21));
         if (!day || metric[metric.size() - 11] != ':') {
-            return fail(http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
+            return fail(error,
+                        http::error_response(400, "ts:events:<name>:<date> needs a YYYY-MM-DD date",
                                              "metric"));
         }
     } else {
-        return fail(
-            http::error_response(400,
-                                 "metric must be pageviews, events:<name>, ts:pageviews:<date> "
-                                 "or ts:events:<name>:<date>",
-                                 "metric"));
+        return fail(error, http::error_response(400,
+                                                "metric must be pageviews, events:<name>, "
+                                                "ts:pageviews:<date> or ts:events:<name>:<date>",
+                                                "metric"));
     }
     if (!q.event_name.empty() && !valid_event_name(q.event_name)) {
-        return fail(
-            http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}", "metric"));
+        return fail(error, http::error_response(400, "event name must match [A-Za-z0-9_.:-]{1,64}",
+                                                "metric"));
     }
+    return q;
+}
 
-    auto int_param = [&](std::string_view name, std::int64_t fallback, std::int64_t& out) -> bool {
-        auto text = http::query_param(request.query, name);
-        if (!text) {
-            out = fallback;
-            return true;
-        }
-        auto value = parse_int(*text);
-        if (!value)
-            return false;
-        out = *value;
+/// ?name= as an integer, or `fallback` when absent; false when present but not an integer.
+bool int_param(const http::Request& request, std::string_view name, std::int64_t fallback,
+               std::int64_t& out) {
+    auto text = http::query_param(request.query, name);
+    if (!text) {
+        out = fallback;
         return true;
-    };
+    }
+    auto value = parse_int(*text);
+    if (!value)
+        return false;
+    out = *value;
+    return true;
+}
+
+/// ?bucket_size=, ?from=, ?to= and ?aggregation= into `q`; the 400 when one is malformed.
+std::optional<http::Response> timeseries_params(const http::Request& request,
+                                                std::optional<std::int64_t> day,
+                                                query::TimeseriesRequest& q) {
     const std::int64_t now = now_ms();
     const std::int64_t default_to = day ? (*day + 1) * kMsPerDay : now;
     const std::int64_t default_from = day ? *day * kMsPerDay : now - 3'600'000;
-    if (!int_param("bucket_size", 60'000, q.bucket_ms)) {
-        return fail(http::error_response(400, "bucket_size must be an integer (milliseconds)",
-                                         "bucket_size"));
-    }
-    if (!int_param("from", default_from, q.from_ms)) {
-        return fail(
-            http::error_response(400, "from must be an integer (epoch milliseconds)", "from"));
-    }
-    if (!int_param("to", default_to, q.to_ms)) {
-        return fail(http::error_response(400, "to must be an integer (epoch milliseconds)", "to"));
-    }
+    if (!int_param(request, "bucket_size", 60'000, q.bucket_ms))
+        return http::error_response(400, "bucket_size must be an integer (milliseconds)",
+                                    "bucket_size");
+    if (!int_param(request, "from", default_from, q.from_ms))
+        return http::error_response(400, "from must be an integer (epoch milliseconds)", "from");
+    if (!int_param(request, "to", default_to, q.to_ms))
+        return http::error_response(400, "to must be an integer (epoch milliseconds)", "to");
     if (auto aggregation = http::query_param(request.query, "aggregation");
         aggregation && !query::parse_aggregation(*aggregation, q.aggregation)) {
-        return fail(
-            http::error_response(400, "aggregation must be sum, avg, min or max", "aggregation"));
+        return http::error_response(400, "aggregation must be sum, avg, min or max", "aggregation");
     }
+    return std::nullopt;
+}
+
+/// The series' shape: whole minutes, a sane calendar, from before to, at most kMaxPoints.
+std::optional<http::Response> timeseries_bounds(const query::TimeseriesRequest& q) {
     if (q.bucket_ms <= 0 || q.bucket_ms % 60'000 != 0) {
-        return fail(http::error_response(400, "bucket_size must be a positive multiple of 60000",
-                                         "bucket_size"));
+        return http::error_response(400, "bucket_size must be a positive multiple of 60000",
+                                    "bucket_size");
     }
     // Stay within a sane calendar so the arithmetic below cannot overflow.
     constexpr std::int64_t kLimit = 253'402'300'800'000;  // 10000-01-01
-    if (q.from_ms < -kLimit || q.to_ms > kLimit || q.bucket_ms > kLimit) {
-        return fail(
-            http::error_response(400, "from and to must lie between years -8000 and 9999", "from"));
-    }
+    if (q.from_ms < -kLimit || q.to_ms > kLimit || q.bucket_ms > kLimit)
+        return http::error_response(400, "from and to must lie between years -8000 and 9999",
+                                    "from");
     if (q.from_ms >= q.to_ms)
-        return fail(http::error_response(400, "from must be before to", "from"));
+        return http::error_response(400, "from must be before to", "from");
     const std::int64_t first = (q.from_ms >= 0 ? q.from_ms / q.bucket_ms
                                                : -((-q.from_ms + q.bucket_ms - 1) / q.bucket_ms));
     const std::int64_t points = (q.to_ms - first * q.bucket_ms + q.bucket_ms - 1) / q.bucket_ms;
     if (points > static_cast<std::int64_t>(query::kMaxPoints)) {
-        return fail(http::error_response(
-            400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size"));
+        return http::error_response(
+            400, "at most 10000 points: widen bucket_size or narrow from..to", "bucket_size");
     }
-    return TimeseriesQuery{std::move(*site), q};
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ReadApi::TimeseriesQuery> ReadApi::timeseries_query(const http::Request& request,
+                                                                  http::Response& error) const {
+    auto site = authorize_site(request, error);
+    if (!site)
+        return std::nullopt;
+    auto metric =
+        http::percent_decode(request.path.substr(std::string_view("/timeseries/").size()), false);
+    if (!metric) {
+        error = http::error_response(400, "malformed metric name", "metric");
+        return std::nullopt;
+    }
+    std::optional<std::int64_t> day;  // from the "ts:...:<date>" forms
+    auto q = timeseries_metric(*metric, day, error);
+    if (!q)
+        return std::nullopt;
+    auto bad = timeseries_params(request, day, *q);
+    if (!bad)
+        bad = timeseries_bounds(*q);
+    if (bad) {
+        error = std::move(*bad);
+        return std::nullopt;
+    }
+    return TimeseriesQuery{std::move(*site), std::move(*q)};
 }
 
 http::Response ReadApi::timeseries(const http::Request& request) const {
@@ -279,7 +274,7 @@ void ReadApi::timeseries_from_redis(const http::Request& request, http::Responde
         respond, [](const std::vector<query::Point>& points) {
             return http::json_response(200, query::to_json(points));
         });
-    if (!redis_reader_->read_pageview_series(q->site, q->request, std::move(answer)))
+    if (!fleet_->read_pageview_series(q->site, q->request, std::move(answer)))
         respond(redis_unavailable("too many reads waiting"));
 }
 
@@ -298,6 +293,8 @@ http::Response ReadApi::funnel(const http::Request& request) const {
     while (true) {
         const auto comma = rest.find(',');
         std::string step(rest.substr(0, comma));
+        if (!valid_utf8(step))
+            return http::error_response(400, "steps must be UTF-8 text", "steps");
         const bool page_step = step.starts_with("pageview:") && step.size() > 9 && step[9] == '/';
         if (!page_step && !valid_event_name(step)) {
             return http::error_response(
@@ -368,37 +365,4 @@ http::Response ReadApi::page_views(const http::Request& request) const {
     return http::json_response(200, answer.dump());
 }
 
-http::Response ReadApi::readyz(const http::Request&) const {
-    if (!ready_.load())
-        return http::error_response(503, "not ready: starting or stopping");
-    if (!log_.healthy())
-        return http::error_response(
-            503, "not ready: the event log cannot be written: " + log_.problem());
-    // Dashboards read from Redis (query_source redis): without it they cannot answer.
-    if (redis_reader_ != nullptr && !redis_reader_->up())
-        return http::error_response(
-            503, "not ready: redis (dashboards read from it): " + redis_reader_->problem());
-    if (mirror_ == nullptr)
-        return http::json_response(200, R"({"status":"ready"})");
-    // Redis away does not make the daemon unready: ingest and dashboards go on from memory
-    // (SPEC §6) and Redis catches up later. The answer says so, for whoever looks.
-    const mirror::MirrorStatus status = mirror_->status();
-    nlohmann::json body = {{"status", "ready"},
-                           {"redis", status.up ? "up" : "down"},
-                           {"redis_pending_keys", status.pending_fields},
-                           {"redis_lag_seconds", status.lag_seconds}};
-    if (!status.up)
-        body["redis_problem"] = status.problem;
-    return http::json_response(200, body.dump());
-}
-
-http::Response ReadApi::metrics(const http::Request& request) const {
-    if (auto denied = check_token(request))
-        return *denied;
-    http::Response response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics_.render();
-    return response;
-}
-
-}  // namespace tally::daemon
+}  // namespace tally::api

@@ -1,4 +1,4 @@
-// POST /track/pageview, /track/event, /track/batch (SPEC §2).
+// The tracking API; see tally/api/track_api.hpp.
 //
 // The hot path: parse and validate into a reused Event, check the caps, append the record
 // to this worker's log file (write(2) only), count it in this worker's shard, answer.
@@ -7,28 +7,39 @@
 // thread, which gives it after the group fsync that covers the record (a failed fsync
 // answers 503); the I/O thread goes on with its other connections meanwhile.
 
-#include <chrono>
+#include "tally/api/track_api.hpp"
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "app.hpp"
+#include "tally/base/time.hpp"
 
-namespace tally::daemon {
+namespace tally::api {
 
-TrackApi::TrackApi(const Config& config, const ingest::VisitorHasher& hasher, store::Store& store,
-                   durability::EventLog& log, durability::RejectsLog& rejects,
-                   telemetry::Metrics& metrics, std::size_t workers)
-    : config_(config),
+TrackApi::TrackApi(TrackApiOptions options, const ingest::VisitorHasher& hasher,
+                   write::WritePath& write_path, durability::RejectsLog& rejects,
+                   telemetry::Metrics& metrics)
+    : options_(std::move(options)),
       hasher_(hasher),
-      store_(store),
-      log_(log),
+      write_path_(write_path),
       rejects_(rejects),
       metrics_(metrics),
-      scratch_(workers == 0 ? 1 : workers) {}
+      scratch_(options_.workers == 0 ? 1 : options_.workers) {}
+
+void TrackApi::add_routes(http::Router& router) {
+    const std::vector<http::Method> post{http::Method::post, http::Method::options};
+    router.add_async("track_pageview", post, "/track/pageview",
+                     [this](const auto& r, auto respond) { pageview(r, respond); });
+    router.add_async("track_event", post, "/track/event",
+                     [this](const auto& r, auto respond) { event(r, respond); });
+    router.add_async("track_batch", post, "/track/batch",
+                     [this](const auto& r, auto respond) { batch(r, respond); });
+}
 
 std::string TrackApi::client_ip(const http::Request& request) const {
     const std::string_view peer = request.client_ip;
     auto trusted = [this](std::string_view ip) {
-        for (const auto& proxy : config_.trusted_proxies) {
+        for (const auto& proxy : options_.trusted_proxies) {
             if (proxy == ip)
                 return true;
         }
@@ -55,7 +66,7 @@ std::string TrackApi::client_ip(const http::Request& request) const {
 }
 
 void TrackApi::add_cors(const http::Request& request, http::Response& response) const {
-    for (const auto& origin : config_.cors_origins) {
+    for (const auto& origin : options_.cors_origins) {
         if (origin == "*") {
             response.headers.emplace_back("Access-Control-Allow-Origin", "*");
             return;
@@ -91,24 +102,7 @@ http::Response TrackApi::reject(const http::Request& request, std::string_view r
     return response;
 }
 
-Rejection TrackApi::admission_rejection(store::Admission admission,
-                                                const Event& event) {
-    if (admission == store::Admission::too_many_sites) {
-        return {"too_many_sites", "site",
-                "too many sites: '" + event.site + "' was refused by limits.max_sites"};
-    }
-    return {"too_many_event_names", "event_name",
-            "too many event names today for site '" + event.site + "': '" + event.event_name +
-                "' was refused by limits.max_event_names_per_day"};
-}
-
 namespace {
-const Rejection kLogUnavailable{"log_unavailable", "",
-                                        "the event log cannot be written; nothing was counted"};
-const Rejection kLogNotSynced{
-    "log_unavailable", "",
-    "the event log could not be synced to disk; the event may not survive a crash"};
-
 http::Response ok_response() {
     http::Response response;
     response.body = R"({"status":"ok"})";
@@ -119,7 +113,7 @@ http::Response ok_response() {
 void TrackApi::answer_when_logged(const http::Request& request, http::Responder respond,
                                   http::Response&& response) {
     add_cors(request, response);
-    if (log_.mode() != durability::FsyncMode::always) {
+    if (!write_path_.waits_for_fsync()) {
         respond(std::move(response));  // write(2) has returned: logged per the mode
         return;
     }
@@ -127,7 +121,7 @@ void TrackApi::answer_when_logged(const http::Request& request, http::Responder 
     auto answer = [this, respond, response = std::move(response)](bool durable) mutable {
         answer_synced(respond, std::move(response), durable);
     };
-    log_.when_durable(request.worker, std::move(answer));
+    write_path_.when_durable(request.worker, std::move(answer));
 }
 
 void TrackApi::answer_synced(http::Responder respond, http::Response&& response, bool durable) {
@@ -137,21 +131,11 @@ void TrackApi::answer_synced(http::Responder respond, http::Response&& response,
     }
     // The event is written and counted in memory, but its fsync failed: it is not known to
     // be on disk, so it is never answered 200. The log reports the episode.
-    metrics_.count_rejected(respond.request().worker, kLogNotSynced.reason);
-    http::Response failed = http::error_response(503, kLogNotSynced.message);
+    const Rejection& not_synced = write::WritePath::log_not_synced();
+    metrics_.count_rejected(respond.request().worker, not_synced.reason);
+    http::Response failed = http::error_response(503, not_synced.message);
     add_cors(respond.request(), failed);
     respond(std::move(failed));
-}
-
-bool TrackApi::log_and_count(std::size_t writer, const Event* events, std::size_t count,
-                             std::int64_t now) {
-    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
-    if (!log_.append(writer, events, count, &logged))
-        return false;
-    store_.apply(writer, events, count, now, &logged);
-    for (std::size_t i = 0; i < count; ++i)
-        metrics_.count_ingested(writer, events[i].kind);
-    return true;
 }
 
 void TrackApi::single(const http::Request& request, http::Responder respond, std::string_view route,
@@ -167,11 +151,10 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
         return respond(reject(request, route, 400, *rejection));
     }
-    if (auto admission = store_.admit(request.worker, event); admission != store::Admission::ok) {
-        return respond(reject(request, route, 429, admission_rejection(admission, event)));
-    }
-    if (!log_and_count(request.worker, &event, 1, now))
-        return respond(reject(request, route, 503, kLogUnavailable));
+    if (auto refused = write_path_.admit(request.worker, event))
+        return respond(reject(request, route, 429, *refused));
+    if (!write_path_.write(request.worker, &event, 1, now))
+        return respond(reject(request, route, 503, write::WritePath::log_unavailable()));
     answer_when_logged(request, respond, ok_response());
 }
 
@@ -181,6 +164,59 @@ void TrackApi::pageview(const http::Request& request, http::Responder respond) {
 
 void TrackApi::event(const http::Request& request, http::Responder respond) {
     single(request, respond, "/track/event", &ingest::parse_custom_event);
+}
+
+std::size_t TrackApi::admit_batch(std::size_t writer, Scratch& scratch) {
+    ingest::BatchResult& parsed = scratch.batch;
+    // The accepted items' indices in the body are those not rejected, in order.
+    std::vector<BatchItemRejection>& rejected = parsed.rejected;
+    std::vector<std::size_t>& item_index = scratch.item_index;
+    item_index.clear();
+    for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size();
+         ++index) {
+        if (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
+            ++next_rejected;
+        } else {
+            item_index.push_back(index);
+        }
+    }
+    std::vector<Event>& events = parsed.accepted;
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (auto refused = write_path_.admit(writer, events[i])) {
+            rejected.push_back({item_index[i], std::move(*refused)});
+        } else {
+            if (admitted != i)
+                std::swap(events[admitted], events[i]);
+            ++admitted;
+        }
+    }
+    return admitted;
+}
+
+std::string TrackApi::batch_answer(const http::Request& request, std::size_t admitted,
+                                   std::vector<BatchItemRejection>& rejected, std::int64_t now) {
+    std::sort(rejected.begin(), rejected.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    nlohmann::ordered_json answer;
+    answer["accepted"] = admitted;
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& item : rejected) {
+        nlohmann::ordered_json entry;
+        entry["index"] = item.index;
+        entry["error"] = item.rejection.message;
+        if (!item.rejection.field.empty())
+            entry["field"] = item.rejection.field;
+        list.push_back(std::move(entry));
+        metrics_.count_rejected(request.worker, item.rejection.reason);
+    }
+    if (!rejected.empty()) {
+        // One audit record for the whole body, with every refused item's reason (the body
+        // is not repeated once per bad item).
+        rejects_.append_batch(now, "/track/batch", rejected, request.body);
+    }
+    answer["rejected"] = std::move(list);
+    return answer.dump();
 }
 
 void TrackApi::batch(const http::Request& request, http::Responder respond) {
@@ -199,61 +235,15 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
             ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
         return respond(reject(request, route, 400, *rejection));
     }
+    const std::size_t admitted = admit_batch(request.worker, scratch);
+    if (admitted > 0 && !write_path_.write(request.worker, parsed.accepted.data(), admitted, now))
+        return respond(reject(request, route, 503, write::WritePath::log_unavailable()));
 
-    // The accepted items' indices in the body are those not rejected, in order.
-    std::vector<BatchItemRejection>& rejected = parsed.rejected;
-    std::vector<std::size_t>& item_index = scratch.item_index;
-    item_index.clear();
-    for (std::size_t index = 0, next_rejected = 0; item_index.size() < parsed.accepted.size();
-         ++index) {
-        if (next_rejected < rejected.size() && rejected[next_rejected].index == index) {
-            ++next_rejected;
-        } else {
-            item_index.push_back(index);
-        }
-    }
-
-    // Admit in place: the events that pass the caps move to the front, in order.
-    std::vector<Event>& events = parsed.accepted;
-    std::size_t admitted = 0;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        if (auto admission = store_.admit(request.worker, events[i]);
-            admission != store::Admission::ok) {
-            rejected.push_back({item_index[i], admission_rejection(admission, events[i])});
-        } else {
-            if (admitted != i)
-                std::swap(events[admitted], events[i]);
-            ++admitted;
-        }
-    }
-
-    if (admitted > 0 && !log_and_count(request.worker, events.data(), admitted, now))
-        return respond(reject(request, route, 503, kLogUnavailable));
-
-    std::sort(rejected.begin(), rejected.end(),
-              [](const auto& a, const auto& b) { return a.index < b.index; });
-    nlohmann::ordered_json answer;
-    answer["accepted"] = admitted;
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& item : rejected) {
-        nlohmann::ordered_json entry;
-        entry["index"] = item.index;
-        entry["error"] = item.rejection.message;
-        if (!item.rejection.field.empty())
-            entry["field"] = item.rejection.field;
-        list.push_back(std::move(entry));
-        metrics_.count_rejected(request.worker, item.rejection.reason);
-    }
-    if (!rejected.empty()) {
-        // One audit record for the whole body, with every refused item's reason (the body
-        // is not repeated once per bad item).
-        rejects_.append_batch(now, route, rejected, request.body);
-    }
-    answer["rejected"] = std::move(list);
-    http::Response response = http::json_response(200, answer.dump());
+    http::Response response =
+        http::json_response(200, batch_answer(request, admitted, parsed.rejected, now));
     if (admitted == 0)
         return respond(std::move(response));  // nothing logged, nothing to wait for
     answer_when_logged(request, respond, std::move(response));
 }
 
-}  // namespace tally::daemon
+}  // namespace tally::api

@@ -1,0 +1,40 @@
+#pragma once
+// What operators and their tools ask: GET /healthz (the process answers), /readyz (it
+// can take traffic: started, the event log writable, and with query_source redis its
+// Redis reachable; a mirror's Redis being down does not make it unready - ingest and
+// dashboards go on from memory - but the answer says so) and /metrics (self-telemetry in
+// the Prometheus text format, behind the token).
+
+#include <atomic>
+
+#include "tally/api/authorization.hpp"
+#include "tally/durability/event_log.hpp"
+#include "tally/http/router.hpp"
+#include "tally/mirror/mirror.hpp"
+#include "tally/mirror/redis_reader.hpp"
+#include "tally/telemetry/metrics.hpp"
+
+namespace tally::api {
+
+class OpsApi {
+  public:
+    /// `mirror`: null without --redis. `fleet`: null unless query_source is redis.
+    OpsApi(const Authorization& authorization, const std::atomic<bool>& ready,
+           const durability::EventLog& log, const telemetry::Metrics& metrics,
+           const mirror::Mirror* mirror, const mirror::RedisReader* fleet);
+
+    void add_routes(http::Router& router);
+
+    http::Response readyz() const;
+    http::Response metrics(const http::Request& request) const;
+
+  private:
+    const Authorization& authorization_;
+    const std::atomic<bool>& ready_;
+    const durability::EventLog& log_;
+    const telemetry::Metrics& metrics_;
+    const mirror::Mirror* mirror_;
+    const mirror::RedisReader* fleet_;
+};
+
+}  // namespace tally::api

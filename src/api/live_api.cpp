@@ -1,0 +1,24 @@
+#include "tally/api/live_api.hpp"
+
+#include "tally/api/params.hpp"
+#include "tally/base/time.hpp"
+
+namespace tally::api {
+
+std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::upgrade(
+    const http::Request& request) const {
+    if (auto denied = authorization_.check(request))
+        return std::move(*denied);
+    http::Response error;
+    auto site = site_param(request, error);
+    if (!site)
+        return error;
+    // The client keeps what it asked for ("today" moves at midnight); the hub resolves it
+    // again at every batch.
+    std::string date = http::query_param(request.query, "date").value_or("today");
+    if (!range_param(date, now_ms(), error))
+        return error;
+    return hub_.accept(std::move(*site), std::move(date));
+}
+
+}  // namespace tally::api

@@ -1,0 +1,70 @@
+#include "tally/write/write_path.hpp"
+
+namespace tally::write {
+
+namespace {
+
+Rejection admission_rejection(store::Admission admission, const Event& event) {
+    if (admission == store::Admission::too_many_sites) {
+        return {"too_many_sites", "site",
+                "too many sites: '" + event.site + "' was refused by limits.max_sites"};
+    }
+    return {"too_many_event_names", "event_name",
+            "too many event names today for site '" + event.site + "': '" + event.event_name +
+                "' was refused by limits.max_event_names_per_day"};
+}
+
+}  // namespace
+
+WritePath::WritePath(store::Store& store, durability::EventLog& log, telemetry::Metrics& metrics)
+    : store_(store), log_(log), metrics_(metrics) {}
+
+std::optional<Rejection> WritePath::admit(std::size_t writer, const Event& event) {
+    const store::Admission admission = store_.admit(writer, event);
+    if (admission == store::Admission::ok)
+        return std::nullopt;
+    return admission_rejection(admission, event);
+}
+
+bool WritePath::write(std::size_t writer, const Event* events, std::size_t count,
+                      std::int64_t now_ms) {
+    durability::LogPosition logged;  // recorded with the state: snapshots replay from it
+    if (!log_.append(writer, events, count, &logged))
+        return false;
+    store_.apply(writer, events, count, now_ms, &logged);
+    for (std::size_t i = 0; i < count; ++i)
+        metrics_.count_ingested(writer, events[i].kind);
+    return true;
+}
+
+std::optional<Rejection> WritePath::admit_and_write(std::size_t writer, const Event& event,
+                                                    std::int64_t now_ms) {
+    if (auto refused = admit(writer, event))
+        return refused;
+    if (!write(writer, &event, 1, now_ms))
+        return log_unavailable();
+    return std::nullopt;
+}
+
+bool WritePath::waits_for_fsync() const {
+    return log_.mode() == durability::FsyncMode::always;
+}
+
+void WritePath::when_durable(std::size_t writer, durability::EventLog::Durable done) {
+    log_.when_durable(writer, std::move(done));
+}
+
+const Rejection& WritePath::log_unavailable() {
+    static const Rejection rejection{"log_unavailable", "",
+                                     "the event log cannot be written; nothing was counted"};
+    return rejection;
+}
+
+const Rejection& WritePath::log_not_synced() {
+    static const Rejection rejection{
+        "log_unavailable", "",
+        "the event log could not be synced to disk; the event may not survive a crash"};
+    return rejection;
+}
+
+}  // namespace tally::write
