@@ -13,7 +13,6 @@
 
 #include "common.hpp"
 #include "support/redis_server.hpp"
-#include "tally/daemon/config.hpp"
 #include "tally/mirror/keys.hpp"
 
 namespace tally::test {
@@ -323,14 +322,6 @@ TEST(FleetConfig, BadSettingsExit2NamingTheKey) {
     EXPECT_NE(r.output.find("query_source"), std::string::npos) << r.output;
 
     EXPECT_NE(run_tallyd({"--help"}).output.find("--query-source"), std::string::npos);
-}
-
-TEST(FleetConfig, HostNamesBecomeValidInstanceIds) {
-    EXPECT_EQ(daemon::instance_id_from_host("web-1.example.com"), "web-1.example.com");
-    EXPECT_EQ(daemon::instance_id_from_host("my host{1}:x"), "my-host-1--x");
-    EXPECT_EQ(daemon::instance_id_from_host(std::string(100, 'h')), std::string(64, 'h'));
-    EXPECT_EQ(daemon::instance_id_from_host(""), "tallyd");
-    EXPECT_TRUE(mirror::valid_instance_id(daemon::default_instance_id()));
 }
 
 }  // namespace

@@ -18,14 +18,14 @@
 #include <thread>
 #include <vector>
 
-#include "raw_client.hpp"
+#include "support/http_client.hpp"
 
 namespace tally::http {
 namespace {
 
 using namespace std::chrono_literals;
-using test::make_request;
-using test::RawClient;
+using tally::test::HttpClient;
+using tally::test::make_request;
 using Clock = std::chrono::steady_clock;
 
 Response text(unsigned status, std::string body, std::string type = "text/plain") {
@@ -202,7 +202,7 @@ class HttpServerTest : public ::testing::Test {
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.connected());
     for (int i = 0; i < 5; ++i) {
         ASSERT_TRUE(client.send(make_request("GET", "/hello")));
@@ -223,7 +223,7 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 
 TEST_F(HttpServerTest, HandlerStatusAndHeadersAreSent) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("GET", "/nope")));
     auto res = client.read_response();
     ASSERT_TRUE(res);
@@ -270,7 +270,7 @@ TEST_F(HttpServerTest, HandlerStatusAndHeadersAreSent) {
 
 TEST_F(HttpServerTest, RequestCarriesMethodPathQueryHeadersAndPeer) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("POST", "/echo?site=x&a=b", "payload",
                                          "User-Agent: test-agent\r\n"
                                          "Authorization: Bearer t0k\r\n"
@@ -297,7 +297,7 @@ TEST_F(HttpServerTest, RequestCarriesMethodPathQueryHeadersAndPeer) {
 
 TEST_F(HttpServerTest, MethodsMapToTheEnum) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     const std::pair<const char*, Method> cases[] = {
         {"GET", Method::get},     {"HEAD", Method::head},      {"POST", Method::post},
         {"PUT", Method::put},     {"DELETE", Method::delete_}, {"OPTIONS", Method::options},
@@ -315,10 +315,10 @@ TEST_F(HttpServerTest, MethodsMapToTheEnum) {
 
 TEST_F(HttpServerTest, ConnectionsAreDealtToWorkersInTurn) {
     TestServer server(test_options(), handler());
-    RawClient a(server.port());
+    HttpClient a(server.port(), 5s);
     ASSERT_TRUE(a.send(make_request("GET", "/hello")));
     ASSERT_TRUE(a.read_response());
-    RawClient b(server.port());
+    HttpClient b(server.port(), 5s);
     ASSERT_TRUE(b.send(make_request("GET", "/hello")));
     ASSERT_TRUE(b.read_response());
     std::lock_guard lock(seen.mutex);
@@ -328,14 +328,14 @@ TEST_F(HttpServerTest, ConnectionsAreDealtToWorkersInTurn) {
 TEST_F(HttpServerTest, BodyOfExactlyTheLimitIsAcceptedOneMoreIs413) {
     TestServer server(test_options(), handler());
     {
-        RawClient client(server.port());
+        HttpClient client(server.port(), 5s);
         ASSERT_TRUE(client.send(make_request("POST", "/track/pageview", std::string(65536, 'a'))));
         auto res = client.read_response();
         ASSERT_TRUE(res);
         EXPECT_EQ(res->status, 200);
         EXPECT_EQ(res->header("x-body-size"), "65536");
     }
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("POST", "/track/pageview", std::string(65537, 'a'))));
     auto res = client.read_response();
     ASSERT_TRUE(res);
@@ -350,7 +350,7 @@ TEST_F(HttpServerTest, BodyOfExactlyTheLimitIsAcceptedOneMoreIs413) {
 
 TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     std::string request =
         "POST /track/pageview HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
     const std::string chunk(std::size_t{16} * 1024, 'b');
@@ -364,7 +364,7 @@ TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
     EXPECT_EQ(res->status, 413);
 
     // A small chunked body is fine.
-    RawClient ok(server.port());
+    HttpClient ok(server.port(), 5s);
     ASSERT_TRUE(
         ok.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
@@ -377,7 +377,7 @@ TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
 TEST_F(HttpServerTest, LargeBodyPathsAcceptOneMebibyte) {
     TestServer server(test_options(), handler());
     {
-        RawClient client(server.port());
+        HttpClient client(server.port(), 5s);
         ASSERT_TRUE(
             client.send(make_request("POST", "/track/batch?x=1", std::string(1 << 20, 'c'))));
         auto res = client.read_response();
@@ -388,7 +388,7 @@ TEST_F(HttpServerTest, LargeBodyPathsAcceptOneMebibyte) {
         ASSERT_TRUE(client.send(make_request("GET", "/hello")));
         ASSERT_TRUE(client.read_response());
     }
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("POST", "/track/batch", std::string((1 << 20) + 1, 'c'))));
     auto res = client.read_response();
     ASSERT_TRUE(res);
@@ -397,7 +397,7 @@ TEST_F(HttpServerTest, LargeBodyPathsAcceptOneMebibyte) {
 
 TEST_F(HttpServerTest, HeadersOverTheLimitAre431) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(
         make_request("GET", "/hello", {}, "X-Big: " + std::string(9000, 'h') + "\r\n")));
     auto res = client.read_response();
@@ -411,7 +411,7 @@ TEST_F(HttpServerTest, HeadersOverTheLimitAre431) {
 
 TEST_F(HttpServerTest, GarbageIs400AndOtherConnectionsCarryOn) {
     TestServer server(test_options(), handler());
-    RawClient good(server.port());
+    HttpClient good(server.port(), 5s);
     ASSERT_TRUE(good.send(make_request("GET", "/hello")));
     ASSERT_TRUE(good.read_response());
 
@@ -419,7 +419,7 @@ TEST_F(HttpServerTest, GarbageIs400AndOtherConnectionsCarryOn) {
          {std::string("GARBAGE\r\n\r\n"), std::string("\x01\x02\x03\x04\r\n\r\n", 8),
           std::string("GET / HTTP/9.9\r\n\r\n"),
           std::string("POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n")}) {
-        RawClient bad(server.port());
+        HttpClient bad(server.port(), 5s);
         ASSERT_TRUE(bad.send(garbage));
         auto res = bad.read_response();
         ASSERT_TRUE(res) << garbage;
@@ -441,7 +441,7 @@ TEST_F(HttpServerTest, SlowSenderIsTimedOut) {
     TestServer server(options, handler());
 
     // Half a header, then nothing.
-    RawClient half(server.port());
+    HttpClient half(server.port(), 5s);
     const auto start = Clock::now();
     ASSERT_TRUE(half.send("POST /echo HTTP/1.1\r\nHost: t\r\n"));
     EXPECT_TRUE(half.read_until_closed(3s));
@@ -450,7 +450,7 @@ TEST_F(HttpServerTest, SlowSenderIsTimedOut) {
     EXPECT_LT(elapsed, 2s);
 
     // A byte every 50 ms: the deadline is for the whole request, so dripping does not help.
-    RawClient drip(server.port());
+    HttpClient drip(server.port(), 5s);
     const std::string request = make_request("POST", "/echo", std::string(100, 'd'));
     const auto drip_start = Clock::now();
     bool closed = false;
@@ -478,7 +478,7 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
     options.read_timeout = 5s;
     options.idle_timeout = 300ms;
     TestServer server(options, handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("GET", "/hello")));
     ASSERT_TRUE(client.read_response());
     const auto start = Clock::now();
@@ -488,7 +488,7 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
     EXPECT_LT(elapsed, 2s);
 
     // A connection that never sends anything, too.
-    RawClient silent(server.port());
+    HttpClient silent(server.port(), 5s);
     EXPECT_TRUE(silent.read_until_closed(3s));
     EXPECT_TRUE(eventually([&] { return server.stats.timeouts.load() == 2; }));
     EXPECT_TRUE(eventually([&] { return server.stats.open_connections.load() == 0; }));
@@ -498,11 +498,11 @@ TEST_F(HttpServerTest, ConnectionsOverTheCapAreRefused) {
     auto options = test_options();
     options.max_connections = 1;
     TestServer server(options, handler());
-    RawClient first(server.port());
+    HttpClient first(server.port(), 5s);
     ASSERT_TRUE(first.send(make_request("GET", "/hello")));
     ASSERT_TRUE(first.read_response());
 
-    RawClient second(server.port());
+    HttpClient second(server.port(), 5s);
     auto got = second.read_until_closed(3s);
     ASSERT_TRUE(got);  // closed at once
     if (!got->empty()) {
@@ -515,7 +515,7 @@ TEST_F(HttpServerTest, ConnectionsOverTheCapAreRefused) {
 
     first.close();
     ASSERT_TRUE(eventually([&] { return server.stats.open_connections.load() == 0; }));
-    RawClient third(server.port());
+    HttpClient third(server.port(), 5s);
     ASSERT_TRUE(third.send(make_request("GET", "/hello")));
     auto res = third.read_response();
     ASSERT_TRUE(res);
@@ -525,14 +525,14 @@ TEST_F(HttpServerTest, ConnectionsOverTheCapAreRefused) {
 TEST_F(HttpServerTest, ReplyFromAnotherThreadLater) {
     later_delay = 400ms;
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     const auto start = Clock::now();
     ASSERT_TRUE(client.send(make_request("POST", "/later", "x")));
     wait_in_handler();
 
     // Meanwhile other connections are served at once, on both workers.
     for (int i = 0; i < 2; ++i) {
-        RawClient other(server.port());
+        HttpClient other(server.port(), 5s);
         ASSERT_TRUE(other.send(make_request("GET", "/hello")));
         ASSERT_TRUE(other.read_response());
     }
@@ -556,8 +556,8 @@ TEST_F(HttpServerTest, ReplyFromAnotherThreadLater) {
 
 TEST_F(HttpServerTest, ThrowingHandlerGets500AndOthersCarryOn) {
     TestServer server(test_options(), handler());
-    RawClient thrower(server.port());
-    RawClient other(server.port());
+    HttpClient thrower(server.port(), 5s);
+    HttpClient other(server.port(), 5s);
     ASSERT_TRUE(thrower.send(make_request("GET", "/throw")));
     ASSERT_TRUE(other.send(make_request("GET", "/hello")));
     auto res = thrower.read_response();
@@ -576,7 +576,7 @@ TEST_F(HttpServerTest, ThrowingHandlerGets500AndOthersCarryOn) {
 
 TEST_F(HttpServerTest, HeadHasTheLengthOfGetAndNoBody) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("HEAD", "/hello")));
     auto res = client.read_response(/*head=*/true);
     ASSERT_TRUE(res);
@@ -592,7 +592,7 @@ TEST_F(HttpServerTest, HeadHasTheLengthOfGetAndNoBody) {
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("POST", "/echo", "one") +
                             make_request("POST", "/later", "two") +
                             make_request("POST", "/echo", "three")));
@@ -605,7 +605,7 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
 
 TEST_F(HttpServerTest, Http10ClosesUnlessKeepAlive) {
     TestServer server(test_options(), handler());
-    RawClient plain(server.port());
+    HttpClient plain(server.port(), 5s);
     ASSERT_TRUE(plain.send("GET /hello HTTP/1.0\r\n\r\n"));
     auto res = plain.read_response();
     ASSERT_TRUE(res);
@@ -613,7 +613,7 @@ TEST_F(HttpServerTest, Http10ClosesUnlessKeepAlive) {
     EXPECT_EQ(res->status, 200);
     EXPECT_TRUE(plain.read_until_closed(3s));
 
-    RawClient kept(server.port());
+    HttpClient kept(server.port(), 5s);
     for (int i = 0; i < 2; ++i) {
         ASSERT_TRUE(kept.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
         res = kept.read_response();
@@ -621,7 +621,7 @@ TEST_F(HttpServerTest, Http10ClosesUnlessKeepAlive) {
         EXPECT_EQ(res->header("connection"), "keep-alive");
     }
     // Connection: close on 1.1 is honoured.
-    RawClient closing(server.port());
+    HttpClient closing(server.port(), 5s);
     ASSERT_TRUE(closing.send(make_request("GET", "/hello", {}, "Connection: close\r\n")));
     res = closing.read_response();
     ASSERT_TRUE(res);
@@ -631,7 +631,7 @@ TEST_F(HttpServerTest, Http10ClosesUnlessKeepAlive) {
 
 TEST_F(HttpServerTest, ExpectContinueGetsAnInterimAnswer) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(
         "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
     auto interim = client.read_response();
@@ -655,7 +655,7 @@ TEST_F(HttpServerTest, ManyLargeHeadersOnOneConnection) {
     // More header bytes than the session's field arena holds: the rest goes to the heap,
     // and the arena starts over for each request.
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     std::string headers;
     for (int i = 0; i < 30; ++i) {
         headers += "X-Filler-" + std::to_string(i) + ": " + std::string(200, 'f') + "\r\n";
@@ -685,7 +685,7 @@ TEST_F(HttpServerTest, ManyClientsAtOnce) {
     clients.reserve(kClients);
     for (int c = 0; c < kClients; ++c) {
         clients.emplace_back([&, c] {
-            RawClient client(server.port());
+            HttpClient client(server.port(), 5s);
             for (int i = 0; i < kRequests; ++i) {
                 const std::string body = std::to_string(c) + ":" + std::to_string(i);
                 const int kind = (c + i) % 3;
@@ -716,11 +716,11 @@ TEST_F(HttpServerTest, ManyClientsAtOnce) {
 TEST_F(HttpServerTest, StopFinishesTheRequestInFlightAndRunReturns) {
     later_delay = 600ms;
     TestServer server(test_options(), handler());
-    RawClient idle(server.port());
+    HttpClient idle(server.port(), 5s);
     ASSERT_TRUE(idle.send(make_request("GET", "/hello")));
     ASSERT_TRUE(idle.read_response());
 
-    RawClient busy(server.port());
+    HttpClient busy(server.port(), 5s);
     ASSERT_TRUE(busy.send(make_request("GET", "/later")));
     wait_in_handler();
 
@@ -742,13 +742,13 @@ TEST_F(HttpServerTest, StopFinishesTheRequestInFlightAndRunReturns) {
     EXPECT_EQ(server.stats.open_connections.load(), 0);
 
     // Nothing listens any more.
-    RawClient after(server.port());
+    HttpClient after(server.port(), 5s);
     EXPECT_FALSE(after.connected());
 }
 
 TEST_F(HttpServerTest, StopGivesUpOnAMissingReplyAfterTheGrace) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("GET", "/never")));
     wait_in_handler();
     const auto start = Clock::now();
@@ -764,7 +764,7 @@ TEST_F(HttpServerTest, StopGivesUpOnAMissingReplyAfterTheGrace) {
 
 TEST_F(HttpServerTest, StopIsIdempotentAndThreadSafe) {
     TestServer server(test_options(), handler());
-    RawClient client(server.port());
+    HttpClient client(server.port(), 5s);
     ASSERT_TRUE(client.send(make_request("GET", "/hello")));
     ASSERT_TRUE(client.read_response());
     std::vector<std::thread> stoppers;

@@ -1,6 +1,5 @@
 // Retention in the Store (with an injected "today"): old days fold into week and month
 // roll-ups that answer exactly what the days answered, then leave; roll-ups expire.
-// ChunkedLog: the stable chunks snapshots read outside the shard lock.
 
 #include <gtest/gtest.h>
 
@@ -10,50 +9,10 @@
 
 #include "events.hpp"
 #include "tally/query/query.hpp"
-#include "tally/store/chunked_log.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::test {
 namespace {
-
-TEST(ChunkedLog, IndexesAcrossChunkBoundaries) {
-    store::ChunkedLog<std::uint64_t> log;
-    for (std::uint64_t i = 0; i < 5000; ++i)
-        EXPECT_EQ(log.push_back(i * 3), i * 3);
-    ASSERT_EQ(log.size(), 5000u);
-    for (std::uint64_t i = 0; i < 5000; ++i)
-        ASSERT_EQ(log[i], i * 3) << i;
-    std::uint64_t expected = 0;
-    log.for_each([&](std::uint64_t v) {
-        ASSERT_EQ(v, expected * 3);
-        ++expected;
-    });
-    EXPECT_EQ(expected, 5000u);
-}
-
-TEST(ChunkedLog, AViewKeepsItsElementsWhileTheLogGrowsAndAfterItIsGone) {
-    auto log = std::make_unique<store::ChunkedLog<std::string>>();
-    for (int i = 0; i < 100; ++i)
-        log->push_back("identity-" + std::to_string(i));
-    const std::string* first = &(*log)[0];
-    const auto view = log->view();
-    // Appending allocates new chunks; nothing already there moves.
-    std::thread writer([&] {
-        for (int i = 100; i < 20000; ++i)
-            log->push_back("identity-" + std::to_string(i));
-    });
-    std::size_t seen = 0;
-    view.for_each([&](const std::string& s) {
-        EXPECT_EQ(s, "identity-" + std::to_string(seen));
-        ++seen;
-    });
-    writer.join();
-    EXPECT_EQ(seen, 100u);
-    EXPECT_EQ(&(*log)[0], first);
-    log.reset();  // retention dropped the day: the view still owns its chunks
-    EXPECT_EQ(view.size(), 100u);
-    EXPECT_EQ(view[99], "identity-99");
-}
 
 query::DayRange range(const std::string& text) {
     return *query::parse_range(text, kNoon);
@@ -112,15 +71,13 @@ TEST(StoreRetention, FoldedDaysAnswerTheirWeekAndMonthExactlyAndLeaveTheDayApi) 
         EXPECT_EQ(json, before[p]) << p;
     }
     // A day that left answers as a day never seen; its funnel is gone.
-    const auto gone =
-        query::build_dashboard(s, "default", range(format_day(today - 8)), kNoon);
+    const auto gone = query::build_dashboard(s, "default", range(format_day(today - 8)), kNoon);
     EXPECT_EQ(gone.page_views, 0u);
     EXPECT_TRUE(gone.top_pages.empty());
     EXPECT_EQ(query::funnel(s, "default", today - 8, {"pageview:/p1", "signup"})[0].second, 0u);
     // A day still held is untouched.
-    EXPECT_EQ(
-        query::build_dashboard(s, "default", range(format_day(today)), kNoon).page_views,
-        30u);
+    EXPECT_EQ(query::build_dashboard(s, "default", range(format_day(today)), kNoon).page_views,
+              30u);
 
     // Running again changes nothing.
     EXPECT_EQ(s.retire(today - 4, today - 400).days, 0u);

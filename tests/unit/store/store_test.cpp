@@ -50,8 +50,7 @@ TEST(Store, CapsOnSitesAndEventNames) {
               store::Admission::too_many_event_names);
     EXPECT_EQ(s.admit(0, custom("x", "u", "s", kNoon, "a")), store::Admission::ok);
     // The cap is per day: the next day has room again.
-    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + kMsPerDay, "a")),
-              store::Admission::ok);
+    EXPECT_EQ(s.admit(0, custom("z", "u", "s", kNoon + kMsPerDay, "a")), store::Admission::ok);
     EXPECT_EQ(s.sites(), (std::vector<std::string>{"a", "b"}));
 }
 

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "events.hpp"
 #include "tally/query/query.hpp"
 #include "tally/store/store.hpp"
+#include "unit/store/events.hpp"
 
 namespace tally::test {
 namespace {
