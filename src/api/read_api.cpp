@@ -40,7 +40,7 @@ ReadApi::ReadApi(const Authorization& authorization, const store::Store& store,
 void ReadApi::add_routes(http::Router& router) {
     const std::vector<http::Method> get{http::Method::get};
     if (fleet_ != nullptr) {
-        // The fleet's figures, from Redis (README: "Reading the fleet from Redis").
+        // The fleet's figures, from Redis (docker/README.md: "Reading the fleet from Redis").
         router.add_prefix_async(
             "dashboard", get, "/dashboard/",
             [this](const auto& r, auto respond) { dashboard_from_redis(r, respond); });

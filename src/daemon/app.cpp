@@ -63,7 +63,7 @@ void App::build_redis() {
     options.retention_days = config_.retention_days;
     mirror_ = std::make_unique<mirror::Mirror>(std::move(options), *store_);
     if (config_.query_source == QuerySource::redis) {
-        // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
+        // The fleet's dashboard, from Redis (docker/README.md: "Reading the fleet from Redis").
         mirror::RedisReaderOptions reader_options;
         reader_options.address = address;
         reader_options.retention_days = config_.retention_days;

@@ -92,7 +92,7 @@ struct server_state {
     // The WebSocket sessions' own I/O thread (when ServerOptions::websocket_path is set),
     // run at a lower scheduling priority: an upgraded connection moves there, so writing
     // frames to thousands of dashboards competes with ingest only for the CPU ingest leaves
-    // (SPEC §4: live traffic is never slowed by dashboards). Not in `workers`: it takes no
+    // (incoming events are never slowed by dashboards). Not in `workers`: it takes no
     // HTTP connection and owns no shard.
     std::unique_ptr<worker> live;
     // Last member: destroyed first, while the options and handler above are still valid

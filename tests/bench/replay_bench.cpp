@@ -1,4 +1,4 @@
-// Replay speed on start (issue 3's benchmark): writes N events' log (default 5,000,000,
+// Replay speed on start (tests/bench/README.md, "Replay on start"): writes N events' log (default 5,000,000,
 // varied like tests/bench/loadgen's traffic: Zipf-ish pages over 500 paths, 150k sessions,
 // 50k users, referrers, countries, devices, a few custom events), then times
 //   (1) EventLog::replay alone (read, frame, CRC32C, decode), and

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ingest throughput per durability.fsync mode (issue 3). Not a test: run it on purpose.
+# Ingest throughput per durability.fsync mode (tests/bench/README.md).
+# Not a test: run it on purpose.
 #   tests/bench/run_fsync_bench.sh [seconds] [rounds]
 # For each round, a fresh tallyd (2 I/O threads, empty data dir on the same disk as the
 # build) per mode: never, interval, always; tests/bench/loadgen sends single page views on

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The core daemon's benchmark (issue: core daemon). Not a test: run it on purpose.
+# The core daemon's benchmark (tests/bench/README.md, "Ingest").
+# Not a test: run it on purpose.
 #   tests/bench/run_ingest_bench.sh [seconds]
 # Measures, in one run and with the same load generator and connections:
 #   baseline  nginx (nginx-light, one worker) answering POST with a fixed 200 {"status":"ok"}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5's benchmark: the Redis mirror's cost and the seed 000 comparison. Not a test.
+# The Redis mirror's cost and the comparison with "seed 000", the design Tally replaces
+# (tests/bench/README.md). Not a test.
 #   tests/bench/run_mirror_bench.sh [seconds] [rounds]        (default 10 s, 2 rounds)
 # One run, same machine, one line per figure, the ratios at the end:
 #   1. seed 000 design: tests/bench/seed000_baseline, 8 hiredis clients, its own
@@ -18,7 +19,7 @@
 # /dashboard/today (they must be equal once the mirror has flushed), and DBSIZE.
 # Settings (environment, printed in the header):
 #   MIRROR_BENCH_THREADS  tallyd --threads for steps 2-4 (default 1: the steadiest on/off
-#                         comparison on two cores; README, "Redis mirror: tests/bench/run_mirror_bench.sh")
+#                         comparison on two cores; tests/bench/README.md, "Redis mirror")
 #   MIRROR_BENCH_FSYNC    tallyd --fsync, the same for every run (default interval, the default)
 #   MIRROR_BENCH_REDIS    the mirror's redis-server: aof (appendonly, everysec, as docker/
 #                         does; default) or none (no persistence, as seed 000's)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The seed 000 baseline of issue 5's benchmark. Not a test: run it on purpose.
+# The baseline of the mirror benchmark: "seed 000", the design Tally replaces
+# (tests/bench/README.md). Not a test: run it on purpose.
 #   tests/bench/run_seed000_baseline.sh [seconds] [runs]      (default 10 s, 2 runs)
 # Each run starts its own redis-server (no persistence, a free loopback port) and drives it
 # the seed 000 way: 8 hiredis clients, one pipeline of ~12 commands per page view, one

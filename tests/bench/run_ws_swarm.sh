@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The live dashboards' benchmark (issue 4). Not a test: run it on purpose, after a build
+# The live dashboards' benchmark (tests/bench/README.md, "Live dashboards").
+# Not a test: run it on purpose, after a build
 # with -DTALLY_TESTS=ON (it builds nothing).
 #   tests/bench/run_ws_swarm.sh [seconds]
 # A fresh tallyd (2 I/O threads, live.batch_ms 100) for each scenario:

@@ -1,10 +1,10 @@
-// seed000_baseline: the design Tally replaces, measured, so that issue 5 has a baseline.
+// seed000_baseline: the design Tally replaces, measured, as the mirror benchmark's baseline.
 //
 // Seed 000 (a Redis tutorial's "real-time analytics dashboard") keeps no state of its own:
 // its ingestion service turns every page view into one pipeline of Redis commands and
 // waits for the replies before answering. This program does exactly that, as fast as it
 // can, and reports what it costs Redis. Per page view, in the seed's order (its
-// `track_page_view`), with SPEC §6's key names (S the site, D the UTC date):
+// `track_page_view`), with the mirror's key names (src/redis/keys) (S the site, D the UTC date):
 //
 //   INCR    tally:{S}:count:pageviews:D            (day)
 //   INCR    tally:{S}:count:pageviews:D:HH         (hour)

@@ -1,4 +1,4 @@
-// Snapshot size and speed for one big day (issue 3's benchmark): by default 1,000,000
+// Snapshot size and speed for one big day (tests/bench/README.md, "Snapshots"): by default 1,000,000
 // visitors viewing 100,000 distinct pages, two page views each, on one site and day,
 // spread over the shards as the I/O threads would, every event also written to an event
 // log as the daemon does. Prints:

@@ -1,5 +1,5 @@
 // Fuzzes parse_batch: never crashes; a body-level rejection accepts nothing; item results
-// account for each item at most once, in order, and every accepted item obeys SPEC §2.
+// account for each item at most once, in order, and every accepted item obeys the tracking rules.
 
 #include "fuzz_support.hpp"
 

@@ -1,4 +1,4 @@
-// Fuzzes parse_custom_event: never crashes; accepted events obey SPEC §2 and their
+// Fuzzes parse_custom_event: never crashes; accepted events obey the tracking rules and their
 // properties are a JSON object again when read back.
 
 #include <nlohmann/json.hpp>

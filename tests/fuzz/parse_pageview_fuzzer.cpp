@@ -1,4 +1,4 @@
-// Fuzzes parse_pageview: never crashes, never accepts an Event that breaks SPEC §2, and
+// Fuzzes parse_pageview: never crashes, never accepts an Event that breaks the tracking rules, and
 // gives the same answer with fresh and with reused parse buffers.
 
 #include "fuzz_support.hpp"

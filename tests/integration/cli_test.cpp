@@ -1,4 +1,4 @@
-// The command line (SPEC §1): --help, --version, bad flags and config keys exit 2 with one
+// The command line: --help, --version, bad flags and config keys exit 2 with one
 // line naming them; SIGTERM exits 0.
 
 #include <gtest/gtest.h>

@@ -28,7 +28,7 @@ constexpr bool kRssMeaningful = false;
 constexpr bool kRssMeaningful = true;
 #endif
 
-/// What a dashboard client holds: the snapshot with the deltas applied (SPEC §4).
+/// What a dashboard client holds: the snapshot with the deltas applied.
 class LiveState {
   public:
     /// Applies one frame; returns its type. Deltas for another (site, date) than the last

@@ -1,4 +1,4 @@
-// The Redis mirror (SPEC §6, issue 5) against a real redis-server started on a free port:
+// The Redis mirror against a real redis-server started on a free port:
 // the keys equal the dashboard (PFCOUNT, dense registers, counters, hashes, sorted sets),
 // every key has a TTL, each flush is published, Redis going away mid-load and coming back
 // converges to the exact figures, a tallyd killed with SIGKILL mid-flush and restarted

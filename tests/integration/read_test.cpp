@@ -1,4 +1,4 @@
-// The read API (SPEC §3) against the real daemon: dashboard JSON and CSV, ISO week and
+// The read API against the real daemon: dashboard JSON and CSV, ISO week and
 // month ranges with merged uniques, time series, funnels, rolling windows, the token,
 // static files and /metrics.
 

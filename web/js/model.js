@@ -6,7 +6,7 @@
 // and its chart has one bucket per minute (a day) or per day (a week or a month).
 //
 // applyDelta() turns a snapshot plus the deltas after it into what /dashboard says
-// (SPEC §4): additive counters add, top-list members take their new totals and each
+// (the /ws contract): additive counters add, top-list members take their new totals and each
 // list keeps its 10 best (count descending, ties by name), the uniques are absolute.
 
 export const MINUTE = 60_000;

@@ -1,7 +1,7 @@
 #pragma once
 // The normalised event: what ingest produces from a request body, what the event log
 // stores and what the store counts. Every field is already validated and normalised, so
-// replaying a logged Event never runs the rules of SPEC §2 again (a replay days later must
+// replaying a logged Event never runs the tracking API's rules again (a replay days later must
 // not reject an event for being older than 48 h).
 
 #include <cstdint>
@@ -29,7 +29,7 @@ struct Event {
     std::string visitor_id;         // user_id when present, else the cookieless hash (hex)
     std::string properties;         // custom: compact JSON object text, "" when absent
 
-    /// The identity funnels follow (SPEC §3): user_id, else session_id.
+    /// The identity funnels follow: user_id, else session_id.
     const std::string& funnel_key() const { return user_id.empty() ? session_id : user_id; }
 };
 

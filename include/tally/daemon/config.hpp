@@ -1,6 +1,6 @@
 #pragma once
 // tallyd's configuration: the embedded defaults, then a JSON file (--config), then flags
-// (SPEC §1: flags win). Every key is listed in README.md and config/tallyd.json.
+// (flags win over the file). Every key is listed in README.md and config/tallyd.json.
 // A bad flag, key or value is a one-line error naming it (exit 2).
 
 #include <chrono>

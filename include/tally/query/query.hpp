@@ -1,5 +1,5 @@
 #pragma once
-// The read side (SPEC §3): dashboards over a day, ISO week or month, time series, exact
+// The read side: dashboards over a day, ISO week or month, time series, exact
 // funnels and the rolling-window APIs. Every function reads the Store through
 // Store::visit_site, merging its shards, and never writes.
 
@@ -98,7 +98,7 @@ std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& r
 std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request);
 std::string to_json(const std::vector<Point>& points);
 
-/// n_k for each prefix of `steps` on `day` (SPEC §3 /funnel). A step is an event name or
+/// n_k for each prefix of `steps` on `day` (GET /funnel). A step is an event name or
 /// "pageview:/path".
 Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
               const std::vector<std::string>& steps);

@@ -1,5 +1,5 @@
 #pragma once
-// The pages viewed in the last 15 minutes, by event time (SPEC §3, the seed 002 API).
+// The pages viewed in the last 15 minutes, by event time (GET /api/v1/dashboard/page-views and active-users).
 // (Who was active in the last 5 minutes is ActiveSessions: sessions must be counted once
 // across shards, page views simply add.)
 //

@@ -1,4 +1,4 @@
-// POST /track/pageview and POST /track/event bodies: every rule of SPEC §2.
+// POST /track/pageview and POST /track/event bodies: every rule.
 
 #include <gtest/gtest.h>
 

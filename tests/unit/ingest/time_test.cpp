@@ -75,7 +75,7 @@ TEST(Rfc3339, FractionsAreTruncatedToMilliseconds) {
     EXPECT_EQ(parse_rfc3339_ms("2024-01-15T10:30:00.1239Z"), kJan15 + 123);
     EXPECT_EQ(parse_rfc3339_ms("2024-01-15T10:30:00.999999999Z"), kJan15 + 999);
     EXPECT_EQ(parse_rfc3339_ms("2024-01-15T10:30:00.000001Z"), kJan15);
-    // The seed 002 format (Python's isoformat with microseconds).
+    // Python's isoformat with microseconds.
     EXPECT_EQ(parse_rfc3339_ms("2025-08-09T19:04:31.239503+00:00"),
               parse_rfc3339_ms("2025-08-09T19:04:31.239Z"));
 }
