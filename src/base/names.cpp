@@ -36,29 +36,36 @@ bool valid_utf8(std::string_view text) {
     const auto* end = p + text.size();
     while (p < end) {
         const unsigned char c = *p;
-        std::size_t length = 1;
-        char32_t code = c;
-        if (c >= 0x80) {
-            if (c >= 0xC2 && c <= 0xDF) {
-                length = 2, code = c & 0x1F;
-            } else if (c >= 0xE0 && c <= 0xEF) {
-                length = 3, code = c & 0x0F;
-            } else if (c >= 0xF0 && c <= 0xF4) {
-                length = 4, code = c & 0x07;
-            } else {
-                return false;  // a continuation byte first, 0xC0/0xC1, or past 0xF4
-            }
-            if (static_cast<std::size_t>(end - p) < length)
-                return false;
-            for (std::size_t i = 1; i < length; ++i) {
-                if ((p[i] & 0xC0) != 0x80)
-                    return false;
-                code = (code << 6) | (p[i] & 0x3F);
-            }
-            const char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-            if (code < least[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-                return false;
+        if (c < 0x80) {
+            ++p;
+            continue;
         }
+        // The lead byte gives the length and the first bits; the range it allows rules out
+        // overlong forms, surrogates and code points past U+10FFFF below.
+        std::size_t length = 0;
+        char32_t code = 0;
+        if (c >= 0xC2 && c <= 0xDF) {
+            length = 2;
+            code = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            length = 3;
+            code = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            length = 4;
+            code = c & 0x07u;
+        } else {
+            return false;  // a continuation byte first, 0xC0/0xC1, or past 0xF4
+        }
+        if (static_cast<std::size_t>(end - p) < length)
+            return false;
+        for (std::size_t i = 1; i < length; ++i) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            code = (code << 6) | (p[i] & 0x3Fu);
+        }
+        constexpr char32_t kLeast[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (code < kLeast[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+            return false;
         p += length;
     }
     return true;

@@ -41,7 +41,7 @@ class BackgroundLoop {
         interval_ = interval;
         step_ = std::move(step);
         first_after_interval_ = first_step_after_interval;
-        thread_ = std::jthread([this](std::stop_token token) { run(token); });
+        thread_ = std::jthread([this](const std::stop_token& token) { run(token); });
     }
 
     /// Wakes the loop, lets a running step finish and joins; idempotent.
