@@ -31,7 +31,14 @@ App::App(Config config) : config_(std::move(config)) {
     rejects_options.dir = data / "rejects";
     rejects_options.retention_days = config_.retention_days;
     rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
-    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
+    durability::PersistenceOptions persistence_options;
+    persistence_options.snapshot_dir = data / "snapshots";
+    persistence_options.snapshot_interval = config_.snapshot_interval;
+    persistence_options.snapshot_events = config_.snapshot_events;
+    persistence_options.snapshots_kept = config_.snapshots_kept;
+    persistence_options.retention_days = config_.retention_days;
+    persistence_options.rollup_retention_days = config_.rollup_retention_days;
+    persistence_ = std::make_unique<Persistence>(persistence_options, *store_, *log_);
     if (!config_.redis_url.empty()) {
         mirror::MirrorOptions options;
         options.address = *mirror::parse_redis_url(config_.redis_url);  // checked by the config

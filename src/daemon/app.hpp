@@ -10,9 +10,9 @@
 
 #include "demo.hpp"
 #include "periodic.hpp"
-#include "persistence.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
+#include "tally/durability/persistence.hpp"
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/http/server.hpp"
@@ -28,6 +28,7 @@
 
 namespace tally::daemon {
 
+using durability::Persistence;  // snapshots, recovery, retention (tally/durability)
 
 /// POST /track/*: parse, admit, log, count, answer.
 class TrackApi {
