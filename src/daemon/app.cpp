@@ -47,7 +47,14 @@ void App::build_state() {
     rejects_options.dir = data / "rejects";
     rejects_options.retention_days = config_.retention_days;
     rejects_ = std::make_unique<durability::RejectsLog>(rejects_options);
-    persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
+    durability::PersistenceOptions persistence_options;
+    persistence_options.snapshot_dir = data / "snapshots";
+    persistence_options.snapshot_interval = config_.snapshot_interval;
+    persistence_options.snapshot_events = config_.snapshot_events;
+    persistence_options.snapshots_kept = config_.snapshots_kept;
+    persistence_options.retention_days = config_.retention_days;
+    persistence_options.rollup_retention_days = config_.rollup_retention_days;
+    persistence_ = std::make_unique<durability::Persistence>(persistence_options, *store_, *log_);
     metrics_ = std::make_unique<telemetry::Metrics>(shards_);
     write_path_ = std::make_unique<write::WritePath>(*store_, *log_, *metrics_);
 }
@@ -139,7 +146,7 @@ void App::start_background() {
 int App::run() {
     // 1. Rebuild the state from the newest snapshot and the log after it, before anything
     // is served.
-    const Persistence::Recovery recovery = persistence_->recover(now_ms());
+    const durability::Persistence::Recovery recovery = persistence_->recover(now_ms());
 
     // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
     // in a change log.

@@ -15,7 +15,6 @@
 #include <mutex>
 
 #include "demo.hpp"
-#include "persistence.hpp"
 #include "tally/api/authorization.hpp"
 #include "tally/api/live_api.hpp"
 #include "tally/api/ops_api.hpp"
@@ -25,6 +24,7 @@
 #include "tally/base/background_loop.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
+#include "tally/durability/persistence.hpp"
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/http/server.hpp"
@@ -68,7 +68,7 @@ class App {
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
-    std::unique_ptr<Persistence> persistence_;  // snapshots, recovery, retention
+    std::unique_ptr<durability::Persistence> persistence_;  // snapshots, recovery, retention
     std::unique_ptr<mirror::Mirror> mirror_;    // null without --redis; started after recovery
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;

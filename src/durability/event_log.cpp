@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <system_error>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -61,15 +62,19 @@ struct EventLog::Writer {
     bool write_failed = false;
     bool sync_failed = false;
 
-    // Group commit (mode always), guarded by `mutex`.
+    // Group commit (mode always). The first three are guarded by `mutex`.
     std::vector<Durable> waiting;  // answered by the next fsync
     bool sync_lost = false;        // a rotation's fsync of the previous segment failed
-    bool stop = false;
-    std::condition_variable commit_cv;
-    std::thread commit_thread;
+    bool stop = false;             // closing: when_durable() answers at once
+    std::vector<Durable> batch;    // commit_step's own: the requests its fsync answers
+    BackgroundLoop commit;         // runs commit_step; when_durable() wakes it
 };
 
 namespace {
+
+/// The commit thread runs when when_durable() wakes it; with nothing queued its step
+/// returns at once, so this schedule of its own costs nothing.
+constexpr std::chrono::seconds kCommitIdleInterval{1};
 
 /// Parses "w<writer>-<segment>.log"; false for any other name.
 bool parse_segment_name(const std::string& name, std::size_t& writer, std::uint64_t& segment) {
@@ -325,11 +330,12 @@ void EventLog::open() {
     }
     sync_directory(options_.dir);
     if (options_.fsync == FsyncMode::interval) {
-        interval_thread_ = std::thread([this] { interval_loop(); });
+        interval_loop_.start(
+            options_.fsync_interval, [this] { sync_all(); }, /*first_step_after_interval=*/true);
     } else if (options_.fsync == FsyncMode::always) {
         for (auto& writer : writers_) {
             Writer& w = *writer;
-            w.commit_thread = std::thread([this, &w] { commit_loop(w); });
+            w.commit.start(kCommitIdleInterval, [this, &w] { commit_step(w); });
         }
     }
 }
@@ -411,18 +417,17 @@ void EventLog::when_durable(std::size_t writer_index, Durable done) {
         return;
     }
     Writer& writer = *writers_[writer_index % writers_.size()];
-    bool synced = false;
-    {
-        std::lock_guard lock(writer.mutex);
-        if (!writer.stop) {
-            writer.waiting.push_back(std::move(done));
-            // Only the commit thread waits on this; notifying under the lock keeps it simple
-            // and the thread is either syncing (no wake-up) or asleep (one futex call).
-            writer.commit_cv.notify_one();
-            return;
-        }
-        synced = !writer.sync_failed;
+    std::unique_lock lock(writer.mutex);
+    if (!writer.stop) {
+        writer.waiting.push_back(std::move(done));
+        lock.unlock();
+        // A wake-up that comes while the step runs makes it run again at once, so a
+        // request queued just after the step took its group goes with the next one.
+        writer.commit.wake();
+        return;
     }
+    const bool synced = !writer.sync_failed;
+    lock.unlock();
     done(synced);  // closing: the final sync has covered, or will cover, every append
 }
 
@@ -436,41 +441,37 @@ int sync_and_close(int copy) {
 }
 }  // namespace
 
-void EventLog::commit_loop(Writer& writer) {
-    std::vector<Durable> batch;
+void EventLog::commit_step(Writer& writer) {
     std::unique_lock lock(writer.mutex);
-    for (;;) {
-        writer.commit_cv.wait(lock, [&] { return !writer.waiting.empty() || writer.stop; });
-        if (writer.waiting.empty())
-            break;  // stopping and nothing left to answer
-        // Everything the waiters wrote is in the file (their write() returned before they
-        // queued), so one fsync from now covers them all.
-        batch.swap(writer.waiting);
-        bool durable = !writer.sync_lost;
-        writer.sync_lost = false;
-        writer.dirty = false;
-        // A duplicate, synced outside the lock: appends go on meanwhile, and a rotation
-        // may close the original.
-        const int fd = writer.fd >= 0 ? ::dup(writer.fd) : -1;
-        fsyncs_begun_.fetch_add(1, std::memory_order_relaxed);
-        lock.unlock();
+    if (writer.waiting.empty())
+        return;
+    // Everything the waiters wrote is in the file (their write() returned before they
+    // queued), so one fsync from now covers them all.
+    writer.batch.swap(writer.waiting);
+    bool durable = !writer.sync_lost;
+    writer.sync_lost = false;
+    writer.dirty = false;
+    // A duplicate, synced outside the lock: appends go on meanwhile, and a rotation may
+    // close the original.
+    const int fd = writer.fd >= 0 ? ::dup(writer.fd) : -1;
+    fsyncs_begun_.fetch_add(1, std::memory_order_relaxed);
+    lock.unlock();
 
-        const int error = fd < 0 ? (errno != 0 ? errno : EBADF) : sync_and_close(fd);
-        durable = durable && error == 0;
-        fsyncs_.fetch_add(1, std::memory_order_relaxed);
-        waiters_answered_.fetch_add(batch.size(), std::memory_order_relaxed);
-        if (error != 0)
-            fsyncs_failed_.fetch_add(1, std::memory_order_relaxed);
-        for (auto& done : batch)
-            done(durable);
-        batch.clear();
+    const int error = fd < 0 ? (errno != 0 ? errno : EBADF) : sync_and_close(fd);
+    durable = durable && error == 0;
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    waiters_answered_.fetch_add(writer.batch.size(), std::memory_order_relaxed);
+    if (error != 0)
+        fsyncs_failed_.fetch_add(1, std::memory_order_relaxed);
+    for (auto& done : writer.batch)
+        done(durable);
+    writer.batch.clear();
 
-        lock.lock();
-        if (error != 0)
-            mark_failing(writer, &Writer::sync_failed, "fsync", error);
-        else
-            mark_working(writer, &Writer::sync_failed);
-    }
+    lock.lock();
+    if (error != 0)
+        mark_failing(writer, &Writer::sync_failed, "fsync", error);
+    else
+        mark_working(writer, &Writer::sync_failed);
 }
 
 bool EventLog::fsync_writer(Writer& writer) {
@@ -505,25 +506,19 @@ bool EventLog::sync_all() {
 }
 
 void EventLog::close() {
-    {
-        std::lock_guard lock(interval_mutex_);
-        if (closed_)
-            return;
-        closed_ = true;
-        stopping_ = true;
-    }
-    interval_cv_.notify_all();
-    if (interval_thread_.joinable())
-        interval_thread_.join();
-    // The commit threads answer whoever still waits (one last fsync) before they end.
+    if (closed_.exchange(true))
+        return;
+    interval_loop_.stop();
+    // Whoever still waits for a group commit is answered after one last fsync: from here on
+    // when_durable() queues nothing, the commit thread finishes the group it may be
+    // syncing, and one more step here takes what is left.
     for (auto& writer : writers_) {
         {
             std::lock_guard lock(writer->mutex);
             writer->stop = true;
         }
-        writer->commit_cv.notify_all();
-        if (writer->commit_thread.joinable())
-            writer->commit_thread.join();
+        writer->commit.stop();
+        commit_step(*writer);
     }
     sync_all();
     for (auto& writer : writers_) {
@@ -663,16 +658,6 @@ std::uint64_t EventLog::bytes_written() const {
     for (const auto& writer : writers_)
         total += writer->total_written.load(std::memory_order_relaxed);
     return total;
-}
-
-void EventLog::interval_loop() {
-    std::unique_lock lock(interval_mutex_);
-    while (!stopping_) {
-        interval_cv_.wait_for(lock, options_.fsync_interval, [this] { return stopping_; });
-        lock.unlock();
-        sync_all();
-        lock.lock();
-    }
 }
 
 }  // namespace tally::durability

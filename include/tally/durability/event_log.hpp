@@ -5,12 +5,12 @@
 // Files are named w<shard>-<segment:08>.log; a writer starts a new segment when the
 // current one passes segment_bytes. Records are framed and checksummed (record.hpp).
 //
-// fsync modes (SPEC §6, durability.fsync):
+// fsync modes (durability.fsync):
 //   always   - group commit. append() only write(2)s; the caller then hands its answer to
-//              when_durable(), and the writer's commit thread answers it after an fsync
-//              that began after the append. One fsync answers every request queued while
-//              the previous one ran, so N concurrent requests cost about one fsync, not N,
-//              and no I/O thread ever waits for the disk.
+//              when_durable(), which wakes the writer's commit thread; that answers it after
+//              an fsync that began after the append. One fsync answers every request queued
+//              while the previous one ran, so N concurrent requests cost about one fsync,
+//              not N, and no I/O thread ever waits for the disk.
 //   interval - a background thread fsyncs every writer every interval (default 100 ms);
 //              when_durable() answers at once.
 //   never    - the kernel decides; when_durable() answers at once.
@@ -43,7 +43,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -51,10 +50,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "tally/base/background_loop.hpp"
 #include "tally/base/event.hpp"
 #include "tally/store/log_position.hpp"
 
@@ -109,8 +108,9 @@ struct CommitStats {
 class EventLog {
   public:
     /// Called once the appends before it are durable per the mode; `durable` is false when
-    /// the fsync failed. Runs on the writer's commit thread (mode always) or inside
-    /// when_durable(); must not block.
+    /// the fsync failed. Runs on the writer's commit thread (mode always; for the requests
+    /// still waiting when the log closes, inside close()) or inside when_durable(); must not
+    /// block.
     using Durable = std::function<void(bool durable)>;
 
     explicit EventLog(EventLogOptions options);
@@ -190,8 +190,9 @@ class EventLog {
         ReplayStats& stats, LogPosition& end);
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);
-    void interval_loop();
-    void commit_loop(Writer& writer);
+    /// Mode always, on the writer's commit thread: one fsync for every request queued, then
+    /// their answers.
+    void commit_step(Writer& writer);
     bool fsync_writer(Writer& writer);
     void mark_failing(Writer& writer, bool Writer::*flag, const char* what, int error);
     void mark_working(Writer& writer, bool Writer::*flag);
@@ -200,11 +201,7 @@ class EventLog {
     std::vector<std::unique_ptr<Writer>> writers_;
     std::mutex newest_mutex_;  // remove_segments' memory of segments' newest timestamps
     std::map<std::filesystem::path, std::int64_t> newest_;
-    std::thread interval_thread_;
-    std::mutex interval_mutex_;
-    std::condition_variable interval_cv_;
-    bool stopping_ = false;
-    bool closed_ = false;  // guarded by interval_mutex_
+    std::atomic<bool> closed_{false};
 
     // Disk trouble: how many writers are failing now, and the latest reason.
     std::atomic<std::size_t> failing_writers_{0};
@@ -215,6 +212,8 @@ class EventLog {
     std::atomic<std::uint64_t> fsyncs_{0};
     std::atomic<std::uint64_t> waiters_answered_{0};
     std::atomic<std::uint64_t> fsyncs_failed_{0};
+
+    BackgroundLoop interval_loop_;  // mode interval: sync_all() every fsync_interval
 };
 
 }  // namespace tally::durability

@@ -1,4 +1,7 @@
-#include "persistence.hpp"
+// Persistence (persistence.hpp): recovery at start, then snapshots and retention on a
+// BackgroundLoop.
+
+#include "tally/durability/persistence.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -6,16 +9,24 @@
 #include <atomic>
 #include <thread>
 
-#include "app.hpp"
 #include "tally/base/time.hpp"
 
-namespace tally::daemon {
+namespace tally::durability {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-Persistence::Persistence(const Config& config, store::Store& store, durability::EventLog& log)
-    : config_(config), store_(store), log_(log), dir_(fs::path(config.data_dir) / "snapshots") {}
+namespace {
+
+/// How often the thread checks whether a snapshot is due.
+constexpr std::chrono::seconds kCheckInterval{1};
+/// How often retention runs.
+constexpr std::chrono::minutes kRetentionInterval{1};
+
+}  // namespace
+
+Persistence::Persistence(PersistenceOptions options, store::Store& store, EventLog& log)
+    : options_(std::move(options)), store_(store), log_(log) {}
 
 Persistence::~Persistence() {
     stop();
@@ -24,9 +35,9 @@ Persistence::~Persistence() {
 Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     const auto started = Clock::now();
     Recovery recovery;
-    durability::LoadReport report;
-    const std::optional<durability::SnapshotMeta> loaded =
-        durability::load_newest_snapshot(dir_, store_, &report);
+    LoadReport report;
+    const std::optional<SnapshotMeta> loaded =
+        load_newest_snapshot(options_.snapshot_dir, store_, &report);
     recovery.snapshot = report.loaded;
     recovery.skipped = report.skipped;
     for (const auto& [path, why] : report.skipped) {
@@ -41,14 +52,14 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     }
 
     const std::size_t shards = store_.shard_count();
-    const durability::SnapshotMeta meta = loaded ? *loaded : durability::SnapshotMeta{};
-    const durability::ReplayFilter filter(meta);
+    const SnapshotMeta meta = loaded ? *loaded : SnapshotMeta{};
+    const ReplayFilter filter(meta);
     // Writers replay on their own threads (each into its own shard, under the shard locks
     // ingest uses), so a start-up replay uses every core.
     std::atomic<std::uint64_t> in_snapshot{0};
     recovery.replay = log_.replay_from(
         meta.log_positions,
-        [&](std::size_t writer, const durability::LogPosition& at, const Event& event) {
+        [&](std::size_t writer, const LogPosition& at, const Event& event) {
             // The snapshot saved this site's part of the shard after this record.
             if (filter.in_snapshot(writer, event.site, at)) {
                 in_snapshot.fetch_add(1, std::memory_order_relaxed);
@@ -89,8 +100,8 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     return recovery;
 }
 
-durability::SnapshotMeta Persistence::meta(std::int64_t now_ms) const {
-    durability::SnapshotMeta meta;
+SnapshotMeta Persistence::meta(std::int64_t now_ms) const {
+    SnapshotMeta meta;
     meta.created_ms = now_ms;
     // Shards' positions are filled in under their locks; writers past them keep theirs.
     meta.log_positions.resize(store_.shard_count());
@@ -102,9 +113,9 @@ durability::SnapshotMeta Persistence::meta(std::int64_t now_ms) const {
 bool Persistence::snapshot(const char* why) {
     const std::uint64_t events = store_.events_applied();
     try {
-        const durability::WrittenSnapshot written = durability::write_snapshot(
-            store_, meta(now_ms()), dir_, config_.snapshots_kept,
-            [this](std::size_t shard) { return store_.log_position_locked(shard); });
+        const WrittenSnapshot written =
+            write_snapshot(store_, meta(now_ms()), options_.snapshot_dir, options_.snapshots_kept,
+                           [this](std::size_t shard) { return store_.log_position_locked(shard); });
         events_at_last_ = events;
         last_snapshot_ = Clock::now();
         spdlog::info("snapshot ({}): {} ({:.1f} MiB), shard lock held at most {:.2f} ms", why,
@@ -121,8 +132,8 @@ bool Persistence::snapshot(const char* why) {
 
 void Persistence::retain(std::int64_t now_ms) {
     const std::int64_t today = day_of(now_ms);
-    const store::RetireStats retired = store_.retire(today - config_.retention_days + 1,
-                                                     today - config_.rollup_retention_days + 1);
+    const store::RetireStats retired = store_.retire(today - options_.retention_days + 1,
+                                                     today - options_.rollup_retention_days + 1);
     if (retired.days > 0 || retired.rollups > 0) {
         spdlog::info(
             "retention: {} day state(s) folded into roll-ups and dropped, {} roll-up(s) "
@@ -133,12 +144,12 @@ void Persistence::retain(std::int64_t now_ms) {
     // Log segments: only below every kept snapshot's position (a damaged newest snapshot
     // falls back to an older one and replays from its positions), and only when unsure
     // of no snapshot (one whose meta cannot be read keeps every segment).
-    const std::vector<fs::path> kept = durability::list_snapshots(dir_);
+    const std::vector<fs::path> kept = list_snapshots(options_.snapshot_dir);
     if (kept.empty())
         return;
-    std::vector<durability::LogPosition> keep_from;
+    std::vector<LogPosition> keep_from;
     for (const fs::path& path : kept) {
-        const auto m = durability::read_snapshot_meta(path);
+        const auto m = read_snapshot_meta(path);
         if (!m)
             return;
         if (keep_from.empty()) {
@@ -150,44 +161,32 @@ void Persistence::retain(std::int64_t now_ms) {
                 keep_from[w] = std::min(keep_from[w], m->log_positions[w]);
         }
     }
-    const std::int64_t first_kept_ms = (today - config_.retention_days + 1) * kMsPerDay;
+    const std::int64_t first_kept_ms = (today - options_.retention_days + 1) * kMsPerDay;
     for (const fs::path& path : log_.remove_segments(keep_from, first_kept_ms))
         spdlog::info("retention: removed log segment {}", path.filename().string());
 }
 
 void Persistence::start() {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    loop_.start(
+        kCheckInterval, [this] { tick(); }, /*first_step_after_interval=*/true);
 }
 
 void Persistence::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable())
-        thread_.join();
+    loop_.stop();
 }
 
-void Persistence::run() {
-    std::unique_lock lock(mutex_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
-        lock.unlock();
-        const auto now = Clock::now();
-        const bool by_time = config_.snapshot_interval.count() > 0 &&
-                             now - last_snapshot_ >= config_.snapshot_interval;
-        const bool by_events = config_.snapshot_events > 0 &&
-                               store_.events_applied() - events_at_last_ >= config_.snapshot_events;
-        if (by_time || by_events)
-            snapshot(by_time ? "interval" : "events");
-        if (now - last_retention_ >= std::chrono::minutes(1)) {
-            retain(now_ms());
-            last_retention_ = now;
-        }
-        lock.lock();
+void Persistence::tick() {
+    const auto now = Clock::now();
+    const bool by_time = options_.snapshot_interval.count() > 0 &&
+                         now - last_snapshot_ >= options_.snapshot_interval;
+    const bool by_events = options_.snapshot_events > 0 &&
+                           store_.events_applied() - events_at_last_ >= options_.snapshot_events;
+    if (by_time || by_events)
+        snapshot(by_time ? "interval" : "events");
+    if (now - last_retention_ >= kRetentionInterval) {
+        retain(now_ms());
+        last_retention_ = now;
     }
 }
 
-}  // namespace tally::daemon
+}  // namespace tally::durability
