@@ -34,7 +34,7 @@ App::App(Config config) : config_(std::move(config)) {
     persistence_ = std::make_unique<Persistence>(config_, *store_, *log_);
     if (!config_.redis_url.empty()) {
         mirror::MirrorOptions options;
-        options.address = *mirror::parse_redis_url(config_.redis_url);  // checked by the config
+        options.address = *redis::parse_redis_url(config_.redis_url);  // checked by the config
         options.instance_id = config_.instance_id;
         options.flush_interval = config_.redis_flush;
         options.retention_days = config_.retention_days;
@@ -66,7 +66,7 @@ void App::build_routes() {
     if (config_.query_source == QuerySource::redis) {
         // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
         mirror::RedisReaderOptions reader_options;
-        reader_options.address = mirror::parse_redis_url(config_.redis_url).value();
+        reader_options.address = redis::parse_redis_url(config_.redis_url).value();
         reader_options.retention_days = config_.retention_days;
         redis_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
         router_.add_prefix_async(

@@ -4,52 +4,26 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "tally/base/time.hpp"
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_link.hpp"
+#include "tally/redis/keys.hpp"
+#include "tally/redis/pipeline.hpp"
 
 namespace tally::mirror {
 
 using json = nlohmann::json;
 
-std::optional<RedisAddress> parse_redis_url(std::string_view url) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme)
-        return std::nullopt;
-    url.remove_prefix(scheme.size());
-    RedisAddress address;
-    std::string_view db;
-    if (auto slash = url.find('/'); slash != std::string_view::npos) {
-        db = url.substr(slash + 1);
-        url = url.substr(0, slash);
-    }
-    std::string_view port;
-    if (auto colon = url.rfind(':'); colon != std::string_view::npos) {
-        port = url.substr(colon + 1);
-        url = url.substr(0, colon);
-    }
-    if (url.empty())
-        return std::nullopt;
-    address.host = std::string(url);
-    auto number = [](std::string_view text, int& out, int max) {
-        const char* end = text.data() + text.size();
-        auto [ptr, ec] = std::from_chars(text.data(), end, out);
-        return ec == std::errc() && ptr == end && out >= 0 && out <= max;
-    };
-    if (!port.empty() && (!number(port, address.port, 65535) || address.port == 0))
-        return std::nullopt;
-    if (!db.empty() && !number(db, address.db, 1'000'000))
-        return std::nullopt;
-    return address;
-}
-
 namespace {
 
+using redis::active_key;
+using redis::checkpoint_key;
+using redis::DayKeys;
+using redis::instances_key;
+using redis::realtime_channel;
 using redis::Reply;
+using redis::scratch_key;
 
 /// The time a day's keys expire: the end of the day plus the retention, in Unix seconds.
 std::int64_t expire_at(std::int64_t day, int retention_days) {
@@ -57,54 +31,6 @@ std::int64_t expire_at(std::int64_t day, int retention_days) {
 }
 
 }  // namespace
-
-/// A blocking hiredis connection that pipelines: append() queues a command, read() takes
-/// the replies in order (the first read sends the whole queue).
-class Mirror::Connection {
-  public:
-    static std::unique_ptr<Connection> open(const MirrorOptions& options, std::string& error) {
-        redis::Context context =
-            redis::open(options.address, options.connect_timeout, options.command_timeout, error);
-        if (!context)
-            return nullptr;
-        return std::unique_ptr<Connection>(new Connection(std::move(context)));
-    }
-
-    void append(std::initializer_list<std::string_view> args) {
-        append(std::vector<std::string_view>(args));
-    }
-    void append(const std::vector<std::string_view>& args) {
-        argv_.clear();
-        lengths_.clear();
-        for (std::string_view arg : args) {
-            argv_.push_back(arg.data());
-            lengths_.push_back(arg.size());
-        }
-        // hiredis copies the arguments into its output buffer here: they may go after.
-        redisAppendCommandArgv(context_.get(), static_cast<int>(argv_.size()), argv_.data(),
-                               lengths_.data());
-        ++sent_;
-    }
-    /// The next reply; null when the connection failed (error() says why).
-    Reply read() {
-        void* reply = nullptr;
-        if (redisGetReply(context_.get(), &reply) != REDIS_OK)
-            return nullptr;
-        return Reply(static_cast<redisReply*>(reply));
-    }
-    std::string error() const {
-        return context_->err != 0 ? std::string(context_->errstr) : "connection lost";
-    }
-    /// Commands appended since the last call.
-    std::uint64_t take_sent() { return std::exchange(sent_, 0); }
-
-  private:
-    explicit Connection(redis::Context context) : context_(std::move(context)) {}
-    redis::Context context_;
-    std::vector<const char*> argv_;
-    std::vector<std::size_t> lengths_;
-    std::uint64_t sent_ = 0;
-};
 
 Mirror::Mirror(MirrorOptions options, const store::Store& store)
     : options_(std::move(options)),
@@ -147,15 +73,15 @@ void Mirror::run() {
             if (wake_.wait_for(lock, options_.flush_interval, [this] { return stopping_; }))
                 break;
         }
-        if (!connection_ && std::chrono::steady_clock::now() >= next_connect_)
+        if (!context_ && std::chrono::steady_clock::now() >= next_connect_)
             connect();
         guarded_flush();
     }
     // The last flush of a clean stop: ship what the store holds now (one connection
     // attempt if Redis is away; the checkpoint makes the next start ship the rest).
-    if (!connection_)
+    if (!context_)
         connect();
-    if (connection_ && guarded_flush())
+    if (context_ && guarded_flush())
         spdlog::info("redis mirror: final flush done");
 }
 
@@ -187,8 +113,9 @@ std::map<std::int64_t, DayImage> Mirror::images_of(const std::string& site,
 
 bool Mirror::connect() {
     std::string error;
-    connection_ = Connection::open(options_, error);
-    if (!connection_) {
+    context_ =
+        redis::open(options_.address, options_.connect_timeout, options_.command_timeout, error);
+    if (!context_) {
         const auto now = std::chrono::steady_clock::now();
         next_connect_ = now + backoff_;
         bool first_failure = false;
@@ -228,7 +155,7 @@ bool Mirror::connect() {
 }
 
 void Mirror::disconnect(std::string problem) {
-    connection_.reset();
+    context_.reset();
     for (auto& [site, mirror] : sites_) {
         for (auto& [day, day_mirror] : mirror.days)
             day_mirror.counted_version = kNotCounted;
@@ -246,7 +173,7 @@ void Mirror::disconnect(std::string problem) {
 bool Mirror::flush_all() {
     const std::int64_t started = now_ms();
     std::uint64_t pending = 0;
-    bool connected = connection_ != nullptr;
+    bool connected = context_ != nullptr;
     const std::vector<std::string> sites = store_.sites();
     for (const std::string& site : sites) {
         auto it = sites_.find(site);
@@ -272,7 +199,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
             versions[day] += state.version;
     });
     std::erase_if(mirror.days, [&](const auto& entry) { return !versions.contains(entry.first); });
-    if (!connection_) {
+    if (!context_) {
         // Redis is away: only count what is pending, re-reading a day only when it changed.
         std::vector<std::int64_t> changed;
         for (const auto& [day, version] : versions) {
@@ -305,18 +232,19 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
 
     // 2. The checkpoints of days not read since this connection was made.
     {
+        redis::Pipeline pipeline(*context_);
         std::vector<std::int64_t> loading;
         for (std::int64_t day : dirty) {
             if (!mirror.days[day].loaded) {
                 loading.push_back(day);
-                connection_->append({"HGETALL", checkpoint_key(site, options_.instance_id,
-                                                               format_day(day))});
+                pipeline.append(
+                    {"HGETALL", checkpoint_key(site, options_.instance_id, format_day(day))});
             }
         }
         for (std::int64_t day : loading) {
-            Reply reply = connection_->read();
+            Reply reply = pipeline.read();
             if (!reply) {
-                disconnect("reading checkpoints: " + connection_->error());
+                disconnect("reading checkpoints: " + pipeline.error());
                 return false;
             }
             if (reply->type != REDIS_REPLY_ARRAY) {
@@ -339,7 +267,6 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
                     "they are shipped again",
                     bad, site, format_day(day));
         }
-        connection_->take_sent();
     }
 
     // 3. The changed days as the store holds them now, and what Redis lacks of them.
@@ -360,7 +287,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     }
 
     // 4. One transaction: the increments, the merges, the checkpoints, the TTLs.
-    Connection& redis = *connection_;
+    redis::Pipeline redis(*context_);
     const std::string scratch = scratch_key(site, options_.instance_id);
     json message = {{"instance", options_.instance_id},
                     {"site", site},
@@ -368,7 +295,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
                     {"real_time_users", active}};
     json& days_message = message["days"] = json::object();
     bool scratch_used = false;
-    redis.append({"MULTI"});
+    redis.multi();
     for (const auto& [day, delta] : deltas) {
         if (delta.empty())
             continue;
@@ -459,8 +386,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
                                       checkpoint_args.push_back(std::to_string(value));
                                   });
         if (checkpoint_args.size() > 2) {
-            redis.append(
-                std::vector<std::string_view>(checkpoint_args.begin(), checkpoint_args.end()));
+            redis.append(checkpoint_args);
             written.push_back(checkpoint);
         }
         for (const std::string& key : written)
@@ -483,31 +409,24 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     if (fields > 0)
         redis.append({"PUBLISH", realtime_channel(site),
                       message.dump(-1, ' ', false, json::error_handler_t::replace)});
-    redis.append({"EXEC"});
-    const std::uint64_t sent = redis.take_sent();
+    const redis::Transaction transaction = redis.exec();
 
     // 5. The replies: +OK, +QUEUED..., then EXEC's array.
-    Reply exec;
-    for (std::uint64_t i = 0; i < sent; ++i) {
-        Reply reply = redis.read();
-        if (!reply) {
-            pending += fields;
-            disconnect("flushing " + site + ": " + redis.error());
-            return false;
-        }
-        if (i + 1 == sent)
-            exec = std::move(reply);
-        else if (reply->type == REDIS_REPLY_ERROR)
-            spdlog::error("redis mirror: {} refused a command: {}", site,
-                          std::string_view(reply->str, reply->len));
+    for (const std::string& refusal : transaction.refused)
+        spdlog::error("redis mirror: {} refused a command: {}", site, refusal);
+    if (!transaction.exec) {
+        pending += fields;
+        disconnect("flushing " + site + ": " + redis.error());
+        return false;
     }
-    if (exec->type != REDIS_REPLY_ARRAY) {
+    const redisReply* exec = transaction.exec.get();
+    if (!transaction.ran()) {
         // EXECABORT: a command was refused while queuing, so nothing ran. Try again next
         // flush; the error above says why.
         pending += fields;
         std::lock_guard lock(status_mutex_);
         ++status_.failures;
-        status_.commands += sent;
+        status_.commands += transaction.commands;
         status_.problem = "a flush of " + site + " was refused: " +
                           (exec->type == REDIS_REPLY_ERROR ? std::string(exec->str, exec->len)
                                                            : std::string("no reply"));
@@ -533,7 +452,7 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
     }
     std::lock_guard lock(status_mutex_);
     ++status_.flushes;
-    status_.commands += sent;
+    status_.commands += transaction.commands;
     return true;
 }
 

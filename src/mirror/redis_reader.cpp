@@ -13,13 +13,16 @@
 #include <vector>
 
 #include "tally/base/time.hpp"
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_link.hpp"
+#include "tally/redis/keys.hpp"
+#include "tally/redis/pipeline.hpp"
 
 namespace tally::mirror {
 
 namespace {
 
+using redis::active_key;
+using redis::DayKeys;
+using redis::instances_key;
 using redis::Reply;
 using Command = std::vector<std::string>;
 
@@ -34,52 +37,35 @@ struct ReadFailure : std::runtime_error {
 
 /// Sends `commands` in one write and reads their replies in order (one round trip).
 std::vector<Reply> round_trip(redisContext* context, const std::vector<Command>& commands) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const Command& command : commands) {
-        argv.clear();
-        lengths.clear();
-        for (const std::string& arg : command) {
-            argv.push_back(arg.data());
-            lengths.push_back(arg.size());
-        }
-        if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
-                                   lengths.data()) != REDIS_OK) {
-            throw ReadFailure(context->errstr, true);
-        }
-    }
-    std::vector<Reply> replies;
-    replies.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-        void* raw = nullptr;
-        if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr)
-            throw ReadFailure(context->errstr[0] != '\0' ? context->errstr : "no reply", true);
-        replies.emplace_back(static_cast<redisReply*>(raw));
-    }
-    return replies;
+    redis::Pipeline pipeline(*context);
+    for (const Command& command : commands)
+        pipeline.append(command);
+    std::optional<std::vector<Reply>> replies = pipeline.read_all();
+    if (!replies)
+        throw ReadFailure(pipeline.error(), true);
+    return std::move(*replies);
 }
 
 /// Runs `commands` as one MULTI/EXEC (one round trip) and returns EXEC's reply: an array
 /// of their replies, in order, all from the same moment.
 Reply transaction(redisContext* context, const std::vector<Command>& commands) {
-    std::vector<Command> all;
-    all.reserve(commands.size() + 2);
-    all.push_back({"MULTI"});
-    all.insert(all.end(), commands.begin(), commands.end());
-    all.push_back({"EXEC"});
-    std::vector<Reply> replies = round_trip(context, all);
-    Reply& exec = replies.back();
+    redis::Pipeline pipeline(*context);
+    pipeline.multi();
+    for (const Command& command : commands)
+        pipeline.append(command);
+    redis::Transaction result = pipeline.exec();
+    if (!result.exec)
+        throw ReadFailure(pipeline.error(), true);
+    const redisReply* exec = result.exec.get();
     if (exec->type == REDIS_REPLY_ERROR) {
         // EXECABORT: a command was refused when queued; its own reply says why.
-        for (const Reply& reply : replies) {
-            if (reply->type == REDIS_REPLY_ERROR && &reply != &exec)
-                throw ReadFailure(std::string(reply->str, reply->len), false);
-        }
-        throw ReadFailure(std::string(exec->str, exec->len), false);
+        throw ReadFailure(
+            result.refused.empty() ? std::string(exec->str, exec->len) : result.refused.front(),
+            false);
     }
-    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size())
+    if (!result.ran() || exec->elements != commands.size())
         throw ReadFailure("unexpected reply to EXEC", false);
-    return std::move(exec);
+    return std::move(result.exec);
 }
 
 /// A Redis error reply as a failed read; any other reply passes.

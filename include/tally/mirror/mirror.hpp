@@ -42,21 +42,14 @@
 #include <thread>
 
 #include "tally/mirror/day_image.hpp"
+#include "tally/redis/address.hpp"
+#include "tally/redis/link.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::mirror {
 
-/// redis://HOST:PORT[/DB], as SPEC §1 gives it.
-struct RedisAddress {
-    std::string host;
-    int port = 6379;
-    int db = 0;
-};
-/// nullopt when `url` is not of that form.
-std::optional<RedisAddress> parse_redis_url(std::string_view url);
-
 struct MirrorOptions {
-    RedisAddress address;
+    redis::RedisAddress address;
     std::string instance_id;
     std::chrono::milliseconds flush_interval{250};
     int retention_days = 30;  // a day's keys expire this many days after its end
@@ -108,8 +101,6 @@ class Mirror {
         std::uint64_t active_sent = 0;  // real-time users last written
         std::int64_t active_sent_at_ms = 0;
     };
-    class Connection;
-
     void run();
     /// flush_all(), with an exception (memory running out) counted as a lost connection.
     bool guarded_flush();
@@ -127,7 +118,7 @@ class Mirror {
     MirrorOptions options_;
     const store::Store& store_;
     std::map<std::string, SiteMirror, std::less<>> sites_;  // the thread's own
-    std::unique_ptr<Connection> connection_;
+    redis::Context context_;                                // null while Redis is away
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_connect_;
     mutable std::mutex status_mutex_;  // guards what follows: status() reads it

@@ -1,6 +1,6 @@
 #pragma once
 // RedisReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
-// write (keys.hpp).
+// write (redis/keys.hpp).
 //
 // What. Several tallyds mirror into one Redis; each holds only its own events in memory,
 // Redis holds the sum and merge of all of them. With `query_source: redis` an instance
@@ -28,7 +28,7 @@
 //
 // real_time_users. Each instance's figure is its own key, active:I, expiring a few seconds
 // after the instance's last flush; the mirror lists the instances of a site in the set
-// tally:{S}:instances (keys.hpp), so finding the keys is one SMEMBERS, not a SCAN of the
+// tally:{S}:instances (redis/keys.hpp), so finding the keys is one SMEMBERS, not a SCAN of the
 // keyspace. The names found are kept per site for `instances_refresh` (10 s: a new
 // instance is counted within that, within 1 s when none was known; one that left has an
 // expired key, read as 0), so a read usually costs one MGET of known keys.
@@ -63,14 +63,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tally/mirror/mirror.hpp"  // RedisAddress, parse_redis_url
-#include "tally/mirror/redis_link.hpp"
 #include "tally/query/query.hpp"
+#include "tally/redis/address.hpp"
+#include "tally/redis/link.hpp"
 
 namespace tally::mirror {
 
 struct RedisReaderOptions {
-    RedisAddress address;
+    redis::RedisAddress address;
     std::size_t queue_capacity = 64;
     std::chrono::milliseconds timeout{1000};  // connect, and each command's reply
     std::chrono::milliseconds min_backoff{100};
