@@ -65,10 +65,10 @@ void App::build_routes() {
                       [this](const auto& r, auto respond) { track_->batch(r, respond); });
     if (config_.query_source == QuerySource::redis) {
         // The fleet's dashboard, from Redis (README: "Reading the fleet from Redis").
-        mirror::RedisReaderOptions reader_options;
+        query::FleetReaderOptions reader_options;
         reader_options.address = redis::parse_redis_url(config_.redis_url).value();
         reader_options.retention_days = config_.retention_days;
-        redis_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
+        redis_reader_ = std::make_unique<query::FleetReader>(reader_options);
         router_.add_prefix_async(
             "dashboard", get, "/dashboard/",
             [this](const auto& r, auto respond) { read_->dashboard_from_redis(r, respond); });
@@ -153,7 +153,7 @@ void App::build_routes() {
                                [status] { return static_cast<double>(status().commands); });
     }
     if (redis_reader_) {
-        mirror::RedisReader* reader = redis_reader_.get();
+        query::FleetReader* reader = redis_reader_.get();
         metrics_->add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
                                [reader] { return static_cast<double>(reader->reads()); });
         metrics_->add_callback("tally_redis_read_errors_total",

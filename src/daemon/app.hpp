@@ -23,7 +23,7 @@
 #include "tally/live/hub.hpp"
 #include "tally/telemetry/metrics.hpp"
 #include "tally/mirror/mirror.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::daemon {
@@ -96,7 +96,7 @@ class ReadApi {
     /// /dashboard reads (else null).
     ReadApi(const Config& config, const store::Store& store, telemetry::Metrics& metrics,
             const std::atomic<bool>& ready, const durability::EventLog& log,
-            const mirror::Mirror* mirror, mirror::RedisReader* redis_reader = nullptr);
+            const mirror::Mirror* mirror, query::FleetReader* redis_reader = nullptr);
 
     /// nullopt when the request may read; else the 401 to send.
     std::optional<http::Response> check_token(const http::Request& request) const;
@@ -145,8 +145,8 @@ class ReadApi {
     telemetry::Metrics& metrics_;
     const std::atomic<bool>& ready_;
     const durability::EventLog& log_;
-    const mirror::Mirror* mirror_;       // null without --redis
-    mirror::RedisReader* redis_reader_;  // null unless query_source is redis
+    const mirror::Mirror* mirror_;      // null without --redis
+    query::FleetReader* redis_reader_;  // null unless query_source is redis
 };
 
 /// GET / and the files under web_root; nothing outside it is ever served.
@@ -196,7 +196,7 @@ class App {
     std::unique_ptr<Periodic> housekeeping_;
     // With query_source redis. Last, so destroyed first: stopping it answers the reads
     // still queued, through the router and metrics above.
-    std::unique_ptr<mirror::RedisReader> redis_reader_;
+    std::unique_ptr<query::FleetReader> redis_reader_;
 };
 
 }  // namespace tally::daemon

@@ -67,7 +67,7 @@ auto fleet_answer(http::Responder respond, Make make) {
 
 ReadApi::ReadApi(const Config& config, const store::Store& store, telemetry::Metrics& metrics,
                  const std::atomic<bool>& ready, const durability::EventLog& log,
-                 const mirror::Mirror* mirror, mirror::RedisReader* redis_reader)
+                 const mirror::Mirror* mirror, query::FleetReader* redis_reader)
     : config_(config),
       store_(store),
       metrics_(metrics),

@@ -1,6 +1,6 @@
 #pragma once
 // The Redis key layout, in one place: the mirror (mirror/mirror.hpp) writes these keys and
-// the fleet reader (mirror/redis_reader.hpp) reads them, so both build them here.
+// the fleet reader (query/fleet_reader.hpp) reads them, so both build them here.
 //
 // Every key of a site carries the site inside literal braces, "tally:{S}:...": Redis
 // Cluster hashes only the text between the first "{" and the next "}", so all of a site's

@@ -1,5 +1,5 @@
 #pragma once
-// What the mirror (mirror/mirror.hpp) and the fleet reader (mirror/redis_reader.hpp) share
+// What the mirror (mirror/mirror.hpp) and the fleet reader (query/fleet_reader.hpp) share
 // of hiredis: owning handles for its context and replies, and one way of opening a connection.
 // Commands then go through a Pipeline (pipeline.hpp).
 //

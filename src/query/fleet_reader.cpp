@@ -1,6 +1,6 @@
-// RedisReader: the fleet's dashboard from Redis (see the header's essay).
+// FleetReader: the fleet's dashboard from Redis (see the header's essay).
 
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
@@ -16,7 +16,7 @@
 #include "tally/redis/keys.hpp"
 #include "tally/redis/pipeline.hpp"
 
-namespace tally::mirror {
+namespace tally::query {
 
 namespace {
 
@@ -296,14 +296,14 @@ std::vector<std::string> instance_active_keys(redisContext* context, const std::
 
 }  // namespace
 
-RedisReader::RedisReader(RedisReaderOptions options)
+FleetReader::FleetReader(FleetReaderOptions options)
     : options_(std::move(options)), backoff_(options_.min_backoff), thread_([this] { run(); }) {}
 
-RedisReader::~RedisReader() {
+FleetReader::~FleetReader() {
     stop();
 }
 
-bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done done) {
+bool FleetReader::read_dashboard(std::string site, query::DayRange range, Done done) {
     Job job;
     job.site = std::move(site);
     job.range = std::move(range);
@@ -311,7 +311,7 @@ bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done d
     return enqueue(std::move(job));
 }
 
-bool RedisReader::read_pageview_series(std::string site, query::TimeseriesRequest request,
+bool FleetReader::read_pageview_series(std::string site, query::TimeseriesRequest request,
                                        SeriesDone done) {
     Job job;
     job.site = std::move(site);
@@ -320,7 +320,7 @@ bool RedisReader::read_pageview_series(std::string site, query::TimeseriesReques
     return enqueue(std::move(job));
 }
 
-bool RedisReader::enqueue(Job job) {
+bool FleetReader::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || queue_.size() >= options_.queue_capacity)
@@ -331,12 +331,12 @@ bool RedisReader::enqueue(Job job) {
     return true;
 }
 
-std::string RedisReader::problem() const {
+std::string FleetReader::problem() const {
     std::lock_guard lock(mutex_);
     return problem_;
 }
 
-void RedisReader::stop() {
+void FleetReader::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -357,7 +357,7 @@ void RedisReader::stop() {
     }
 }
 
-void RedisReader::run() {
+void FleetReader::run() {
     connect();  // at once, so that up() turns true soon after start
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -378,7 +378,7 @@ void RedisReader::run() {
     }
 }
 
-void RedisReader::serve(Job& job) {
+void FleetReader::serve(Job& job) {
     std::optional<query::Dashboard> dashboard;
     std::optional<std::vector<query::Point>> points;
     std::string error;
@@ -410,7 +410,7 @@ void RedisReader::serve(Job& job) {
         job.done(std::move(dashboard), std::move(error));
 }
 
-std::vector<query::Point> RedisReader::read_series(const Job& job) {
+std::vector<query::Point> FleetReader::read_series(const Job& job) {
     const auto [first_bucket_day, last_bucket_day] = query::timeseries_days(*job.series);
     // Redis holds no day older than the retention (the mirror's TTL) nor after tomorrow
     // (events may come 5 minutes early): only those days are asked for. Their counters tell
@@ -453,7 +453,7 @@ std::vector<query::Point> RedisReader::read_series(const Job& job) {
     return query::timeseries(gathered, *job.series);
 }
 
-void RedisReader::check_health() {
+void FleetReader::check_health() {
     if (!context_) {
         connect();
         return;
@@ -468,7 +468,7 @@ void RedisReader::check_health() {
     }
 }
 
-bool RedisReader::connect() {
+bool FleetReader::connect() {
     if (context_)
         return true;
     const auto now = Clock::now();
@@ -502,7 +502,7 @@ bool RedisReader::connect() {
     return true;
 }
 
-void RedisReader::disconnect(std::string why) {
+void FleetReader::disconnect(std::string why) {
     context_.reset();
     // The next read tries again at once; the back-off starts if that fails too.
     next_attempt_ = Clock::now();
@@ -513,7 +513,7 @@ void RedisReader::disconnect(std::string why) {
     problem_ = std::move(why);
 }
 
-query::Dashboard RedisReader::read(const Job& job) {
+query::Dashboard FleetReader::read(const Job& job) {
     redisContext* context = context_.get();
     const query::DayRange& range = job.range;
     if (range.last < range.first || range.last - range.first > 366)
@@ -647,7 +647,7 @@ query::Dashboard RedisReader::read(const Job& job) {
     return d;
 }
 
-const std::vector<std::string>& RedisReader::instance_keys(const std::string& site) {
+const std::vector<std::string>& FleetReader::instance_keys(const std::string& site) {
     const auto now = Clock::now();
     auto it = instance_keys_.find(site);
     // Finding none is kept for a second at most: a fleet that has just started (or a
@@ -669,4 +669,4 @@ const std::vector<std::string>& RedisReader::instance_keys(const std::string& si
     return it->second.keys;
 }
 
-}  // namespace tally::mirror
+}  // namespace tally::query

@@ -1,5 +1,5 @@
 #pragma once
-// RedisReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
+// FleetReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
 // write (redis/keys.hpp).
 //
 // What. Several tallyds mirror into one Redis; each holds only its own events in memory,
@@ -67,9 +67,9 @@
 #include "tally/redis/address.hpp"
 #include "tally/redis/link.hpp"
 
-namespace tally::mirror {
+namespace tally::query {
 
-struct RedisReaderOptions {
+struct FleetReaderOptions {
     redis::RedisAddress address;
     std::size_t queue_capacity = 64;
     std::chrono::milliseconds timeout{1000};  // connect, and each command's reply
@@ -81,17 +81,17 @@ struct RedisReaderOptions {
     int retention_days = 30;       // the mirror's: older days have left Redis (their keys' TTL)
 };
 
-class RedisReader {
+class FleetReader {
   public:
     /// The answer of one read: the dashboard, or nullopt and why it failed.
     using Done = std::function<void(std::optional<query::Dashboard>, std::string error)>;
 
     /// Starts the thread, which connects at once (up() turns true when it has).
-    explicit RedisReader(RedisReaderOptions options);
+    explicit FleetReader(FleetReaderOptions options);
     /// stop().
-    ~RedisReader();
-    RedisReader(const RedisReader&) = delete;
-    RedisReader& operator=(const RedisReader&) = delete;
+    ~FleetReader();
+    FleetReader(const FleetReader&) = delete;
+    FleetReader& operator=(const FleetReader&) = delete;
 
     /// Queues the read of `site`'s dashboard over `range`; `done` runs later, once, on the
     /// reader's thread (or in stop(), with an error, for a read still queued then). False,
@@ -147,7 +147,7 @@ class RedisReader {
     /// `instances_refresh` ago.
     const std::vector<std::string>& instance_keys(const std::string& site);
 
-    const RedisReaderOptions options_;
+    const FleetReaderOptions options_;
     redis::Context context_;  // the reader thread's only
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_;
@@ -171,4 +171,4 @@ class RedisReader {
     std::thread thread_;  // last: started once everything above exists
 };
 
-}  // namespace tally::mirror
+}  // namespace tally::query

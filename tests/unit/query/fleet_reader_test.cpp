@@ -1,4 +1,4 @@
-// RedisReader against a real redis-server holding keys written by hand in the mirror's
+// FleetReader against a real redis-server holding keys written by hand in the mirror's
 // layout (redis/keys.hpp): one day, a week whose uniques are the union of its days'
 // HyperLogLogs, ties at the 10th place (one day and several), missing keys, real-time
 // users summed over instances, the same JSON as the local dashboard for the same events,
@@ -13,7 +13,7 @@
 
 #include "support/redis_server.hpp"
 #include "tally/base/time.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/query/query.hpp"
 #include "tally/redis/keys.hpp"
 #include "tally/store/store.hpp"
@@ -21,8 +21,8 @@
 namespace tally::test {
 namespace {
 
-using mirror::RedisReader;
-using mirror::RedisReaderOptions;
+using query::FleetReader;
+using query::FleetReaderOptions;
 using redis::DayKeys;
 
 constexpr auto kWait = std::chrono::seconds(10);
@@ -47,11 +47,11 @@ class Reader : public ::testing::Test {
         if (!RedisServer::available())
             GTEST_SKIP() << "redis-server is not installed";
         redis_ = std::make_unique<RedisServer>();
-        reader_ = std::make_unique<RedisReader>(options());
+        reader_ = std::make_unique<FleetReader>(options());
     }
 
-    RedisReaderOptions options() const {
-        RedisReaderOptions o;
+    FleetReaderOptions options() const {
+        FleetReaderOptions o;
         o.address = {redis_->host(), redis_->port(), 0};
         o.min_backoff = std::chrono::milliseconds(20);
         o.max_backoff = std::chrono::milliseconds(200);
@@ -68,7 +68,7 @@ class Reader : public ::testing::Test {
         ASSERT_NE(reply->type, REDIS_REPLY_ERROR) << reply_string(reply.get());
     }
 
-    Answer read(RedisReader& reader, const std::string& site, const query::DayRange& range) {
+    Answer read(FleetReader& reader, const std::string& site, const query::DayRange& range) {
         auto answer = std::make_shared<std::promise<Answer>>();
         auto future = answer->get_future();
         const bool queued = reader.read_dashboard(
@@ -88,7 +88,7 @@ class Reader : public ::testing::Test {
     }
 
     std::unique_ptr<RedisServer> redis_;
-    std::unique_ptr<RedisReader> reader_;
+    std::unique_ptr<FleetReader> reader_;
 };
 
 TEST_F(Reader, OneDay) {
@@ -206,9 +206,9 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
         if (i < 10)
             countries.emplace_back(code, 2);
     }
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.union_chunk = 10;
-    RedisReader reader(o);
+    FleetReader reader(o);
     Answer tied = read(reader, "shop", range_of("2025-W47"));
     ASSERT_TRUE(tied.dashboard) << tied.error;
     EXPECT_EQ(tied.dashboard->countries, countries);
@@ -218,11 +218,11 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
 // on random sets full of ties, with every chunk size from one member up.
 TEST_F(Reader, TopOfSeveralDaysEqualsTheBruteForceSum) {
     std::mt19937_64 rng(7);
-    std::vector<std::unique_ptr<RedisReader>> readers;
+    std::vector<std::unique_ptr<FleetReader>> readers;
     for (std::size_t chunk : {1, 3, 64}) {
-        RedisReaderOptions o = options();
+        FleetReaderOptions o = options();
         o.union_chunk = chunk;
-        readers.push_back(std::make_unique<RedisReader>(o));
+        readers.push_back(std::make_unique<FleetReader>(o));
     }
     for (int round = 0; round < 30; ++round) {
         const std::string site = "u" + std::to_string(round);
@@ -279,9 +279,9 @@ TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
 }
 
 TEST_F(Reader, TheInstancesListIsKeptForAWhile) {
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.instances_refresh = std::chrono::hours(1);
-    RedisReader reader(o);
+    FleetReader reader(o);
     run({"SET", redis::active_key("shop", "a"), "3", "PX", "60000"});
     run({"SADD", redis::instances_key("shop"), "a"});
     Answer first = read(reader, "shop", range_of("today"));
@@ -401,9 +401,9 @@ TEST_F(Reader, AWrongTypeFailsTheReadButNotTheConnection) {
 }
 
 TEST_F(Reader, AFullQueueRefusesAtOnceAndStopAnswersTheRest) {
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.queue_capacity = 2;
-    RedisReader reader(o);
+    FleetReader reader(o);
     // The first read's callback holds the reader's thread until released, so the reads
     // after it wait in the queue.
     std::promise<void> release;
