@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -250,7 +251,7 @@ class UnionTop {
 
 /// Runs the rounds of UnionTop for several lists together until each is done: per round,
 /// one round trip for the scores of the members new to each, one for their next reads.
-void finish(redisContext* context, std::vector<UnionTop>& unions) {
+void finish_unions(redisContext* context, std::vector<UnionTop>& unions) {
     // Every list not done adds its commands; each gets its replies back.
     auto round = [&](auto add, auto take) {
         std::vector<Command> commands;
@@ -293,6 +294,166 @@ std::vector<std::string> instance_active_keys(redisContext* context, const std::
     std::sort(keys.begin(), keys.end());
     return keys;
 }
+
+/// A day's three top lists, in the order of tops_of().
+constexpr const std::string DayKeys::*kLists[] = {&DayKeys::pages, &DayKeys::referrers,
+                                                  &DayKeys::countries};
+
+std::array<query::Ranked*, 3> tops_of(query::Dashboard& d) {
+    return {&d.top_pages, &d.top_referrers, &d.countries};
+}
+
+/// One dashboard read, in the steps of the header's cost list: each step's commands, and
+/// what it leaves for the next.
+class DashboardRead {
+  public:
+    /// `instances`: the active:I keys to sum, or null for a range that does not hold today.
+    DashboardRead(const std::string& site, const query::DayRange& range,
+                  const std::vector<std::string>* instances, std::size_t union_chunk)
+        : instances_(instances != nullptr && !instances->empty() ? instances : nullptr),
+          union_chunk_(union_chunk) {
+        for (std::int64_t day = range.first; day <= range.last; ++day)
+            days_.emplace_back(site, format_day(day));
+        d_.date = range.label;
+        d_.site = site;
+    }
+
+    /// 1. Everything but the ties, for one transaction. Replies: per day [GET page views,
+    /// HGETALL devices, HGETALL events], then PFCOUNT visitors, PFCOUNT sessions, the
+    /// three top lists, and the MGET of the instances' real-time users when there is one.
+    std::vector<Command> first_commands() {
+        std::vector<Command> commands;
+        for (const DayKeys& keys : days_) {
+            commands.push_back({"GET", keys.pageviews});
+            commands.push_back({"HGETALL", keys.devices});
+            commands.push_back({"HGETALL", keys.events});
+        }
+        Command visitors = {"PFCOUNT"};
+        Command sessions = {"PFCOUNT"};
+        for (const DayKeys& keys : days_) {
+            visitors.push_back(keys.visitors);
+            sessions.push_back(keys.sessions);
+        }
+        commands.push_back(std::move(visitors));
+        commands.push_back(std::move(sessions));
+        for (const auto list : kLists) {
+            if (one_day()) {
+                commands.push_back({"ZREVRANGE", days_[0].*list, "0",
+                                    std::to_string(query::kTopListSize - 1), "WITHSCORES"});
+                continue;
+            }
+            std::vector<std::string> keys;  // several days: each list's first sorted access
+            keys.reserve(days_.size());
+            for (const DayKeys& day : days_)
+                keys.push_back(day.*list);
+            unions_.emplace_back(std::move(keys), union_chunk_);
+            union_reads_.push_back(unions_.back().add_reads(commands));
+        }
+        if (instances_ != nullptr) {
+            Command mget = {"MGET"};
+            mget.insert(mget.end(), instances_->begin(), instances_->end());
+            commands.push_back(std::move(mget));
+        }
+        return commands;
+    }
+
+    /// Their replies, in order (EXEC's array).
+    void take_first(const redisReply* const* replies) {
+        std::size_t at = take_days(replies);
+        d_.unique_visitors = count_of(replies[at++]);
+        d_.unique_sessions = count_of(replies[at++]);
+        if (one_day()) {
+            for (query::Ranked* top : tops_of(d_))
+                *top = ranked_of(replies[at++]);
+        } else {
+            for (std::size_t i = 0; i < unions_.size(); ++i) {
+                unions_[i].take_reads(replies + at);
+                at += union_reads_[i];
+            }
+        }
+        if (instances_ != nullptr) {
+            const redisReply* values = array_of(replies[at++]);
+            for (std::size_t i = 0; i < values->elements; ++i)
+                d_.real_time_users += count_of(values->element[i]);  // nil: an instance that left
+        }
+    }
+
+    /// 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
+    /// members above the 10th score are right; those at it are the ascending first ones of
+    /// everything at that score, which ZRANGEBYSCORE lists in that order.
+    void fill_ties(redisContext* context) {
+        if (!one_day())
+            return;
+        std::vector<Command> fills;
+        std::vector<query::Ranked*> filled;
+        const auto tops = tops_of(d_);
+        for (std::size_t i = 0; i < tops.size(); ++i) {
+            query::Ranked& top = *tops[i];
+            if (top.size() < query::kTopListSize)
+                continue;  // the whole set came back
+            const std::uint64_t tenth = top.back().second;
+            std::erase_if(top, [tenth](const auto& entry) { return entry.second == tenth; });
+            const std::string score = std::to_string(tenth);
+            fills.push_back({"ZRANGEBYSCORE", days_[0].*kLists[i], score, score, "LIMIT", "0",
+                             std::to_string(query::kTopListSize - top.size())});
+            filled.push_back(&top);
+        }
+        if (fills.empty())
+            return;
+        const std::vector<Reply> replies = round_trip(context, fills);
+        for (std::size_t i = 0; i < fills.size(); ++i) {
+            const std::uint64_t score = score_of(fills[i][2]);
+            const redisReply* members = array_of(replies[i].get());
+            for (std::size_t m = 0; m < members->elements; ++m)
+                filled[i]->emplace_back(std::string(text_of(members->element[m])), score);
+        }
+    }
+
+    /// 2'. Several days: the rest of the threshold algorithm. Then the dashboard.
+    query::Dashboard finish(redisContext* context) {
+        finish_unions(context, unions_);
+        const auto tops = tops_of(d_);
+        for (std::size_t i = 0; i < unions_.size(); ++i)
+            *tops[i] = unions_[i].top();
+        for (query::Ranked* top : tops)
+            keep_top(*top);
+        return std::move(d_);
+    }
+
+  private:
+    bool one_day() const { return days_.size() == 1; }
+
+    /// The days' counters and hashes: the first three replies of each day. Returns how
+    /// many replies it took.
+    std::size_t take_days(const redisReply* const* replies) {
+        std::map<std::string, std::uint64_t, std::less<>> events;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < days_.size(); ++i) {
+            d_.page_views += count_of(replies[at++]);
+            for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
+                for (int k = 0; k < kDeviceCount; ++k) {
+                    if (device == device_name(static_cast<Device>(k)))
+                        d_.devices[static_cast<std::size_t>(k)] += count_of(value);
+                }
+            });
+            for_each_pair(replies[at++], [&](std::string_view name, const redisReply* value) {
+                auto it = events.find(name);
+                if (it == events.end())
+                    it = events.emplace(std::string(name), 0).first;
+                it->second += count_of(value);
+            });
+        }
+        d_.events.assign(events.begin(), events.end());
+        return at;
+    }
+
+    std::vector<DayKeys> days_;
+    const std::vector<std::string>* instances_;  // null: none, or not asked for
+    std::size_t union_chunk_;
+    std::vector<UnionTop> unions_;          // several days: one per top list
+    std::vector<std::size_t> union_reads_;  // the commands each added to the first step
+    query::Dashboard d_;
+};
 
 }  // namespace
 
@@ -514,137 +675,23 @@ void FleetReader::disconnect(std::string why) {
 }
 
 query::Dashboard FleetReader::read(const Job& job) {
-    redisContext* context = context_.get();
     const query::DayRange& range = job.range;
     if (range.last < range.first || range.last - range.first > 366)
         throw ReadFailure("a dashboard range is one day to one year", false);
-
-    std::vector<DayKeys> days;
-    for (std::int64_t day = range.first; day <= range.last; ++day)
-        days.emplace_back(job.site, format_day(day));
-    const bool one_day = days.size() == 1;
-
     // Like the local dashboard, real_time_users only for a range that holds today.
     const std::int64_t today = day_of(now_ms());
     const std::vector<std::string>* instances = nullptr;
     if (range.first <= today && today <= range.last)
         instances = &instance_keys(job.site);
 
-    // 1. Everything but the ties, in one transaction. Replies: per day [GET page views,
-    // HGETALL devices, HGETALL events], then PFCOUNT visitors, PFCOUNT sessions, the
-    // three top lists, and the MGET of the instances' real-time users when there is one.
-    std::vector<Command> commands;
-    for (const DayKeys& keys : days) {
-        commands.push_back({"GET", keys.pageviews});
-        commands.push_back({"HGETALL", keys.devices});
-        commands.push_back({"HGETALL", keys.events});
-    }
-    Command visitors = {"PFCOUNT"};
-    Command sessions = {"PFCOUNT"};
-    for (const DayKeys& keys : days) {
-        visitors.push_back(keys.visitors);
-        sessions.push_back(keys.sessions);
-    }
-    commands.push_back(std::move(visitors));
-    commands.push_back(std::move(sessions));
-    const std::string DayKeys::*lists[] = {&DayKeys::pages, &DayKeys::referrers,
-                                           &DayKeys::countries};
-    std::vector<UnionTop> unions;  // several days: each list's first sorted access
-    std::vector<std::size_t> union_reads;
-    for (const auto list : lists) {
-        if (one_day) {
-            commands.push_back({"ZREVRANGE", days[0].*list, "0",
-                                std::to_string(query::kTopListSize - 1), "WITHSCORES"});
-        } else {
-            std::vector<std::string> keys;
-            keys.reserve(days.size());
-            for (const DayKeys& day : days)
-                keys.push_back(day.*list);
-            unions.emplace_back(std::move(keys), options_.union_chunk);
-            union_reads.push_back(unions.back().add_reads(commands));
-        }
-    }
-    if (instances != nullptr && !instances->empty()) {
-        Command mget = {"MGET"};
-        mget.insert(mget.end(), instances->begin(), instances->end());
-        commands.push_back(std::move(mget));
-    }
-    const Reply exec = transaction(context, commands);
-    const redisReply* const* replies = exec->element;
-
-    query::Dashboard d;
-    d.date = range.label;
-    d.site = job.site;
-    std::map<std::string, std::uint64_t, std::less<>> events;
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < days.size(); ++i) {
-        d.page_views += count_of(replies[at++]);
-        for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
-            for (int k = 0; k < kDeviceCount; ++k) {
-                if (device == device_name(static_cast<Device>(k)))
-                    d.devices[static_cast<std::size_t>(k)] += count_of(value);
-            }
-        });
-        for_each_pair(replies[at++], [&](std::string_view name, const redisReply* value) {
-            auto it = events.find(name);
-            if (it == events.end())
-                it = events.emplace(std::string(name), 0).first;
-            it->second += count_of(value);
-        });
-    }
-    d.events.assign(events.begin(), events.end());
-    d.unique_visitors = count_of(replies[at++]);
-    d.unique_sessions = count_of(replies[at++]);
-    query::Ranked* tops[] = {&d.top_pages, &d.top_referrers, &d.countries};
-    if (one_day) {
-        for (query::Ranked* top : tops)
-            *top = ranked_of(replies[at++]);
-    } else {
-        for (std::size_t i = 0; i < unions.size(); ++i) {
-            unions[i].take_reads(replies + at);
-            at += union_reads[i];
-        }
-    }
-    if (instances != nullptr && !instances->empty()) {
-        const redisReply* values = array_of(replies[at++]);
-        for (std::size_t i = 0; i < values->elements; ++i)
-            d.real_time_users += count_of(values->element[i]);  // nil: an instance that left
-    }
-
-    // 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
-    // members above the 10th score are right; those at it are the ascending first ones of
-    // everything at that score, which ZRANGEBYSCORE lists in that order.
-    if (one_day) {
-        std::vector<Command> fills;
-        std::vector<query::Ranked*> filled;
-        for (std::size_t i = 0; i < std::size(tops); ++i) {
-            query::Ranked& top = *tops[i];
-            if (top.size() < query::kTopListSize)
-                continue;  // the whole set came back
-            const std::uint64_t tenth = top.back().second;
-            std::erase_if(top, [tenth](const auto& entry) { return entry.second == tenth; });
-            const std::string score = std::to_string(tenth);
-            fills.push_back({"ZRANGEBYSCORE", days[0].*lists[i], score, score, "LIMIT", "0",
-                             std::to_string(query::kTopListSize - top.size())});
-            filled.push_back(&top);
-        }
-        if (!fills.empty()) {
-            const std::vector<Reply> fill_replies = round_trip(context, fills);
-            for (std::size_t i = 0; i < fills.size(); ++i) {
-                const std::uint64_t score = score_of(fills[i][2]);
-                const redisReply* members = array_of(fill_replies[i].get());
-                for (std::size_t m = 0; m < members->elements; ++m)
-                    filled[i]->emplace_back(std::string(text_of(members->element[m])), score);
-            }
-        }
-    }
+    DashboardRead dashboard(job.site, range, instances, options_.union_chunk);
+    // 1. Everything but the ties, in one transaction.
+    const Reply exec = transaction(context_.get(), dashboard.first_commands());
+    dashboard.take_first(exec->element);
+    // 2. One day: the members tied at the 10th place.
+    dashboard.fill_ties(context_.get());
     // 2'. Several days: the rest of the threshold algorithm.
-    finish(context, unions);
-    for (std::size_t i = 0; i < unions.size(); ++i)
-        *tops[i] = unions[i].top();
-    for (query::Ranked* top : tops)
-        keep_top(*top);
-    return d;
+    return dashboard.finish(context_.get());
 }
 
 const std::vector<std::string>& FleetReader::instance_keys(const std::string& site) {

@@ -44,6 +44,7 @@
 #include "tally/mirror/day_image.hpp"
 #include "tally/redis/address.hpp"
 #include "tally/redis/link.hpp"
+#include "tally/redis/pipeline.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::mirror {
@@ -109,6 +110,28 @@ class Mirror {
     /// One site's transaction (or, without a connection, its pending count). Adds the
     /// fields still pending to `pending`. Returns false when the connection was lost.
     bool flush_site(const std::string& site, SiteMirror& mirror, std::uint64_t& pending);
+
+    // The steps of flush_site(), in order, each filling in the SiteFlush.
+    struct SiteFlush;
+    /// The store versions of each of `site`'s days, summed over shards.
+    std::map<std::int64_t, std::uint64_t> versions_of(const std::string& site) const;
+    /// Without a connection: the fields pending, a day re-read only when it changed.
+    std::uint64_t count_pending(SiteFlush& flush, SiteMirror& mirror) const;
+    /// The days to ship and whether the real-time users are due; false when neither.
+    bool plan(SiteFlush& flush, SiteMirror& mirror) const;
+    /// Reads the checkpoints of the days to ship not read since connecting. False when
+    /// the connection was lost.
+    bool load_checkpoints(const SiteFlush& flush, SiteMirror& mirror);
+    /// The days to ship as the store holds them now, and what Redis lacks of them.
+    void diff_days(SiteFlush& flush, SiteMirror& mirror) const;
+    /// Queues the site's transaction: MULTI, then every day's commands and the site's own.
+    void queue_transaction(redis::Pipeline& pipeline, const SiteFlush& flush,
+                           const SiteMirror& mirror) const;
+    /// Sends the transaction and reads what became of it; when it ran, records the days as
+    /// shipped. False when the connection was lost.
+    bool take_replies(redis::Pipeline& pipeline, const SiteFlush& flush, SiteMirror& mirror,
+                      std::uint64_t& pending);
+
     /// The days `days` of `site` as the store holds them now.
     std::map<std::int64_t, DayImage> images_of(const std::string& site,
                                                const std::vector<std::int64_t>& days) const;
