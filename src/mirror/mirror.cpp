@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 #include "tally/base/time.hpp"
@@ -192,17 +193,22 @@ Mirror::~Mirror() {
 }
 
 void Mirror::start() {
-    thread_ = std::thread([this] { run(); });
+    started_ = true;
+    loop_.start(
+        options_.flush_interval, [this] { step(); }, /*first_step_after_interval=*/true);
 }
 
 void Mirror::stop() {
-    {
-        std::lock_guard lock(wake_mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable())
-        thread_.join();
+    if (!std::exchange(started_, false))
+        return;
+    loop_.stop();
+    // The last flush of a clean stop, on the caller's thread now that the loop's is gone:
+    // ship what the store holds now (one connection attempt if Redis is away; the
+    // checkpoint makes the next start ship the rest).
+    if (!context_)
+        connect();
+    if (context_ && guarded_flush())
+        spdlog::info("redis mirror: final flush done");
 }
 
 MirrorStatus Mirror::status() const {
@@ -212,23 +218,10 @@ MirrorStatus Mirror::status() const {
     return status;
 }
 
-void Mirror::run() {
-    for (;;) {
-        {
-            std::unique_lock lock(wake_mutex_);
-            if (wake_.wait_for(lock, options_.flush_interval, [this] { return stopping_; }))
-                break;
-        }
-        if (!context_ && std::chrono::steady_clock::now() >= next_connect_)
-            connect();
-        guarded_flush();
-    }
-    // The last flush of a clean stop: ship what the store holds now (one connection
-    // attempt if Redis is away; the checkpoint makes the next start ship the rest).
-    if (!context_)
+void Mirror::step() {
+    if (!context_ && std::chrono::steady_clock::now() >= next_connect_)
         connect();
-    if (context_ && guarded_flush())
-        spdlog::info("redis mirror: final flush done");
+    guarded_flush();
 }
 
 bool Mirror::guarded_flush() {

@@ -458,7 +458,10 @@ class DashboardRead {
 }  // namespace
 
 FleetReader::FleetReader(FleetReaderOptions options)
-    : options_(std::move(options)), backoff_(options_.min_backoff), thread_([this] { run(); }) {}
+    : options_(std::move(options)), backoff_(options_.min_backoff) {
+    // The first step runs at once: it connects, so up() turns true soon after the start.
+    loop_.start(options_.health_interval, [this] { step(); });
+}
 
 FleetReader::~FleetReader() {
     stop();
@@ -488,7 +491,7 @@ bool FleetReader::enqueue(Job job) {
             return false;
         queue_.push_back(std::move(job));
     }
-    wake_.notify_one();
+    loop_.wake();
     return true;
 }
 
@@ -502,9 +505,7 @@ void FleetReader::stop() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    wake_.notify_one();
-    if (thread_.joinable())
-        thread_.join();
+    loop_.stop();  // a read being answered is finished first
     std::deque<Job> left;
     {
         std::lock_guard lock(mutex_);
@@ -518,25 +519,24 @@ void FleetReader::stop() {
     }
 }
 
-void FleetReader::run() {
-    connect();  // at once, so that up() turns true soon after start
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        if (queue_.empty()) {
-            if (!wake_.wait_for(lock, options_.health_interval,
-                                [this] { return stopping_ || !queue_.empty(); })) {
-                lock.unlock();
-                check_health();
-                lock.lock();
-            }
-            continue;
-        }
-        Job job = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        serve(job);
-        lock.lock();
+void FleetReader::step() {
+    bool served = false;
+    while (std::optional<Job> job = next_job()) {
+        serve(*job);
+        served = true;
     }
+    // Idle: the PING (or the reconnection) that keeps up() true to Redis without reads.
+    if (!served && Clock::now() - last_served_ >= options_.health_interval)
+        check_health();
+}
+
+std::optional<FleetReader::Job> FleetReader::next_job() {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.empty())
+        return std::nullopt;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    return job;
 }
 
 void FleetReader::serve(Job& job) {
@@ -562,6 +562,7 @@ void FleetReader::serve(Job& job) {
     } else {
         error = problem();
     }
+    last_served_ = Clock::now();
     reads_.fetch_add(1, std::memory_order_relaxed);
     if (!dashboard && !points)
         errors_.fetch_add(1, std::memory_order_relaxed);

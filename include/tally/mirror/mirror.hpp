@@ -29,18 +29,14 @@
 // only slows this thread: commands time out after redis_command_timeout and count as a lost
 // connection.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <thread>
+#include <vector>
 
+#include "tally/base/background_loop.hpp"
 #include "tally/mirror/day_image.hpp"
 #include "tally/redis/address.hpp"
 #include "tally/redis/link.hpp"
@@ -79,9 +75,11 @@ class Mirror {
     Mirror(const Mirror&) = delete;
     Mirror& operator=(const Mirror&) = delete;
 
-    /// Starts the flushing thread.
+    /// Starts the flushing thread: a flush every flush_interval, the first one interval
+    /// after the start.
     void start();
-    /// A last flush (one connection attempt if down), then the thread ends. Idempotent.
+    /// The thread ends, then a last flush (one connection attempt if down). Idempotent; a
+    /// mirror never started does nothing.
     void stop();
 
     MirrorStatus status() const;
@@ -102,7 +100,8 @@ class Mirror {
         std::uint64_t active_sent = 0;  // real-time users last written
         std::int64_t active_sent_at_ms = 0;
     };
-    void run();
+    /// One turn of the thread: connect when the back-off allows, then flush.
+    void step();
     /// flush_all(), with an exception (memory running out) counted as a lost connection.
     bool guarded_flush();
     /// One pass over every site. Returns false when the connection was lost.
@@ -147,11 +146,9 @@ class Mirror {
     mutable std::mutex status_mutex_;  // guards what follows: status() reads it
     MirrorStatus status_;
     std::int64_t caught_up_ms_ = 0;  // when a flush last left nothing pending
+    bool started_ = false;           // start() ran, stop() not yet
 
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    BackgroundLoop loop_;  // last: its thread stops before the members above go
 };
 
 }  // namespace tally::mirror

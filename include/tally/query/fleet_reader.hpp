@@ -13,11 +13,12 @@
 // page-view series (read_pageview_series) likewise gathers the minute counters and hands
 // them to query::timeseries, the local series' own aggregation.
 //
-// Threads. One background thread owns one blocking hiredis connection and serves a
-// bounded queue of reads in order. An HTTP I/O thread only queues (read_dashboard never
-// waits on Redis: ingest shares those threads); the answer comes back through `done`, on
-// the reader's thread. A full queue is refused at once (the caller answers 503), so a slow
-// or absent Redis costs the daemon at most `queue_capacity` waiting requests.
+// Threads. One background thread (a BackgroundLoop) owns one blocking hiredis connection
+// and serves a bounded queue of reads in order. An HTTP I/O thread only queues
+// (read_dashboard never waits on Redis: ingest shares those threads); the answer comes back
+// through `done`, on the reader's thread. A full queue is refused at once (the caller
+// answers 503), so a slow or absent Redis costs the daemon at most `queue_capacity` waiting
+// requests.
 //
 // Connection. Connect and command timeouts are `timeout` (1 s), so one read is bounded
 // by a few timeouts. A broken connection is dropped and reopened by the next read; when
@@ -50,7 +51,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -59,10 +59,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "tally/base/background_loop.hpp"
 #include "tally/query/query.hpp"
 #include "tally/redis/address.hpp"
 #include "tally/redis/link.hpp"
@@ -133,7 +133,11 @@ class FleetReader {
     };
     using Clock = std::chrono::steady_clock;
 
-    void run();
+    /// One turn of the thread: answers the queued reads; idle for `health_interval`, checks
+    /// the connection instead.
+    void step();
+    /// The next queued read; nullopt when there is none or the reader is stopping.
+    std::optional<Job> next_job();
     void serve(Job& job);
     void check_health();
     /// Opens the connection if there is none and the back-off allows; false with
@@ -157,18 +161,18 @@ class FleetReader {
         Clock::time_point found;
     };
     std::unordered_map<std::string, InstanceKeys> instance_keys_;  // by site
+    Clock::time_point last_served_{};  // when the last read was answered
 
     std::atomic<bool> up_{false};
     std::atomic<std::uint64_t> reads_{0};
     std::atomic<std::uint64_t> errors_{0};
 
     mutable std::mutex mutex_;  // guards what follows
-    std::condition_variable wake_;
     std::deque<Job> queue_;
     std::string problem_ = "not connected yet";
-    bool stopping_ = false;
+    bool stopping_ = false;  // reads are refused; the loop takes no more of the queue
 
-    std::thread thread_;  // last: started once everything above exists
+    BackgroundLoop loop_;  // last: started once everything above exists, stopped first
 };
 
 }  // namespace tally::query
