@@ -131,38 +131,10 @@ void App::build_routes() {
     metrics_->add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
                            [this] { return static_cast<double>(store_->rollup_count()); });
 
-    if (mirror_) {
-        auto status = [this] { return mirror_->status(); };
-        metrics_->add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
-                               [status] { return status().up ? 1.0 : 0.0; });
-        metrics_->add_callback(
-            "tally_redis_pending_keys",
-            "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
-            "gauge", [status] { return static_cast<double>(status().pending_fields); });
-        metrics_->add_callback("tally_redis_lag_seconds",
-                               "Time since the mirror last had nothing pending.", "gauge",
-                               [status] { return status().lag_seconds; });
-        metrics_->add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
-                               "counter",
-                               [status] { return static_cast<double>(status().flushes); });
-        metrics_->add_callback("tally_redis_failures_total",
-                               "Mirror flushes lost to Redis errors or disconnections.", "counter",
-                               [status] { return static_cast<double>(status().failures); });
-        metrics_->add_callback("tally_redis_commands_total",
-                               "Commands sent to Redis by the mirror.", "counter",
-                               [status] { return static_cast<double>(status().commands); });
-    }
-    if (redis_reader_) {
-        query::FleetReader* reader = redis_reader_.get();
-        metrics_->add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
-                               [reader] { return static_cast<double>(reader->reads()); });
-        metrics_->add_callback("tally_redis_read_errors_total",
-                               "Dashboard reads from Redis that failed (answered 503).", "counter",
-                               [reader] { return static_cast<double>(reader->errors()); });
-        metrics_->add_callback("tally_redis_reader_up",
-                               "1 while the dashboard reader's Redis connection works.", "gauge",
-                               [reader] { return reader->up() ? 1.0 : 0.0; });
-    }
+    if (mirror_)
+        mirror_->register_metrics(*metrics_);
+    if (redis_reader_)
+        redis_reader_->register_metrics(*metrics_);
 
     track_ = std::make_unique<TrackApi>(config_, *hasher_, *store_, *log_, *rejects_, *metrics_,
                                         workers_);

@@ -11,6 +11,7 @@
 #include "tally/base/time.hpp"
 #include "tally/redis/keys.hpp"
 #include "tally/redis/pipeline.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 namespace tally::mirror {
 
@@ -216,6 +217,26 @@ MirrorStatus Mirror::status() const {
     MirrorStatus status = status_;
     status.lag_seconds = static_cast<double>(now_ms() - caught_up_ms_) / 1000.0;
     return status;
+}
+
+void Mirror::register_metrics(telemetry::Metrics& metrics) const {
+    auto status = [this] { return this->status(); };
+    metrics.add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
+                         [status] { return status().up ? 1.0 : 0.0; });
+    metrics.add_callback(
+        "tally_redis_pending_keys",
+        "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
+        "gauge", [status] { return static_cast<double>(status().pending_fields); });
+    metrics.add_callback("tally_redis_lag_seconds",
+                         "Time since the mirror last had nothing pending.", "gauge",
+                         [status] { return status().lag_seconds; });
+    metrics.add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
+                         "counter", [status] { return static_cast<double>(status().flushes); });
+    metrics.add_callback("tally_redis_failures_total",
+                         "Mirror flushes lost to Redis errors or disconnections.", "counter",
+                         [status] { return static_cast<double>(status().failures); });
+    metrics.add_callback("tally_redis_commands_total", "Commands sent to Redis by the mirror.",
+                         "counter", [status] { return static_cast<double>(status().commands); });
 }
 
 void Mirror::step() {

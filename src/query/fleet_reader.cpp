@@ -16,6 +16,7 @@
 #include "tally/base/time.hpp"
 #include "tally/redis/keys.hpp"
 #include "tally/redis/pipeline.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 namespace tally::query {
 
@@ -493,6 +494,17 @@ bool FleetReader::enqueue(Job job) {
     }
     loop_.wake();
     return true;
+}
+
+void FleetReader::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
+                         [this] { return static_cast<double>(reads()); });
+    metrics.add_callback("tally_redis_read_errors_total",
+                         "Dashboard reads from Redis that failed (answered 503).", "counter",
+                         [this] { return static_cast<double>(errors()); });
+    metrics.add_callback("tally_redis_reader_up",
+                         "1 while the dashboard reader's Redis connection works.", "gauge",
+                         [this] { return up() ? 1.0 : 0.0; });
 }
 
 std::string FleetReader::problem() const {

@@ -43,6 +43,10 @@
 #include "tally/redis/pipeline.hpp"
 #include "tally/store/store.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::mirror {
 
 struct MirrorOptions {
@@ -83,6 +87,8 @@ class Mirror {
     void stop();
 
     MirrorStatus status() const;
+    /// Adds the mirror's figures to /metrics (tally_redis_*), read from status().
+    void register_metrics(telemetry::Metrics& metrics) const;
 
   private:
     static constexpr std::uint64_t kNotCounted = ~std::uint64_t{0};

@@ -67,6 +67,10 @@
 #include "tally/redis/address.hpp"
 #include "tally/redis/link.hpp"
 
+namespace tally::telemetry {
+class Metrics;
+}
+
 namespace tally::query {
 
 struct FleetReaderOptions {
@@ -114,6 +118,8 @@ class FleetReader {
     std::string problem() const;
     std::uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+    /// Adds the reader's figures to /metrics: reads(), errors() and up().
+    void register_metrics(telemetry::Metrics& metrics) const;
 
     /// Answers every queued read with an error, and joins the thread. Idempotent.
     void stop();
