@@ -1,11 +1,12 @@
 #pragma once
-// Mirror: ships the store's figures to Redis (SPEC §6), off the ingest path.
+// Mirror: ships the store's figures to Redis as increments and merges, off the ingest path, so
+// that several tallyds can share one Redis (the key layout: redis/keys.hpp).
 //
-// One thread, one blocking hiredis connection. Every flush interval (redis.flush_ms, 250 ms)
-// it walks the sites, finds the days that changed since it last shipped them (the sum over
-// shards of DayState::version), reads those days from the store under each shard's lock in
-// turn - the same short reads a dashboard makes, so ingest never waits on Redis - and sends,
-// per site, one pipelined transaction:
+// One thread (a BackgroundLoop), one blocking hiredis connection. Every flush interval
+// (redis.flush_ms, 250 ms) it walks the sites, finds the days that changed since it last
+// shipped them (the sum over shards of DayState::version), reads those days from the store
+// under each shard's lock in turn - the same short reads a dashboard makes, so ingest never
+// waits on Redis - and sends, per site, one pipelined transaction:
 //
 //   MULTI
 //     INCRBY   count:pageviews:D, :D:HH, :D:HH:MM      the changes of the counters
