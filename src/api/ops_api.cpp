@@ -8,7 +8,7 @@ namespace tally::api {
 
 OpsApi::OpsApi(const Authorization& authorization, const std::atomic<bool>& ready,
                const durability::EventLog& log, const telemetry::Metrics& metrics,
-               const mirror::Mirror* mirror, const mirror::RedisReader* fleet)
+               const mirror::Mirror* mirror, const query::FleetReader* fleet)
     : authorization_(authorization),
       ready_(ready),
       log_(log),

@@ -34,7 +34,7 @@ auto fleet_answer(http::Responder respond, Make make) {
 }  // namespace
 
 ReadApi::ReadApi(const Authorization& authorization, const store::Store& store,
-                 mirror::RedisReader* fleet)
+                 query::FleetReader* fleet)
     : authorization_(authorization), store_(store), fleet_(fleet) {}
 
 void ReadApi::add_routes(http::Router& router) {

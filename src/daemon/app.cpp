@@ -62,7 +62,7 @@ void App::build_state() {
 void App::build_redis() {
     if (config_.redis_url.empty())
         return;
-    const mirror::RedisAddress address = *mirror::parse_redis_url(config_.redis_url);  // checked
+    const redis::RedisAddress address = *redis::parse_redis_url(config_.redis_url);  // checked
     mirror::MirrorOptions options;
     options.address = address;
     options.instance_id = config_.instance_id;
@@ -71,10 +71,10 @@ void App::build_redis() {
     mirror_ = std::make_unique<mirror::Mirror>(std::move(options), *store_);
     if (config_.query_source == QuerySource::redis) {
         // The fleet's dashboard, from Redis (docker/README.md: "Reading the fleet from Redis").
-        mirror::RedisReaderOptions reader_options;
+        query::FleetReaderOptions reader_options;
         reader_options.address = address;
         reader_options.retention_days = config_.retention_days;
-        fleet_reader_ = std::make_unique<mirror::RedisReader>(reader_options);
+        fleet_reader_ = std::make_unique<query::FleetReader>(reader_options);
     }
 }
 

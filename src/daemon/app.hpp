@@ -31,7 +31,7 @@
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/mirror/mirror.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/store/store.hpp"
 #include "tally/telemetry/metrics.hpp"
 #include "tally/write/write_path.hpp"
@@ -89,7 +89,7 @@ class App {
     BackgroundLoop housekeeping_;
     // With query_source redis. Last, so destroyed first: stopping it answers the reads
     // still queued, through the router and metrics above.
-    std::unique_ptr<mirror::RedisReader> fleet_reader_;
+    std::unique_ptr<query::FleetReader> fleet_reader_;
 };
 
 }  // namespace tally::daemon

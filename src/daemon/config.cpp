@@ -1,5 +1,5 @@
 #include "tally/daemon/config.hpp"
-#include "tally/mirror/mirror.hpp"
+#include "tally/redis/address.hpp"
 
 #include <unistd.h>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tally/mirror/keys.hpp"
+#include "tally/redis/keys.hpp"
 
 namespace tally::daemon {
 
@@ -108,7 +108,7 @@ const std::map<std::string, Setter>& setters() {
          [](Config& c, const json& v, const std::string& k) {
              // It names the instance inside Redis keys (keys.hpp): "" = the host name.
              std::string id = as_string(v, k);
-             if (!id.empty() && !mirror::valid_instance_id(id))
+             if (!id.empty() && !redis::valid_instance_id(id))
                  bad(k, "must be 1 to 64 of [A-Za-z0-9._-], got '" + id + "'");
              c.instance_id = std::move(id);
          }},
@@ -200,7 +200,7 @@ const std::map<std::string, Setter>& setters() {
                  return;
              }
              const std::string url = as_string(v, k);
-             if (!url.empty() && !mirror::parse_redis_url(url))
+             if (!url.empty() && !redis::parse_redis_url(url))
                  bad(k, "expected redis://HOST:PORT[/DB]");
              c.redis_url = url;
          }},

@@ -1,111 +1,184 @@
 #include "tally/mirror/mirror.hpp"
-#include "tally/telemetry/metrics.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 #include "tally/base/time.hpp"
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_link.hpp"
+#include "tally/redis/keys.hpp"
+#include "tally/redis/pipeline.hpp"
+#include "tally/telemetry/metrics.hpp"
 
 namespace tally::mirror {
 
 using json = nlohmann::json;
 
-std::optional<RedisAddress> parse_redis_url(std::string_view url) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme)
-        return std::nullopt;
-    url.remove_prefix(scheme.size());
-    RedisAddress address;
-    std::string_view db;
-    if (auto slash = url.find('/'); slash != std::string_view::npos) {
-        db = url.substr(slash + 1);
-        url = url.substr(0, slash);
-    }
-    std::string_view port;
-    if (auto colon = url.rfind(':'); colon != std::string_view::npos) {
-        port = url.substr(colon + 1);
-        url = url.substr(0, colon);
-    }
-    if (url.empty())
-        return std::nullopt;
-    address.host = std::string(url);
-    auto number = [](std::string_view text, int& out, int max) {
-        const char* end = text.data() + text.size();
-        auto [ptr, ec] = std::from_chars(text.data(), end, out);
-        return ec == std::errc() && ptr == end && out >= 0 && out <= max;
-    };
-    if (!port.empty() && (!number(port, address.port, 65535) || address.port == 0))
-        return std::nullopt;
-    if (!db.empty() && !number(db, address.db, 1'000'000))
-        return std::nullopt;
-    return address;
-}
-
 namespace {
 
+using redis::active_key;
+using redis::checkpoint_key;
+using redis::DayKeys;
+using redis::instances_key;
+using redis::realtime_channel;
 using redis::Reply;
+using redis::scratch_key;
 
 /// The time a day's keys expire: the end of the day plus the retention, in Unix seconds.
 std::int64_t expire_at(std::int64_t day, int retention_days) {
     return (day + 1 + retention_days) * 86'400;
 }
 
-}  // namespace
+/// A checkpoint hash as HGETALL returns it. Fields it cannot read are logged, and so
+/// shipped again.
+Shipped checkpoint_of(const redisReply& reply, const std::string& site, std::int64_t day) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (std::size_t i = 0; i + 1 < reply.elements; i += 2) {
+        const redisReply* f = reply.element[i];
+        const redisReply* v = reply.element[i + 1];
+        fields.emplace_back(std::string(f->str, f->len), std::string(v->str, v->len));
+    }
+    std::size_t bad = 0;
+    Shipped shipped = parse_checkpoint(fields, &bad);
+    if (bad > 0)
+        spdlog::warn(
+            "redis mirror: {} unreadable field(s) in {}'s checkpoint of {}; "
+            "they are shipped again",
+            bad, site, format_day(day));
+    return shipped;
+}
 
-/// A blocking hiredis connection that pipelines: append() queues a command, read() takes
-/// the replies in order (the first read sends the whole queue).
-class Mirror::Connection {
+/// Queues one day's part of a site's transaction and notes it in the day's part of the
+/// PUBLISH message. Every key written gets its EXPIREAT at the end (expire()).
+class DayCommands {
   public:
-    static std::unique_ptr<Connection> open(const MirrorOptions& options, std::string& error) {
-        redis::Context context =
-            redis::open(options.address, options.connect_timeout, options.command_timeout, error);
-        if (!context)
-            return nullptr;
-        return std::unique_ptr<Connection>(new Connection(std::move(context)));
+    DayCommands(redis::Pipeline& pipeline, const std::string& site, const std::string& date,
+                json& message)
+        : pipeline_(pipeline), keys_(site, date), message_(message) {}
+
+    /// The day's page views, its hours' and its minutes'.
+    void page_views(const DayDelta& delta) {
+        const std::int64_t views = delta.page_views();
+        if (views == 0 && delta.minutes.empty())
+            return;
+        pipeline_.append({"INCRBY", keys_.pageviews, std::to_string(views)});
+        written_.push_back(keys_.pageviews);
+        for (const auto& [hour, change] : delta.hours()) {
+            std::string key = keys_.hour(hour);
+            pipeline_.append({"INCRBY", key, std::to_string(change)});
+            written_.push_back(std::move(key));
+        }
+        json& minutes_message = message_["minutes"];
+        for (const auto& [minute, change] : delta.minutes) {
+            std::string key = keys_.minute(minute);
+            pipeline_.append({"INCRBY", key, std::to_string(change)});
+            minutes_message[key.substr(keys_.pageviews.size() + 1)] = change;
+            written_.push_back(std::move(key));
+        }
+        message_["page_views"] = views;
     }
 
-    void append(std::initializer_list<std::string_view> args) {
-        append(std::vector<std::string_view>(args));
-    }
-    void append(const std::vector<std::string_view>& args) {
-        argv_.clear();
-        lengths_.clear();
-        for (std::string_view arg : args) {
-            argv_.push_back(arg.data());
-            lengths_.push_back(arg.size());
+    /// Views per device and custom events per name.
+    void hashes(const DayDelta& delta) {
+        bool devices_changed = false;
+        for (std::size_t d = 0; d < delta.devices.size(); ++d) {
+            if (delta.devices[d] == 0)
+                continue;
+            const char* name = device_name(static_cast<Device>(d));
+            pipeline_.append({"HINCRBY", keys_.devices, name, std::to_string(delta.devices[d])});
+            message_["devices"][name] = delta.devices[d];
+            devices_changed = true;
         }
-        // hiredis copies the arguments into its output buffer here: they may go after.
-        redisAppendCommandArgv(context_.get(), static_cast<int>(argv_.size()), argv_.data(),
-                               lengths_.data());
-        ++sent_;
+        if (devices_changed)
+            written_.push_back(keys_.devices);
+        for (const auto& [name, change] : delta.events) {
+            pipeline_.append({"HINCRBY", keys_.events, name, std::to_string(change)});
+            message_["events"][std::string(name)] = change;
+        }
+        if (!delta.events.empty())
+            written_.push_back(keys_.events);
     }
-    /// The next reply; null when the connection failed (error() says why).
-    Reply read() {
-        void* reply = nullptr;
-        if (redisGetReply(context_.get(), &reply) != REDIS_OK)
-            return nullptr;
-        return Reply(static_cast<redisReply*>(reply));
+
+    /// The three top lists.
+    void top_lists(const DayDelta& delta) {
+        members(keys_.pages, "pages", delta.pages);
+        members(keys_.referrers, "referrers", delta.referrers);
+        members(keys_.countries, "countries", delta.countries);
     }
-    std::string error() const {
-        return context_->err != 0 ? std::string(context_->errstr) : "connection lost";
+
+    /// The HyperLogLogs whose registers changed, through `scratch`: SET then PFMERGE rather
+    /// than SET on the key itself, since other instances' registers are in it. True when
+    /// `scratch` was written.
+    bool uniques(const DayDelta& delta, const DayImage& image, const std::string& scratch) {
+        if (delta.visitors)
+            merge(keys_.visitors, image.visitors, scratch);
+        if (delta.sessions)
+            merge(keys_.sessions, image.sessions, scratch);
+        if (delta.visitors || delta.sessions)
+            message_["uniques_merged"] = true;
+        return delta.visitors || delta.sessions;
     }
-    /// Commands appended since the last call.
-    std::uint64_t take_sent() { return std::exchange(sent_, 0); }
+
+    /// The checkpoint `key`: the shipped totals of every field this transaction changes.
+    void checkpoint(const std::string& key, const Shipped& shipped, const DayDelta& delta) {
+        std::vector<std::string> args{"HSET", key};
+        for_each_checkpoint_field(shipped, delta,
+                                  [&](const std::string& field, std::uint64_t value) {
+                                      args.push_back(field);
+                                      args.push_back(std::to_string(value));
+                                  });
+        if (args.size() > 2) {
+            pipeline_.append(args);
+            written_.push_back(key);
+        }
+    }
+
+    /// EXPIREAT `expires` (Unix seconds) on every key written.
+    void expire(const std::string& expires) {
+        for (const std::string& key : written_)
+            pipeline_.append({"EXPIREAT", key, expires});
+    }
 
   private:
-    explicit Connection(redis::Context context) : context_(std::move(context)) {}
-    redis::Context context_;
-    std::vector<const char*> argv_;
-    std::vector<std::size_t> lengths_;
-    std::uint64_t sent_ = 0;
+    using Changes = std::vector<std::pair<std::string_view, std::uint64_t>>;
+
+    void members(const std::string& key, const char* label, const Changes& changes) {
+        if (changes.empty())
+            return;
+        for (const auto& [member, change] : changes)
+            pipeline_.append({"ZINCRBY", key, std::to_string(change), member});
+        // The message names the largest changes only: a reconnection can ship thousands of
+        // members at once, and subscribers want the gist.
+        constexpr std::size_t kMaxMembersInMessage = 20;
+        Changes sorted = changes;
+        std::sort(sorted.begin(), sorted.end(),
+                  [](const auto& a, const auto& b) { return a.second > b.second; });
+        json& list = message_[label];
+        for (std::size_t i = 0; i < sorted.size() && i < kMaxMembersInMessage; ++i)
+            list[std::string(sorted[i].first)] = sorted[i].second;
+        written_.push_back(key);
+    }
+
+    void merge(const std::string& key, const sketch::HyperLogLog& registers,
+               const std::string& scratch) {
+        // dense_bytes() writes a valid cached count, which PFMERGE ignores for its sources
+        // and invalidates on its destination.
+        const std::string bytes = registers.dense_bytes();
+        pipeline_.append({"SET", scratch, bytes});
+        pipeline_.append({"PFMERGE", key, scratch});
+        written_.push_back(key);
+    }
+
+    redis::Pipeline& pipeline_;
+    const DayKeys keys_;
+    json& message_;
+    std::vector<std::string> written_;  // the keys that get an EXPIREAT
 };
+
+}  // namespace
 
 Mirror::Mirror(MirrorOptions options, const store::Store& store)
     : options_(std::move(options)),
@@ -121,17 +194,22 @@ Mirror::~Mirror() {
 }
 
 void Mirror::start() {
-    thread_ = std::thread([this] { run(); });
+    started_ = true;
+    loop_.start(
+        options_.flush_interval, [this] { step(); }, /*first_step_after_interval=*/true);
 }
 
 void Mirror::stop() {
-    {
-        std::lock_guard lock(wake_mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable())
-        thread_.join();
+    if (!std::exchange(started_, false))
+        return;
+    loop_.stop();
+    // The last flush of a clean stop, on the caller's thread now that the loop's is gone:
+    // ship what the store holds now (one connection attempt if Redis is away; the
+    // checkpoint makes the next start ship the rest).
+    if (!context_)
+        connect();
+    if (context_ && guarded_flush())
+        spdlog::info("redis mirror: final flush done");
 }
 
 MirrorStatus Mirror::status() const {
@@ -141,23 +219,30 @@ MirrorStatus Mirror::status() const {
     return status;
 }
 
-void Mirror::run() {
-    for (;;) {
-        {
-            std::unique_lock lock(wake_mutex_);
-            if (wake_.wait_for(lock, options_.flush_interval, [this] { return stopping_; }))
-                break;
-        }
-        if (!connection_ && std::chrono::steady_clock::now() >= next_connect_)
-            connect();
-        guarded_flush();
-    }
-    // The last flush of a clean stop: ship what the store holds now (one connection
-    // attempt if Redis is away; the checkpoint makes the next start ship the rest).
-    if (!connection_)
+void Mirror::register_metrics(telemetry::Metrics& metrics) const {
+    auto status = [this] { return this->status(); };
+    metrics.add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
+                         [status] { return status().up ? 1.0 : 0.0; });
+    metrics.add_callback(
+        "tally_redis_pending_keys",
+        "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
+        "gauge", [status] { return static_cast<double>(status().pending_fields); });
+    metrics.add_callback("tally_redis_lag_seconds",
+                         "Time since the mirror last had nothing pending.", "gauge",
+                         [status] { return status().lag_seconds; });
+    metrics.add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
+                         "counter", [status] { return static_cast<double>(status().flushes); });
+    metrics.add_callback("tally_redis_failures_total",
+                         "Mirror flushes lost to Redis errors or disconnections.", "counter",
+                         [status] { return static_cast<double>(status().failures); });
+    metrics.add_callback("tally_redis_commands_total", "Commands sent to Redis by the mirror.",
+                         "counter", [status] { return static_cast<double>(status().commands); });
+}
+
+void Mirror::step() {
+    if (!context_ && std::chrono::steady_clock::now() >= next_connect_)
         connect();
-    if (connection_ && guarded_flush())
-        spdlog::info("redis mirror: final flush done");
+    guarded_flush();
 }
 
 bool Mirror::guarded_flush() {
@@ -188,8 +273,9 @@ std::map<std::int64_t, DayImage> Mirror::images_of(const std::string& site,
 
 bool Mirror::connect() {
     std::string error;
-    connection_ = Connection::open(options_, error);
-    if (!connection_) {
+    context_ =
+        redis::open(options_.address, options_.connect_timeout, options_.command_timeout, error);
+    if (!context_) {
         const auto now = std::chrono::steady_clock::now();
         next_connect_ = now + backoff_;
         bool first_failure = false;
@@ -229,7 +315,7 @@ bool Mirror::connect() {
 }
 
 void Mirror::disconnect(std::string problem) {
-    connection_.reset();
+    context_.reset();
     for (auto& [site, mirror] : sites_) {
         for (auto& [day, day_mirror] : mirror.days)
             day_mirror.counted_version = kNotCounted;
@@ -247,7 +333,7 @@ void Mirror::disconnect(std::string problem) {
 bool Mirror::flush_all() {
     const std::int64_t started = now_ms();
     std::uint64_t pending = 0;
-    bool connected = connection_ != nullptr;
+    bool connected = context_ != nullptr;
     const std::vector<std::string> sites = store_.sites();
     for (const std::string& site : sites) {
         auto it = sites_.find(site);
@@ -263,252 +349,201 @@ bool Mirror::flush_all() {
     return connected;
 }
 
+/// One site's flush as flush_site() assembles it, step by step.
+struct Mirror::SiteFlush {
+    SiteFlush(const std::string& flushed_site, std::int64_t at) : site(flushed_site), now(at) {}
+
+    const std::string& site;
+    const std::int64_t now;
+    std::map<std::int64_t, std::uint64_t> versions;  // each day's, summed over shards
+    std::vector<std::int64_t> dirty;  // the days to ship: changed, or checkpoint not read
+    std::uint64_t active = 0;         // real-time users now
+    std::int64_t active_ttl_ms = 0;
+    bool active_due = false;                  // active is to be written
+    std::map<std::int64_t, DayImage> images;  // the dirty days as the store holds them
+    std::map<std::int64_t, DayDelta> deltas;  // what Redis lacks of them (views into images)
+    std::uint64_t fields = 0;                 // Redis fields the deltas change
+};
+
 bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64_t& pending) {
-    const std::int64_t now = now_ms();
+    SiteFlush flush(site, now_ms());
 
     // 1. Which days changed: the versions, summed over shards (a short walk per shard).
-    std::map<std::int64_t, std::uint64_t> versions;
-    store_.visit_site(site, [&](const store::SiteShard& part) {
-        for (const auto& [day, state] : part.days)
-            versions[day] += state.version;
-    });
-    std::erase_if(mirror.days, [&](const auto& entry) { return !versions.contains(entry.first); });
-    if (!connection_) {
+    flush.versions = versions_of(site);
+    std::erase_if(mirror.days,
+                  [&](const auto& entry) { return !flush.versions.contains(entry.first); });
+    if (!context_) {
         // Redis is away: only count what is pending, re-reading a day only when it changed.
-        std::vector<std::int64_t> changed;
-        for (const auto& [day, version] : versions) {
-            const DayMirror& day_mirror = mirror.days[day];
-            if (day_mirror.counted_version != version)
-                changed.push_back(day);
-        }
-        for (const auto& [day, image] : images_of(site, changed)) {
-            DayMirror& day_mirror = mirror.days[day];
-            day_mirror.pending_fields = diff(image, day_mirror.shipped).fields();
-            day_mirror.counted_version = versions[day];
-        }
-        for (const auto& [day, day_mirror] : mirror.days)
-            pending += day_mirror.pending_fields;
+        pending += count_pending(flush, mirror);
         return true;
     }
-    std::vector<std::int64_t> dirty;
-    for (const auto& [day, version] : versions) {
-        DayMirror& day_mirror = mirror.days[day];
-        if (!day_mirror.loaded || day_mirror.version != version)
-            dirty.push_back(day);
-    }
-    const std::uint64_t active = store_.active_sessions().count(site, now);
-    const std::int64_t active_ttl_ms =
-        std::max<std::int64_t>(5'000, 4 * options_.flush_interval.count());
-    const bool active_due = active != mirror.active_sent ||
-                            (active > 0 && now - mirror.active_sent_at_ms >= active_ttl_ms / 2);
-    if (dirty.empty() && !active_due)
+    if (!plan(flush, mirror))
         return true;
 
     // 2. The checkpoints of days not read since this connection was made.
-    {
-        std::vector<std::int64_t> loading;
-        for (std::int64_t day : dirty) {
-            if (!mirror.days[day].loaded) {
-                loading.push_back(day);
-                connection_->append(
-                    {"HGETALL", checkpoint_key(site, options_.instance_id, format_day(day))});
-            }
-        }
-        for (std::int64_t day : loading) {
-            Reply reply = connection_->read();
-            if (!reply) {
-                disconnect("reading checkpoints: " + connection_->error());
-                return false;
-            }
-            if (reply->type != REDIS_REPLY_ARRAY) {
-                disconnect("reading checkpoints: unexpected reply");
-                return false;
-            }
-            std::vector<std::pair<std::string, std::string>> fields;
-            for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
-                const redisReply* f = reply->element[i];
-                const redisReply* v = reply->element[i + 1];
-                fields.emplace_back(std::string(f->str, f->len), std::string(v->str, v->len));
-            }
-            std::size_t bad = 0;
-            DayMirror& day_mirror = mirror.days[day];
-            day_mirror.shipped = parse_checkpoint(fields, &bad);
-            day_mirror.loaded = true;
-            if (bad > 0)
-                spdlog::warn(
-                    "redis mirror: {} unreadable field(s) in {}'s checkpoint of {}; "
-                    "they are shipped again",
-                    bad, site, format_day(day));
-        }
-        connection_->take_sent();
-    }
+    if (!load_checkpoints(flush, mirror))
+        return false;
 
     // 3. The changed days as the store holds them now, and what Redis lacks of them.
-    const std::map<std::int64_t, DayImage> images = images_of(site, dirty);
-    std::map<std::int64_t, DayDelta> deltas;
-    std::uint64_t fields = 0;
-    for (const auto& [day, image] : images) {
-        DayDelta delta = diff(image, mirror.days[day].shipped);
-        fields += delta.fields();
-        deltas.emplace(day, std::move(delta));
-    }
-    if (fields == 0 && !active_due) {
-        for (std::int64_t day : dirty) {
-            mirror.days[day].version = versions[day];
+    diff_days(flush, mirror);
+    if (flush.fields == 0 && !flush.active_due) {
+        for (std::int64_t day : flush.dirty) {
+            mirror.days[day].version = flush.versions[day];
             mirror.days[day].pending_fields = 0;
         }
         return true;
     }
 
     // 4. One transaction: the increments, the merges, the checkpoints, the TTLs.
-    Connection& redis = *connection_;
+    redis::Pipeline pipeline(*context_);
+    queue_transaction(pipeline, flush, mirror);
+
+    // 5. The replies: +OK, +QUEUED..., then EXEC's array.
+    return take_replies(pipeline, flush, mirror, pending);
+}
+
+std::map<std::int64_t, std::uint64_t> Mirror::versions_of(const std::string& site) const {
+    std::map<std::int64_t, std::uint64_t> versions;
+    store_.visit_site(site, [&](const store::SiteShard& part) {
+        for (const auto& [day, state] : part.days)
+            versions[day] += state.version;
+    });
+    return versions;
+}
+
+std::uint64_t Mirror::count_pending(SiteFlush& flush, SiteMirror& mirror) const {
+    std::vector<std::int64_t> changed;
+    for (const auto& [day, version] : flush.versions) {
+        const DayMirror& day_mirror = mirror.days[day];
+        if (day_mirror.counted_version != version)
+            changed.push_back(day);
+    }
+    for (const auto& [day, image] : images_of(flush.site, changed)) {
+        DayMirror& day_mirror = mirror.days[day];
+        day_mirror.pending_fields = diff(image, day_mirror.shipped).fields();
+        day_mirror.counted_version = flush.versions[day];
+    }
+    std::uint64_t pending = 0;
+    for (const auto& [day, day_mirror] : mirror.days)
+        pending += day_mirror.pending_fields;
+    return pending;
+}
+
+bool Mirror::plan(SiteFlush& flush, SiteMirror& mirror) const {
+    for (const auto& [day, version] : flush.versions) {
+        DayMirror& day_mirror = mirror.days[day];
+        if (!day_mirror.loaded || day_mirror.version != version)
+            flush.dirty.push_back(day);
+    }
+    // The real-time users' key expires a few flushes after its last write, so it is written
+    // when the figure changes, and again before it would expire.
+    flush.active = store_.active_sessions().count(flush.site, flush.now);
+    flush.active_ttl_ms = std::max<std::int64_t>(5'000, 4 * options_.flush_interval.count());
+    flush.active_due =
+        flush.active != mirror.active_sent ||
+        (flush.active > 0 && flush.now - mirror.active_sent_at_ms >= flush.active_ttl_ms / 2);
+    return !flush.dirty.empty() || flush.active_due;
+}
+
+bool Mirror::load_checkpoints(const SiteFlush& flush, SiteMirror& mirror) {
+    redis::Pipeline pipeline(*context_);
+    std::vector<std::int64_t> loading;
+    for (std::int64_t day : flush.dirty) {
+        if (!mirror.days[day].loaded) {
+            loading.push_back(day);
+            pipeline.append(
+                {"HGETALL", checkpoint_key(flush.site, options_.instance_id, format_day(day))});
+        }
+    }
+    for (std::int64_t day : loading) {
+        Reply reply = pipeline.read();
+        if (!reply) {
+            disconnect("reading checkpoints: " + pipeline.error());
+            return false;
+        }
+        if (reply->type != REDIS_REPLY_ARRAY) {
+            disconnect("reading checkpoints: unexpected reply");
+            return false;
+        }
+        DayMirror& day_mirror = mirror.days[day];
+        day_mirror.shipped = checkpoint_of(*reply, flush.site, day);
+        day_mirror.loaded = true;
+    }
+    return true;
+}
+
+void Mirror::diff_days(SiteFlush& flush, SiteMirror& mirror) const {
+    flush.images = images_of(flush.site, flush.dirty);
+    for (const auto& [day, image] : flush.images) {
+        DayDelta delta = diff(image, mirror.days[day].shipped);
+        flush.fields += delta.fields();
+        flush.deltas.emplace(day, std::move(delta));
+    }
+}
+
+void Mirror::queue_transaction(redis::Pipeline& pipeline, const SiteFlush& flush,
+                               const SiteMirror& mirror) const {
+    const std::string& site = flush.site;
     const std::string scratch = scratch_key(site, options_.instance_id);
     json message = {{"instance", options_.instance_id},
                     {"site", site},
-                    {"time", now},
-                    {"real_time_users", active}};
+                    {"time", flush.now},
+                    {"real_time_users", flush.active}};
     json& days_message = message["days"] = json::object();
     bool scratch_used = false;
-    redis.append({"MULTI"});
-    for (const auto& [day, delta] : deltas) {
+    pipeline.multi();
+    for (const auto& [day, delta] : flush.deltas) {
         if (delta.empty())
             continue;
         const std::string date = format_day(day);
-        const DayKeys keys(site, date);
-        const DayImage& image = images.at(day);
-        const Shipped& shipped = mirror.days[day].shipped;
-        const std::string expires = std::to_string(expire_at(day, options_.retention_days));
-        std::vector<std::string> written;  // keys that get an EXPIREAT
-        json& day_message = days_message[date];
-
-        if (std::int64_t views = delta.page_views(); views != 0 || !delta.minutes.empty()) {
-            redis.append({"INCRBY", keys.pageviews, std::to_string(views)});
-            written.push_back(keys.pageviews);
-            for (const auto& [hour, change] : delta.hours()) {
-                std::string key = keys.hour(hour);
-                redis.append({"INCRBY", key, std::to_string(change)});
-                written.push_back(std::move(key));
-            }
-            json& minutes_message = day_message["minutes"];
-            for (const auto& [minute, change] : delta.minutes) {
-                std::string key = keys.minute(minute);
-                redis.append({"INCRBY", key, std::to_string(change)});
-                minutes_message[key.substr(keys.pageviews.size() + 1)] = change;
-                written.push_back(std::move(key));
-            }
-            day_message["page_views"] = views;
-        }
-        bool devices_changed = false;
-        for (std::size_t d = 0; d < delta.devices.size(); ++d) {
-            if (delta.devices[d] == 0)
-                continue;
-            const char* name = device_name(static_cast<Device>(d));
-            redis.append({"HINCRBY", keys.devices, name, std::to_string(delta.devices[d])});
-            day_message["devices"][name] = delta.devices[d];
-            devices_changed = true;
-        }
-        if (devices_changed)
-            written.push_back(keys.devices);
-        for (const auto& [name, change] : delta.events) {
-            redis.append({"HINCRBY", keys.events, name, std::to_string(change)});
-            day_message["events"][std::string(name)] = change;
-        }
-        if (!delta.events.empty())
-            written.push_back(keys.events);
-        auto members = [&](const std::string& key, const char* label, const auto& changes) {
-            if (changes.empty())
-                return;
-            for (const auto& [member, change] : changes)
-                redis.append({"ZINCRBY", key, std::to_string(change), member});
-            // The message names the largest changes only: a reconnection can ship
-            // thousands of members at once, and subscribers want the gist.
-            constexpr std::size_t kMaxMembersInMessage = 20;
-            auto sorted = changes;
-            std::sort(sorted.begin(), sorted.end(),
-                      [](const auto& a, const auto& b) { return a.second > b.second; });
-            json& list = day_message[label];
-            for (std::size_t i = 0; i < sorted.size() && i < kMaxMembersInMessage; ++i)
-                list[std::string(sorted[i].first)] = sorted[i].second;
-            written.push_back(key);
-        };
-        members(keys.pages, "pages", delta.pages);
-        members(keys.referrers, "referrers", delta.referrers);
-        members(keys.countries, "countries", delta.countries);
-        auto merge = [&](const std::string& key, const sketch::HyperLogLog& registers) {
-            // SET then PFMERGE rather than SET on the key itself: other instances' registers
-            // are in it. dense_bytes() writes a valid cached count, which PFMERGE ignores
-            // for its sources and invalidates on its destination.
-            const std::string bytes = registers.dense_bytes();
-            redis.append({"SET", scratch, bytes});
-            redis.append({"PFMERGE", key, scratch});
-            written.push_back(key);
-            scratch_used = true;
-        };
-        if (delta.visitors)
-            merge(keys.visitors, image.visitors);
-        if (delta.sessions)
-            merge(keys.sessions, image.sessions);
-        if (delta.visitors || delta.sessions)
-            day_message["uniques_merged"] = true;
-
-        // The checkpoint: the shipped totals of every field this transaction changes.
-        const std::string checkpoint = checkpoint_key(site, options_.instance_id, date);
-        std::vector<std::string> checkpoint_args{"HSET", checkpoint};
-        for_each_checkpoint_field(shipped, delta,
-                                  [&](const std::string& field, std::uint64_t value) {
-                                      checkpoint_args.push_back(field);
-                                      checkpoint_args.push_back(std::to_string(value));
-                                  });
-        if (checkpoint_args.size() > 2) {
-            redis.append(
-                std::vector<std::string_view>(checkpoint_args.begin(), checkpoint_args.end()));
-            written.push_back(checkpoint);
-        }
-        for (const std::string& key : written)
-            redis.append({"EXPIREAT", key, expires});
+        DayCommands commands(pipeline, site, date, days_message[date]);
+        commands.page_views(delta);
+        commands.hashes(delta);
+        commands.top_lists(delta);
+        scratch_used = commands.uniques(delta, flush.images.at(day), scratch) || scratch_used;
+        commands.checkpoint(checkpoint_key(site, options_.instance_id, date),
+                            mirror.days.at(day).shipped, delta);
+        commands.expire(std::to_string(expire_at(day, options_.retention_days)));
     }
     if (scratch_used)
-        redis.append({"DEL", scratch});
+        pipeline.append({"DEL", scratch});
     // The site's index of instances, kept for as long as the day keys (a reader finds the
     // active:I keys there), refreshed by every transaction.
     const std::string instances = instances_key(site);
-    redis.append({"SADD", instances, options_.instance_id});
-    redis.append({"EXPIRE", instances, std::to_string((options_.retention_days + 1) * 86'400)});
-    if (active_due) {
+    pipeline.append({"SADD", instances, options_.instance_id});
+    pipeline.append({"EXPIRE", instances, std::to_string((options_.retention_days + 1) * 86'400)});
+    if (flush.active_due) {
         const std::string key = active_key(site, options_.instance_id);
-        if (active > 0)
-            redis.append({"SET", key, std::to_string(active), "PX", std::to_string(active_ttl_ms)});
+        if (flush.active > 0)
+            pipeline.append({"SET", key, std::to_string(flush.active), "PX",
+                             std::to_string(flush.active_ttl_ms)});
         else
-            redis.append({"DEL", key});
+            pipeline.append({"DEL", key});
     }
-    if (fields > 0)
-        redis.append({"PUBLISH", realtime_channel(site),
-                      message.dump(-1, ' ', false, json::error_handler_t::replace)});
-    redis.append({"EXEC"});
-    const std::uint64_t sent = redis.take_sent();
+    if (flush.fields > 0)
+        pipeline.append({"PUBLISH", realtime_channel(site),
+                         message.dump(-1, ' ', false, json::error_handler_t::replace)});
+}
 
-    // 5. The replies: +OK, +QUEUED..., then EXEC's array.
-    Reply exec;
-    for (std::uint64_t i = 0; i < sent; ++i) {
-        Reply reply = redis.read();
-        if (!reply) {
-            pending += fields;
-            disconnect("flushing " + site + ": " + redis.error());
-            return false;
-        }
-        if (i + 1 == sent)
-            exec = std::move(reply);
-        else if (reply->type == REDIS_REPLY_ERROR)
-            spdlog::error("redis mirror: {} refused a command: {}", site,
-                          std::string_view(reply->str, reply->len));
+bool Mirror::take_replies(redis::Pipeline& pipeline, const SiteFlush& flush, SiteMirror& mirror,
+                          std::uint64_t& pending) {
+    const std::string& site = flush.site;
+    const redis::Transaction transaction = pipeline.exec();
+    for (const std::string& refusal : transaction.refused)
+        spdlog::error("redis mirror: {} refused a command: {}", site, refusal);
+    if (!transaction.exec) {
+        pending += flush.fields;
+        disconnect("flushing " + site + ": " + pipeline.error());
+        return false;
     }
-    if (exec->type != REDIS_REPLY_ARRAY) {
+    const redisReply* exec = transaction.exec.get();
+    if (!transaction.ran()) {
         // EXECABORT: a command was refused while queuing, so nothing ran. Try again next
         // flush; the error above says why.
-        pending += fields;
+        pending += flush.fields;
         std::lock_guard lock(status_mutex_);
         ++status_.failures;
-        status_.commands += sent;
+        status_.commands += transaction.commands;
         status_.problem = "a flush of " + site + " was refused: " +
                           (exec->type == REDIS_REPLY_ERROR ? std::string(exec->str, exec->len)
                                                            : std::string("no reply"));
@@ -521,45 +556,21 @@ bool Mirror::flush_site(const std::string& site, SiteMirror& mirror, std::uint64
             spdlog::error("redis mirror: a command of {}'s flush failed: {}", site,
                           std::string_view(exec->element[i]->str, exec->element[i]->len));
     }
-    for (auto& [day, delta] : deltas) {
+    for (const auto& [day, delta] : flush.deltas) {
         DayMirror& day_mirror = mirror.days[day];
-        record_shipped(day_mirror.shipped, images.at(day), delta);
-        day_mirror.version = versions[day];
-        day_mirror.counted_version = versions[day];
+        record_shipped(day_mirror.shipped, flush.images.at(day), delta);
+        day_mirror.version = flush.versions.at(day);
+        day_mirror.counted_version = day_mirror.version;
         day_mirror.pending_fields = 0;
     }
-    if (active_due) {
-        mirror.active_sent = active;
-        mirror.active_sent_at_ms = now;
+    if (flush.active_due) {
+        mirror.active_sent = flush.active;
+        mirror.active_sent_at_ms = flush.now;
     }
     std::lock_guard lock(status_mutex_);
     ++status_.flushes;
-    status_.commands += sent;
+    status_.commands += transaction.commands;
     return true;
-}
-
-}  // namespace tally::mirror
-
-namespace tally::mirror {
-
-void Mirror::register_metrics(telemetry::Metrics& metrics) const {
-    auto status = [this] { return this->status(); };
-    metrics.add_callback("tally_redis_up", "1 while the Redis mirror is connected.", "gauge",
-                         [status] { return status().up ? 1.0 : 0.0; });
-    metrics.add_callback(
-        "tally_redis_pending_keys",
-        "Redis fields (counters, hash fields, set members, HyperLogLogs) behind the store.",
-        "gauge", [status] { return static_cast<double>(status().pending_fields); });
-    metrics.add_callback("tally_redis_lag_seconds",
-                         "Time since the mirror last had nothing pending.", "gauge",
-                         [status] { return status().lag_seconds; });
-    metrics.add_callback("tally_redis_flushes_total", "Mirror transactions that succeeded.",
-                         "counter", [status] { return static_cast<double>(status().flushes); });
-    metrics.add_callback("tally_redis_failures_total",
-                         "Mirror flushes lost to Redis errors or disconnections.", "counter",
-                         [status] { return static_cast<double>(status().failures); });
-    metrics.add_callback("tally_redis_commands_total", "Commands sent to Redis by the mirror.",
-                         "counter", [status] { return static_cast<double>(status().commands); });
 }
 
 }  // namespace tally::mirror

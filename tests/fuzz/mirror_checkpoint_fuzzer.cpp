@@ -6,9 +6,10 @@
 
 #include "fuzz_support.hpp"
 #include "tally/mirror/day_image.hpp"
-#include "tally/mirror/mirror.hpp"
+#include "tally/redis/address.hpp"
 
 using namespace tally::mirror;
+using tally::redis::parse_redis_url;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -13,7 +13,7 @@
 
 #include "common.hpp"
 #include "support/redis_server.hpp"
-#include "tally/mirror/keys.hpp"
+#include "tally/redis/keys.hpp"
 
 namespace tally::test {
 namespace {
@@ -60,7 +60,7 @@ class FleetRead : public ::testing::Test {
 
 TEST_F(FleetRead, DashboardTodayComesFromRedis) {
     const std::string day = today();
-    const mirror::DayKeys k("fleetonly", day);
+    const redis::DayKeys k("fleetonly", day);
     run({"INCRBY", k.pageviews, "12"});
     run({"PFADD", k.visitors, "u1", "u2", "u3", "u4"});
     run({"PFADD", k.sessions, "s1", "s2", "s3"});
@@ -72,10 +72,10 @@ TEST_F(FleetRead, DashboardTodayComesFromRedis) {
     run({"HINCRBY", k.devices, "mobile", "2"});
     run({"HINCRBY", k.events, "signup", "1"});
     // Two instances' real-time users.
-    run({"SET", mirror::active_key("fleetonly", "a"), "2", "PX", "60000"});
-    run({"SADD", mirror::instances_key("fleetonly"), "a"});
-    run({"SET", mirror::active_key("fleetonly", "b"), "1", "PX", "60000"});
-    run({"SADD", mirror::instances_key("fleetonly"), "b"});
+    run({"SET", redis::active_key("fleetonly", "a"), "2", "PX", "60000"});
+    run({"SADD", redis::instances_key("fleetonly"), "a"});
+    run({"SET", redis::active_key("fleetonly", "b"), "1", "PX", "60000"});
+    run({"SADD", redis::instances_key("fleetonly"), "b"});
 
     const std::string expected =
         R"({"date":")" + day +
@@ -160,7 +160,7 @@ TEST_F(FleetRead, RedisDownIs503AndNotReadyUntilItIsBack) {
     EXPECT_EQ(client_->post("/track/pageview", pageview({{"site", "ingestonly"}})).status, 200);
 
     redis_->start();
-    run({"INCRBY", mirror::DayKeys("fleetonly", today()).pageviews, "4"});
+    run({"INCRBY", redis::DayKeys("fleetonly", today()).pageviews, "4"});
     ASSERT_TRUE(wait_ready(200)) << client_->get("/readyz").body;
     r = client_->get("/dashboard/today?site=fleetonly", kAuth);
     ASSERT_EQ(r.status, 200) << r.body;
@@ -262,7 +262,7 @@ TEST_F(FleetRead, EqualsTheMirroringInstancesLocalDashboardAndSumsTheFleet) {
     }
     const auto deadline = std::chrono::steady_clock::now() + kWait;
     for (const char* instance : {"one", "two"}) {
-        const std::string k = mirror::active_key("fleetsum", instance);
+        const std::string k = redis::active_key("fleetsum", instance);
         while (reply_integer(redis_->command("EXISTS %s", k.c_str()).get()) == 0 &&
                std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -11,7 +11,7 @@
 #include "tally/durability/event_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/mirror/mirror.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/telemetry/metrics.hpp"
 
 namespace tally::api {
@@ -21,7 +21,7 @@ class OpsApi {
     /// `mirror`: null without --redis. `fleet`: null unless query_source is redis.
     OpsApi(const Authorization& authorization, const std::atomic<bool>& ready,
            const durability::EventLog& log, const telemetry::Metrics& metrics,
-           const mirror::Mirror* mirror, const mirror::RedisReader* fleet);
+           const mirror::Mirror* mirror, const query::FleetReader* fleet);
 
     void add_routes(http::Router& router);
 
@@ -34,7 +34,7 @@ class OpsApi {
     const durability::EventLog& log_;
     const telemetry::Metrics& metrics_;
     const mirror::Mirror* mirror_;
-    const mirror::RedisReader* fleet_;
+    const query::FleetReader* fleet_;
 };
 
 }  // namespace tally::api

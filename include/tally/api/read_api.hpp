@@ -13,7 +13,7 @@
 
 #include "tally/api/authorization.hpp"
 #include "tally/http/router.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/query/query.hpp"
 #include "tally/store/store.hpp"
 
@@ -24,7 +24,7 @@ class ReadApi {
     /// `fleet`: with query_source redis, what /dashboard and /timeseries/pageviews read
     /// (else null).
     ReadApi(const Authorization& authorization, const store::Store& store,
-            mirror::RedisReader* fleet = nullptr);
+            query::FleetReader* fleet = nullptr);
 
     void add_routes(http::Router& router);
 
@@ -67,7 +67,7 @@ class ReadApi {
 
     const Authorization& authorization_;
     const store::Store& store_;
-    mirror::RedisReader* fleet_;  // null unless query_source is redis
+    query::FleetReader* fleet_;  // null unless query_source is redis
 };
 
 }  // namespace tally::api

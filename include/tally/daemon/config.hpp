@@ -75,7 +75,7 @@ struct ConfigError : std::runtime_error {
 
 std::string usage();
 
-/// `host` made a valid instance id (mirror::valid_instance_id): each character outside
+/// `host` made a valid instance id (redis::valid_instance_id): each character outside
 /// [A-Za-z0-9._-] becomes '-', cut to 64; "tallyd" when empty.
 std::string instance_id_from_host(std::string_view host);
 /// The default instance id: this machine's host name, made valid.

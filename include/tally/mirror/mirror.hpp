@@ -1,11 +1,12 @@
 #pragma once
-// Mirror: ships the store's figures to Redis (SPEC §6), off the ingest path.
+// Mirror: ships the store's figures to Redis as increments and merges, off the ingest path, so
+// that several tallyds can share one Redis (the key layout: redis/keys.hpp).
 //
-// One thread, one blocking hiredis connection. Every flush interval (redis.flush_ms, 250 ms)
-// it walks the sites, finds the days that changed since it last shipped them (the sum over
-// shards of DayState::version), reads those days from the store under each shard's lock in
-// turn - the same short reads a dashboard makes, so ingest never waits on Redis - and sends,
-// per site, one pipelined transaction:
+// One thread (a BackgroundLoop), one blocking hiredis connection. Every flush interval
+// (redis.flush_ms, 250 ms) it walks the sites, finds the days that changed since it last
+// shipped them (the sum over shards of DayState::version), reads those days from the store
+// under each shard's lock in turn - the same short reads a dashboard makes, so ingest never
+// waits on Redis - and sends, per site, one pipelined transaction:
 //
 //   MULTI
 //     INCRBY   count:pageviews:D, :D:HH, :D:HH:MM      the changes of the counters
@@ -29,19 +30,18 @@
 // only slows this thread: commands time out after redis_command_timeout and count as a lost
 // connection.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <thread>
+#include <vector>
 
+#include "tally/base/background_loop.hpp"
 #include "tally/mirror/day_image.hpp"
+#include "tally/redis/address.hpp"
+#include "tally/redis/link.hpp"
+#include "tally/redis/pipeline.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::telemetry {
@@ -50,17 +50,8 @@ class Metrics;
 
 namespace tally::mirror {
 
-/// redis://HOST:PORT[/DB], as SPEC §1 gives it.
-struct RedisAddress {
-    std::string host;
-    int port = 6379;
-    int db = 0;
-};
-/// nullopt when `url` is not of that form.
-std::optional<RedisAddress> parse_redis_url(std::string_view url);
-
 struct MirrorOptions {
-    RedisAddress address;
+    redis::RedisAddress address;
     std::string instance_id;
     std::chrono::milliseconds flush_interval{250};
     int retention_days = 30;  // a day's keys expire this many days after its end
@@ -89,13 +80,15 @@ class Mirror {
     Mirror(const Mirror&) = delete;
     Mirror& operator=(const Mirror&) = delete;
 
-    /// Starts the flushing thread.
+    /// Starts the flushing thread: a flush every flush_interval, the first one interval
+    /// after the start.
     void start();
-    /// A last flush (one connection attempt if down), then the thread ends. Idempotent.
+    /// The thread ends, then a last flush (one connection attempt if down). Idempotent; a
+    /// mirror never started does nothing.
     void stop();
 
     MirrorStatus status() const;
-    /// The mirror's state (up, pending, lag, flushes, failures, commands) as metrics.
+    /// Adds the mirror's figures to /metrics (tally_redis_*), read from status().
     void register_metrics(telemetry::Metrics& metrics) const;
 
   private:
@@ -114,9 +107,8 @@ class Mirror {
         std::uint64_t active_sent = 0;  // real-time users last written
         std::int64_t active_sent_at_ms = 0;
     };
-    class Connection;
-
-    void run();
+    /// One turn of the thread: connect when the back-off allows, then flush.
+    void step();
     /// flush_all(), with an exception (memory running out) counted as a lost connection.
     bool guarded_flush();
     /// One pass over every site. Returns false when the connection was lost.
@@ -124,6 +116,28 @@ class Mirror {
     /// One site's transaction (or, without a connection, its pending count). Adds the
     /// fields still pending to `pending`. Returns false when the connection was lost.
     bool flush_site(const std::string& site, SiteMirror& mirror, std::uint64_t& pending);
+
+    // The steps of flush_site(), in order, each filling in the SiteFlush.
+    struct SiteFlush;
+    /// The store versions of each of `site`'s days, summed over shards.
+    std::map<std::int64_t, std::uint64_t> versions_of(const std::string& site) const;
+    /// Without a connection: the fields pending, a day re-read only when it changed.
+    std::uint64_t count_pending(SiteFlush& flush, SiteMirror& mirror) const;
+    /// The days to ship and whether the real-time users are due; false when neither.
+    bool plan(SiteFlush& flush, SiteMirror& mirror) const;
+    /// Reads the checkpoints of the days to ship not read since connecting. False when
+    /// the connection was lost.
+    bool load_checkpoints(const SiteFlush& flush, SiteMirror& mirror);
+    /// The days to ship as the store holds them now, and what Redis lacks of them.
+    void diff_days(SiteFlush& flush, SiteMirror& mirror) const;
+    /// Queues the site's transaction: MULTI, then every day's commands and the site's own.
+    void queue_transaction(redis::Pipeline& pipeline, const SiteFlush& flush,
+                           const SiteMirror& mirror) const;
+    /// Sends the transaction and reads what became of it; when it ran, records the days as
+    /// shipped. False when the connection was lost.
+    bool take_replies(redis::Pipeline& pipeline, const SiteFlush& flush, SiteMirror& mirror,
+                      std::uint64_t& pending);
+
     /// The days `days` of `site` as the store holds them now.
     std::map<std::int64_t, DayImage> images_of(const std::string& site,
                                                const std::vector<std::int64_t>& days) const;
@@ -133,17 +147,15 @@ class Mirror {
     MirrorOptions options_;
     const store::Store& store_;
     std::map<std::string, SiteMirror, std::less<>> sites_;  // the thread's own
-    std::unique_ptr<Connection> connection_;
+    redis::Context context_;                                // null while Redis is away
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_connect_;
     mutable std::mutex status_mutex_;  // guards what follows: status() reads it
     MirrorStatus status_;
     std::int64_t caught_up_ms_ = 0;  // when a flush last left nothing pending
+    bool started_ = false;           // start() ran, stop() not yet
 
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    BackgroundLoop loop_;  // last: its thread stops before the members above go
 };
 
 }  // namespace tally::mirror

@@ -94,7 +94,7 @@ using DayMinutes = std::map<std::int64_t, store::MinuteCounts>;
 /// The first and last day a request's buckets touch.
 std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request);
 /// timeseries() over minutes already gathered: from the store, or from Redis's minute
-/// counters (mirror/redis_reader.hpp), so that both aggregate the same way.
+/// counters (query/fleet_reader.hpp), so that both aggregate the same way.
 std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request);
 std::string to_json(const std::vector<Point>& points);
 

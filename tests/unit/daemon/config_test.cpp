@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "tally/mirror/keys.hpp"
+#include "tally/redis/keys.hpp"
 
 namespace tally::test {
 namespace {
@@ -17,7 +17,7 @@ TEST(FleetConfig, HostNamesBecomeValidInstanceIds) {
     EXPECT_EQ(daemon::instance_id_from_host("my host{1}:x"), "my-host-1--x");
     EXPECT_EQ(daemon::instance_id_from_host(std::string(100, 'h')), std::string(64, 'h'));
     EXPECT_EQ(daemon::instance_id_from_host(""), "tallyd");
-    EXPECT_TRUE(mirror::valid_instance_id(daemon::default_instance_id()));
+    EXPECT_TRUE(redis::valid_instance_id(daemon::default_instance_id()));
 }
 
 }  // namespace

@@ -1,12 +1,9 @@
-// The mirror's pure parts: what a day image lacks against a checkpoint (day_image.hpp), the
-// checkpoint's round trip, the key layout (keys.hpp) and redis:// URLs.
+// The mirror's pure parts: what a day image lacks against a checkpoint (day_image.hpp) and
+// the checkpoint's round trip.
 
 #include "tally/mirror/day_image.hpp"
 
 #include <gtest/gtest.h>
-
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/mirror.hpp"
 
 namespace tally::mirror {
 namespace {
@@ -180,46 +177,6 @@ TEST(DayImage, HoursThatNetToZeroAreLeftAlone) {
     delta.minutes = {{60, 3}, {61, -3}, {125, 1}};
     EXPECT_EQ(delta.hours(), (std::vector<std::pair<int, std::int64_t>>{{2, 1}}));
     EXPECT_EQ(delta.page_views(), 1);
-}
-
-TEST(Keys, FollowSpecSixWithTheSiteAsHashTag) {
-    const DayKeys keys("shop", "2026-11-22");
-    EXPECT_EQ(keys.pageviews, "tally:{shop}:count:pageviews:2026-11-22");
-    EXPECT_EQ(keys.hour(7), "tally:{shop}:count:pageviews:2026-11-22:07");
-    EXPECT_EQ(keys.minute(7 * 60 + 5), "tally:{shop}:count:pageviews:2026-11-22:07:05");
-    EXPECT_EQ(keys.minute(1439), "tally:{shop}:count:pageviews:2026-11-22:23:59");
-    EXPECT_EQ(keys.visitors, "tally:{shop}:hll:visitors:2026-11-22");
-    EXPECT_EQ(keys.sessions, "tally:{shop}:hll:sessions:2026-11-22");
-    EXPECT_EQ(keys.pages, "tally:{shop}:pages:2026-11-22");
-    EXPECT_EQ(keys.referrers, "tally:{shop}:referrers:2026-11-22");
-    EXPECT_EQ(keys.countries, "tally:{shop}:countries:2026-11-22");
-    EXPECT_EQ(keys.devices, "tally:{shop}:devices:2026-11-22");
-    EXPECT_EQ(keys.events, "tally:{shop}:events:2026-11-22");
-    EXPECT_EQ(realtime_channel("shop"), "tally:{shop}:realtime");
-    EXPECT_EQ(checkpoint_key("shop", "t-1", "2026-11-22"), "tally:{shop}:mirror:t-1:2026-11-22");
-    EXPECT_EQ(active_key("shop", "t-1"), "tally:{shop}:active:t-1");
-    EXPECT_EQ(instances_key("shop"), "tally:{shop}:instances");
-    EXPECT_TRUE(valid_instance_id("tally-1.eu_west"));
-    EXPECT_FALSE(valid_instance_id(""));
-    EXPECT_FALSE(valid_instance_id("a:b"));
-    EXPECT_FALSE(valid_instance_id("a{b}"));
-    EXPECT_FALSE(valid_instance_id(std::string(65, 'a')));
-}
-
-TEST(RedisUrl, ParsesHostPortAndDb) {
-    auto a = parse_redis_url("redis://127.0.0.1:6380/2");
-    ASSERT_TRUE(a);
-    EXPECT_EQ(a->host, "127.0.0.1");
-    EXPECT_EQ(a->port, 6380);
-    EXPECT_EQ(a->db, 2);
-    auto b = parse_redis_url("redis://redis");
-    ASSERT_TRUE(b);
-    EXPECT_EQ(b->host, "redis");
-    EXPECT_EQ(b->port, 6379);
-    EXPECT_EQ(b->db, 0);
-    for (const char* bad : {"", "http://x:1", "redis://", "redis://:6379", "redis://h:0",
-                            "redis://h:70000", "redis://h:12x", "redis://h:1/-1", "redis://h:1/x"})
-        EXPECT_FALSE(parse_redis_url(bad)) << bad;
 }
 
 }  // namespace

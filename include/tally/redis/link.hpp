@@ -1,6 +1,7 @@
 #pragma once
-// What the mirror (mirror.hpp) and the fleet reader (redis_reader.hpp) share of hiredis:
-// owning handles for its context and replies, and one way of opening a connection.
+// What the mirror (mirror/mirror.hpp) and the fleet reader (query/fleet_reader.hpp) share
+// of hiredis: owning handles for its context and replies, and one way of opening a connection.
+// Commands then go through a Pipeline (pipeline.hpp).
 //
 // Both keep one blocking connection on a thread of their own, so both want the same
 // things of it: a connect timeout, a timeout on every later command (a stalled Redis must
@@ -12,12 +13,12 @@
 #include <memory>
 #include <string>
 
-#include "tally/mirror/mirror.hpp"  // RedisAddress
+#include "tally/redis/address.hpp"
 
 struct redisContext;
 struct redisReply;
 
-namespace tally::mirror::redis {
+namespace tally::redis {
 
 struct ContextDeleter {
     void operator()(redisContext* context) const;
@@ -35,4 +36,4 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 Context open(const RedisAddress& address, std::chrono::milliseconds connect_timeout,
              std::chrono::milliseconds command_timeout, std::string& error);
 
-}  // namespace tally::mirror::redis
+}  // namespace tally::redis

@@ -1,8 +1,10 @@
-#include "tally/mirror/redis_link.hpp"
+// Opening a hiredis connection (link.hpp).
+
+#include "tally/redis/link.hpp"
 
 #include <hiredis/hiredis.h>
 
-namespace tally::mirror::redis {
+namespace tally::redis {
 
 namespace {
 
@@ -52,4 +54,4 @@ Context open(const RedisAddress& address, std::chrono::milliseconds connect_time
     return context;
 }
 
-}  // namespace tally::mirror::redis
+}  // namespace tally::redis

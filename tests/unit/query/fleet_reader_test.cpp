@@ -1,5 +1,5 @@
-// RedisReader against a real redis-server holding keys written by hand in the mirror's
-// layout (keys.hpp): one day, a week whose uniques are the union of its days'
+// FleetReader against a real redis-server holding keys written by hand in the mirror's
+// layout (redis/keys.hpp): one day, a week whose uniques are the union of its days'
 // HyperLogLogs, ties at the 10th place (one day and several), missing keys, real-time
 // users summed over instances, the same JSON as the local dashboard for the same events,
 // Redis going down and coming back, and a full queue.
@@ -13,17 +13,17 @@
 
 #include "support/redis_server.hpp"
 #include "tally/base/time.hpp"
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_reader.hpp"
+#include "tally/query/fleet_reader.hpp"
 #include "tally/query/query.hpp"
+#include "tally/redis/keys.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::test {
 namespace {
 
-using mirror::DayKeys;
-using mirror::RedisReader;
-using mirror::RedisReaderOptions;
+using query::FleetReader;
+using query::FleetReaderOptions;
+using redis::DayKeys;
 
 constexpr auto kWait = std::chrono::seconds(10);
 
@@ -47,11 +47,11 @@ class Reader : public ::testing::Test {
         if (!RedisServer::available())
             GTEST_SKIP() << "redis-server is not installed";
         redis_ = std::make_unique<RedisServer>();
-        reader_ = std::make_unique<RedisReader>(options());
+        reader_ = std::make_unique<FleetReader>(options());
     }
 
-    RedisReaderOptions options() const {
-        RedisReaderOptions o;
+    FleetReaderOptions options() const {
+        FleetReaderOptions o;
         o.address = {redis_->host(), redis_->port(), 0};
         o.min_backoff = std::chrono::milliseconds(20);
         o.max_backoff = std::chrono::milliseconds(200);
@@ -68,7 +68,7 @@ class Reader : public ::testing::Test {
         ASSERT_NE(reply->type, REDIS_REPLY_ERROR) << reply_string(reply.get());
     }
 
-    Answer read(RedisReader& reader, const std::string& site, const query::DayRange& range) {
+    Answer read(FleetReader& reader, const std::string& site, const query::DayRange& range) {
         auto answer = std::make_shared<std::promise<Answer>>();
         auto future = answer->get_future();
         const bool queued = reader.read_dashboard(
@@ -88,7 +88,7 @@ class Reader : public ::testing::Test {
     }
 
     std::unique_ptr<RedisServer> redis_;
-    std::unique_ptr<RedisReader> reader_;
+    std::unique_ptr<FleetReader> reader_;
 };
 
 TEST_F(Reader, OneDay) {
@@ -206,9 +206,9 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
         if (i < 10)
             countries.emplace_back(code, 2);
     }
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.union_chunk = 10;
-    RedisReader reader(o);
+    FleetReader reader(o);
     Answer tied = read(reader, "shop", range_of("2025-W47"));
     ASSERT_TRUE(tied.dashboard) << tied.error;
     EXPECT_EQ(tied.dashboard->countries, countries);
@@ -218,11 +218,11 @@ TEST_F(Reader, TiesAtTheTenthPlaceGoToTheSmallestNames) {
 // on random sets full of ties, with every chunk size from one member up.
 TEST_F(Reader, TopOfSeveralDaysEqualsTheBruteForceSum) {
     std::mt19937_64 rng(7);
-    std::vector<std::unique_ptr<RedisReader>> readers;
+    std::vector<std::unique_ptr<FleetReader>> readers;
     for (std::size_t chunk : {1, 3, 64}) {
-        RedisReaderOptions o = options();
+        FleetReaderOptions o = options();
         o.union_chunk = chunk;
-        readers.push_back(std::make_unique<RedisReader>(o));
+        readers.push_back(std::make_unique<FleetReader>(o));
     }
     for (int round = 0; round < 30; ++round) {
         const std::string site = "u" + std::to_string(round);
@@ -262,13 +262,13 @@ TEST_F(Reader, MissingKeysAreZeros) {
 }
 
 TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
-    run({"SET", mirror::active_key("shop", "a"), "3", "PX", "60000"});
-    run({"SADD", mirror::instances_key("shop"), "a"});
-    run({"SET", mirror::active_key("shop", "b.2"), "4", "PX", "60000"});
-    run({"SADD", mirror::instances_key("shop"), "b.2"});
-    run({"SET", mirror::active_key("shop2", "a"), "100", "PX", "60000"});  // another site
-    run({"SADD", mirror::instances_key("shop2"), "a"});
-    run({"SADD", mirror::instances_key("shop"), "gone"});  // listed, its key expired: 0
+    run({"SET", redis::active_key("shop", "a"), "3", "PX", "60000"});
+    run({"SADD", redis::instances_key("shop"), "a"});
+    run({"SET", redis::active_key("shop", "b.2"), "4", "PX", "60000"});
+    run({"SADD", redis::instances_key("shop"), "b.2"});
+    run({"SET", redis::active_key("shop2", "a"), "100", "PX", "60000"});  // another site
+    run({"SADD", redis::instances_key("shop2"), "a"});
+    run({"SADD", redis::instances_key("shop"), "gone"});  // listed, its key expired: 0
     const std::int64_t today = day_of(now_ms());
     Answer now = read(*reader_, "shop", range_of("today"));
     ASSERT_TRUE(now.dashboard) << now.error;
@@ -279,24 +279,24 @@ TEST_F(Reader, RealTimeUsersAreSummedOverInstancesForRangesHoldingToday) {
 }
 
 TEST_F(Reader, TheInstancesListIsKeptForAWhile) {
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.instances_refresh = std::chrono::hours(1);
-    RedisReader reader(o);
-    run({"SET", mirror::active_key("shop", "a"), "3", "PX", "60000"});
-    run({"SADD", mirror::instances_key("shop"), "a"});
+    FleetReader reader(o);
+    run({"SET", redis::active_key("shop", "a"), "3", "PX", "60000"});
+    run({"SADD", redis::instances_key("shop"), "a"});
     Answer first = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(first.dashboard) << first.error;
     EXPECT_EQ(first.dashboard->real_time_users, 3u);
     // A known instance's figure is read afresh; a new instance waits for the next SMEMBERS;
     // one whose key expired counts 0.
-    run({"SET", mirror::active_key("shop", "a"), "5", "PX", "60000"});
-    run({"SADD", mirror::instances_key("shop"), "a"});
-    run({"SET", mirror::active_key("shop", "b"), "4", "PX", "60000"});
-    run({"SADD", mirror::instances_key("shop"), "b"});
+    run({"SET", redis::active_key("shop", "a"), "5", "PX", "60000"});
+    run({"SADD", redis::instances_key("shop"), "a"});
+    run({"SET", redis::active_key("shop", "b"), "4", "PX", "60000"});
+    run({"SADD", redis::instances_key("shop"), "b"});
     Answer second = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(second.dashboard) << second.error;
     EXPECT_EQ(second.dashboard->real_time_users, 5u);
-    run({"DEL", mirror::active_key("shop", "a")});
+    run({"DEL", redis::active_key("shop", "a")});
     Answer third = read(reader, "shop", range_of("today"));
     ASSERT_TRUE(third.dashboard) << third.error;
     EXPECT_EQ(third.dashboard->real_time_users, 0u);
@@ -353,8 +353,7 @@ TEST_F(Reader, EqualsTheLocalDashboardForTheSameEvents) {
         ranges.push_back(format_day(kMonday + i));
     for (const std::string& text : ranges) {
         const query::DayRange range = range_of(text);
-        const query::Dashboard local =
-            query::build_dashboard(store, "shop", range, now_ms());
+        const query::Dashboard local = query::build_dashboard(store, "shop", range, now_ms());
         EXPECT_EQ(json("shop", text), query::to_json(local)) << text;
         Answer a = read(*reader_, "shop", range);
         ASSERT_TRUE(a.dashboard) << a.error;
@@ -402,9 +401,9 @@ TEST_F(Reader, AWrongTypeFailsTheReadButNotTheConnection) {
 }
 
 TEST_F(Reader, AFullQueueRefusesAtOnceAndStopAnswersTheRest) {
-    RedisReaderOptions o = options();
+    FleetReaderOptions o = options();
     o.queue_capacity = 2;
-    RedisReader reader(o);
+    FleetReader reader(o);
     // The first read's callback holds the reader's thread until released, so the reads
     // after it wait in the queue.
     std::promise<void> release;

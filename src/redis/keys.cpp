@@ -1,6 +1,8 @@
-#include "tally/mirror/keys.hpp"
+// The key layout (keys.hpp).
 
-namespace tally::mirror {
+#include "tally/redis/keys.hpp"
+
+namespace tally::redis {
 
 std::string site_prefix(std::string_view site) {
     std::string prefix = "tally:{";
@@ -96,4 +98,4 @@ bool valid_instance_id(std::string_view id) {
     return true;
 }
 
-}  // namespace tally::mirror
+}  // namespace tally::redis

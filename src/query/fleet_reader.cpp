@@ -1,12 +1,12 @@
-// RedisReader: the fleet's dashboard from Redis (see the header's essay).
+// FleetReader: the fleet's dashboard from Redis (see the header's essay).
 
-#include "tally/mirror/redis_reader.hpp"
-#include "tally/telemetry/metrics.hpp"
+#include "tally/query/fleet_reader.hpp"
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -14,13 +14,17 @@
 #include <vector>
 
 #include "tally/base/time.hpp"
-#include "tally/mirror/keys.hpp"
-#include "tally/mirror/redis_link.hpp"
+#include "tally/redis/keys.hpp"
+#include "tally/redis/pipeline.hpp"
+#include "tally/telemetry/metrics.hpp"
 
-namespace tally::mirror {
+namespace tally::query {
 
 namespace {
 
+using redis::active_key;
+using redis::DayKeys;
+using redis::instances_key;
 using redis::Reply;
 using Command = std::vector<std::string>;
 
@@ -35,52 +39,35 @@ struct ReadFailure : std::runtime_error {
 
 /// Sends `commands` in one write and reads their replies in order (one round trip).
 std::vector<Reply> round_trip(redisContext* context, const std::vector<Command>& commands) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const Command& command : commands) {
-        argv.clear();
-        lengths.clear();
-        for (const std::string& arg : command) {
-            argv.push_back(arg.data());
-            lengths.push_back(arg.size());
-        }
-        if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
-                                   lengths.data()) != REDIS_OK) {
-            throw ReadFailure(context->errstr, true);
-        }
-    }
-    std::vector<Reply> replies;
-    replies.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-        void* raw = nullptr;
-        if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr)
-            throw ReadFailure(context->errstr[0] != '\0' ? context->errstr : "no reply", true);
-        replies.emplace_back(static_cast<redisReply*>(raw));
-    }
-    return replies;
+    redis::Pipeline pipeline(*context);
+    for (const Command& command : commands)
+        pipeline.append(command);
+    std::optional<std::vector<Reply>> replies = pipeline.read_all();
+    if (!replies)
+        throw ReadFailure(pipeline.error(), true);
+    return std::move(*replies);
 }
 
 /// Runs `commands` as one MULTI/EXEC (one round trip) and returns EXEC's reply: an array
 /// of their replies, in order, all from the same moment.
 Reply transaction(redisContext* context, const std::vector<Command>& commands) {
-    std::vector<Command> all;
-    all.reserve(commands.size() + 2);
-    all.push_back({"MULTI"});
-    all.insert(all.end(), commands.begin(), commands.end());
-    all.push_back({"EXEC"});
-    std::vector<Reply> replies = round_trip(context, all);
-    Reply& exec = replies.back();
+    redis::Pipeline pipeline(*context);
+    pipeline.multi();
+    for (const Command& command : commands)
+        pipeline.append(command);
+    redis::Transaction result = pipeline.exec();
+    if (!result.exec)
+        throw ReadFailure(pipeline.error(), true);
+    const redisReply* exec = result.exec.get();
     if (exec->type == REDIS_REPLY_ERROR) {
         // EXECABORT: a command was refused when queued; its own reply says why.
-        for (const Reply& reply : replies) {
-            if (reply->type == REDIS_REPLY_ERROR && &reply != &exec)
-                throw ReadFailure(std::string(reply->str, reply->len), false);
-        }
-        throw ReadFailure(std::string(exec->str, exec->len), false);
+        throw ReadFailure(
+            result.refused.empty() ? std::string(exec->str, exec->len) : result.refused.front(),
+            false);
     }
-    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size())
+    if (!result.ran() || exec->elements != commands.size())
         throw ReadFailure("unexpected reply to EXEC", false);
-    return std::move(exec);
+    return std::move(result.exec);
 }
 
 /// A Redis error reply as a failed read; any other reply passes.
@@ -265,7 +252,7 @@ class UnionTop {
 
 /// Runs the rounds of UnionTop for several lists together until each is done: per round,
 /// one round trip for the scores of the members new to each, one for their next reads.
-void finish(redisContext* context, std::vector<UnionTop>& unions) {
+void finish_unions(redisContext* context, std::vector<UnionTop>& unions) {
     // Every list not done adds its commands; each gets its replies back.
     auto round = [&](auto add, auto take) {
         std::vector<Command> commands;
@@ -309,16 +296,179 @@ std::vector<std::string> instance_active_keys(redisContext* context, const std::
     return keys;
 }
 
+/// A day's three top lists, in the order of tops_of().
+constexpr const std::string DayKeys::*kLists[] = {&DayKeys::pages, &DayKeys::referrers,
+                                                  &DayKeys::countries};
+
+std::array<query::Ranked*, 3> tops_of(query::Dashboard& d) {
+    return {&d.top_pages, &d.top_referrers, &d.countries};
+}
+
+/// One dashboard read, in the steps of the header's cost list: each step's commands, and
+/// what it leaves for the next.
+class DashboardRead {
+  public:
+    /// `instances`: the active:I keys to sum, or null for a range that does not hold today.
+    DashboardRead(const std::string& site, const query::DayRange& range,
+                  const std::vector<std::string>* instances, std::size_t union_chunk)
+        : instances_(instances != nullptr && !instances->empty() ? instances : nullptr),
+          union_chunk_(union_chunk) {
+        for (std::int64_t day = range.first; day <= range.last; ++day)
+            days_.emplace_back(site, format_day(day));
+        d_.date = range.label;
+        d_.site = site;
+    }
+
+    /// 1. Everything but the ties, for one transaction. Replies: per day [GET page views,
+    /// HGETALL devices, HGETALL events], then PFCOUNT visitors, PFCOUNT sessions, the
+    /// three top lists, and the MGET of the instances' real-time users when there is one.
+    std::vector<Command> first_commands() {
+        std::vector<Command> commands;
+        for (const DayKeys& keys : days_) {
+            commands.push_back({"GET", keys.pageviews});
+            commands.push_back({"HGETALL", keys.devices});
+            commands.push_back({"HGETALL", keys.events});
+        }
+        Command visitors = {"PFCOUNT"};
+        Command sessions = {"PFCOUNT"};
+        for (const DayKeys& keys : days_) {
+            visitors.push_back(keys.visitors);
+            sessions.push_back(keys.sessions);
+        }
+        commands.push_back(std::move(visitors));
+        commands.push_back(std::move(sessions));
+        for (const auto list : kLists) {
+            if (one_day()) {
+                commands.push_back({"ZREVRANGE", days_[0].*list, "0",
+                                    std::to_string(query::kTopListSize - 1), "WITHSCORES"});
+                continue;
+            }
+            std::vector<std::string> keys;  // several days: each list's first sorted access
+            keys.reserve(days_.size());
+            for (const DayKeys& day : days_)
+                keys.push_back(day.*list);
+            unions_.emplace_back(std::move(keys), union_chunk_);
+            union_reads_.push_back(unions_.back().add_reads(commands));
+        }
+        if (instances_ != nullptr) {
+            Command mget = {"MGET"};
+            mget.insert(mget.end(), instances_->begin(), instances_->end());
+            commands.push_back(std::move(mget));
+        }
+        return commands;
+    }
+
+    /// Their replies, in order (EXEC's array).
+    void take_first(const redisReply* const* replies) {
+        std::size_t at = take_days(replies);
+        d_.unique_visitors = count_of(replies[at++]);
+        d_.unique_sessions = count_of(replies[at++]);
+        if (one_day()) {
+            for (query::Ranked* top : tops_of(d_))
+                *top = ranked_of(replies[at++]);
+        } else {
+            for (std::size_t i = 0; i < unions_.size(); ++i) {
+                unions_[i].take_reads(replies + at);
+                at += union_reads_[i];
+            }
+        }
+        if (instances_ != nullptr) {
+            const redisReply* values = array_of(replies[at++]);
+            for (std::size_t i = 0; i < values->elements; ++i)
+                d_.real_time_users += count_of(values->element[i]);  // nil: an instance that left
+        }
+    }
+
+    /// 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
+    /// members above the 10th score are right; those at it are the ascending first ones of
+    /// everything at that score, which ZRANGEBYSCORE lists in that order.
+    void fill_ties(redisContext* context) {
+        if (!one_day())
+            return;
+        std::vector<Command> fills;
+        std::vector<query::Ranked*> filled;
+        const auto tops = tops_of(d_);
+        for (std::size_t i = 0; i < tops.size(); ++i) {
+            query::Ranked& top = *tops[i];
+            if (top.size() < query::kTopListSize)
+                continue;  // the whole set came back
+            const std::uint64_t tenth = top.back().second;
+            std::erase_if(top, [tenth](const auto& entry) { return entry.second == tenth; });
+            const std::string score = std::to_string(tenth);
+            fills.push_back({"ZRANGEBYSCORE", days_[0].*kLists[i], score, score, "LIMIT", "0",
+                             std::to_string(query::kTopListSize - top.size())});
+            filled.push_back(&top);
+        }
+        if (fills.empty())
+            return;
+        const std::vector<Reply> replies = round_trip(context, fills);
+        for (std::size_t i = 0; i < fills.size(); ++i) {
+            const std::uint64_t score = score_of(fills[i][2]);
+            const redisReply* members = array_of(replies[i].get());
+            for (std::size_t m = 0; m < members->elements; ++m)
+                filled[i]->emplace_back(std::string(text_of(members->element[m])), score);
+        }
+    }
+
+    /// 2'. Several days: the rest of the threshold algorithm. Then the dashboard.
+    query::Dashboard finish(redisContext* context) {
+        finish_unions(context, unions_);
+        const auto tops = tops_of(d_);
+        for (std::size_t i = 0; i < unions_.size(); ++i)
+            *tops[i] = unions_[i].top();
+        for (query::Ranked* top : tops)
+            keep_top(*top);
+        return std::move(d_);
+    }
+
+  private:
+    bool one_day() const { return days_.size() == 1; }
+
+    /// The days' counters and hashes: the first three replies of each day. Returns how
+    /// many replies it took.
+    std::size_t take_days(const redisReply* const* replies) {
+        std::map<std::string, std::uint64_t, std::less<>> events;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < days_.size(); ++i) {
+            d_.page_views += count_of(replies[at++]);
+            for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
+                for (int k = 0; k < kDeviceCount; ++k) {
+                    if (device == device_name(static_cast<Device>(k)))
+                        d_.devices[static_cast<std::size_t>(k)] += count_of(value);
+                }
+            });
+            for_each_pair(replies[at++], [&](std::string_view name, const redisReply* value) {
+                auto it = events.find(name);
+                if (it == events.end())
+                    it = events.emplace(std::string(name), 0).first;
+                it->second += count_of(value);
+            });
+        }
+        d_.events.assign(events.begin(), events.end());
+        return at;
+    }
+
+    std::vector<DayKeys> days_;
+    const std::vector<std::string>* instances_;  // null: none, or not asked for
+    std::size_t union_chunk_;
+    std::vector<UnionTop> unions_;          // several days: one per top list
+    std::vector<std::size_t> union_reads_;  // the commands each added to the first step
+    query::Dashboard d_;
+};
+
 }  // namespace
 
-RedisReader::RedisReader(RedisReaderOptions options)
-    : options_(std::move(options)), backoff_(options_.min_backoff), thread_([this] { run(); }) {}
+FleetReader::FleetReader(FleetReaderOptions options)
+    : options_(std::move(options)), backoff_(options_.min_backoff) {
+    // The first step runs at once: it connects, so up() turns true soon after the start.
+    loop_.start(options_.health_interval, [this] { step(); });
+}
 
-RedisReader::~RedisReader() {
+FleetReader::~FleetReader() {
     stop();
 }
 
-bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done done) {
+bool FleetReader::read_dashboard(std::string site, query::DayRange range, Done done) {
     Job job;
     job.site = std::move(site);
     job.range = std::move(range);
@@ -326,7 +476,7 @@ bool RedisReader::read_dashboard(std::string site, query::DayRange range, Done d
     return enqueue(std::move(job));
 }
 
-bool RedisReader::read_pageview_series(std::string site, query::TimeseriesRequest request,
+bool FleetReader::read_pageview_series(std::string site, query::TimeseriesRequest request,
                                        SeriesDone done) {
     Job job;
     job.site = std::move(site);
@@ -335,30 +485,39 @@ bool RedisReader::read_pageview_series(std::string site, query::TimeseriesReques
     return enqueue(std::move(job));
 }
 
-bool RedisReader::enqueue(Job job) {
+bool FleetReader::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || queue_.size() >= options_.queue_capacity)
             return false;
         queue_.push_back(std::move(job));
     }
-    wake_.notify_one();
+    loop_.wake();
     return true;
 }
 
-std::string RedisReader::problem() const {
+void FleetReader::register_metrics(telemetry::Metrics& metrics) const {
+    metrics.add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
+                         [this] { return static_cast<double>(reads()); });
+    metrics.add_callback("tally_redis_read_errors_total",
+                         "Dashboard reads from Redis that failed (answered 503).", "counter",
+                         [this] { return static_cast<double>(errors()); });
+    metrics.add_callback("tally_redis_reader_up",
+                         "1 while the dashboard reader's Redis connection works.", "gauge",
+                         [this] { return up() ? 1.0 : 0.0; });
+}
+
+std::string FleetReader::problem() const {
     std::lock_guard lock(mutex_);
     return problem_;
 }
 
-void RedisReader::stop() {
+void FleetReader::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    wake_.notify_one();
-    if (thread_.joinable())
-        thread_.join();
+    loop_.stop();  // a read being answered is finished first
     std::deque<Job> left;
     {
         std::lock_guard lock(mutex_);
@@ -372,28 +531,27 @@ void RedisReader::stop() {
     }
 }
 
-void RedisReader::run() {
-    connect();  // at once, so that up() turns true soon after start
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        if (queue_.empty()) {
-            if (!wake_.wait_for(lock, options_.health_interval,
-                                [this] { return stopping_ || !queue_.empty(); })) {
-                lock.unlock();
-                check_health();
-                lock.lock();
-            }
-            continue;
-        }
-        Job job = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        serve(job);
-        lock.lock();
+void FleetReader::step() {
+    bool served = false;
+    while (std::optional<Job> job = next_job()) {
+        serve(*job);
+        served = true;
     }
+    // Idle: the PING (or the reconnection) that keeps up() true to Redis without reads.
+    if (!served && Clock::now() - last_served_ >= options_.health_interval)
+        check_health();
 }
 
-void RedisReader::serve(Job& job) {
+std::optional<FleetReader::Job> FleetReader::next_job() {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.empty())
+        return std::nullopt;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    return job;
+}
+
+void FleetReader::serve(Job& job) {
     std::optional<query::Dashboard> dashboard;
     std::optional<std::vector<query::Point>> points;
     std::string error;
@@ -416,6 +574,7 @@ void RedisReader::serve(Job& job) {
     } else {
         error = problem();
     }
+    last_served_ = Clock::now();
     reads_.fetch_add(1, std::memory_order_relaxed);
     if (!dashboard && !points)
         errors_.fetch_add(1, std::memory_order_relaxed);
@@ -425,7 +584,7 @@ void RedisReader::serve(Job& job) {
         job.done(std::move(dashboard), std::move(error));
 }
 
-std::vector<query::Point> RedisReader::read_series(const Job& job) {
+std::vector<query::Point> FleetReader::read_series(const Job& job) {
     const auto [first_bucket_day, last_bucket_day] = query::timeseries_days(*job.series);
     // Redis holds no day older than the retention (the mirror's TTL) nor after tomorrow
     // (events may come 5 minutes early): only those days are asked for. Their counters tell
@@ -468,7 +627,7 @@ std::vector<query::Point> RedisReader::read_series(const Job& job) {
     return query::timeseries(gathered, *job.series);
 }
 
-void RedisReader::check_health() {
+void FleetReader::check_health() {
     if (!context_) {
         connect();
         return;
@@ -483,7 +642,7 @@ void RedisReader::check_health() {
     }
 }
 
-bool RedisReader::connect() {
+bool FleetReader::connect() {
     if (context_)
         return true;
     const auto now = Clock::now();
@@ -517,7 +676,7 @@ bool RedisReader::connect() {
     return true;
 }
 
-void RedisReader::disconnect(std::string why) {
+void FleetReader::disconnect(std::string why) {
     context_.reset();
     // The next read tries again at once; the back-off starts if that fails too.
     next_attempt_ = Clock::now();
@@ -528,141 +687,27 @@ void RedisReader::disconnect(std::string why) {
     problem_ = std::move(why);
 }
 
-query::Dashboard RedisReader::read(const Job& job) {
-    redisContext* context = context_.get();
+query::Dashboard FleetReader::read(const Job& job) {
     const query::DayRange& range = job.range;
     if (range.last < range.first || range.last - range.first > 366)
         throw ReadFailure("a dashboard range is one day to one year", false);
-
-    std::vector<DayKeys> days;
-    for (std::int64_t day = range.first; day <= range.last; ++day)
-        days.emplace_back(job.site, format_day(day));
-    const bool one_day = days.size() == 1;
-
     // Like the local dashboard, real_time_users only for a range that holds today.
     const std::int64_t today = day_of(now_ms());
     const std::vector<std::string>* instances = nullptr;
     if (range.first <= today && today <= range.last)
         instances = &instance_keys(job.site);
 
-    // 1. Everything but the ties, in one transaction. Replies: per day [GET page views,
-    // HGETALL devices, HGETALL events], then PFCOUNT visitors, PFCOUNT sessions, the
-    // three top lists, and the MGET of the instances' real-time users when there is one.
-    std::vector<Command> commands;
-    for (const DayKeys& keys : days) {
-        commands.push_back({"GET", keys.pageviews});
-        commands.push_back({"HGETALL", keys.devices});
-        commands.push_back({"HGETALL", keys.events});
-    }
-    Command visitors = {"PFCOUNT"};
-    Command sessions = {"PFCOUNT"};
-    for (const DayKeys& keys : days) {
-        visitors.push_back(keys.visitors);
-        sessions.push_back(keys.sessions);
-    }
-    commands.push_back(std::move(visitors));
-    commands.push_back(std::move(sessions));
-    const std::string DayKeys::*lists[] = {&DayKeys::pages, &DayKeys::referrers,
-                                           &DayKeys::countries};
-    std::vector<UnionTop> unions;  // several days: each list's first sorted access
-    std::vector<std::size_t> union_reads;
-    for (const auto list : lists) {
-        if (one_day) {
-            commands.push_back({"ZREVRANGE", days[0].*list, "0",
-                                std::to_string(query::kTopListSize - 1), "WITHSCORES"});
-        } else {
-            std::vector<std::string> keys;
-            keys.reserve(days.size());
-            for (const DayKeys& day : days)
-                keys.push_back(day.*list);
-            unions.emplace_back(std::move(keys), options_.union_chunk);
-            union_reads.push_back(unions.back().add_reads(commands));
-        }
-    }
-    if (instances != nullptr && !instances->empty()) {
-        Command mget = {"MGET"};
-        mget.insert(mget.end(), instances->begin(), instances->end());
-        commands.push_back(std::move(mget));
-    }
-    const Reply exec = transaction(context, commands);
-    const redisReply* const* replies = exec->element;
-
-    query::Dashboard d;
-    d.date = range.label;
-    d.site = job.site;
-    std::map<std::string, std::uint64_t, std::less<>> events;
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < days.size(); ++i) {
-        d.page_views += count_of(replies[at++]);
-        for_each_pair(replies[at++], [&](std::string_view device, const redisReply* value) {
-            for (int k = 0; k < kDeviceCount; ++k) {
-                if (device == device_name(static_cast<Device>(k)))
-                    d.devices[static_cast<std::size_t>(k)] += count_of(value);
-            }
-        });
-        for_each_pair(replies[at++], [&](std::string_view name, const redisReply* value) {
-            auto it = events.find(name);
-            if (it == events.end())
-                it = events.emplace(std::string(name), 0).first;
-            it->second += count_of(value);
-        });
-    }
-    d.events.assign(events.begin(), events.end());
-    d.unique_visitors = count_of(replies[at++]);
-    d.unique_sessions = count_of(replies[at++]);
-    query::Ranked* tops[] = {&d.top_pages, &d.top_referrers, &d.countries};
-    if (one_day) {
-        for (query::Ranked* top : tops)
-            *top = ranked_of(replies[at++]);
-    } else {
-        for (std::size_t i = 0; i < unions.size(); ++i) {
-            unions[i].take_reads(replies + at);
-            at += union_reads[i];
-        }
-    }
-    if (instances != nullptr && !instances->empty()) {
-        const redisReply* values = array_of(replies[at++]);
-        for (std::size_t i = 0; i < values->elements; ++i)
-            d.real_time_users += count_of(values->element[i]);  // nil: an instance that left
-    }
-
-    // 2. One day: ZREVRANGE gave the 10 best with ties broken by member descending. The
-    // members above the 10th score are right; those at it are the ascending first ones of
-    // everything at that score, which ZRANGEBYSCORE lists in that order.
-    if (one_day) {
-        std::vector<Command> fills;
-        std::vector<query::Ranked*> filled;
-        for (std::size_t i = 0; i < std::size(tops); ++i) {
-            query::Ranked& top = *tops[i];
-            if (top.size() < query::kTopListSize)
-                continue;  // the whole set came back
-            const std::uint64_t tenth = top.back().second;
-            std::erase_if(top, [tenth](const auto& entry) { return entry.second == tenth; });
-            const std::string score = std::to_string(tenth);
-            fills.push_back({"ZRANGEBYSCORE", days[0].*lists[i], score, score, "LIMIT", "0",
-                             std::to_string(query::kTopListSize - top.size())});
-            filled.push_back(&top);
-        }
-        if (!fills.empty()) {
-            const std::vector<Reply> fill_replies = round_trip(context, fills);
-            for (std::size_t i = 0; i < fills.size(); ++i) {
-                const std::uint64_t score = score_of(fills[i][2]);
-                const redisReply* members = array_of(fill_replies[i].get());
-                for (std::size_t m = 0; m < members->elements; ++m)
-                    filled[i]->emplace_back(std::string(text_of(members->element[m])), score);
-            }
-        }
-    }
+    DashboardRead dashboard(job.site, range, instances, options_.union_chunk);
+    // 1. Everything but the ties, in one transaction.
+    const Reply exec = transaction(context_.get(), dashboard.first_commands());
+    dashboard.take_first(exec->element);
+    // 2. One day: the members tied at the 10th place.
+    dashboard.fill_ties(context_.get());
     // 2'. Several days: the rest of the threshold algorithm.
-    finish(context, unions);
-    for (std::size_t i = 0; i < unions.size(); ++i)
-        *tops[i] = unions[i].top();
-    for (query::Ranked* top : tops)
-        keep_top(*top);
-    return d;
+    return dashboard.finish(context_.get());
 }
 
-const std::vector<std::string>& RedisReader::instance_keys(const std::string& site) {
+const std::vector<std::string>& FleetReader::instance_keys(const std::string& site) {
     const auto now = Clock::now();
     auto it = instance_keys_.find(site);
     // Finding none is kept for a second at most: a fleet that has just started (or a
@@ -684,19 +729,4 @@ const std::vector<std::string>& RedisReader::instance_keys(const std::string& si
     return it->second.keys;
 }
 
-}  // namespace tally::mirror
-
-namespace tally::mirror {
-
-void RedisReader::register_metrics(telemetry::Metrics& metrics) const {
-    metrics.add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
-                         [this] { return static_cast<double>(reads()); });
-    metrics.add_callback("tally_redis_read_errors_total",
-                         "Dashboard reads from Redis that failed (answered 503).", "counter",
-                         [this] { return static_cast<double>(errors()); });
-    metrics.add_callback("tally_redis_reader_up",
-                         "1 while the dashboard reader's Redis connection works.", "gauge",
-                         [this] { return up() ? 1.0 : 0.0; });
-}
-
-}  // namespace tally::mirror
+}  // namespace tally::query

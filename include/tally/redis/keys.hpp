@@ -1,5 +1,6 @@
 #pragma once
-// The Redis key layout of the mirror (SPEC §6), in one place.
+// The Redis key layout, in one place: the mirror (mirror/mirror.hpp) writes these keys and
+// the fleet reader (query/fleet_reader.hpp) reads them, so both build them here.
 //
 // Every key of a site carries the site inside literal braces, "tally:{S}:...": Redis
 // Cluster hashes only the text between the first "{" and the next "}", so all of a site's
@@ -19,9 +20,10 @@
 //   tally:{S}:events:D                   hash     custom event name -> count
 //   tally:{S}:realtime                   channel  one PUBLISH per flush of the site
 //
-// The mirror's own keys (not in SPEC's list; same slot, same TTL):
+// The names above are published (other programs read them). The mirror's own keys besides
+// (same slot, same TTL):
 //   tally:{S}:mirror:I:D                 hash     what instance I has shipped for day D
-//                                                 (field -> value, see checkpoint_field)
+//                                                 (field -> value, mirror/day_image.hpp)
 //   tally:{S}:mirror:I:scratch           string   a HyperLogLog on its way into PFMERGE,
 //                                                 deleted in the same transaction
 //   tally:{S}:active:I                   string   instance I's real-time users, expiring
@@ -36,7 +38,7 @@
 #include <string>
 #include <string_view>
 
-namespace tally::mirror {
+namespace tally::redis {
 
 /// The day keys of one site and date ("2026-11-22"), built once per flush of that day.
 struct DayKeys {
@@ -60,4 +62,4 @@ std::string instances_key(std::string_view site);
 /// True when `id` can name an instance inside keys: 1-64 of [A-Za-z0-9._-].
 bool valid_instance_id(std::string_view id);
 
-}  // namespace tally::mirror
+}  // namespace tally::redis

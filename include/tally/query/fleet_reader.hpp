@@ -1,6 +1,6 @@
 #pragma once
-// RedisReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
-// write (keys.hpp).
+// FleetReader: the fleet's /dashboard and page-view series, read from the keys the mirrors
+// write (redis/keys.hpp).
 //
 // What. Several tallyds mirror into one Redis; each holds only its own events in memory,
 // Redis holds the sum and merge of all of them. With `query_source: redis` an instance
@@ -13,11 +13,12 @@
 // page-view series (read_pageview_series) likewise gathers the minute counters and hands
 // them to query::timeseries, the local series' own aggregation.
 //
-// Threads. One background thread owns one blocking hiredis connection and serves a
-// bounded queue of reads in order. An HTTP I/O thread only queues (read_dashboard never
-// waits on Redis: ingest shares those threads); the answer comes back through `done`, on
-// the reader's thread. A full queue is refused at once (the caller answers 503), so a slow
-// or absent Redis costs the daemon at most `queue_capacity` waiting requests.
+// Threads. One background thread (a BackgroundLoop) owns one blocking hiredis connection
+// and serves a bounded queue of reads in order. An HTTP I/O thread only queues
+// (read_dashboard never waits on Redis: ingest shares those threads); the answer comes back
+// through `done`, on the reader's thread. A full queue is refused at once (the caller
+// answers 503), so a slow or absent Redis costs the daemon at most `queue_capacity` waiting
+// requests.
 //
 // Connection. Connect and command timeouts are `timeout` (1 s), so one read is bounded
 // by a few timeouts. A broken connection is dropped and reopened by the next read; when
@@ -28,7 +29,7 @@
 //
 // real_time_users. Each instance's figure is its own key, active:I, expiring a few seconds
 // after the instance's last flush; the mirror lists the instances of a site in the set
-// tally:{S}:instances (keys.hpp), so finding the keys is one SMEMBERS, not a SCAN of the
+// tally:{S}:instances (redis/keys.hpp), so finding the keys is one SMEMBERS, not a SCAN of the
 // keyspace. The names found are kept per site for `instances_refresh` (10 s: a new
 // instance is counted within that, within 1 s when none was known; one that left has an
 // expired key, read as 0), so a read usually costs one MGET of known keys.
@@ -50,7 +51,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -59,22 +59,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "tally/mirror/mirror.hpp"  // RedisAddress, parse_redis_url
-#include "tally/mirror/redis_link.hpp"
+#include "tally/base/background_loop.hpp"
 #include "tally/query/query.hpp"
+#include "tally/redis/address.hpp"
+#include "tally/redis/link.hpp"
 
 namespace tally::telemetry {
 class Metrics;
 }
 
-namespace tally::mirror {
+namespace tally::query {
 
-struct RedisReaderOptions {
-    RedisAddress address;
+struct FleetReaderOptions {
+    redis::RedisAddress address;
     std::size_t queue_capacity = 64;
     std::chrono::milliseconds timeout{1000};  // connect, and each command's reply
     std::chrono::milliseconds min_backoff{100};
@@ -85,17 +85,17 @@ struct RedisReaderOptions {
     int retention_days = 30;       // the mirror's: older days have left Redis (their keys' TTL)
 };
 
-class RedisReader {
+class FleetReader {
   public:
     /// The answer of one read: the dashboard, or nullopt and why it failed.
     using Done = std::function<void(std::optional<query::Dashboard>, std::string error)>;
 
     /// Starts the thread, which connects at once (up() turns true when it has).
-    explicit RedisReader(RedisReaderOptions options);
+    explicit FleetReader(FleetReaderOptions options);
     /// stop().
-    ~RedisReader();
-    RedisReader(const RedisReader&) = delete;
-    RedisReader& operator=(const RedisReader&) = delete;
+    ~FleetReader();
+    FleetReader(const FleetReader&) = delete;
+    FleetReader& operator=(const FleetReader&) = delete;
 
     /// Queues the read of `site`'s dashboard over `range`; `done` runs later, once, on the
     /// reader's thread (or in stop(), with an error, for a read still queued then). False,
@@ -118,7 +118,7 @@ class RedisReader {
     std::string problem() const;
     std::uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
-    /// Reads, failed reads and the connection's state as metrics.
+    /// Adds the reader's figures to /metrics: reads(), errors() and up().
     void register_metrics(telemetry::Metrics& metrics) const;
 
     /// Answers every queued read with an error, and joins the thread. Idempotent.
@@ -139,7 +139,11 @@ class RedisReader {
     };
     using Clock = std::chrono::steady_clock;
 
-    void run();
+    /// One turn of the thread: answers the queued reads; idle for `health_interval`, checks
+    /// the connection instead.
+    void step();
+    /// The next queued read; nullopt when there is none or the reader is stopping.
+    std::optional<Job> next_job();
     void serve(Job& job);
     void check_health();
     /// Opens the connection if there is none and the back-off allows; false with
@@ -153,7 +157,7 @@ class RedisReader {
     /// `instances_refresh` ago.
     const std::vector<std::string>& instance_keys(const std::string& site);
 
-    const RedisReaderOptions options_;
+    const FleetReaderOptions options_;
     redis::Context context_;  // the reader thread's only
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_;
@@ -163,18 +167,18 @@ class RedisReader {
         Clock::time_point found;
     };
     std::unordered_map<std::string, InstanceKeys> instance_keys_;  // by site
+    Clock::time_point last_served_{};  // when the last read was answered
 
     std::atomic<bool> up_{false};
     std::atomic<std::uint64_t> reads_{0};
     std::atomic<std::uint64_t> errors_{0};
 
     mutable std::mutex mutex_;  // guards what follows
-    std::condition_variable wake_;
     std::deque<Job> queue_;
     std::string problem_ = "not connected yet";
-    bool stopping_ = false;
+    bool stopping_ = false;  // reads are refused; the loop takes no more of the queue
 
-    std::thread thread_;  // last: started once everything above exists
+    BackgroundLoop loop_;  // last: started once everything above exists, stopped first
 };
 
-}  // namespace tally::mirror
+}  // namespace tally::query
