@@ -3,8 +3,9 @@
 // One batch:
 //   1. under the clients' mutex: who is subscribed to what, and who needs a snapshot (new,
 //      resubscribed, lagging, or "today" rolled over to a new day);
-//   2. under every shard lock (Store::visit_live): drain the change logs, read the touched
-//      members' totals, merge the HyperLogLogs, build the waiting dashboards;
+//   2. under every shard lock (Store::visit_live): drain the change logs, and ask the store
+//      and the query layer for each range's changes, its touched members' totals and
+//      uniques, and the waiting dashboards;
 //   3. unlocked: real_time_users (recounted at least once a second for ranges holding
 //      today, so it falls as sessions age out with no event), JSON once per (site, range),
 //      and the frames handed to the connections in one http::WsBatch.
@@ -15,7 +16,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <span>
 #include <vector>
 
 #include "tally/base/names.hpp"
@@ -34,31 +34,7 @@ bool valid_date(std::string_view date) {
     return query::parse_range(date, now_ms()).has_value();
 }
 
-/// Adds `from` to `into` (the changes of several shards and days to one (site, range)). A
-/// day's changes may feed several ranges (its day, week and month), hence the copy.
-void merge_into(store::ChangeSet& into, const store::ChangeSet& from) {
-    into.page_views += from.page_views;
-    for (std::size_t i = 0; i < into.devices.size(); ++i)
-        into.devices[i] += from.devices[i];
-    for (const auto& [name, n] : from.events)
-        into.events[name] += n;
-    into.pages.insert(from.pages.begin(), from.pages.end());
-    into.referrers.insert(from.referrers.begin(), from.referrers.end());
-    into.countries.insert(from.countries.begin(), from.countries.end());
-    into.recent.insert(into.recent.end(), from.recent.begin(), from.recent.end());
-}
-
-using Totals = std::vector<std::pair<std::string, std::uint64_t>>;
-
-/// The new merged totals of `touched`, over the day's summaries (under the shard locks).
-Totals totals(const std::set<std::string, std::less<>>& touched,
-              std::span<const sketch::SpaceSaving* const> summaries) {
-    Totals out;
-    out.reserve(touched.size());
-    for (const std::string& member : touched)
-        out.emplace_back(member, query::merged_count(summaries, member));
-    return out;
-}
+using Totals = query::Ranked;
 
 /// Keeps `top`, what every client of a range holds of a top list (its 10 best, count
 /// descending, ties by name), in step with the new totals of `touched`, and leaves in
@@ -292,8 +268,7 @@ void Hub::broadcast(std::int64_t now_ms) {
         // Filled under the shard locks.
         store::ChangeSet changes;
         bool changed = false;
-        Totals pages, referrers, countries;
-        std::uint64_t unique_visitors = 0, unique_sessions = 0;  // only for a delta
+        query::RangeTotals totals;  // only for a delta
         std::optional<query::Dashboard> snapshot;
     };
     using Key = std::pair<std::string, std::string>;  // site, range label
@@ -349,41 +324,20 @@ void Hub::broadcast(std::int64_t now_ms) {
     // 2. The critical section: drain, and read what the frames need. Always drained, even
     // with no client, so the change logs stay one batch small.
     store_.visit_live([&](store::Store::LiveView& view) {
-        std::vector<store::ChangeLog> logs = view.take_changes();
+        const std::vector<store::ChangeLog> logs = view.take_changes();
         for (auto& [key, w] : work) {
             const query::DayRange& range = w.range;
-            for (const auto& log : logs) {
-                auto site = log.find(key.first);
-                if (site == log.end())
-                    continue;
-                for (auto day = site->second.lower_bound(range.first);
-                     day != site->second.end() && day->first <= range.last; ++day) {
-                    merge_into(w.changes, day->second);
-                    w.changed = true;
-                }
+            if (auto changes = store::changes_in(logs, key.first, range.first, range.last)) {
+                w.changes = std::move(*changes);
+                w.changed = true;
             }
             const bool delta = w.changed && !w.delta_to.empty();
             if (!delta && w.snapshot_to.empty())
                 continue;
             const std::vector<const store::SiteShard*> parts = view.site(key.first);
             if (delta) {
-                std::vector<const sketch::SpaceSaving*> pages, referrers, countries;
-                sketch::HyperLogLog visitors, sessions;
-                for (const store::SiteShard* part : parts) {
-                    for (auto it = part->days.lower_bound(range.first);
-                         it != part->days.end() && it->first <= range.last; ++it) {
-                        pages.push_back(&it->second.pages);
-                        referrers.push_back(&it->second.referrers);
-                        countries.push_back(&it->second.countries);
-                        visitors.merge(it->second.visitors);
-                        sessions.merge(it->second.sessions);
-                    }
-                }
-                w.pages = totals(w.changes.pages, pages);
-                w.referrers = totals(w.changes.referrers, referrers);
-                w.countries = totals(w.changes.countries, countries);
-                w.unique_visitors = visitors.count();
-                w.unique_sessions = sessions.count();
+                w.totals = query::range_totals_locked(parts, range, w.changes.pages,
+                                                      w.changes.referrers, w.changes.countries);
             }
             if (!w.snapshot_to.empty())
                 w.snapshot = query::build_dashboard_locked(parts, key.first, range);
@@ -413,9 +367,9 @@ void Hub::broadcast(std::int64_t now_ms) {
             real_time = s.real_time_users;  // not recounted this batch
         const bool real_time_moved = real_time != s.real_time_users;
         if (delta_due) {
-            keep_top(w.pages, s.top_pages);
-            keep_top(w.referrers, s.top_referrers);
-            keep_top(w.countries, s.top_countries);
+            keep_top(w.totals.pages, s.top_pages);
+            keep_top(w.totals.referrers, s.top_referrers);
+            keep_top(w.totals.countries, s.top_countries);
         }
         if (w.changed || real_time_moved)
             ++s.seq;
@@ -439,13 +393,13 @@ void Hub::broadcast(std::int64_t now_ms) {
         if (w.delta_to.empty() || (!w.changed && !real_time_moved))
             continue;
         if (w.changed) {
-            s.unique_visitors = w.unique_visitors;
-            s.unique_sessions = w.unique_sessions;
+            s.unique_visitors = w.totals.unique_visitors;
+            s.unique_sessions = w.totals.unique_sessions;
         }
         // A delta with nothing but the absolutes when only real_time_users moved.
-        auto frame = std::make_shared<const std::string>(
-            delta_frame(s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers,
-                        w.countries, s.unique_visitors, s.unique_sessions, real_time));
+        auto frame = std::make_shared<const std::string>(delta_frame(
+            s.seq, key.first, w.range.label, w.changes, w.totals.pages, w.totals.referrers,
+            w.totals.countries, s.unique_visitors, s.unique_sessions, real_time));
         for (const Target& t : w.delta_to)
             batch.add(t.connection, frame, false);
     }

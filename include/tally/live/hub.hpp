@@ -1,6 +1,6 @@
 #pragma once
-// The live dashboard's broadcaster (SPEC §4, GET /ws): a snapshot, then deltas, exactly
-// consistent with /dashboard.
+// The live dashboard's broadcaster (GET /ws): a snapshot, then deltas, exactly consistent
+// with /dashboard.
 //
 // Who does what
 //   Ingest threads only record what an event changed, in their shard's ChangeLog, under the
@@ -8,9 +8,12 @@
 //   client or a socket.
 //   One broadcaster thread wakes every `batch` and, holding every shard's lock at once
 //   (Store::visit_live), drains all the change logs and, in the same critical section,
-//   reads what the frames need: the new merged totals of the touched top-list members,
-//   the merged HyperLogLogs, and the whole dashboard of each (site, range) that has a client
-//   waiting for a snapshot. JSON is built after the locks are released.
+//   asks for what the frames need: each subscribed range's changes (store::changes_in),
+//   the new merged totals of its touched top-list members and its unique counts
+//   (query::range_totals_locked), and the whole dashboard of each (site, range) that has a
+//   client waiting for a snapshot (query::build_dashboard_locked). It never reads the
+//   shards' state itself: it keeps who is subscribed to what and what they hold, and builds
+//   and sends the frames. JSON is built after the locks are released.
 //   Connections (src/http/ws_session) write what they are given and read subscriptions.
 //
 // Ranges. A client subscribes to a day ("today", YYYY-MM-DD), an ISO week (YYYY-Www) or a
