@@ -118,8 +118,9 @@ std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& r
 std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request);
 std::string to_json(const std::vector<Point>& points);
 
-/// n_k for each prefix of `steps` on `day` (SPEC §3 /funnel). A step is an event name or
-/// "pageview:/path".
+/// For each step k, with its name, n_k: the identities (the user id, else the session id)
+/// that did steps 1..k on `day` in that order, each at or after the previous one's time. A
+/// step is an event name or "pageview:/path".
 Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
               const std::vector<std::string>& steps);
 
