@@ -1,10 +1,11 @@
 // The broadcaster: see tally/live/hub.hpp for the design.
 //
-// One batch:
+// One batch (Hub::broadcast):
 //   1. under the clients' mutex: who is subscribed to what, and who needs a snapshot (new,
 //      resubscribed, lagging, or "today" rolled over to a new day);
-//   2. under every shard lock (Store::visit_live): drain the change logs, read the touched
-//      members' totals, merge the HyperLogLogs, build the waiting dashboards;
+//   2. under every shard lock (Store::visit_live): drain the change logs, and ask the store
+//      and the query layer for each range's changes, its touched members' totals and
+//      uniques, and the waiting dashboards;
 //   3. unlocked: real_time_users (recounted at least once a second for ranges holding
 //      today, so it falls as sessions age out with no event), JSON once per (site, range),
 //      and the frames handed to the connections in one http::WsBatch.
@@ -13,9 +14,10 @@
 #include "tally/telemetry/metrics.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <span>
 #include <vector>
 
 #include "tally/base/names.hpp"
@@ -34,31 +36,7 @@ bool valid_date(std::string_view date) {
     return query::parse_range(date, now_ms()).has_value();
 }
 
-/// Adds `from` to `into` (the changes of several shards and days to one (site, range)). A
-/// day's changes may feed several ranges (its day, week and month), hence the copy.
-void merge_into(store::ChangeSet& into, const store::ChangeSet& from) {
-    into.page_views += from.page_views;
-    for (std::size_t i = 0; i < into.devices.size(); ++i)
-        into.devices[i] += from.devices[i];
-    for (const auto& [name, n] : from.events)
-        into.events[name] += n;
-    into.pages.insert(from.pages.begin(), from.pages.end());
-    into.referrers.insert(from.referrers.begin(), from.referrers.end());
-    into.countries.insert(from.countries.begin(), from.countries.end());
-    into.recent.insert(into.recent.end(), from.recent.begin(), from.recent.end());
-}
-
-using Totals = std::vector<std::pair<std::string, std::uint64_t>>;
-
-/// The new merged totals of `touched`, over the day's summaries (under the shard locks).
-Totals totals(const std::set<std::string, std::less<>>& touched,
-              std::span<const sketch::SpaceSaving* const> summaries) {
-    Totals out;
-    out.reserve(touched.size());
-    for (const std::string& member : touched)
-        out.emplace_back(member, query::merged_count(summaries, member));
-    return out;
-}
+using Totals = query::Ranked;
 
 /// Keeps `top`, what every client of a range holds of a top list (its 10 best, count
 /// descending, ties by name), in step with the new totals of `touched`, and leaves in
@@ -162,17 +140,20 @@ Hub::~Hub() {
 }
 
 void Hub::start() {
-    thread_ = std::thread([this] { run(); });
+    loop_.start(
+        options_.batch,
+        [this] {
+            try {
+                broadcast(now_ms());
+            } catch (...) {
+                // Out of memory building a frame, say: skip this batch, keep serving.
+            }
+        },
+        /*first_step_after_interval=*/true);
 }
 
 void Hub::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable())
-        thread_.join();
+    loop_.stop();
     store_.set_live_recording(false);
 }
 
@@ -190,27 +171,39 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(std::str
     return std::make_shared<Client>(shared_, std::move(site), std::move(date));
 }
 
-void Hub::run() {
-    auto next = std::chrono::steady_clock::now() + options_.batch;
-    std::unique_lock lock(mutex_);
-    while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
-        lock.unlock();
-        try {
-            broadcast(now_ms());
-        } catch (...) {
-            // Out of memory building a frame, say: skip this batch, keep serving.
-        }
-        lock.lock();
-        // A fixed schedule, so frames are batch apart on average; after a stall, start over
-        // rather than fire a burst of catch-up batches.
-        next += options_.batch;
-        const auto now = std::chrono::steady_clock::now();
-        if (next < now)
-            next = now + options_.batch;
-    }
-}
-
 namespace {
+
+/// The newest events of `changes` over all shards and days, oldest first.
+json recent_feed(const store::ChangeSet& changes) {
+    std::vector<const store::RecentEvent*> recent;
+    recent.reserve(changes.recent.size());
+    for (const auto& e : changes.recent)
+        recent.push_back(&e);
+    std::stable_sort(recent.begin(), recent.end(), [](const auto* a, const auto* b) {
+        return a->timestamp_ms < b->timestamp_ms;
+    });
+    const std::size_t skip = recent.size() > store::ChangeSet::kMaxRecent
+                                 ? recent.size() - store::ChangeSet::kMaxRecent
+                                 : 0;
+    json feed = json::array();
+    for (std::size_t i = skip; i < recent.size(); ++i) {
+        const store::RecentEvent& e = *recent[i];
+        json item;
+        if (e.kind == EventKind::pageview) {
+            item["type"] = "pageview";
+            item["page"] = e.what;
+        } else {
+            item["type"] = "event";
+            item["name"] = e.what;
+        }
+        if (!e.country.empty())
+            item["country"] = e.country;
+        item["device"] = device_name(e.device);
+        item["ts"] = e.timestamp_ms;
+        feed.push_back(std::move(item));
+    }
+    return feed;
+}
 
 /// The delta frame of one (site, range) for one batch.
 std::string delta_frame(std::uint64_t seq, const std::string& site, const std::string& label,
@@ -246,150 +239,114 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
     j["unique_visitors"] = visitors;
     j["unique_sessions"] = sessions;
     j["real_time_users"] = real_time;
-    // The newest events over all shards and days, oldest first.
-    std::vector<const store::RecentEvent*> recent;
-    recent.reserve(c.recent.size());
-    for (const auto& e : c.recent)
-        recent.push_back(&e);
-    std::stable_sort(recent.begin(), recent.end(), [](const auto* a, const auto* b) {
-        return a->timestamp_ms < b->timestamp_ms;
-    });
-    const std::size_t skip = recent.size() > store::ChangeSet::kMaxRecent
-                                 ? recent.size() - store::ChangeSet::kMaxRecent
-                                 : 0;
-    json feed = json::array();
-    for (std::size_t i = skip; i < recent.size(); ++i) {
-        const store::RecentEvent& e = *recent[i];
-        json item;
-        if (e.kind == EventKind::pageview) {
-            item["type"] = "pageview";
-            item["page"] = e.what;
-        } else {
-            item["type"] = "event";
-            item["name"] = e.what;
-        }
-        if (!e.country.empty())
-            item["country"] = e.country;
-        item["device"] = device_name(e.device);
-        item["ts"] = e.timestamp_ms;
-        feed.push_back(std::move(item));
-    }
-    if (!feed.empty())
+    if (json feed = recent_feed(c); !feed.empty())
         j["recent"] = std::move(feed);
     return j.dump();
 }
 
+/// The snapshot frame of one (site, range): the dashboard as /dashboard has it.
+std::string snapshot_frame(std::uint64_t seq, const std::string& site, const std::string& label,
+                           const query::Dashboard& dashboard) {
+    return R"({"type":"snapshot","seq":)" + std::to_string(seq) + R"(,"site":)" +
+           json(site).dump() + R"(,"date":")" + label + R"(","metrics":)" +
+           query::to_json(dashboard) + "}";
+}
+
 }  // namespace
 
-void Hub::broadcast(std::int64_t now_ms) {
+struct Hub::Work {
     struct Target {
         std::shared_ptr<Client> client;  // keeps its subscription fields alive
         std::shared_ptr<http::WsConnection> connection;
     };
-    struct Work {
-        query::DayRange range;
-        std::vector<Target> snapshot_to, delta_to;
-        // Filled under the shard locks.
-        store::ChangeSet changes;
-        bool changed = false;
-        Totals pages, referrers, countries;
-        std::uint64_t unique_visitors = 0, unique_sessions = 0;  // only for a delta
-        std::optional<query::Dashboard> snapshot;
-    };
-    using Key = std::pair<std::string, std::string>;  // site, range label
-    std::map<Key, Work> work;
-    const std::int64_t today = day_of(now_ms);
+    query::DayRange range;
+    std::vector<Target> snapshot_to, delta_to;
+    // Filled under the shard locks.
+    store::ChangeSet changes;
+    bool changed = false;
+    query::RangeTotals totals;  // only for a delta
+    std::optional<query::Dashboard> snapshot;
 
-    // 1. Who wants what. Each distinct date is resolved once per batch ("today" and a range
-    // label are all that clients send, so this map stays tiny).
+    bool delta_due() const { return changed && !delta_to.empty(); }
+};
+
+void Hub::broadcast(std::int64_t now_ms) {
+    Plan plan = who_wants_what(now_ms);
+    // Ingest records changes only while someone may need them. Turned on here, before the
+    // critical section, every event is either in the state a snapshot is built from or in a
+    // change log drained by it; no client gets a delta in the batch that turned recording
+    // on (it was off only while there was no client, and a new client's first frame is a
+    // snapshot).
+    store_.set_live_recording(!plan.empty());
+    read_store(plan);
+    send_frames(plan, now_ms);
+}
+
+Hub::Plan Hub::who_wants_what(std::int64_t now_ms) {
+    Plan plan;
+    // Each distinct date is resolved once per batch ("today" and a range label are all that
+    // clients send, so this map stays tiny).
     std::map<std::string, query::DayRange, std::less<>> ranges;
-    {
-        std::lock_guard lock(shared_->mutex);
-        auto& clients = shared_->clients;
-        std::erase_if(clients, [](const auto& w) { return w.expired(); });
-        for (const auto& weak : clients) {
-            auto client = weak.lock();
-            if (!client)
-                continue;
-            auto connection = client->connection_.lock();
-            if (!connection)
-                continue;
-            auto resolved = ranges.find(client->date_);
-            if (resolved == ranges.end()) {
-                auto range = query::parse_range(client->date_, now_ms);
-                if (!range)
-                    continue;  // cannot happen: checked on subscription
-                resolved = ranges.emplace(client->date_, std::move(*range)).first;
-            }
-            const query::DayRange& range = resolved->second;
-            if (range.label != client->label_) {
-                client->label_ = range.label;  // new subscription, or "today" became a new day
-                client->wants_snapshot_ = true;
-            }
-            if (client->lagging_.exchange(false, std::memory_order_relaxed))
-                client->wants_snapshot_ = true;
-            Work& w = work[Key(client->site_, range.label)];
-            w.range = range;
-            if (client->wants_snapshot_) {
-                client->wants_snapshot_ = false;
-                w.snapshot_to.push_back({client, std::move(connection)});
-            } else {
-                w.delta_to.push_back({client, std::move(connection)});
-            }
+    std::lock_guard lock(shared_->mutex);
+    auto& clients = shared_->clients;
+    std::erase_if(clients, [](const auto& w) { return w.expired(); });
+    for (const auto& weak : clients) {
+        auto client = weak.lock();
+        if (!client)
+            continue;
+        auto connection = client->connection_.lock();
+        if (!connection)
+            continue;
+        auto resolved = ranges.find(client->date_);
+        if (resolved == ranges.end()) {
+            auto range = query::parse_range(client->date_, now_ms);
+            if (!range)
+                continue;  // cannot happen: checked on subscription
+            resolved = ranges.emplace(client->date_, std::move(*range)).first;
+        }
+        const query::DayRange& range = resolved->second;
+        if (range.label != client->label_) {
+            client->label_ = range.label;  // new subscription, or "today" became a new day
+            client->wants_snapshot_ = true;
+        }
+        if (client->lagging_.exchange(false, std::memory_order_relaxed))
+            client->wants_snapshot_ = true;
+        Work& w = plan[Key(client->site_, range.label)];
+        w.range = range;
+        if (client->wants_snapshot_) {
+            client->wants_snapshot_ = false;
+            w.snapshot_to.push_back({client, std::move(connection)});
+        } else {
+            w.delta_to.push_back({client, std::move(connection)});
         }
     }
+    return plan;
+}
 
-    // Ingest records changes only while someone may need them. Turned on here, before the
-    // critical section below, every event is either in the state a snapshot is built from
-    // or in a change log drained by it; no client gets a delta in the batch that turned
-    // recording on (it was off only while there was no client, and a new client's first
-    // frame is a snapshot).
-    store_.set_live_recording(!work.empty());
-
-    // 2. The critical section: drain, and read what the frames need. Always drained, even
-    // with no client, so the change logs stay one batch small.
+void Hub::read_store(Plan& plan) {
+    // Always drained, even with no client, so the change logs stay one batch small.
     store_.visit_live([&](store::Store::LiveView& view) {
-        std::vector<store::ChangeLog> logs = view.take_changes();
-        for (auto& [key, w] : work) {
-            const query::DayRange& range = w.range;
-            for (const auto& log : logs) {
-                auto site = log.find(key.first);
-                if (site == log.end())
-                    continue;
-                for (auto day = site->second.lower_bound(range.first);
-                     day != site->second.end() && day->first <= range.last; ++day) {
-                    merge_into(w.changes, day->second);
-                    w.changed = true;
-                }
+        const std::vector<store::ChangeLog> logs = view.take_changes();
+        for (auto& [key, w] : plan) {
+            const std::string& site = key.first;
+            if (auto changes = store::changes_in(logs, site, w.range.first, w.range.last)) {
+                w.changes = std::move(*changes);
+                w.changed = true;
             }
-            const bool delta = w.changed && !w.delta_to.empty();
-            if (!delta && w.snapshot_to.empty())
+            if (!w.delta_due() && w.snapshot_to.empty())
                 continue;
-            const std::vector<const store::SiteShard*> parts = view.site(key.first);
-            if (delta) {
-                std::vector<const sketch::SpaceSaving*> pages, referrers, countries;
-                sketch::HyperLogLog visitors, sessions;
-                for (const store::SiteShard* part : parts) {
-                    for (auto it = part->days.lower_bound(range.first);
-                         it != part->days.end() && it->first <= range.last; ++it) {
-                        pages.push_back(&it->second.pages);
-                        referrers.push_back(&it->second.referrers);
-                        countries.push_back(&it->second.countries);
-                        visitors.merge(it->second.visitors);
-                        sessions.merge(it->second.sessions);
-                    }
-                }
-                w.pages = totals(w.changes.pages, pages);
-                w.referrers = totals(w.changes.referrers, referrers);
-                w.countries = totals(w.changes.countries, countries);
-                w.unique_visitors = visitors.count();
-                w.unique_sessions = sessions.count();
+            const std::vector<const store::SiteShard*> parts = view.site(site);
+            if (w.delta_due()) {
+                w.totals = query::range_totals_locked(parts, w.range, w.changes.pages,
+                                                      w.changes.referrers, w.changes.countries);
             }
             if (!w.snapshot_to.empty())
-                w.snapshot = query::build_dashboard_locked(parts, key.first, range);
+                w.snapshot = query::build_dashboard_locked(parts, site, w.range);
         }
     });
+}
 
+void Hub::send_frames(Plan& plan, std::int64_t now_ms) {
     // real_time_users moves with no event as sessions age out: recount it now and then for
     // every range that holds today, not only when the range changed.
     const auto steady_now = std::chrono::steady_clock::now();
@@ -397,57 +354,13 @@ void Hub::broadcast(std::int64_t now_ms) {
     if (recount)
         next_real_time_check_ = steady_now + kRealTimeCheck;
 
-    // 3. Frames, built once per (site, range), and sends, handed over all at once.
     http::WsBatch batch;
     std::map<Key, Sent> sent;
-    for (auto& [key, w] : work) {
+    for (auto& [key, w] : plan) {
         Sent& s = sent[key];
         if (auto it = sent_.find(key); it != sent_.end())
             s = std::move(it->second);
-        const bool holds_today = w.range.first <= today && today <= w.range.last;
-        const bool delta_due = w.changed && !w.delta_to.empty();
-        std::uint64_t real_time = 0;
-        if (holds_today && (delta_due || w.snapshot || recount))
-            real_time = query::real_time_users(store_, key.first, now_ms);
-        else if (holds_today)
-            real_time = s.real_time_users;  // not recounted this batch
-        const bool real_time_moved = real_time != s.real_time_users;
-        if (delta_due) {
-            keep_top(w.pages, s.top_pages);
-            keep_top(w.referrers, s.top_referrers);
-            keep_top(w.countries, s.top_countries);
-        }
-        if (w.changed || real_time_moved)
-            ++s.seq;
-        s.real_time_users = real_time;
-
-        if (w.snapshot) {
-            w.snapshot->real_time_users = real_time;
-            s.unique_visitors = w.snapshot->unique_visitors;
-            s.unique_sessions = w.snapshot->unique_sessions;
-            s.top_pages = w.snapshot->top_pages;
-            s.top_referrers = w.snapshot->top_referrers;
-            s.top_countries = w.snapshot->countries;
-            std::string text = R"({"type":"snapshot","seq":)" + std::to_string(s.seq) +
-                               R"(,"site":)" + json(key.first).dump() + R"(,"date":")" +
-                               w.range.label + R"(","metrics":)" + query::to_json(*w.snapshot) +
-                               "}";
-            auto frame = std::make_shared<const std::string>(std::move(text));
-            for (const Target& t : w.snapshot_to)
-                batch.add(t.connection, frame, true);
-        }
-        if (w.delta_to.empty() || (!w.changed && !real_time_moved))
-            continue;
-        if (w.changed) {
-            s.unique_visitors = w.unique_visitors;
-            s.unique_sessions = w.unique_sessions;
-        }
-        // A delta with nothing but the absolutes when only real_time_users moved.
-        auto frame = std::make_shared<const std::string>(
-            delta_frame(s.seq, key.first, w.range.label, w.changes, w.pages, w.referrers,
-                        w.countries, s.unique_visitors, s.unique_sessions, real_time));
-        for (const Target& t : w.delta_to)
-            batch.add(t.connection, frame, false);
+        add_frames(key, w, s, real_time_users_for(key, w, s, recount, now_ms), batch);
     }
     batch.flush();
     // Keys nobody subscribes to any more are forgotten; a new subscriber starts from a
@@ -455,9 +368,53 @@ void Hub::broadcast(std::int64_t now_ms) {
     sent_ = std::move(sent);
 }
 
-}  // namespace tally::live
+std::uint64_t Hub::real_time_users_for(const Key& key, const Work& w, const Sent& s, bool recount,
+                                       std::int64_t now_ms) const {
+    const std::int64_t today = day_of(now_ms);
+    if (today < w.range.first || w.range.last < today)
+        return 0;
+    if (w.delta_due() || w.snapshot || recount)
+        return query::real_time_users(store_, key.first, now_ms);
+    return s.real_time_users;  // not recounted this batch
+}
 
-namespace tally::live {
+void Hub::add_frames(const Key& key, Work& w, Sent& s, std::uint64_t real_time,
+                     http::WsBatch& batch) {
+    const bool real_time_moved = real_time != s.real_time_users;
+    if (w.delta_due()) {
+        keep_top(w.totals.pages, s.top_pages);
+        keep_top(w.totals.referrers, s.top_referrers);
+        keep_top(w.totals.countries, s.top_countries);
+    }
+    if (w.changed || real_time_moved)
+        ++s.seq;
+    s.real_time_users = real_time;
+
+    if (w.snapshot) {
+        w.snapshot->real_time_users = real_time;
+        s.unique_visitors = w.snapshot->unique_visitors;
+        s.unique_sessions = w.snapshot->unique_sessions;
+        s.top_pages = w.snapshot->top_pages;
+        s.top_referrers = w.snapshot->top_referrers;
+        s.top_countries = w.snapshot->countries;
+        auto frame = std::make_shared<const std::string>(
+            snapshot_frame(s.seq, key.first, w.range.label, *w.snapshot));
+        for (const Work::Target& t : w.snapshot_to)
+            batch.add(t.connection, frame, true);
+    }
+    if (w.delta_to.empty() || (!w.changed && !real_time_moved))
+        return;
+    if (w.changed) {
+        s.unique_visitors = w.totals.unique_visitors;
+        s.unique_sessions = w.totals.unique_sessions;
+    }
+    // A delta with nothing but the absolutes when only real_time_users moved.
+    auto frame = std::make_shared<const std::string>(
+        delta_frame(s.seq, key.first, w.range.label, w.changes, w.totals.pages, w.totals.referrers,
+                    w.totals.countries, s.unique_visitors, s.unique_sessions, real_time));
+    for (const Work::Target& t : w.delta_to)
+        batch.add(t.connection, frame, false);
+}
 
 void Hub::register_metrics(telemetry::Metrics& metrics) const {
     metrics.add_callback("tally_ws_clients", "Live dashboards connected to /ws.", "gauge",

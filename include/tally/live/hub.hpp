@@ -1,16 +1,19 @@
 #pragma once
-// The live dashboard's broadcaster (SPEC §4, GET /ws): a snapshot, then deltas, exactly
-// consistent with /dashboard.
+// The live dashboard's broadcaster (GET /ws): a snapshot, then deltas, exactly consistent
+// with /dashboard.
 //
 // Who does what
 //   Ingest threads only record what an event changed, in their shard's ChangeLog, under the
 //   shard lock Store::apply takes anyway (tally/store/live_changes.hpp). They never see a
 //   client or a socket.
-//   One broadcaster thread wakes every `batch` and, holding every shard's lock at once
-//   (Store::visit_live), drains all the change logs and, in the same critical section,
-//   reads what the frames need: the new merged totals of the touched top-list members,
-//   the merged HyperLogLogs, and the whole dashboard of each (site, range) that has a client
-//   waiting for a snapshot. JSON is built after the locks are released.
+//   The broadcaster, a tally::BackgroundLoop, wakes every `batch` and, holding every
+//   shard's lock at once (Store::visit_live), drains all the change logs and, in the same
+//   critical section, asks for what the frames need: each subscribed range's changes
+//   (store::changes_in), the new merged totals of its touched top-list members and its
+//   unique counts (query::range_totals_locked), and the whole dashboard of each (site,
+//   range) that has a client waiting for a snapshot (query::build_dashboard_locked). It
+//   never reads the shards' state itself: it keeps who is subscribed to what and what they
+//   hold, and builds and sends the frames. JSON is built after the locks are released.
 //   Connections (src/http/ws_session) write what they are given and read subscriptions.
 //
 // Ranges. A client subscribes to a day ("today", YYYY-MM-DD), an ISO week (YYYY-Www) or a
@@ -44,19 +47,16 @@
 // lags further is resynchronised with a snapshot (http::WsConnection::send). Nothing here
 // ever waits for a client.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "tally/base/background_loop.hpp"
 #include "tally/http/message.hpp"
 #include "tally/http/websocket.hpp"
 #include "tally/store/store.hpp"
@@ -85,10 +85,10 @@ class Hub {
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
 
-    /// Starts the broadcaster thread (which turns the store's change recording on while
-    /// there are clients).
+    /// Starts the broadcaster: a batch every options.batch, the first one batch from now (it
+    /// turns the store's change recording on while there are clients).
     void start();
-    /// Stops the broadcaster thread; idempotent.
+    /// Stops the broadcaster and the store's change recording; idempotent.
     void stop();
 
     /// A new client of `site` and `date` ("today", a day, an ISO week or a month), both
@@ -105,12 +105,10 @@ class Hub {
     struct Shared;
 
   private:
-    void run();
-    void broadcast(std::int64_t now_ms);
-
-    store::Store& store_;
-    HubOptions options_;
-    std::shared_ptr<Shared> shared_;
+    /// One (site, range)'s clients and figures in one batch (hub.cpp).
+    struct Work;
+    using Key = std::pair<std::string, std::string>;  // site, range label
+    using Plan = std::map<Key, Work>;
     // The broadcaster's own, per (site, range label) subscribed: what the clients hold.
     struct Sent {
         std::uint64_t seq = 0;
@@ -120,13 +118,30 @@ class Hub {
         // The top lists the clients hold (see keep_top in hub.cpp).
         std::vector<std::pair<std::string, std::uint64_t>> top_pages, top_referrers, top_countries;
     };
-    std::map<std::pair<std::string, std::string>, Sent> sent_;
-    std::chrono::steady_clock::time_point next_real_time_check_{};
 
-    std::mutex mutex_;  // guards stopping_
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::thread thread_;
+    /// One batch: the three steps below. May throw (out of memory building a frame, say):
+    /// the loop's step catches, skips the batch and keeps serving.
+    void broadcast(std::int64_t now_ms);
+    /// 1. Who is subscribed to what, and who needs a snapshot.
+    Plan who_wants_what(std::int64_t now_ms);
+    /// 2. The critical section: drains the changes and fills in what the frames need.
+    void read_store(Plan& plan);
+    /// 3. The frames, built once per (site, range) and handed over all at once.
+    void send_frames(Plan& plan, std::int64_t now_ms);
+    /// Step 3 for one (site, range): `sent` brought up to date, its frames added to `batch`.
+    void add_frames(const Key& key, Work& work, Sent& sent, std::uint64_t real_time,
+                    http::WsBatch& batch);
+    /// real_time_users for `work`'s range: 0 unless it holds today; recounted when a delta
+    /// or a snapshot is due or `recount`, else what its clients hold.
+    std::uint64_t real_time_users_for(const Key& key, const Work& work, const Sent& sent,
+                                      bool recount, std::int64_t now_ms) const;
+
+    store::Store& store_;
+    HubOptions options_;
+    std::shared_ptr<Shared> shared_;
+    std::map<Key, Sent> sent_;
+    std::chrono::steady_clock::time_point next_real_time_check_{};
+    BackgroundLoop loop_;  // last: stopped before the members above go
 };
 
 }  // namespace tally::live

@@ -1,12 +1,14 @@
 #pragma once
-// The read side: dashboards over a day, ISO week or month, time series, exact
-// funnels and the rolling-window APIs. Every function reads the Store through
-// Store::visit_site, merging its shards, and never writes.
+// The read side: dashboards over a day, ISO week or month, time series, exact funnels, the
+// rolling-window APIs, and the figures of the live dashboard's deltas. Every function reads
+// the Store, merging its shards (through Store::visit_site or visit_site_all, or, for the
+// *_locked ones, under locks its caller holds), and never writes.
 
 #include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +62,24 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
 /// top lists use (exact while the summaries are). The caller holds their locks.
 std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
                            std::string_view member);
+
+/// The figures a live delta of a range sends besides its increments: the new totals of the
+/// top-list members it touched, and the range's unique counts.
+struct RangeTotals {
+    Ranked pages, referrers, countries;  // one entry per touched member, by name
+    std::uint64_t unique_visitors = 0;
+    std::uint64_t unique_sessions = 0;
+};
+using Members = std::set<std::string, std::less<>>;
+/// RangeTotals of `range` over `parts`, the site's part in every shard, whose locks the
+/// caller holds (Store::visit_live). A touched member's total is merged_count over the
+/// summaries of every (day, shard) of the range; the uniques are the range's days'
+/// HyperLogLogs merged. Only the days the shards still hold are read (not the period's
+/// roll-up).
+RangeTotals range_totals_locked(std::span<const store::SiteShard* const> parts,
+                                const DayRange& range, const Members& touched_pages,
+                                const Members& touched_referrers, const Members& touched_countries);
+
 std::string to_json(const Dashboard& dashboard);
 /// CSV with the header "section,name,value": one row per figure and per list entry.
 std::string to_csv(const Dashboard& dashboard);
@@ -98,8 +118,9 @@ std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& r
 std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest& request);
 std::string to_json(const std::vector<Point>& points);
 
-/// n_k for each prefix of `steps` on `day` (GET /funnel). A step is an event name or
-/// "pageview:/path".
+/// For each step k, with its name, n_k: the identities (the user id, else the session id)
+/// that did steps 1..k on `day` in that order, each at or after the previous one's time. A
+/// step is an event name or "pageview:/path".
 Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
               const std::vector<std::string>& steps);
 

@@ -24,8 +24,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "tally/base/event.hpp"
 #include "tally/store/day_state.hpp"
@@ -52,9 +55,19 @@ struct ChangeSet {
 
     /// Notes what DayState::apply(event) changes (keep the two in step).
     void record(const Event& event);
+    /// Adds `other`'s changes to these: increments add, touched members join, and the feed
+    /// events are appended (not cut to kMaxRecent: whoever sends them orders and cuts).
+    void merge(const ChangeSet& other);
 };
 
 /// A shard's changes: site -> day number -> ChangeSet.
 using ChangeLog = StringMap<std::map<std::int64_t, ChangeSet>>;
+
+/// `site`'s changes on the days first_day..last_day (inclusive) over `logs` (one per
+/// shard), added up into one ChangeSet, log by log and day by day; nullopt when the logs
+/// hold none. The logs are only read: a day's changes may feed several ranges (its day,
+/// its week and its month).
+std::optional<ChangeSet> changes_in(std::span<const ChangeLog> logs, std::string_view site,
+                                    std::int64_t first_day, std::int64_t last_day);
 
 }  // namespace tally::store
