@@ -1,5 +1,5 @@
 #pragma once
-// The rejects log: the audit trail of seed 002. Every input /track/* refuses (400, 429,
+// The rejects log: the audit trail of refused input. Every input /track/* refuses (400, 429,
 // 503) is written with its time, route, reason and the raw payload, so a site owner can
 // see what was dropped and why. (Bodies over the size limit, 413, are refused by the HTTP
 // layer before they are read and are only counted in the metrics.)

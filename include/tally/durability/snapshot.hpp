@@ -1,6 +1,6 @@
 #pragma once
 // Snapshots: the whole in-memory Store on disk, so a restart replays only the log written
-// after the snapshot instead of every segment (SPEC §6, issue 3 item 3).
+// after the snapshot instead of every segment.
 //
 // What is saved
 // -------------

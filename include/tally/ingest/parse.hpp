@@ -1,5 +1,5 @@
 #pragma once
-// Request bodies -> normalised Events (SPEC §2). Pure functions: no I/O, no clock (the
+// Request bodies -> normalised Events (the tracking API's rules, README "Tracking"). Pure functions: no I/O, no clock (the
 // caller passes `now`), no global state. Every rule is here, so the HTTP layer only moves
 // bytes and the store only counts.
 

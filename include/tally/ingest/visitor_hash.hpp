@@ -1,5 +1,5 @@
 #pragma once
-// The cookieless visitor id (SPEC §2): when an event has no user_id, the visitor is
+// The cookieless visitor id: when an event has no user_id, the visitor is
 // SipHash-2-4 keyed by a random salt of the event's UTC day, over (site, client IP,
 // User-Agent). Salts live in <data-dir>/salts/<YYYY-MM-DD> so a restart keeps the day's
 // visitors the same, and are deleted once their day is more than two days past, so an old

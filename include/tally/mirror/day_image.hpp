@@ -12,8 +12,8 @@
 // nothing is lost, whatever was killed when; and because only differences travel, pending
 // work while Redis is away is bounded by the number of keys, not by the number of events.
 //
-// What is mirrored of a day (SPEC §6). Page views per minute (the day's and each hour's
-// counters are sums of minutes, so only minutes are checkpointed), views per device,
+// What is mirrored of a day (the keys of src/redis/keys.hpp). Page views per minute (the day's and
+// each hour's counters are sums of minutes, so only minutes are checkpointed), views per device,
 // custom events per name, the three top lists per member, and the two HyperLogLogs.
 // HyperLogLogs need no checkpoint: PFMERGE takes register maxima, so shipping the same
 // registers twice changes nothing; the mirror only remembers the last registers it shipped
@@ -27,8 +27,8 @@
 //   fsync=interval or never), and then the negative delta is shipped too, so Redis keeps
 //   equalling the instances' figures.
 //   Top lists: exact while a day has at most the top-list capacity of distinct members
-//   (SPEC §6); beyond that a member may be evicted from the Space-Saving sketch and come
-//   back with a smaller count than it had: a top-list delta is therefore only shipped when
+//   (limits.top_capacity); beyond that a member may be evicted from the Space-Saving sketch and
+//   come back with a smaller count than it had: a top-list delta is therefore only shipped when
 //   positive, so Redis keeps the largest count ever seen (within the sketch's N/m bound).
 //
 // Cost: an image holds the day's minute array (11.5 KiB), two HyperLogLogs (2 x 16 KiB)
