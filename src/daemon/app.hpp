@@ -69,7 +69,7 @@ class App {
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
     std::unique_ptr<durability::Persistence> persistence_;  // snapshots, recovery, retention
-    std::unique_ptr<mirror::Mirror> mirror_;    // null without --redis; started after recovery
+    std::unique_ptr<mirror::Mirror> mirror_;  // null without --redis; started after recovery
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;
 

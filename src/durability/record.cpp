@@ -122,8 +122,7 @@ bool decode_payload(std::string_view payload, Event& event) {
         return false;
     const std::uint8_t kind = in.u8();
     const std::uint8_t device = in.u8();
-    if (kind > static_cast<std::uint8_t>(EventKind::custom) ||
-        device >= kDeviceCount) {
+    if (kind > static_cast<std::uint8_t>(EventKind::custom) || device >= kDeviceCount) {
         return false;
     }
     event.kind = static_cast<EventKind>(kind);

@@ -55,9 +55,9 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms) 
         if (number < 1 || number > 12)
             return std::nullopt;
         const std::int64_t first = days_from_civil(year, static_cast<unsigned>(number), 1);
-        const std::int64_t next =
-            number == 12 ? days_from_civil(year + 1, 1, 1)
-                         : days_from_civil(year, static_cast<unsigned>(number + 1), 1);
+        const std::int64_t next = number == 12
+                                      ? days_from_civil(year + 1, 1, 1)
+                                      : days_from_civil(year, static_cast<unsigned>(number + 1), 1);
         return DayRange{first, next - 1, std::string(text), store::Period::month};
     }
     return std::nullopt;

@@ -33,8 +33,7 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request) {
     const std::int64_t first_bucket =
         floor_div(request.from_ms, request.bucket_ms) * request.bucket_ms;
-    return {day_of(first_bucket),
-            day_of(std::max(request.to_ms - 1, first_bucket))};
+    return {day_of(first_bucket), day_of(std::max(request.to_ms - 1, first_bucket))};
 }
 
 std::vector<Point> timeseries(const store::Store& store, std::string_view site,
@@ -96,8 +95,8 @@ std::vector<Point> timeseries(const DayMinutes& minutes, const TimeseriesRequest
             t = day_end;
         }
         // bucket is a multiple of a minute (checked by the caller), so the division is exact.
-        const auto minutes_in_bucket = static_cast<double>(
-            bucket / kMsPerMinute);  // NOLINT(bugprone-integer-division)
+        const auto minutes_in_bucket =
+            static_cast<double>(bucket / kMsPerMinute);  // NOLINT(bugprone-integer-division)
         double value = 0;
         switch (request.aggregation) {
             case Aggregation::sum:

@@ -7,7 +7,6 @@
 
 namespace tally::store {
 
-
 namespace {
 std::size_t slot_of(std::int64_t minute, std::size_t slots) {
     const auto n = static_cast<std::int64_t>(slots);

@@ -4,7 +4,6 @@
 
 namespace tally::store {
 
-
 Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     auto slot = static_cast<std::size_t>(minute % static_cast<std::int64_t>(kSlots));
     Bucket& bucket = buckets_[slot];

@@ -1,6 +1,6 @@
-// Replay speed on start (tests/bench/README.md, "Replay on start"): writes N events' log (default 5,000,000,
-// varied like tests/bench/loadgen's traffic: Zipf-ish pages over 500 paths, 150k sessions,
-// 50k users, referrers, countries, devices, a few custom events), then times
+// Replay speed on start (tests/bench/README.md, "Replay on start"): writes N events' log (default
+// 5,000,000, varied like tests/bench/loadgen's traffic: Zipf-ish pages over 500 paths, 150k
+// sessions, 50k users, referrers, countries, devices, a few custom events), then times
 //   (1) EventLog::replay alone (read, frame, CRC32C, decode), and
 //   (2) replay + Store::admit + Store::apply, as tallyd does on start,
 // each in a fresh process-state (new EventLog, new Store). The files were just written, so
@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "tally/durability/event_log.hpp"
 #include "tally/base/time.hpp"
+#include "tally/durability/event_log.hpp"
 #include "tally/store/store.hpp"
 
 namespace {
@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
                 Event& e = batch[static_cast<std::size_t>(k)];
                 const std::uint64_t r = random();
                 const auto session = r % 150'000;
-                e.kind =
-                    (r >> 20) % 10 == 0 ? EventKind::custom : EventKind::pageview;
+                e.kind = (r >> 20) % 10 == 0 ? EventKind::custom : EventKind::pageview;
                 e.site = "default";
                 e.timestamp_ms =
                     day_start + static_cast<std::int64_t>(
@@ -83,9 +82,8 @@ int main(int argc, char** argv) {
                 e.page = e.kind == EventKind::pageview
                              ? "/page/" + std::to_string(static_cast<int>(u * u * 500))
                              : "";
-                e.event_name = e.kind == EventKind::custom
-                                   ? (session % 3 == 0 ? "signup" : "click")
-                                   : "";
+                e.event_name =
+                    e.kind == EventKind::custom ? (session % 3 == 0 ? "signup" : "click") : "";
                 e.referrer = referrers[(r >> 48) % 5];
                 e.country = countries[(r >> 52) % 8];
                 e.device = static_cast<Device>((r >> 56) % kDeviceCount);

@@ -1,5 +1,5 @@
-// Snapshot size and speed for one big day (tests/bench/README.md, "Snapshots"): by default 1,000,000
-// visitors viewing 100,000 distinct pages, two page views each, on one site and day,
+// Snapshot size and speed for one big day (tests/bench/README.md, "Snapshots"): by default
+// 1,000,000 visitors viewing 100,000 distinct pages, two page views each, on one site and day,
 // spread over the shards as the I/O threads would, every event also written to an event
 // log as the daemon does. Prints:
 //   - the snapshot's size, the time to write it (encode + write + fsync + rename) and to
@@ -25,9 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "tally/base/time.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/snapshot.hpp"
-#include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
 
 namespace {
@@ -245,9 +245,8 @@ int main(int argc, char** argv) {
     const bool same = query::to_json(query::build_dashboard(reference, "bench", *range, now)) ==
                       query::to_json(query::build_dashboard(restarted, "bench", *range, now));
     const auto funnel_steps = std::vector<std::string>{"pageview:/page/0", "pageview:/page/7919"};
-    const bool same_funnel =
-        query::funnel(reference, "bench", day_of(day_start), funnel_steps) ==
-        query::funnel(restarted, "bench", day_of(day_start), funnel_steps);
+    const bool same_funnel = query::funnel(reference, "bench", day_of(day_start), funnel_steps) ==
+                             query::funnel(restarted, "bench", day_of(day_start), funnel_steps);
     std::printf("restarted dashboard equals the replayed one: %s; funnel: %s\n",
                 same ? "yes" : "NO", same_funnel ? "yes" : "NO");
 

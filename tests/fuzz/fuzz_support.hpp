@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "tally/ingest/parse.hpp"
 #include "tally/base/names.hpp"
 #include "tally/base/time.hpp"
+#include "tally/ingest/parse.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 
 namespace tally::ingest::fuzz {

@@ -11,8 +11,8 @@
 
 #include "support/http_client.hpp"
 #include "support/tallyd.hpp"
-#include "tally/ingest/parse.hpp"
 #include "tally/base/time.hpp"
+#include "tally/ingest/parse.hpp"
 
 namespace tally::test {
 

@@ -1,8 +1,8 @@
 #pragma once
 // The HTTP server: a listener and keep-alive sessions on Boost.Beast, one io_context per
 // I/O thread (the acceptor deals connections to the threads in turn, and a session never
-// leaves its thread: see src/http/server_state.hpp), limits and timeouts (body sizes, header size, read and idle timeouts, the connection cap).
-// Beast's templates stay inside src/http.
+// leaves its thread: see src/http/server_state.hpp), limits and timeouts (body sizes, header size,
+// read and idle timeouts, the connection cap). Beast's templates stay inside src/http.
 
 #include <atomic>
 #include <chrono>

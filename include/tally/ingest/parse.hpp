@@ -1,7 +1,7 @@
 #pragma once
-// Request bodies -> normalised Events (the tracking API's rules, README "Tracking"). Pure functions: no I/O, no clock (the
-// caller passes `now`), no global state. Every rule is here, so the HTTP layer only moves
-// bytes and the store only counts.
+// Request bodies -> normalised Events (the tracking API's rules, README "Tracking"). Pure
+// functions: no I/O, no clock (the caller passes `now`), no global state. Every rule is here, so
+// the HTTP layer only moves bytes and the store only counts.
 
 #include <cstdint>
 #include <memory>

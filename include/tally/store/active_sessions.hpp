@@ -1,6 +1,7 @@
 #pragma once
 // ActiveSessions: the exact number of distinct sessions active in the last 5 minutes
-// (real_time_users: sessions with an event in the last 5 minutes) and who they belong to, answered in O(1) per site.
+// (real_time_users: sessions with an event in the last 5 minutes) and who they belong to, answered
+// in O(1) per site.
 //
 // Each session is kept once, with the minute of its latest event, in one of kPartitions
 // partitions chosen by the session's hash: a session always lands in the same partition

@@ -15,8 +15,8 @@
 // one per custom event name), the top lists grow to their capacity (10,000 members by
 // default, ~140 bytes each), and the funnel log 16 bytes per event plus one entry per
 // identity (funnel_log's tables). The number of event names per day is capped by the store
-// (limits.max_event_names_per_day), so a day's memory is bounded by that cap, the top-list capacity, and the day's event count
-// for the funnel log.
+// (limits.max_event_names_per_day), so a day's memory is bounded by that cap, the top-list
+// capacity, and the day's event count for the funnel log.
 
 #include <array>
 #include <cstdint>

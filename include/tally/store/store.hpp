@@ -9,10 +9,10 @@
 // the sets), Space-Saving sketches merge within the sum of their error bounds, which is
 // still N/m for the merged stream, and funnel logs are joined per identity.
 //
-// Caps (limits.max_sites, limits.max_event_names_per_day): the number of sites and of custom event names per site per day are
-// limited. admit() checks them before an event is logged. A site or name the shard already
-// holds was admitted before, so only the first event of a new site or name per shard takes
-// the shared registry's lock.
+// Caps (limits.max_sites, limits.max_event_names_per_day): the number of sites and of custom event
+// names per site per day are limited. admit() checks them before an event is logged. A site or name
+// the shard already holds was admitted before, so only the first event of a new site or name per
+// shard takes the shared registry's lock.
 //
 // Live changes: while the /ws broadcaster runs (set_live_recording), apply() also notes in
 // the shard's ChangeLog what each event changed (live_changes.hpp), under the lock it holds

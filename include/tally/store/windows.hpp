@@ -1,7 +1,7 @@
 #pragma once
-// The pages viewed in the last 15 minutes, by event time (GET /api/v1/dashboard/page-views and active-users).
-// (Who was active in the last 5 minutes is ActiveSessions: sessions must be counted once
-// across shards, page views simply add.)
+// The pages viewed in the last 15 minutes, by event time (GET /api/v1/dashboard/page-views and
+// active-users). (Who was active in the last 5 minutes is ActiveSessions: sessions must be counted
+// once across shards, page views simply add.)
 //
 // A ring of one-minute buckets keyed by absolute minute (epoch ms / 60000). A bucket is
 // reused when the ring comes round to it, so memory is bounded by the pages of the last

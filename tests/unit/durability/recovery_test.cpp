@@ -71,8 +71,7 @@ TEST(ReplayFrom, StartsEachWriterAtItsPosition) {
     // From the ends, nothing is left to replay.
     EventLog again(options(dir.path(), 2, 200));
     EXPECT_EQ(
-        again.replay_from(stats.ends, [](std::size_t, const LogPosition&, const Event&) {})
-            .records,
+        again.replay_from(stats.ends, [](std::size_t, const LogPosition&, const Event&) {}).records,
         0u);
 }
 
@@ -224,7 +223,7 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
     for (std::size_t shard = 0; shard < 2; ++shard) {
         for (int i = 0; i < 13 * 2000; ++i) {
             Event e = page("/big" + std::to_string(i / 13), "u", "s", kNoon,
-                                   "site" + std::to_string(i % 13));
+                           "site" + std::to_string(i % 13));
             LogPosition end;
             ASSERT_TRUE(log.append(shard, &e, 1, &end));
             live.apply(shard, &e, 1, kNoon, &end);
@@ -233,9 +232,8 @@ TEST(SnapshotWhileIngesting, SnapshotPlusFilteredReplayIsExact) {
     std::atomic<bool> stop{false};
     auto ingest = [&](std::size_t shard) {
         for (int i = 0; !stop.load() || i < 2000; ++i) {
-            Event e =
-                page("/p" + std::to_string(i % 5), "u" + std::to_string(i % 37),
-                     "s" + std::to_string(i), kNoon + i, "site" + std::to_string(i % 13));
+            Event e = page("/p" + std::to_string(i % 5), "u" + std::to_string(i % 37),
+                           "s" + std::to_string(i), kNoon + i, "site" + std::to_string(i % 13));
             LogPosition end;
             ASSERT_TRUE(log.append(shard, &e, 1, &end));
             live.apply(shard, &e, 1, kNoon, &end);

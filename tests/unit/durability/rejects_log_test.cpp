@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "support/process.hpp"
-#include "tally/durability/rejects_log.hpp"
 #include "tally/base/time.hpp"
+#include "tally/durability/rejects_log.hpp"
 
 namespace tally::durability {
 namespace {

@@ -53,10 +53,8 @@ void feed(store::Store& store, int rounds, std::int64_t now = kNow) {
         }
         // Other days of the same week and month, and a second site with exact lists.
         for (int d = 1; d <= 2; ++d) {
-            apply(
-                page("/old", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay, "a"));
-            apply(custom("buy", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay + 1,
-                         "a"));
+            apply(page("/old", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay, "a"));
+            apply(custom("buy", "u1", "old" + std::to_string(r), kNoon - d * kMsPerDay + 1, "a"));
         }
         apply(page("/b" + std::to_string(r % 3), "v" + std::to_string(r), "bs", kNow - 2000, "b"));
         apply(custom("play", "v" + std::to_string(r), "bs", kNow - 1000, "b"));
@@ -93,8 +91,8 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
     const std::int64_t today = day_of(kNoon);
     for (const std::string& site : {std::string("a"), std::string("b")}) {
         for (const std::string& range :
-             {format_day(today), format_day(today - 1),
-              format_day(today - 2), std::string("2023-W46"), std::string("2023-11")}) {
+             {format_day(today), format_day(today - 1), format_day(today - 2),
+              std::string("2023-W46"), std::string("2023-11")}) {
             auto r = query::parse_range(range, kNow);
             EXPECT_TRUE(r) << range;
             query::Dashboard d = query::build_dashboard(store, site, *r, kNow);

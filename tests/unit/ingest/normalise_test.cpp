@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tally/ingest/parse.hpp"
 #include "tally/base/names.hpp"
+#include "tally/ingest/parse.hpp"
 
 namespace tally::ingest {
 namespace {

@@ -4,11 +4,10 @@
 
 namespace tally::test {
 
-inline constexpr std::int64_t kNoon =
-    1'700'000'000'000 / kMsPerDay * kMsPerDay + 12 * 3'600'000;
+inline constexpr std::int64_t kNoon = 1'700'000'000'000 / kMsPerDay * kMsPerDay + 12 * 3'600'000;
 
-inline Event page(std::string page, std::string user, std::string session,
-                          std::int64_t ts = kNoon, std::string site = "default") {
+inline Event page(std::string page, std::string user, std::string session, std::int64_t ts = kNoon,
+                  std::string site = "default") {
     Event e;
     e.kind = EventKind::pageview;
     e.timestamp_ms = ts;
@@ -22,7 +21,7 @@ inline Event page(std::string page, std::string user, std::string session,
 }
 
 inline Event custom(std::string name, std::string user, std::string session,
-                            std::int64_t ts = kNoon, std::string site = "default") {
+                    std::int64_t ts = kNoon, std::string site = "default") {
     Event e = page("", std::move(user), std::move(session), ts, std::move(site));
     e.kind = EventKind::custom;
     e.page.clear();
