@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "tally/base/names.hpp"
 #include "tally/durability/snapshot.hpp"
 
 namespace tally::durability::detail {
@@ -31,47 +32,9 @@ enum class Section : std::uint32_t {
     site_mark = 7
 };
 
-/// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). Every string
-/// the store holds came through a JSON parser that checks this, and the JSON writers of the
-/// read side throw on anything else, so a snapshot string that is not UTF-8 is corruption.
-inline bool valid_utf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
-    while (p < end) {
-        const unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        int extra;
-        unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (end - p <= extra || p[1] < lo || p[1] > hi)
-            return false;
-        for (int i = 2; i <= extra; ++i) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-        }
-        p += extra + 1;
-    }
-    return true;
-}
+// Every string the store holds came through a JSON parser that checks it is UTF-8, and the
+// JSON writers of the read side throw on anything else, so a snapshot string that is not
+// UTF-8 (tally::valid_utf8) is corruption.
 
 /// Bounds-checked reads over one section's payload; a failed read sticks and returns
 /// zeros, so callers check ok() once after a group of reads.
