@@ -47,6 +47,7 @@
 
 #include "session.hpp"
 
+#include "beast_request.hpp"
 #include "ws_session.hpp"
 
 #include <unistd.h>
@@ -97,25 +98,6 @@ constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
 constexpr std::size_t kMaxLingerBytes = std::size_t{2} * 1024 * 1024;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-Method to_method(bh::verb verb) {
-    switch (verb) {
-        case bh::verb::get:
-            return Method::get;
-        case bh::verb::head:
-            return Method::head;
-        case bh::verb::post:
-            return Method::post;
-        case bh::verb::put:
-            return Method::put;
-        case bh::verb::delete_:
-            return Method::delete_;
-        case bh::verb::options:
-            return Method::options;
-        default:
-            return Method::other;
-    }
-}
 
 /// The server's own error answers: `{"error":"<message>"}`.
 Response error_answer(unsigned status, std::string_view message) {
@@ -391,25 +373,10 @@ void session::on_read_error(beast::error_code ec) {
 }
 
 void session::fill_request() {
-    const auto& req = parser_->get();
     // The Request: views into the parser's message, valid until the Reply is given.
-    request_.method = to_method(req.method());
-    request_.method_text = req.method_string();
-    request_.target = req.target();
-    const auto question = request_.target.find('?');
-    request_.path = request_.target.substr(0, question);
-    request_.query = question == std::string_view::npos ? std::string_view{}
-                                                        : request_.target.substr(question + 1);
-    request_.body = req.body();
+    to_request(parser_->get(), request_);
     request_.client_ip = client_ip_;
     request_.worker = worker_.index();
-    request_.authorization = req[bh::field::authorization];
-    request_.user_agent = req[bh::field::user_agent];
-    request_.x_forwarded_for = req["X-Forwarded-For"];
-    request_.origin = req[bh::field::origin];
-    request_.content_type = req[bh::field::content_type];
-    request_.access_control_request_headers = req[bh::field::access_control_request_headers];
-    request_.keep_alive = req.keep_alive();
 }
 
 void session::upgrade() {

@@ -14,6 +14,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "beast_request.hpp"
 #include "field_arena.hpp"
 #include "net.hpp"
 #include "server_state.hpp"
@@ -30,9 +31,8 @@ namespace tally::http {
 */
 class session : public std::enable_shared_from_this<session> {
   public:
-    using fields_type = beast::http::basic_fields<arena_allocator<char>>;
-    using parser_type =
-        beast::http::request_parser<beast::http::string_body, arena_allocator<char>>;
+    using fields_type = request_fields;
+    using parser_type = request_parser;
     using response_type = beast::http::response<beast::http::string_body, fields_type>;
     using serializer_type = beast::http::response_serializer<beast::http::string_body, fields_type>;
 
