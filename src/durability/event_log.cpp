@@ -171,13 +171,12 @@ void read_segment(const fs::path& path, std::uint64_t offset, std::string& data)
 
 }  // namespace
 
-void EventLog::replay_segments(
-    std::size_t writer_index, const std::vector<std::pair<std::uint64_t, fs::path>>& segments,
-    const LogPosition& start,
-    const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
-    ReplayStats& stats, LogPosition& end) {
+void EventLog::replay_segments(std::size_t writer_index,
+                               const std::vector<std::pair<std::uint64_t, fs::path>>& segments,
+                               const LogPosition& start, const ReplayEvent& fn,
+                               const ReplayPoint& on_point, ReplayStats& stats, LogPosition& end) {
     std::string data;
-    Event event;
+    LoggedRecord record;
     for (const auto& [segment, path] : segments) {
         std::error_code size_error;
         const std::uint64_t size = fs::file_size(path, size_error);
@@ -199,11 +198,16 @@ void EventLog::replay_segments(
         std::size_t offset = 0;
         DecodeStatus status = DecodeStatus::ok;
         while (offset < data.size()) {
-            const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
+            const DecodeResult result =
+                decode_record(std::string_view(data).substr(offset), record);
             status = result.status;
             if (status != DecodeStatus::ok)
                 break;
-            fn(writer_index, LogPosition{segment, first + offset}, event);
+            const LogPosition at{segment, first + offset};
+            if (!record.is_point)
+                fn(writer_index, at, record.event);
+            else if (on_point)
+                on_point(writer_index, at, record.point);
             ++stats.records;
             offset += result.consumed;
         }
@@ -231,10 +235,8 @@ void EventLog::replay_segments(
     }
 }
 
-ReplayStats EventLog::replay_from(
-    const std::vector<LogPosition>& from,
-    const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
-    std::size_t threads) {
+ReplayStats EventLog::replay_from(const std::vector<LogPosition>& from, const ReplayEvent& fn,
+                                  std::size_t threads, const ReplayPoint& on_point) {
     ReplayStats stats;
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
@@ -262,7 +264,7 @@ ReplayStats EventLog::replay_from(
         try {
             replay_segments(writer_index, by_writer[writer_index],
                             writer_index < from.size() ? from[writer_index] : LogPosition{}, fn,
-                            partial[writer_index], stats.ends[writer_index]);
+                            on_point, partial[writer_index], stats.ends[writer_index]);
         } catch (...) {
             errors[writer_index] = std::current_exception();
         }
@@ -387,15 +389,14 @@ void EventLog::rotate(Writer& writer) {
     sync_directory(options_.dir);
 }
 
-bool EventLog::append(std::size_t writer_index, const Event* events, std::size_t count,
-                      LogPosition* end) {
+template <typename Encode>
+bool EventLog::append_encoded(std::size_t writer_index, Encode&& encode, LogPosition* end) {
     Writer& writer = *writers_[writer_index % writers_.size()];
     std::lock_guard lock(writer.mutex);
     if (writer.fd < 0)
         return false;  // closed
     writer.buffer.clear();
-    for (std::size_t i = 0; i < count; ++i)
-        append_record(events[i], writer.buffer);
+    encode(writer.buffer);
     if (writer.size >= options_.segment_bytes)
         rotate(writer);
     if (!write_all(writer, writer.buffer)) {
@@ -409,6 +410,28 @@ bool EventLog::append(std::size_t writer_index, const Event* events, std::size_t
     if (end != nullptr)
         *end = LogPosition{writer.segment, writer.size};
     return true;
+}
+
+bool EventLog::append(std::size_t writer_index, const Event* events, std::size_t count,
+                      LogPosition* end) {
+    return append_encoded(
+        writer_index,
+        [&](std::string& buffer) {
+            for (std::size_t i = 0; i < count; ++i)
+                append_record(events[i], buffer);
+        },
+        end);
+}
+
+bool EventLog::append(std::size_t writer_index, const MetricPoint* points, std::size_t count,
+                      LogPosition* end) {
+    return append_encoded(
+        writer_index,
+        [&](std::string& buffer) {
+            for (std::size_t i = 0; i < count; ++i)
+                append_record(points[i], buffer);
+        },
+        end);
 }
 
 void EventLog::when_durable(std::size_t writer_index, Durable done) {
@@ -608,12 +631,12 @@ std::int64_t newest_timestamp(const fs::path& path) {
         return INT64_MAX;
     }
     std::int64_t newest = INT64_MIN;
-    Event event;
+    LoggedRecord record;
     for (std::size_t offset = 0; offset < data.size();) {
-        const DecodeResult result = decode_record(std::string_view(data).substr(offset), event);
+        const DecodeResult result = decode_record(std::string_view(data).substr(offset), record);
         if (result.status != DecodeStatus::ok)
             return INT64_MAX;
-        newest = std::max(newest, event.timestamp_ms);
+        newest = std::max(newest, record.timestamp_ms());
         offset += result.consumed;
     }
     return newest;

@@ -25,8 +25,65 @@ constexpr std::chrono::minutes kRetentionInterval{1};
 
 }  // namespace
 
-Persistence::Persistence(PersistenceOptions options, store::Store& store, EventLog& log)
-    : options_(std::move(options)), store_(store), log_(log) {}
+Persistence::Persistence(PersistenceOptions options, store::Store& store, EventLog& log,
+                         LoggedState* side)
+    : options_(std::move(options)), store_(store), log_(log), side_(side) {}
+
+namespace {
+
+/// Whether the record at `at` of `writer` comes before `positions[writer]` (a writer
+/// without a position is replayed from its start).
+bool before(const std::vector<LogPosition>& positions, std::size_t writer, const LogPosition& at) {
+    return writer < positions.size() && at < positions[writer];
+}
+
+/// Element-wise minimum; a writer missing from either side starts at the beginning.
+std::vector<LogPosition> earliest(const std::vector<LogPosition>& a,
+                                  const std::vector<LogPosition>& b) {
+    std::vector<LogPosition> out(std::min(a.size(), b.size()));
+    for (std::size_t w = 0; w < out.size(); ++w)
+        out[w] = std::min(a[w], b[w]);
+    return out;
+}
+
+}  // namespace
+
+ReplayStats Persistence::replay(const SnapshotMeta& meta, const std::vector<LogPosition>& side_from,
+                                std::int64_t now_ms, std::uint64_t& in_snapshot) {
+    const std::size_t shards = store_.shard_count();
+    const ReplayFilter filter(meta);
+    const std::vector<LogPosition> from =
+        side_ == nullptr ? meta.log_positions : earliest(meta.log_positions, side_from);
+    // Writers replay on their own threads (each into its own shard, under the shard locks
+    // ingest uses), so a start-up replay uses every core.
+    std::atomic<std::uint64_t> held{0};
+    const auto on_event = [&](std::size_t writer, const LogPosition& at, const Event& event) {
+        if (side_ != nullptr && !before(side_from, writer, at))
+            side_->replay(writer, event, now_ms);
+        // The snapshot saved this site's part of the shard after this record.
+        if (before(meta.log_positions, writer, at) || filter.in_snapshot(writer, event.site, at)) {
+            held.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        // Register the site and name with the caps; the event was answered 200 once, so
+        // it is counted whatever the caps say now.
+        (void)store_.admit(writer % shards, event);
+        store_.apply(writer % shards, &event, 1, now_ms);
+    };
+    EventLog::ReplayPoint on_point;
+    if (side_ != nullptr) {
+        on_point = [&](std::size_t writer, const LogPosition& at, const MetricPoint& point) {
+            if (before(side_from, writer, at))
+                return;
+            MetricPoint copy = point;
+            side_->replay(writer, copy, now_ms);
+        };
+    }
+    ReplayStats stats = log_.replay_from(
+        from, on_event, std::max(1U, std::thread::hardware_concurrency()), on_point);
+    in_snapshot = held.load();
+    return stats;
+}
 
 Persistence::~Persistence() {
     stop();
@@ -53,31 +110,26 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
 
     const std::size_t shards = store_.shard_count();
     const SnapshotMeta meta = loaded ? *loaded : SnapshotMeta{};
-    const ReplayFilter filter(meta);
-    // Writers replay on their own threads (each into its own shard, under the shard locks
-    // ingest uses), so a start-up replay uses every core.
-    std::atomic<std::uint64_t> in_snapshot{0};
-    recovery.replay = log_.replay_from(
-        meta.log_positions,
-        [&](std::size_t writer, const LogPosition& at, const Event& event) {
-            // The snapshot saved this site's part of the shard after this record.
-            if (filter.in_snapshot(writer, event.site, at)) {
-                in_snapshot.fetch_add(1, std::memory_order_relaxed);
-                return;
-            }
-            // Register the site and name with the caps; the event was answered 200 once, so
-            // it is counted whatever the caps say now.
-            (void)store_.admit(writer % shards, event);
-            store_.apply(writer % shards, &event, 1, now_ms);
-        },
-        std::max(1U, std::thread::hardware_concurrency()));
-    recovery.in_snapshot = in_snapshot.load();
+    const std::vector<LogPosition> side_from =
+        side_ != nullptr ? side_->load(options_.snapshot_dir) : std::vector<LogPosition>{};
+    recovery.replay = replay(meta, side_from, now_ms, recovery.in_snapshot);
     log_.open();
     for (std::size_t i = 0; i < shards; ++i)
         store_.set_log_position(i, log_.end_position(i));
     extra_positions_.clear();
     for (std::size_t w = shards; w < recovery.replay.ends.size(); ++w)
         extra_positions_.push_back(recovery.replay.ends[w]);
+    if (side_ != nullptr) {
+        std::vector<LogPosition> ends = recovery.replay.ends;
+        for (std::size_t w = 0; w < shards; ++w) {
+            if (w >= ends.size())
+                ends.push_back(log_.end_position(w));
+            else
+                ends[w] = log_.end_position(w);
+        }
+        side_->recovered(ends);
+        side_at_last_ = side_->applied();
+    }
 
     recovery.ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     for (const auto& damage : recovery.replay.damage) {
@@ -118,6 +170,10 @@ bool Persistence::snapshot(const char* why) {
                            [this](std::size_t shard) { return store_.log_position_locked(shard); });
         events_at_last_ = events;
         last_snapshot_ = Clock::now();
+        if (side_ != nullptr) {
+            side_at_last_ = side_->applied();
+            side_->save(options_.snapshot_dir, options_.snapshots_kept, now_ms());
+        }
         spdlog::info("snapshot ({}): {} ({:.1f} MiB), shard lock held at most {:.2f} ms", why,
                      written.path.filename().string(),
                      static_cast<double>(written.stats.bytes) / (1 << 20),
@@ -134,6 +190,8 @@ void Persistence::retain(std::int64_t now_ms) {
     const std::int64_t today = day_of(now_ms);
     const store::RetireStats retired = store_.retire(today - options_.retention_days + 1,
                                                      today - options_.rollup_retention_days + 1);
+    if (side_ != nullptr)
+        side_->retain(now_ms);
     if (retired.days > 0 || retired.rollups > 0) {
         spdlog::info(
             "retention: {} day state(s) folded into roll-ups and dropped, {} roll-up(s) "
@@ -161,6 +219,12 @@ void Persistence::retain(std::int64_t now_ms) {
                 keep_from[w] = std::min(keep_from[w], m->log_positions[w]);
         }
     }
+    if (side_ != nullptr) {
+        const std::vector<LogPosition> side_needs = side_->needed_from(options_.snapshot_dir);
+        if (side_needs.empty())
+            return;
+        keep_from = earliest(keep_from, side_needs);
+    }
     const std::int64_t first_kept_ms = (today - options_.retention_days + 1) * kMsPerDay;
     for (const fs::path& path : log_.remove_segments(keep_from, first_kept_ms))
         spdlog::info("retention: removed log segment {}", path.filename().string());
@@ -179,8 +243,10 @@ void Persistence::tick() {
     const auto now = Clock::now();
     const bool by_time = options_.snapshot_interval.count() > 0 &&
                          now - last_snapshot_ >= options_.snapshot_interval;
-    const bool by_events = options_.snapshot_events > 0 &&
-                           store_.events_applied() - events_at_last_ >= options_.snapshot_events;
+    const bool by_events =
+        options_.snapshot_events > 0 &&
+        (store_.events_applied() - events_at_last_ >= options_.snapshot_events ||
+         (side_ != nullptr && side_->applied() - side_at_last_ >= options_.snapshot_events));
     if (by_time || by_events)
         snapshot(by_time ? "interval" : "events");
     if (now - last_retention_ >= kRetentionInterval) {

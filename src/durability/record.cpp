@@ -55,6 +55,12 @@ class Reader {
         pos_ += 8;
         return static_cast<std::int64_t>(v);
     }
+    double f64() {
+        const auto bits = static_cast<std::uint64_t>(i64());
+        double value = 0;
+        std::memcpy(&value, &bits, sizeof value);
+        return value;
+    }
     void string(std::string& out) {
         std::uint32_t length = 0;
         for (int shift = 0;; shift += 7) {
@@ -92,7 +98,49 @@ class Reader {
     bool ok_ = true;
 };
 
+void put_u64(std::string& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+        out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void put_f64(std::string& out, double value) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    put_u64(out, bits);
+}
+
+/// Fills in the frame (length and checksum) of the payload that starts after `frame`.
+void close_frame(std::string& out, std::size_t frame) {
+    const std::size_t payload_size = out.size() - frame - kRecordHeaderSize;
+    const std::string_view payload(out.data() + frame + kRecordHeaderSize, payload_size);
+    std::string header;
+    put_u32(header, static_cast<std::uint32_t>(payload_size));
+    put_u32(header, crc32c(payload));
+    std::memcpy(out.data() + frame, header.data(), kRecordHeaderSize);
+}
+
 }  // namespace
+
+void append_record(const MetricPoint& point, std::string& out) {
+    const std::size_t frame = out.size();
+    out.append(kRecordHeaderSize, '\0');
+    out.push_back(static_cast<char>(kMetricRecordVersion));
+    out.push_back(static_cast<char>(point.type));
+    out.push_back(static_cast<char>(point.window));
+    out.push_back(static_cast<char>(point.gauge_delta ? 1 : 0));
+    put_u64(out, static_cast<std::uint64_t>(point.timestamp_ms));
+    put_f64(out, point.value);
+    put_f64(out, point.weight);
+    put_string(out, point.workspace);
+    put_string(out, point.name);
+    put_string(out, point.member);
+    put_varint(out, static_cast<std::uint32_t>(point.tags.size()));
+    for (const MetricTag& tag : point.tags) {
+        put_string(out, tag.key);
+        put_string(out, tag.value);
+    }
+    close_frame(out, frame);
+}
 
 void append_record(const Event& event, std::string& out) {
     const std::size_t frame = out.size();
@@ -108,12 +156,7 @@ void append_record(const Event& event, std::string& out) {
           &event.session_id, &event.user_id, &event.visitor_id, &event.properties}) {
         put_string(out, *s);
     }
-    const std::size_t payload_size = out.size() - frame - kRecordHeaderSize;
-    const std::string_view payload(out.data() + frame + kRecordHeaderSize, payload_size);
-    std::string header;
-    put_u32(header, static_cast<std::uint32_t>(payload_size));
-    put_u32(header, crc32c(payload));
-    std::memcpy(out.data() + frame, header.data(), kRecordHeaderSize);
+    close_frame(out, frame);
 }
 
 bool decode_payload(std::string_view payload, Event& event) {
@@ -134,6 +177,68 @@ bool decode_payload(std::string_view payload, Event& event) {
         in.string(*s);
     }
     return in.ok() && in.done();
+}
+
+bool decode_payload(std::string_view payload, MetricPoint& point) {
+    Reader in(payload);
+    if (in.u8() != kMetricRecordVersion)
+        return false;
+    const std::uint8_t type = in.u8();
+    const std::uint8_t window = in.u8();
+    const std::uint8_t flags = in.u8();
+    if (type >= kMetricTypeCount || window > static_cast<std::uint8_t>(MetricWindow::d1) ||
+        flags > 1) {
+        return false;
+    }
+    point.type = static_cast<MetricType>(type);
+    point.window = static_cast<MetricWindow>(window);
+    point.gauge_delta = flags == 1;
+    point.timestamp_ms = in.i64();
+    point.value = in.f64();
+    point.weight = in.f64();
+    in.string(point.workspace);
+    in.string(point.name);
+    in.string(point.member);
+    const std::uint8_t tags = in.u8();  // one byte: at most 16 is a single-byte varint
+    if (!in.ok() || tags > kMaxMetricTags)
+        return false;
+    point.tags.resize(tags);
+    for (MetricTag& tag : point.tags) {
+        in.string(tag.key);
+        in.string(tag.value);
+    }
+    return in.ok() && in.done();
+}
+
+namespace {
+
+/// The frame at the start of `bytes`: its payload, or why there is none.
+DecodeResult read_frame(std::string_view bytes, std::string_view& payload) {
+    if (bytes.size() < kRecordHeaderSize)
+        return {DecodeStatus::need_more, 0};
+    const std::uint32_t length = get_u32(bytes.data());
+    const std::uint32_t checksum = get_u32(bytes.data() + 4);
+    if (length > kMaxPayload)
+        return {DecodeStatus::corrupt, 0};
+    if (bytes.size() - kRecordHeaderSize < length)
+        return {DecodeStatus::need_more, 0};
+    payload = bytes.substr(kRecordHeaderSize, length);
+    if (crc32c(payload) != checksum)
+        return {DecodeStatus::corrupt, 0};
+    return {DecodeStatus::ok, kRecordHeaderSize + length};
+}
+
+}  // namespace
+
+DecodeResult decode_record(std::string_view bytes, LoggedRecord& record) {
+    std::string_view payload;
+    const DecodeResult frame = read_frame(bytes, payload);
+    if (frame.status != DecodeStatus::ok)
+        return frame;
+    record.is_point = !payload.empty() && payload[0] == static_cast<char>(kMetricRecordVersion);
+    const bool decoded = record.is_point ? decode_payload(payload, record.point)
+                                         : decode_payload(payload, record.event);
+    return decoded ? frame : DecodeResult{DecodeStatus::corrupt, 0};
 }
 
 DecodeResult decode_record(std::string_view bytes, Event& event) {

@@ -15,6 +15,7 @@
 
 #include "snapshot_format.hpp"
 #include "tally/durability/crc32c.hpp"
+#include "tally/durability/files.hpp"
 
 namespace tally::durability {
 
@@ -50,6 +51,8 @@ std::string timestamp(std::int64_t ms) {
 [[noreturn]] void throw_errno(const std::string& what, const fs::path& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path.string());
 }
+
+}  // namespace
 
 void sync_directory(const fs::path& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -113,8 +116,6 @@ bool read_file(const fs::path& path, std::string& out, std::string& error) {
     out.resize(got);  // a file that shrank while read fails its checks
     return true;
 }
-
-}  // namespace
 
 std::vector<fs::path> list_snapshots(const fs::path& dir) {
     std::vector<std::pair<std::uint64_t, fs::path>> found;

@@ -181,9 +181,17 @@ std::string Metrics::render() const {
              std::to_string(cumulative));
     }
 
+    // A callback's name may carry labels ("x{reason=\"y\"}"); one family's samples are
+    // registered one after another and share a single HELP and TYPE.
+    std::string_view family_before;
     for (const auto& cb : callbacks_) {
-        line("# HELP " + cb.name + " " + cb.help);
-        line("# TYPE " + cb.name + " " + cb.type);
+        const std::string_view name(cb.name);
+        const std::string_view family = name.substr(0, name.find('{'));
+        if (family != family_before) {
+            line("# HELP " + std::string(family) + " " + cb.help);
+            line("# TYPE " + std::string(family) + " " + cb.type);
+            family_before = family;
+        }
         line(cb.name + " " + format_double(cb.value()));
     }
     return out;

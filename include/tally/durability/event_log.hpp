@@ -55,6 +55,7 @@
 
 #include "tally/base/background_loop.hpp"
 #include "tally/base/event.hpp"
+#include "tally/base/metric_point.hpp"
 #include "tally/store/log_position.hpp"
 
 namespace tally::telemetry {
@@ -129,10 +130,13 @@ class EventLog {
     /// crash) makes that writer start a new segment, so what it appends next is after the
     /// position. With threads > 1, up to that many writers replay at once, each in its own
     /// order: fn must then be safe to call from several threads. Call once, before open().
-    ReplayStats replay_from(
-        const std::vector<LogPosition>& from,
-        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
-        std::size_t threads = 1);
+    /// `on_point` gets the metric point records the same way (they are skipped without it).
+    using ReplayEvent =
+        std::function<void(std::size_t writer, const LogPosition& at, const Event&)>;
+    using ReplayPoint =
+        std::function<void(std::size_t writer, const LogPosition& at, const MetricPoint&)>;
+    ReplayStats replay_from(const std::vector<LogPosition>& from, const ReplayEvent& fn,
+                            std::size_t threads = 1, const ReplayPoint& on_point = {});
 
     /// Opens (or creates) each writer's newest segment for appending and starts the commit
     /// (always) or interval thread. Throws std::system_error naming the file on failure.
@@ -144,6 +148,9 @@ class EventLog {
     /// batch is stored there (under the writer's lock, so positions of one writer come in
     /// log order).
     bool append(std::size_t writer, const Event* events, std::size_t count,
+                LogPosition* end = nullptr);
+    /// The same for metric points: one write(2) of `count` point records.
+    bool append(std::size_t writer, const MetricPoint* points, std::size_t count,
                 LogPosition* end = nullptr);
 
     /// Where `writer`'s next record will go (after open()).
@@ -185,9 +192,11 @@ class EventLog {
     void replay_segments(
         std::size_t writer_index,
         const std::vector<std::pair<std::uint64_t, std::filesystem::path>>& segments,
-        const LogPosition& start,
-        const std::function<void(std::size_t writer, const LogPosition& at, const Event&)>& fn,
+        const LogPosition& start, const ReplayEvent& fn, const ReplayPoint& on_point,
         ReplayStats& stats, LogPosition& end);
+    /// append()'s common part: `encode` fills the writer's buffer with the records.
+    template <typename Encode>
+    bool append_encoded(std::size_t writer, Encode&& encode, LogPosition* end);
     bool write_all(Writer& writer, const std::string& bytes);
     void rotate(Writer& writer);
     /// Mode always, on the writer's commit thread: one fsync for every request queued, then

@@ -33,6 +33,7 @@
 
 #include "tally/base/background_loop.hpp"
 #include "tally/durability/event_log.hpp"
+#include "tally/durability/logged_state.hpp"
 #include "tally/durability/snapshot.hpp"
 #include "tally/store/store.hpp"
 
@@ -49,7 +50,10 @@ struct PersistenceOptions {
 
 class Persistence {
   public:
-    Persistence(PersistenceOptions options, store::Store& store, EventLog& log);
+    /// `side`: a state rebuilt from the same log beside the Store (the metrics engine), or
+    /// null.
+    Persistence(PersistenceOptions options, store::Store& store, EventLog& log,
+                LoggedState* side = nullptr);
     ~Persistence();  // stops the thread
     Persistence(const Persistence&) = delete;
     Persistence& operator=(const Persistence&) = delete;
@@ -79,10 +83,16 @@ class Persistence {
     /// The thread's step: a snapshot when one is due, retention once a minute.
     void tick();
     SnapshotMeta meta(std::int64_t now_ms) const;
+    /// Replays the log into the Store (after `meta`'s positions) and the side state (after
+    /// `side_from`), from the earliest of the two.
+    ReplayStats replay(const SnapshotMeta& meta, const std::vector<LogPosition>& side_from,
+                       std::int64_t now_ms, std::uint64_t& in_snapshot);
 
     PersistenceOptions options_;
     store::Store& store_;
     EventLog& log_;
+    LoggedState* side_;
+    std::uint64_t side_at_last_ = 0;
     std::vector<LogPosition> extra_positions_;  // writers >= shard count
 
     std::uint64_t events_at_last_ = 0;

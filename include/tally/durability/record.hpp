@@ -19,6 +19,13 @@
 //   9 strings, each varint length + bytes, in this order:
 //     site, page, referrer, country, event_name, session_id, user_id, visitor_id, properties
 //
+// A metric point (include/tally/base/metric_point.hpp) is a record of its own, told apart by
+// its first byte, so events and points share one log, one group commit and one replay:
+//
+//   u8 version (=2) | u8 type | u8 window | u8 flags (bit 0: gauge delta) |
+//   i64le timestamp_ms | f64le value | f64le weight |
+//   3 strings (workspace, name, member) | varint tag count (<= 16) | that many (key, value)
+//
 // Varints are LEB128 (7 bits a byte, low bits first), at most 5 bytes.
 
 #include <cstdint>
@@ -26,15 +33,27 @@
 #include <string_view>
 
 #include "tally/base/event.hpp"
+#include "tally/base/metric_point.hpp"
 
 namespace tally::durability {
 
 inline constexpr std::size_t kRecordHeaderSize = 8;
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;
 inline constexpr std::uint8_t kRecordVersion = 1;
+inline constexpr std::uint8_t kMetricRecordVersion = 2;
 
 /// Appends one framed record holding `event` to `out`.
 void append_record(const Event& event, std::string& out);
+/// Appends one framed record holding `point` to `out`.
+void append_record(const MetricPoint& point, std::string& out);
+
+/// What a record holds: an event or a metric point (only the one `is_point` says is set).
+struct LoggedRecord {
+    bool is_point = false;
+    Event event;
+    MetricPoint point;
+    std::int64_t timestamp_ms() const { return is_point ? point.timestamp_ms : event.timestamp_ms; }
+};
 
 enum class DecodeStatus {
     ok,         // one record decoded; `consumed` bytes used
@@ -50,7 +69,11 @@ struct DecodeResult {
 /// Decodes the record at the start of `bytes` into `event`.
 DecodeResult decode_record(std::string_view bytes, Event& event);
 
+/// Decodes the record at the start of `bytes`, an event's or a metric point's.
+DecodeResult decode_record(std::string_view bytes, LoggedRecord& record);
+
 /// Decodes a payload (no frame). False when malformed.
 bool decode_payload(std::string_view payload, Event& event);
+bool decode_payload(std::string_view payload, MetricPoint& point);
 
 }  // namespace tally::durability

@@ -1,0 +1,179 @@
+// The Prometheus text exposition of every series (query.hpp: export_prometheus).
+
+#include <array>
+#include <charconv>
+#include <cmath>
+
+#include "tally/metrics/query.hpp"
+
+namespace tally::metrics {
+
+namespace {
+
+/// What the export needs of one series, merged over the shards.
+struct SeriesFigures {
+    double total_count = 0;
+    double total_sum = 0;
+    double last = 0;
+    std::int64_t last_ms = INT64_MIN;
+    std::optional<Accumulator> recent;  // distributions and sets: the last minute
+};
+
+std::string number(double value) {
+    if (std::isnan(value))
+        return "NaN";
+    if (std::isinf(value))
+        return value > 0 ? "+Inf" : "-Inf";
+    std::array<char, 32> text{};
+    const auto [end, ec] = std::to_chars(text.data(), text.data() + text.size(), value);
+    return std::string(text.data(), ec == std::errc() ? end : text.data());
+}
+
+/// [a-zA-Z_:][a-zA-Z0-9_:]*: every other character becomes '_'.
+std::string metric_name(const std::string& name) {
+    std::string out;
+    if (!name.empty() && name[0] >= '0' && name[0] <= '9')
+        out.push_back('_');
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == ':';
+        out.push_back(ok ? c : '_');
+    }
+    return out;
+}
+
+/// [a-zA-Z_][a-zA-Z0-9_]*, never starting with the reserved "__".
+std::string label_name(const std::string& key) {
+    std::string out = key.rfind("__", 0) == 0 ? "tag" : "";
+    for (char c : key) {
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        out.push_back(ok ? c : '_');
+    }
+    return out;
+}
+
+void append_escaped(std::string& out, const std::string& value) {
+    for (char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out.push_back(c);
+    }
+}
+
+/// `{k="v",...}` with an extra label (quantile) when given.
+std::string labels(const std::string& workspace, const std::vector<MetricTag>& tags,
+                   const char* extra_name = nullptr, const std::string& extra_value = {}) {
+    std::string out;
+    auto add = [&](const std::string& name, const std::string& value) {
+        out += out.empty() ? "{" : ",";
+        out += name;
+        out += "=\"";
+        append_escaped(out, value);
+        out += '"';
+    };
+    if (!workspace.empty())
+        add("workspace", workspace);
+    for (const MetricTag& tag : tags)
+        add(label_name(tag.key), tag.value);
+    if (extra_name != nullptr)
+        add(extra_name, extra_value);
+    if (!out.empty())
+        out += '}';
+    return out;
+}
+
+std::vector<SeriesFigures> gather(const Engine& engine, const std::vector<NameInfo>& names,
+                                  const std::vector<SeriesInfo>& series, std::int64_t now_ms) {
+    std::vector<SeriesFigures> figures(series.size());
+    const std::int64_t width = kTierWidthMs[0];
+    const std::int64_t last = now_ms / width + 1;
+    const std::int64_t first = last - 60'000 / width;
+    for (std::size_t s = 0; s < engine.shard_count(); ++s) {
+        const Shard& shard = engine.shard(s);
+        std::lock_guard lock(shard.mutex);
+        for (std::size_t id = 0; id < shard.series.size() && id < series.size(); ++id) {
+            const SeriesState* state = shard.series[id].get();
+            if (state == nullptr)
+                continue;
+            SeriesFigures& out = figures[id];
+            out.total_count += state->total_count;
+            out.total_sum += state->total_sum;
+            if (state->last_ms >= out.last_ms) {
+                out.last = state->last;
+                out.last_ms = state->last_ms;
+            }
+            const MetricKind kind = kind_of(names[series[id].name].type);
+            if (kind != MetricKind::distribution && kind != MetricKind::set)
+                continue;
+            if (!out.recent)
+                out.recent.emplace(kind);
+            std::visit(
+                [&](const auto& tiers) {
+                    tiers.tier[0].visit(first, last, [&](std::int64_t, const auto& bucket) {
+                        out.recent->add(bucket);
+                    });
+                },
+                state->tiers);
+        }
+    }
+    return figures;
+}
+
+void render_series(std::string& out, const std::string& family, const NameInfo& name,
+                   const SeriesInfo& series, const SeriesFigures& figures) {
+    using Op = Aggregation::Op;
+    const MetricKind kind = kind_of(name.type);
+    if (kind == MetricKind::counter) {
+        out +=
+            family + labels(name.workspace, series.tags) + " " + number(figures.total_sum) + "\n";
+    } else if (kind == MetricKind::gauge) {
+        out += family + labels(name.workspace, series.tags) + " " + number(figures.last) + "\n";
+    } else if (kind == MetricKind::set) {
+        const auto unique = figures.recent ? figures.recent->value({Op::unique, 0}, 60) : 0.0;
+        out +=
+            family + labels(name.workspace, series.tags) + " " + number(unique.value_or(0)) + "\n";
+    } else {
+        for (const char* q : {"0.5", "0.9", "0.95", "0.99"}) {
+            std::optional<double> value;
+            if (figures.recent)
+                value = figures.recent->value({Op::percentile, std::stod(q)}, 60);
+            out += family + labels(name.workspace, series.tags, "quantile", q) + " " +
+                   number(value.value_or(std::nan(""))) + "\n";
+        }
+        out += family + "_sum" + labels(name.workspace, series.tags) + " " +
+               number(figures.total_sum) + "\n";
+        out += family + "_count" + labels(name.workspace, series.tags) + " " +
+               number(figures.total_count) + "\n";
+    }
+}
+
+}  // namespace
+
+std::string export_prometheus(const Engine& engine, std::int64_t now_ms) {
+    std::vector<NameInfo> names;
+    std::vector<SeriesInfo> series;
+    engine.registry().copy_all(names, series);
+    const std::vector<SeriesFigures> figures = gather(engine, names, series, now_ms);
+    std::string out;
+    static constexpr std::array<const char*, 4> kTypes = {"counter", "gauge", "summary", "gauge"};
+    for (const NameInfo& name : names) {
+        const MetricKind kind = kind_of(name.type);
+        std::string family = metric_name(name.name);
+        if (kind == MetricKind::counter)
+            family += "_total";
+        out += "# HELP " + family + " Tally metric " + name.name + " (" +
+               metric_type_name(name.type) + ").\n";
+        out += "# TYPE " + family + " " + kTypes[static_cast<std::size_t>(kind)] + "\n";
+        for (SeriesId id : name.series)
+            render_series(out, family, name, series[id], figures[id]);
+    }
+    return out;
+}
+
+}  // namespace tally::metrics
