@@ -18,10 +18,12 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 std::optional<http::Response> Authorization::check(const http::Request& request) const {
     if (token_.empty())
         return std::nullopt;
-    constexpr std::string_view bearer = "Bearer ";
-    if (request.authorization.starts_with(bearer) &&
-        constant_time_equal(request.authorization.substr(bearer.size()), token_)) {
-        return std::nullopt;
+    // "Token" is how the InfluxDB clients send theirs.
+    for (const std::string_view scheme : {std::string_view("Bearer "), std::string_view("Token ")}) {
+        if (request.authorization.starts_with(scheme) &&
+            constant_time_equal(request.authorization.substr(scheme.size()), token_)) {
+            return std::nullopt;
+        }
     }
     if (auto token = http::query_param(request.query, "token");
         token && constant_time_equal(*token, token_)) {

@@ -39,6 +39,7 @@ void to_request(const request_message& req, Request& out) {
     out.x_forwarded_for = req["X-Forwarded-For"];
     out.origin = req[bh::field::origin];
     out.content_type = req[bh::field::content_type];
+    out.content_encoding = req[bh::field::content_encoding];
     out.access_control_request_headers = req[bh::field::access_control_request_headers];
     out.keep_alive = req.keep_alive();
 }

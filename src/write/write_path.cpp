@@ -16,8 +16,12 @@ Rejection admission_rejection(store::Admission admission, const Event& event) {
 
 }  // namespace
 
-WritePath::WritePath(store::Store& store, durability::EventLog& log, telemetry::Metrics& metrics)
-    : store_(store), log_(log), metrics_(metrics) {}
+WritePath::WritePath(store::Store& store, durability::EventLog& log, telemetry::Metrics& metrics,
+                     metrics::Engine& engine, const metrics::Derivations& derivations)
+    : store_(store), log_(log), metrics_(metrics), engine_(engine), derivations_(derivations) {
+    for (std::size_t i = 0; i < engine_.shard_count(); ++i)
+        scratch_.push_back(std::make_unique<Scratch>());
+}
 
 std::optional<Rejection> WritePath::admit(std::size_t writer, const Event& event) {
     const store::Admission admission = store_.admit(writer, event);
@@ -34,7 +38,49 @@ bool WritePath::write(std::size_t writer, const Event* events, std::size_t count
     store_.apply(writer, events, count, now_ms, &logged);
     for (std::size_t i = 0; i < count; ++i)
         metrics_.count_ingested(writer, events[i].kind);
+    derive(writer, events, count, now_ms);
     return true;
+}
+
+void WritePath::derive(std::size_t writer, const Event* events, std::size_t count,
+                       std::int64_t now_ms) {
+    Scratch& scratch = *scratch_[writer % scratch_.size()];
+    scratch.derived.clear();
+    for (std::size_t i = 0; i < count; ++i)
+        derivations_.points_of(events[i], scratch.derived);
+    for (MetricPoint& point : scratch.derived)
+        engine_.record_unlogged(writer, point, now_ms);
+}
+
+std::optional<std::size_t> WritePath::write_points(std::size_t writer,
+                                                   std::vector<MetricPoint>& points,
+                                                   std::vector<BatchItemRejection>& refused,
+                                                   std::int64_t now_ms) {
+    Scratch& scratch = *scratch_[writer % scratch_.size()];
+    scratch.ids.clear();
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        metrics::SeriesId id = 0;
+        if (auto why = engine_.admit(writer, points[i], id)) {
+            refused.push_back({i, std::move(*why)});
+            continue;
+        }
+        scratch.ids.push_back(id);
+        if (admitted != i)
+            std::swap(points[admitted], points[i]);
+        ++admitted;
+    }
+    if (admitted == 0)
+        return 0;
+    durability::LogPosition logged;
+    if (!log_.append(writer, points.data(), admitted, &logged))
+        return std::nullopt;
+    engine_.apply(writer, points.data(), scratch.ids.data(), admitted, now_ms, &logged);
+    return admitted;
+}
+
+void WritePath::record_own(std::size_t writer, MetricPoint& point, std::int64_t now_ms) {
+    engine_.record_unlogged(writer, point, now_ms);
 }
 
 std::optional<Rejection> WritePath::admit_and_write(std::size_t writer, const Event& event,

@@ -31,6 +31,7 @@ struct Request {
     std::string_view x_forwarded_for;
     std::string_view origin;
     std::string_view content_type;
+    std::string_view content_encoding;  // "gzip" from the InfluxDB clients
     std::string_view access_control_request_headers;
     bool keep_alive = true;
 };

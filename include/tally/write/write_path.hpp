@@ -17,11 +17,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "tally/base/event.hpp"
 #include "tally/base/rejection.hpp"
+#include "tally/base/metric_point.hpp"
 #include "tally/durability/event_log.hpp"
+#include "tally/metrics/derive.hpp"
+#include "tally/metrics/engine.hpp"
 #include "tally/store/store.hpp"
 #include "tally/telemetry/metrics.hpp"
 
@@ -29,7 +34,8 @@ namespace tally::write {
 
 class WritePath {
   public:
-    WritePath(store::Store& store, durability::EventLog& log, telemetry::Metrics& metrics);
+    WritePath(store::Store& store, durability::EventLog& log, telemetry::Metrics& metrics,
+              metrics::Engine& engine, const metrics::Derivations& derivations);
 
     /// nullopt when the store's caps let `event` in; else why not (a 429 for the caller).
     std::optional<Rejection> admit(std::size_t writer, const Event& event);
@@ -42,6 +48,18 @@ class WritePath {
     std::optional<Rejection> admit_and_write(std::size_t writer, const Event& event,
                                              std::int64_t now_ms);
 
+    /// Metric points: admits each (type conflicts, the series caps; a refused point goes to
+    /// `refused` with its index in `points` and leaves no trace), logs the admitted ones in
+    /// one append, then counts them. `points` is reordered: the admitted ones come first.
+    /// Returns how many were admitted; nullopt, with nothing counted, when the log cannot
+    /// be written.
+    std::optional<std::size_t> write_points(std::size_t writer, std::vector<MetricPoint>& points,
+                                            std::vector<BatchItemRejection>& refused,
+                                            std::int64_t now_ms);
+
+    /// A point Tally keeps of itself (request counts, latencies): counted, not logged.
+    void record_own(std::size_t writer, MetricPoint& point, std::int64_t now_ms);
+
     /// True when answers must wait for a group fsync (durability.fsync=always).
     bool waits_for_fsync() const;
     /// Calls `done(durable)` once everything `writer` appended so far is on disk per the
@@ -53,9 +71,21 @@ class WritePath {
     static const Rejection& log_not_synced();
 
   private:
+    /// The automatic and derived metric points of events just counted.
+    void derive(std::size_t writer, const Event* events, std::size_t count, std::int64_t now_ms);
+
     store::Store& store_;
     durability::EventLog& log_;
     telemetry::Metrics& metrics_;
+    metrics::Engine& engine_;
+    const metrics::Derivations& derivations_;
+    // Per writer (each used by its writer's thread only): derived points, series ids.
+    struct Scratch {
+        std::vector<MetricPoint> derived;
+        std::vector<metrics::SeriesId> ids;
+        std::vector<std::size_t> order;
+    };
+    std::vector<std::unique_ptr<Scratch>> scratch_;
 };
 
 }  // namespace tally::write
