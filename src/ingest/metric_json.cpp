@@ -199,20 +199,24 @@ Rejection invalid(const char* field, std::string message) {
 // their shortest round-trip form. False when it overflows a double.
 bool number_member(const JsonScalar& number, std::string& out) {
     char buffer[32];
-    std::to_chars_result done{};
+    char* end = nullptr;
     const std::optional<std::int64_t> whole =
         number.integer ? parse_int64(number.text) : std::nullopt;
-    const std::optional<double> value = whole ? std::nullopt : number_value(number.text);
+    const std::optional<std::uint64_t> big =
+        number.integer && !whole ? parse_uint64(number.text) : std::nullopt;
+    const std::optional<double> value = whole || big ? std::nullopt : number_value(number.text);
     if (whole) {
-        done = std::to_chars(buffer, buffer + sizeof buffer, *whole);
+        end = std::to_chars(buffer, buffer + sizeof buffer, *whole).ptr;
+    } else if (big) {
+        end = std::to_chars(buffer, buffer + sizeof buffer, *big).ptr;
     } else if (!value) {
         return false;
     } else if (std::trunc(*value) == *value && std::fabs(*value) < 9.0e18) {
-        done = std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(*value));
+        end = std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(*value)).ptr;
     } else {
-        done = std::to_chars(buffer, buffer + sizeof buffer, *value);
+        end = std::to_chars(buffer, buffer + sizeof buffer, *value).ptr;
     }
-    out.assign(buffer, done.ptr);
+    out.assign(buffer, end);
     return true;
 }
 
