@@ -4,9 +4,13 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "tally/ingest/parse.hpp"
 
 #include "parse_internal.hpp"
 
@@ -34,4 +38,45 @@ error_code read_fields(od::object& object, RawItem& raw);
 Check read_object(od::parser& parser, const char* text, std::size_t size, std::size_t capacity,
                   RawItem& raw, const char* what);
 
+// A body laid out for simdjson: it reads up to SIMDJSON_PADDING bytes past the end of its
+// input, which a request buffer does not promise, so the body is copied with padding.
+struct Padded {
+    const char* data;
+    std::size_t size;
+    std::size_t capacity;  // readable bytes from data: size + padding
+
+    std::string_view view() const { return std::string_view(data, size); }
+};
+
 }  // namespace tally::ingest::detail
+
+namespace tally::ingest {
+
+// ParseBuffers: a simdjson parser and the padded copy of the body, both grown on demand and
+// kept for the next call.
+struct ParseBuffers::Impl {
+    // Buffers grown past this by a big body are released after the call: an idle worker
+    // keeps no megabytes from one large batch.
+    static constexpr std::size_t kMaxKeptBytes = 65536;
+
+    detail::od::parser parser;
+    std::vector<char> text;
+
+    detail::Padded pad(std::string_view body) {
+        text.resize(body.size() + simdjson::SIMDJSON_PADDING);
+        std::copy(body.begin(), body.end(), text.begin());
+        std::fill(text.begin() + static_cast<std::ptrdiff_t>(body.size()), text.end(), '\0');
+        return detail::Padded{text.data(), body.size(), text.size()};
+    }
+
+    void release_if_big() {
+        if (parser.capacity() > kMaxKeptBytes) {
+            parser = detail::od::parser();
+        }
+        if (text.capacity() > kMaxKeptBytes + simdjson::SIMDJSON_PADDING) {
+            text = std::vector<char>();
+        }
+    }
+};
+
+}  // namespace tally::ingest

@@ -14,16 +14,6 @@ using namespace detail;
 
 namespace {
 
-// A body laid out for simdjson: it reads up to SIMDJSON_PADDING bytes past the end of its
-// input, which a request buffer does not promise, so the body is copied with padding.
-struct Padded {
-    const char* data;
-    std::size_t size;
-    std::size_t capacity;  // readable bytes from data: size + padding
-
-    std::string_view view() const { return std::string_view(data, size); }
-};
-
 void add_batch_item(std::size_t index, Check error, Event&& event, BatchResult& out) {
     if (error) {
         out.rejected.push_back(BatchItemRejection{index, std::move(*error)});
@@ -135,33 +125,7 @@ Check parse_ndjson_batch(od::parser& parser, Padded text, const RequestContext& 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
-// ParseBuffers: a simdjson parser and the padded copy of the body, both grown on demand and
-// kept for the next call.
-
-struct ParseBuffers::Impl {
-    // Buffers grown past this by a big body are released after the call: an idle worker
-    // keeps no megabytes from one large batch.
-    static constexpr std::size_t kMaxKeptBytes = 65536;
-
-    od::parser parser;
-    std::vector<char> text;
-
-    Padded pad(std::string_view body) {
-        text.resize(body.size() + simdjson::SIMDJSON_PADDING);
-        std::copy(body.begin(), body.end(), text.begin());
-        std::fill(text.begin() + static_cast<std::ptrdiff_t>(body.size()), text.end(), '\0');
-        return Padded{text.data(), body.size(), text.size()};
-    }
-
-    void release_if_big() {
-        if (parser.capacity() > kMaxKeptBytes) {
-            parser = od::parser();
-        }
-        if (text.capacity() > kMaxKeptBytes + simdjson::SIMDJSON_PADDING) {
-            text = std::vector<char>();
-        }
-    }
-};
+// ParseBuffers (its Impl is in json_fields.hpp, shared with metric_json.cpp)
 
 ParseBuffers::ParseBuffers() : impl_(std::make_unique<Impl>()) {}
 ParseBuffers::~ParseBuffers() = default;
