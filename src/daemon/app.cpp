@@ -10,10 +10,11 @@ namespace tally::daemon {
 
 namespace fs = std::filesystem;
 
-App::App(Config config) : config_(std::move(config)), authorization_(config_.token) {
+App::App(Config config)
+    : config_(std::move(config)), derivations_(config_.derive), authorization_(config_.token) {
     workers_ =
         config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-    shards_ = workers_ + 1;
+    shards_ = workers_ + 2;
     if (config_.instance_id.empty())
         config_.instance_id = default_instance_id();
     build_state();
@@ -54,9 +55,22 @@ void App::build_state() {
     persistence_options.snapshots_kept = config_.snapshots_kept;
     persistence_options.retention_days = config_.retention_days;
     persistence_options.rollup_retention_days = config_.rollup_retention_days;
-    persistence_ = std::make_unique<durability::Persistence>(persistence_options, *store_, *log_);
+    metrics::EngineOptions engine_options;
+    engine_options.shards = shards_;
+    engine_options.limits = {config_.metrics_max_series, config_.metrics_max_series_per_name};
+    engine_options.retention_days = config_.metrics_retention_days;
+    engine_ = std::make_unique<metrics::Engine>(engine_options);
+    engine_state_ = std::make_unique<metrics::EngineState>(*engine_, derivations_);
+    persistence_ = std::make_unique<durability::Persistence>(persistence_options, *store_, *log_,
+                                                             engine_state_.get());
     metrics_ = std::make_unique<telemetry::Metrics>(shards_);
-    write_path_ = std::make_unique<write::WritePath>(*store_, *log_, *metrics_);
+    write_path_ =
+        std::make_unique<write::WritePath>(*store_, *log_, *metrics_, *engine_, derivations_);
+    if (config_.statsd_port != 0) {
+        statsd_ = std::make_unique<statsd::Listener>(
+            statsd::ListenerOptions{config_.statsd_host, config_.statsd_port, statsd_writer()},
+            *write_path_);
+    }
 }
 
 void App::build_redis() {
@@ -87,23 +101,31 @@ void App::add_routes() {
                                              mirror_.get(), fleet_reader_.get());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
     live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_);
+    metrics_api_ = std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
 
     track_api_->add_routes(router_);
     read_api_->add_routes(router_);
     ops_api_->add_routes(router_);
+    metrics_api_->add_routes(router_);
     static_files_->add_routes(router_);
 }
 
 void App::register_metrics() {
-    metrics_->set_routes(router_.route_names());
+    route_names_ = router_.route_names();
+    metrics_->set_routes(route_names_);
     router_.set_observer([this](const http::Request& r, std::size_t route, unsigned status,
                                 std::chrono::nanoseconds latency) {
         metrics_->count_request(r.worker, route, status, latency);
+        record_request(r, route, status, latency);
     });
     server_stats_.register_metrics(*metrics_);
     log_->register_metrics(*metrics_);
     hub_->register_metrics(*metrics_);
     store_->register_metrics(*metrics_);
+    engine_->register_metrics(*metrics_);
+    metrics_api_->register_metrics(*metrics_);
+    if (statsd_)
+        statsd_->register_metrics(*metrics_);
     if (mirror_)
         mirror_->register_metrics(*metrics_);
     if (fleet_reader_)
@@ -119,7 +141,8 @@ http::ServerOptions App::server_options() {
     options.idle_timeout = config_.idle_timeout;
     options.max_connections = config_.max_connections;
     options.allows_large_body = [](std::string_view path) {
-        return path == "/track/batch" || path == "/api/v1/metrics";
+        return path == "/track/batch" || path == "/api/v1/metrics" || path == "/api/v1/statsd" ||
+               path == "/write" || path == "/api/v2/write";
     };
     options.websocket_path = "/ws";
     options.websocket_idle_timeout = config_.live_idle_timeout;
@@ -139,8 +162,31 @@ void App::start_background() {
         hasher_->forget_before(day_of(now_ms()) - 2);
         rejects_->remove_expired(now_ms());
     });
+    if (statsd_)
+        statsd_->start();
     if (config_.demo)
         demo_ = std::make_unique<DemoTraffic>(*write_path_, shards_ - 1, *store_, 5.0);
+}
+
+void App::record_request(const http::Request& request, std::size_t route, unsigned status,
+                         std::chrono::nanoseconds latency) {
+    const std::vector<std::string>& names = route_names_;
+    const std::string& name = route < names.size() ? names[route] : names.back();
+    const std::int64_t now = now_ms();
+    MetricPoint count;
+    count.name = "tally.http.requests.count";
+    count.type = MetricType::count;
+    count.value = 1;
+    count.timestamp_ms = now;
+    count.tags = {{"route", name}, {"status", std::to_string(status)}};
+    write_path_->record_own(request.worker, count, now);
+    MetricPoint time;
+    time.name = "tally.http.response.time";
+    time.type = MetricType::percentile;
+    time.value = static_cast<double>(latency.count()) / 1e6;  // milliseconds
+    time.timestamp_ms = now;
+    time.tags = {{"route", name}};
+    write_path_->record_own(request.worker, time, now);
 }
 
 int App::run() {
@@ -182,6 +228,8 @@ int App::run() {
 
 void App::shut_down() {
     demo_.reset();
+    if (statsd_)
+        statsd_->stop();
     hub_->stop();
     housekeeping_.stop();
     // Stopped: everything answered has been written; make it durable (close() also answers

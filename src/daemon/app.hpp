@@ -17,6 +17,7 @@
 #include "demo.hpp"
 #include "tally/api/authorization.hpp"
 #include "tally/api/live_api.hpp"
+#include "tally/api/metrics_api.hpp"
 #include "tally/api/ops_api.hpp"
 #include "tally/api/read_api.hpp"
 #include "tally/api/static_files.hpp"
@@ -30,8 +31,12 @@
 #include "tally/http/server.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
+#include "tally/metrics/derive.hpp"
+#include "tally/metrics/engine.hpp"
+#include "tally/metrics/engine_snapshot.hpp"
 #include "tally/mirror/mirror.hpp"
 #include "tally/query/fleet_reader.hpp"
+#include "tally/statsd/listener.hpp"
 #include "tally/store/store.hpp"
 #include "tally/telemetry/metrics.hpp"
 #include "tally/write/write_path.hpp"
@@ -52,13 +57,18 @@ class App {
     void build_redis();
     void add_routes();
     void register_metrics();
+    /// tally.http.requests.count and tally.http.response.time of one answered request.
+    void record_request(const http::Request& request, std::size_t route, unsigned status,
+                        std::chrono::nanoseconds latency);
     http::ServerOptions server_options();
     void start_background();
     void shut_down();
 
     Config config_;
     std::size_t workers_;  // I/O threads
-    std::size_t shards_;   // workers_ + 1: the last shard and log writer belong to --demo
+    // workers_ + 2: then the StatsD listener's shard and log writer, then --demo's (last).
+    std::size_t shards_;
+    std::size_t statsd_writer() const { return workers_; }
     std::atomic<bool> ready_{false};
     std::atomic<bool> stop_requested_{false};  // a signal may come before the server exists
     std::mutex server_mutex_;                  // guards server_ between run() and stop()
@@ -66,6 +76,9 @@ class App {
     // The state and its durability.
     std::unique_ptr<ingest::VisitorHasher> hasher_;
     std::unique_ptr<store::Store> store_;
+    std::unique_ptr<metrics::Engine> engine_;  // the metrics service's series
+    metrics::Derivations derivations_;
+    std::unique_ptr<metrics::EngineState> engine_state_;  // its snapshots and recovery
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
     std::unique_ptr<durability::Persistence> persistence_;  // snapshots, recovery, retention
@@ -80,12 +93,15 @@ class App {
     std::unique_ptr<api::OpsApi> ops_api_;
     std::unique_ptr<api::StaticFiles> static_files_;
     std::unique_ptr<api::LiveApi> live_api_;
+    std::unique_ptr<api::MetricsApi> metrics_api_;
     http::Router router_;
+    std::vector<std::string> route_names_;  // by route index (the `route` tag)
     http::ServerStats server_stats_;
     std::unique_ptr<http::Server> server_;
     // After server_: destroyed (stopped) before it, while the connections it sends to exist.
     std::unique_ptr<live::Hub> hub_;
     std::unique_ptr<DemoTraffic> demo_;
+    std::unique_ptr<statsd::Listener> statsd_;  // with --statsd
     BackgroundLoop housekeeping_;
     // With query_source redis. Last, so destroyed first: stopping it answers the reads
     // still queued, through the router and metrics above.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tally/base/names.hpp"
 #include "tally/redis/keys.hpp"
 
 namespace tally::daemon {
@@ -66,7 +67,9 @@ std::vector<std::string> as_string_list(const json& v, const std::string& key) {
     return out;
 }
 
-void set_listen(Config& c, const json& v, const std::string& key) {
+/// HOST:PORT or [V6]:PORT.
+void split_host_port(const json& v, const std::string& key, std::string& host_out,
+                     std::uint16_t& port_out) {
     const std::string text = as_string(v, key);
     std::string host;
     std::string port;
@@ -86,8 +89,60 @@ void set_listen(Config& c, const json& v, const std::string& key) {
     }
     if (host.empty())
         bad(key, "expected HOST:PORT, got '" + text + "'");
-    c.listen_host = host;
-    c.listen_port = static_cast<std::uint16_t>(as_integer(json(port), key, 0, 65535));
+    host_out = host;
+    port_out = static_cast<std::uint16_t>(as_integer(json(port), key, 0, 65535));
+}
+
+void set_listen(Config& c, const json& v, const std::string& key) {
+    split_host_port(v, key, c.listen_host, c.listen_port);
+}
+
+void set_statsd(Config& c, const json& v, const std::string& key) {
+    if (v.is_null() || (v.is_string() && v.get<std::string>().empty())) {
+        c.statsd_host.clear();
+        c.statsd_port = 0;
+        return;
+    }
+    split_host_port(v, key, c.statsd_host, c.statsd_port);
+    if (c.statsd_port == 0)
+        bad(key, "needs a port other than 0");
+}
+
+metrics::DeriveRule derive_rule(const json& v, const std::string& key) {
+    if (!v.is_object())
+        bad(key, "each rule must be an object {event, metric, type, value, tags}");
+    metrics::DeriveRule rule;
+    rule.event = as_string(v.value("event", json()), key + ".event");
+    if (!valid_event_name(rule.event))
+        bad(key, "event must be an event name, got '" + rule.event + "'");
+    rule.metric = as_string(v.value("metric", json()), key + ".metric");
+    if (!valid_metric_name(rule.metric))
+        bad(key, "metric must be [A-Za-z0-9_.:-]{1,128}, got '" + rule.metric + "'");
+    const auto type = parse_metric_type(as_string(v.value("type", json("count")), key + ".type"));
+    if (!type)
+        bad(key, "type must be count, sum, rate, average, min, max, gauge, percentile or unique");
+    rule.type = *type;
+    if (v.contains("value"))
+        rule.value = as_string(v["value"], key + ".value");
+    if (rule.value.empty() && kind_of(rule.type) != MetricKind::counter)
+        bad(key, "a rule without a value property must be a counter (type count)");
+    if (v.contains("tags"))
+        rule.tags = as_string_list(v["tags"], key + ".tags");
+    for (const auto& [field, value] : v.items()) {
+        if (field != "event" && field != "metric" && field != "type" && field != "value" &&
+            field != "tags") {
+            bad(key, "unknown field '" + field + "' in a rule");
+        }
+    }
+    return rule;
+}
+
+void set_derive(Config& c, const json& v, const std::string& key) {
+    if (!v.is_array())
+        bad(key, "expected a list of rules");
+    c.derive.clear();
+    for (const json& item : v)
+        c.derive.push_back(derive_rule(item, key));
 }
 
 std::chrono::milliseconds as_ms(const json& v, const std::string& key, std::int64_t min,
@@ -227,6 +282,21 @@ const std::map<std::string, Setter>& setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.live_max_clients = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
          }},
+        {"statsd.listen", set_statsd},
+        {"metrics.max_series",
+         [](Config& c, const json& v, const std::string& k) {
+             c.metrics_max_series = static_cast<std::size_t>(as_integer(v, k, 1, 100'000'000));
+         }},
+        {"metrics.max_series_per_name",
+         [](Config& c, const json& v, const std::string& k) {
+             c.metrics_max_series_per_name =
+                 static_cast<std::size_t>(as_integer(v, k, 1, 100'000'000));
+         }},
+        {"metrics.retention_days",
+         [](Config& c, const json& v, const std::string& k) {
+             c.metrics_retention_days = static_cast<int>(as_integer(v, k, 3, 3650));
+         }},
+        {"metrics.derive", set_derive},
         {"retention_days",
          [](Config& c, const json& v, const std::string& k) {
              // An event may be 48 h old, so its day may be today - 2: three days at least,
@@ -291,6 +361,7 @@ const std::map<std::string, std::string>& flag_keys() {
         {"--log-level", "log_level"},
         {"--threads", "threads"},
         {"--query-source", "query_source"},
+        {"--statsd", "statsd.listen"},
     };
     return table;
 }
@@ -385,6 +456,8 @@ Options (each also a key of the --config JSON file; flags win):
                           in redis (needs --redis)        [local]
   --log-level LEVEL       trace|debug|info|warn|error    [info]
   --threads N             I/O threads, 0 = one per core  [0]
+  --statsd HOST:PORT      take DogStatsD over UDP there (usually port 8125;
+                          off when absent)
   --demo                  generate realistic synthetic traffic
   --help                  this text
   --version               print the version

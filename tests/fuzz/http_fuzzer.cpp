@@ -40,6 +40,7 @@
 
 #include "beast_request.hpp"
 #include "tally/api/authorization.hpp"
+#include "tally/api/metrics_api.hpp"
 #include "tally/api/ops_api.hpp"
 #include "tally/api/read_api.hpp"
 #include "tally/api/static_files.hpp"
@@ -97,14 +98,16 @@ struct Daemon {
           log(durability::EventLogOptions{data / "log", kShards, durability::FsyncMode::never,
                                           std::chrono::milliseconds(100), 64ull << 20}),
           rejects(durability::RejectsLogOptions{data / "rejects", 16ull << 20, 30}),
+          engine(metrics::EngineOptions{kShards, {64, 16}, 30}),
           metrics(kShards),
-          write_path(store, log, metrics),
+          write_path(store, log, metrics, engine, derivations),
           authorization(std::string(kToken)),
           hub(store, live::HubOptions{}),
           track(api::TrackApiOptions{{std::string(kPeer)}, {"https://shop.example"}, kWorkers},
                 hasher, write_path, rejects, metrics),
           read(authorization, store),
           ops(authorization, ready, log, metrics, nullptr, nullptr),
+          metrics_api(kWorkers, authorization, write_path, engine),
           static_files(TALLY_SOURCE_DIR "/web") {
         // What recovery ends with (Persistence::recover): the log open for appends, the
         // shards told where it ends.
@@ -116,6 +119,7 @@ struct Daemon {
         track.add_routes(router);
         read.add_routes(router);
         ops.add_routes(router);
+        metrics_api.add_routes(router);
         static_files.add_routes(router);
 
         metrics.set_routes(router.route_names());
@@ -127,6 +131,8 @@ struct Daemon {
         log.register_metrics(metrics);
         hub.register_metrics(metrics);
         store.register_metrics(metrics);
+        engine.register_metrics(metrics);
+        metrics_api.register_metrics(metrics);
     }
     ~Daemon() { log.close(); }
     Daemon(const Daemon&) = delete;
@@ -135,6 +141,8 @@ struct Daemon {
     ingest::VisitorHasher hasher;
     store::Store store;
     durability::EventLog log;
+    metrics::Engine engine;
+    metrics::Derivations derivations;
     durability::RejectsLog rejects;
     telemetry::Metrics metrics;
     write::WritePath write_path;
@@ -144,6 +152,7 @@ struct Daemon {
     api::TrackApi track;
     api::ReadApi read;
     api::OpsApi ops;
+    api::MetricsApi metrics_api;
     api::StaticFiles static_files;
     http::Router router;
     http::ServerStats server_stats;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tally/durability/event_log.hpp"
+#include "tally/metrics/derive.hpp"
 
 namespace tally::daemon {
 
@@ -57,6 +58,13 @@ struct Config {
     std::chrono::milliseconds live_idle_timeout{30'000};  // a silent /ws client is dropped
     int retention_days = 30;  // day states, log segments (at least 3: events may be 48 h old)
     int rollup_retention_days = 400;  // week and month roll-ups
+    // The metrics service: statsd.listen (off when the port is 0), metrics.*.
+    std::string statsd_host;
+    std::uint16_t statsd_port = 0;
+    std::size_t metrics_max_series = 100'000;
+    std::size_t metrics_max_series_per_name = 10'000;
+    int metrics_retention_days = 30;  // the 1-hour tier
+    std::vector<metrics::DeriveRule> derive;
 };
 
 /// What the command line asked for.
