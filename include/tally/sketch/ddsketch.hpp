@@ -74,7 +74,7 @@
 //   range (about 10 ns); a reallocation, amortised by doubling up to max_bins, only when
 //   the range grows. quantile(): one pass over the bins, O(max_bins). merge(): O(bins of
 //   both). Memory: at most max_bins doubles per store, 2 * 2048 * 8 = 32 KiB at the
-//   default plus about 100 bytes; a sketch of values within a factor of 10 uses about
+//   default plus the 160-byte object; a sketch of values within a factor of 10 uses about
 //   116 bins per sign (ln 10 / ln gamma), under 1 KiB each. memory_bytes() reports it.
 //
 // Encoding (encode appends; decode takes exactly one encoding, nothing after it)
