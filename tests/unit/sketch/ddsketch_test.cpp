@@ -432,11 +432,11 @@ TEST(DDSketchEdges, ClearForgetsEverything) {
 }
 
 TEST(DDSketchEdges, ConstructorRefusesBadParameters) {
-    EXPECT_THROW(DDSketch(0.0), std::invalid_argument);
-    EXPECT_THROW(DDSketch(0.9), std::invalid_argument);
-    EXPECT_THROW(DDSketch(std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
-    EXPECT_THROW(DDSketch(0.01, 0), std::invalid_argument);
-    EXPECT_THROW(DDSketch(0.01, DDSketch::kMaxBinsLimit + 1), std::invalid_argument);
+    EXPECT_THROW((void)DDSketch(0.0), std::invalid_argument);
+    EXPECT_THROW((void)DDSketch(0.9), std::invalid_argument);
+    EXPECT_THROW((void)DDSketch(std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
+    EXPECT_THROW((void)DDSketch(0.01, 0), std::invalid_argument);
+    EXPECT_THROW((void)DDSketch(0.01, DDSketch::kMaxBinsLimit + 1), std::invalid_argument);
 }
 
 TEST(DDSketchEdges, SmallSketchesAreSmall) {
