@@ -156,17 +156,20 @@ void MetricsApi::add_routes(http::Router& router) {
 void MetricsApi::register_metrics(telemetry::Metrics& metrics) const {
     metrics.add_callback("tally_metric_inputs_refused_total{format=\"statsd\",reason=\"bad_line\"}",
                          "Metric inputs refused or ignored before the engine, by format.",
-                         "counter", [this] { return static_cast<double>(statsd_bad_lines_.load()); });
+                         "counter",
+                         [this] { return static_cast<double>(statsd_bad_lines_.load()); });
     metrics.add_callback(
         "tally_metric_inputs_refused_total{format=\"statsd\",reason=\"event_or_service_check\"}",
         "Metric inputs refused or ignored before the engine, by format.", "counter",
         [this] { return static_cast<double>(statsd_ignored_.load()); });
     metrics.add_callback("tally_metric_inputs_refused_total{format=\"influx\",reason=\"bad_line\"}",
                          "Metric inputs refused or ignored before the engine, by format.",
-                         "counter", [this] { return static_cast<double>(influx_bad_bodies_.load()); });
+                         "counter",
+                         [this] { return static_cast<double>(influx_bad_bodies_.load()); });
     metrics.add_callback("tally_metric_inputs_refused_total{format=\"json\",reason=\"bad_point\"}",
                          "Metric inputs refused or ignored before the engine, by format.",
-                         "counter", [this] { return static_cast<double>(json_bad_points_.load()); });
+                         "counter",
+                         [this] { return static_cast<double>(json_bad_points_.load()); });
 }
 
 bool MetricsApi::write(const http::Request& request, Scratch& scratch, std::int64_t now,
@@ -205,8 +208,8 @@ void MetricsApi::post_metrics(const http::Request& request, http::Responder resp
     const std::int64_t now = now_ms();
     if (auto bad = ingest::parse_metrics_json(request.body, now, scratch.points, scratch.rejected,
                                               scratch.buffers)) {
-        return respond(http::error_response(bad->reason == "too_large" ? 413 : 400, bad->message,
-                                            bad->field));
+        return respond(
+            http::error_response(bad->reason == "too_large" ? 413 : 400, bad->message, bad->field));
     }
     json_bad_points_.fetch_add(scratch.rejected.size(), std::memory_order_relaxed);
     // The parsed points' indices in the body are those the parser did not reject, in order.
@@ -259,9 +262,8 @@ void MetricsApi::post_statsd(const http::Request& request, http::Responder respo
         body["error"] = scratch.refused.front().rejection.message;
     http::Response response = http::json_response(200, body.dump());
     if (accepted == 0 && (parsed.bad > 0 || !scratch.refused.empty())) {
-        response.status = scratch.refused.empty() || !is_cap(scratch.refused.front().rejection)
-                              ? 400
-                              : 429;
+        response.status =
+            scratch.refused.empty() || !is_cap(scratch.refused.front().rejection) ? 400 : 429;
         return respond(std::move(response));
     }
     answer_when_logged(request, respond, std::move(response));
@@ -331,8 +333,8 @@ http::Response MetricsApi::current(const http::Request& request) const {
     std::string_view rest = request.path.substr(kMetricsPrefix.size());
     if (!rest.ends_with(kCurrentSuffix))
         return http::error_response(404, "not found: use /api/v1/metrics/<name>/current");
-    const auto name = http::percent_decode(rest.substr(0, rest.size() - kCurrentSuffix.size()),
-                                           false);
+    const auto name =
+        http::percent_decode(rest.substr(0, rest.size() - kCurrentSuffix.size()), false);
     if (!name || !valid_metric_name(*name))
         return http::error_response(400, "invalid metric name", "name");
     std::optional<MetricWindow> window;

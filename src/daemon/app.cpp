@@ -101,7 +101,8 @@ void App::add_routes() {
                                              mirror_.get(), fleet_reader_.get());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
     live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_);
-    metrics_api_ = std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
+    metrics_api_ =
+        std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
 
     track_api_->add_routes(router_);
     read_api_->add_routes(router_);

@@ -35,7 +35,8 @@ int bind_udp(const std::string& host, std::uint16_t port, std::uint16_t& bound) 
     const std::string service = std::to_string(port);
     const std::string where = host + ":" + service;
     if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr)
-        throw std::system_error(EINVAL, std::generic_category(), "--statsd: cannot resolve " + where);
+        throw std::system_error(EINVAL, std::generic_category(),
+                                "--statsd: cannot resolve " + where);
     const int fd = ::socket(found->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     const int bound_ok = fd >= 0 ? ::bind(fd, found->ai_addr, found->ai_addrlen) : -1;
     const int error = errno;
@@ -47,7 +48,7 @@ int bind_udp(const std::string& host, std::uint16_t port, std::uint16_t& bound) 
     }
     int size = kReceiveBuffer;
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);  // needs CAP_NET_ADMIN
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);        // else up to rmem_max
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);       // else up to rmem_max
     int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
     sockaddr_storage local{};
@@ -119,9 +120,9 @@ void Listener::receive_until_stopped() {
         for (int i = 0; i < n; ++i) {
             if (auto dropped = drop_count(messages[i].msg_hdr))
                 dropped_.store(*dropped, std::memory_order_relaxed);
-            handle({buffers.data() + static_cast<std::size_t>(i) * kMaxDatagram,
-                    messages[i].msg_len},
-                   now);
+            handle(
+                {buffers.data() + static_cast<std::size_t>(i) * kMaxDatagram, messages[i].msg_len},
+                now);
         }
         datagrams_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
         flush(now);
@@ -152,8 +153,9 @@ void Listener::flush(std::int64_t now_ms) {
 
 void Listener::register_metrics(telemetry::Metrics& metrics) const {
     const auto add = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
-        metrics.add_callback(name, help, "counter",
-                             [&v] { return static_cast<double>(v.load(std::memory_order_relaxed)); });
+        metrics.add_callback(name, help, "counter", [&v] {
+            return static_cast<double>(v.load(std::memory_order_relaxed));
+        });
     };
     add("tally_statsd_datagrams_total", "DogStatsD datagrams read.", datagrams_);
     add("tally_statsd_points_total", "DogStatsD points counted.", points_);

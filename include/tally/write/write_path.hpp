@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "tally/base/event.hpp"
-#include "tally/base/rejection.hpp"
 #include "tally/base/metric_point.hpp"
+#include "tally/base/rejection.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/metrics/derive.hpp"
 #include "tally/metrics/engine.hpp"
