@@ -19,7 +19,8 @@ std::optional<http::Response> Authorization::check(const http::Request& request)
     if (token_.empty())
         return std::nullopt;
     // "Token" is how the InfluxDB clients send theirs.
-    for (const std::string_view scheme : {std::string_view("Bearer "), std::string_view("Token ")}) {
+    for (const std::string_view scheme :
+         {std::string_view("Bearer "), std::string_view("Token ")}) {
         if (request.authorization.starts_with(scheme) &&
             constant_time_equal(request.authorization.substr(scheme.size()), token_)) {
             return std::nullopt;

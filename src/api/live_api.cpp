@@ -9,6 +9,15 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::upgrade(
     const http::Request& request) const {
     if (auto denied = authorization_.check(request))
         return std::move(*denied);
+    constexpr std::string_view kMetricsPrefix = "/ws/metrics/";
+    if (request.path.starts_with(kMetricsPrefix)) {
+        const std::string_view id = request.path.substr(kMetricsPrefix.size());
+        if (id.empty() || id.size() > 128 || id.find('/') != std::string_view::npos)
+            return http::error_response(400, "expected /ws/metrics/<client_id>", "client_id");
+        return metrics_hub_.accept(std::string(id));
+    }
+    if (request.path != "/ws")
+        return http::error_response(404, "not found");
     http::Response error;
     auto site = site_param(request, error);
     if (!site)

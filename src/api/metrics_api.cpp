@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "tally/base/time.hpp"
@@ -100,24 +102,6 @@ json optional_number(const std::optional<double>& value) {
     if (!value || !std::isfinite(*value))
         return nullptr;
     return *value;
-}
-
-json current_json(const metrics::Current& current) {
-    json out = {{"name", current.name},
-                {"type", metric_type_name(current.type)},
-                {"window", window_name(current.window)},
-                {"value", optional_number(current.value)},
-                {"count", current.count}};
-    if (kind_of(current.type) == MetricKind::distribution) {
-        out["percentiles"] = {{"p50", optional_number(current.p50)},
-                              {"p90", optional_number(current.p90)},
-                              {"p95", optional_number(current.p95)},
-                              {"p99", optional_number(current.p99)}};
-        out["min"] = optional_number(current.min);
-        out["max"] = optional_number(current.max);
-        out["avg"] = optional_number(current.avg);
-    }
-    return out;
 }
 
 }  // namespace
@@ -349,7 +333,7 @@ http::Response MetricsApi::current(const http::Request& request) const {
     const auto answer = metrics::current(engine_, "", *name, window, *filters, now_ms());
     if (!answer)
         return http::error_response(404, "unknown metric '" + *name + "'", "name");
-    return http::json_response(200, current_json(*answer).dump());
+    return http::json_response(200, metrics::current_json(*answer).dump());
 }
 
 namespace {

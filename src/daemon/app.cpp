@@ -21,6 +21,8 @@ App::App(Config config)
     build_redis();
     hub_ = std::make_unique<live::Hub>(
         *store_, live::HubOptions{config_.live_batch, config_.live_max_clients});
+    metrics_hub_ = std::make_unique<live::MetricsHub>(
+        *engine_, live::MetricsHubOptions{config_.live_batch, config_.live_max_clients});
     add_routes();
     register_metrics();
 }
@@ -100,7 +102,7 @@ void App::add_routes() {
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
-    live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_);
+    live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_, *metrics_hub_);
     metrics_api_ =
         std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
 
@@ -122,6 +124,7 @@ void App::register_metrics() {
     server_stats_.register_metrics(*metrics_);
     log_->register_metrics(*metrics_);
     hub_->register_metrics(*metrics_);
+    metrics_hub_->register_metrics(*metrics_);
     store_->register_metrics(*metrics_);
     engine_->register_metrics(*metrics_);
     metrics_api_->register_metrics(*metrics_);
@@ -198,6 +201,7 @@ int App::run() {
     // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
     // in a change log.
     hub_->start();
+    metrics_hub_->start();
     {
         std::lock_guard lock(server_mutex_);
         server_ = std::make_unique<http::Server>(
@@ -232,6 +236,7 @@ void App::shut_down() {
     if (statsd_)
         statsd_->stop();
     hub_->stop();
+    metrics_hub_->stop();
     housekeeping_.stop();
     // Stopped: everything answered has been written; make it durable (close() also answers
     // any request still waiting for a group fsync while the router it answers through still

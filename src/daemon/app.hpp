@@ -100,6 +100,7 @@ class App {
     std::unique_ptr<http::Server> server_;
     // After server_: destroyed (stopped) before it, while the connections it sends to exist.
     std::unique_ptr<live::Hub> hub_;
+    std::unique_ptr<live::MetricsHub> metrics_hub_;
     std::unique_ptr<DemoTraffic> demo_;
     std::unique_ptr<statsd::Listener> statsd_;  // with --statsd
     BackgroundLoop housekeeping_;

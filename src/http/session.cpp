@@ -314,8 +314,12 @@ void session::on_read_header(beast::error_code ec, std::size_t) {
     parser_->body_limit(limit);  // for chunked bodies
 
     // The WebSocket endpoint: an upgrade is a GET without a body, so it is complete here.
-    if (!state_.options.websocket_path.empty() && path == state_.options.websocket_path &&
-        state_.options.websocket_accept && beast::websocket::is_upgrade(req)) {
+    const std::string& ws_path = state_.options.websocket_path;
+    const bool ws_route =
+        !ws_path.empty() &&
+        (path == ws_path || (path.size() > ws_path.size() + 1 && path.starts_with(ws_path) &&
+                             path[ws_path.size()] == '/'));
+    if (ws_route && state_.options.websocket_accept && beast::websocket::is_upgrade(req)) {
         return upgrade();
     }
 

@@ -120,6 +120,19 @@ std::optional<NameInfo> SeriesRegistry::name(std::string_view workspace,
     return names_[it->second];
 }
 
+std::vector<NameInfo> SeriesRegistry::names_by_id(const std::vector<NameId>& ids) const {
+    std::shared_lock lock(mutex_);
+    std::vector<NameInfo> out;
+    out.reserve(ids.size());
+    for (NameId id : ids) {
+        if (id < names_.size()) {
+            const NameInfo& name = names_[id];
+            out.push_back({name.workspace, name.name, name.type, name.window, {}});
+        }
+    }
+    return out;
+}
+
 std::vector<SeriesInfo> SeriesRegistry::series(const std::vector<SeriesId>& ids) const {
     std::shared_lock lock(mutex_);
     std::vector<SeriesInfo> out;

@@ -39,7 +39,21 @@ bool WritePath::write(std::size_t writer, const Event* events, std::size_t count
     for (std::size_t i = 0; i < count; ++i)
         metrics_.count_ingested(writer, events[i].kind);
     derive(writer, events, count, now_ms);
+    count_throughput(writer, "events", count, now_ms);
     return true;
+}
+
+void WritePath::count_throughput(std::size_t writer, const char* kind, std::size_t count,
+                                 std::int64_t now_ms) {
+    MetricPoint& point = scratch_[writer % scratch_.size()]->throughput;
+    point.name = "tally.ingest.throughput";
+    point.type = MetricType::count;
+    point.value = static_cast<double>(count);
+    point.timestamp_ms = now_ms;
+    point.tags.resize(1);
+    point.tags[0].key = "kind";
+    point.tags[0].value = kind;
+    engine_.record_unlogged(writer, point, now_ms);
 }
 
 void WritePath::derive(std::size_t writer, const Event* events, std::size_t count,
@@ -76,6 +90,7 @@ std::optional<std::size_t> WritePath::write_points(std::size_t writer,
     if (!log_.append(writer, points.data(), admitted, &logged))
         return std::nullopt;
     engine_.apply(writer, points.data(), scratch.ids.data(), admitted, now_ms, &logged);
+    count_throughput(writer, "points", admitted, now_ms);
     return admitted;
 }
 

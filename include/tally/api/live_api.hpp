@@ -1,7 +1,9 @@
 #pragma once
-// GET /ws?site=S&date=D: the upgrade decision for a live dashboard. The authorization step,
-// then the same site and range checks as /dashboard (400 naming the parameter), then the
-// hub takes the client or refuses it (503 over live.max_clients).
+// The upgrade decisions of the live WebSockets, after the authorization step:
+//   GET /ws?site=S&date=D          a live dashboard: the same site and range checks as
+//                                  /dashboard (400 naming the parameter), then the hub
+//                                  takes the client or refuses it (503 over live.max_clients);
+//   GET /ws/metrics/<client_id>    live metric values (the metrics hub).
 
 #include <memory>
 #include <variant>
@@ -9,13 +11,14 @@
 #include "tally/api/authorization.hpp"
 #include "tally/http/websocket.hpp"
 #include "tally/live/hub.hpp"
+#include "tally/live/metrics_hub.hpp"
 
 namespace tally::api {
 
 class LiveApi {
   public:
-    LiveApi(const Authorization& authorization, live::Hub& hub)
-        : authorization_(authorization), hub_(hub) {}
+    LiveApi(const Authorization& authorization, live::Hub& hub, live::MetricsHub& metrics_hub)
+        : authorization_(authorization), hub_(hub), metrics_hub_(metrics_hub) {}
 
     /// The answer to send instead of upgrading, or the new connection's peer.
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> upgrade(
@@ -24,6 +27,7 @@ class LiveApi {
   private:
     const Authorization& authorization_;
     live::Hub& hub_;
+    live::MetricsHub& metrics_hub_;
 };
 
 }  // namespace tally::api

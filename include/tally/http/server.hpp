@@ -37,8 +37,9 @@ struct ServerOptions {
     /// A keep-alive connection may wait this long for the first byte of its next request.
     std::chrono::milliseconds idle_timeout{60'000};
     std::size_t max_connections = 10'000;  // beyond: accepted, sent a 503 and closed at once
-    /// The path (exact) served as a WebSocket, "" for none, and what decides on its upgrade
-    /// requests (see tally/http/websocket.hpp). Other requests to it go to the Handler.
+    /// The path served as a WebSocket (itself and the paths below it: "/ws", "/ws/metrics/x"),
+    /// "" for none, and what decides on its upgrade requests (see tally/http/websocket.hpp).
+    /// Other requests to it go to the Handler.
     std::string websocket_path;
     WsAccept websocket_accept;
     /// A WebSocket client that sends nothing (not even a pong) for this long is dropped.

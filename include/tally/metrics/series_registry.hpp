@@ -77,6 +77,8 @@ class SeriesRegistry {
     /// The names of `workspace`, with their series counts.
     std::vector<NameInfo> names(std::string_view workspace) const;
     std::optional<NameInfo> name(std::string_view workspace, std::string_view name) const;
+    /// The names of `ids` (without their series lists); unknown ids are skipped.
+    std::vector<NameInfo> names_by_id(const std::vector<NameId>& ids) const;
     /// Tags of each id (ids unknown are skipped).
     std::vector<SeriesInfo> series(const std::vector<SeriesId>& ids) const;
     /// Every name (all workspaces) and the tags of every series, for the export.

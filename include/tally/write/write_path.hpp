@@ -80,7 +80,12 @@ class WritePath {
     metrics::Engine& engine_;
     const metrics::Derivations& derivations_;
     // Per writer (each used by its writer's thread only): derived points, series ids.
+    /// tally.ingest.throughput: `count` inputs of `kind` ("events", "points") accepted.
+    void count_throughput(std::size_t writer, const char* kind, std::size_t count,
+                          std::int64_t now_ms);
+
     struct Scratch {
+        MetricPoint throughput;
         std::vector<MetricPoint> derived;
         std::vector<metrics::SeriesId> ids;
         std::vector<std::size_t> order;
