@@ -129,6 +129,10 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
         }
         side_->recovered(ends);
         side_at_last_ = side_->applied();
+        // Without a snapshot of its own the side state was rebuilt from the whole log, and
+        // retention would have to keep every segment until its first snapshot: take it now.
+        if (side_from.empty())
+            side_->save(options_.snapshot_dir, options_.snapshots_kept, now_ms);
     }
 
     recovery.ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();

@@ -424,6 +424,7 @@ bool EngineState::save(const fs::path& dir, std::size_t kept, std::int64_t now_m
         std::snprintf(name, sizeof name, "metrics-%015lld-%08llu.snap",
                       static_cast<long long>(now_ms), static_cast<unsigned long long>(++sequence_));
         const fs::path path = dir / name;
+        fs::create_directories(dir);
         fs::path tmp = path;
         tmp += ".tmp";
         durability::write_file_synced(tmp, bytes);
