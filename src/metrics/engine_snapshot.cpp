@@ -170,6 +170,11 @@ bool merge_state(Reader& in, Shard& shard, const Engine& engine) {
         id >= engine.registry().series_count()) {
         return false;
     }
+    // The state's kind must be its name's: queries read it as that kind.
+    const auto info = engine.registry().series({id});
+    const auto name = engine.registry().names_by_id({info.at(0).name});
+    if (name.empty() || kind_of(name[0].type) != static_cast<MetricKind>(kind))
+        return false;
     if (shard.series.size() <= id)
         shard.series.resize(id + 1);
     auto& state = shard.series[id];

@@ -133,22 +133,25 @@ void Listener::handle(std::string_view datagram, std::int64_t now_ms) {
     const ingest::StatsdResult parsed = ingest::parse_statsd(datagram, now_ms, parsed_);
     bad_lines_.fetch_add(parsed.bad, std::memory_order_relaxed);
     ignored_.fetch_add(parsed.events + parsed.service_checks, std::memory_order_relaxed);
+    if (batch_.size() < batched_ + parsed_.size())
+        batch_.resize(batched_ + parsed_.size());
     for (MetricPoint& point : parsed_)
-        batch_.push_back(std::move(point));
+        std::swap(batch_[batched_++], point);
 }
 
 void Listener::flush(std::int64_t now_ms) {
-    if (batch_.empty())
+    if (batched_ == 0)
         return;
     refused_.clear();
-    const auto written = write_path_.write_points(options_.writer, batch_, refused_, now_ms);
+    const auto written = write_path_.write_points(
+        options_.writer, std::span<MetricPoint>(batch_.data(), batched_), refused_, now_ms);
     if (!written) {
-        log_failures_.fetch_add(batch_.size(), std::memory_order_relaxed);
+        log_failures_.fetch_add(batched_, std::memory_order_relaxed);
     } else {
         points_.fetch_add(*written, std::memory_order_relaxed);
         refused_points_.fetch_add(refused_.size(), std::memory_order_relaxed);
     }
-    batch_.clear();
+    batched_ = 0;
 }
 
 void Listener::register_metrics(telemetry::Metrics& metrics) const {

@@ -67,7 +67,7 @@ void WritePath::derive(std::size_t writer, const Event* events, std::size_t coun
 }
 
 std::optional<std::size_t> WritePath::write_points(std::size_t writer,
-                                                   std::vector<MetricPoint>& points,
+                                                   std::span<MetricPoint> points,
                                                    std::vector<BatchItemRejection>& refused,
                                                    std::int64_t now_ms) {
     Scratch& scratch = *scratch_[writer % scratch_.size()];

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "tally/base/event.hpp"
@@ -53,7 +54,7 @@ class WritePath {
     /// one append, then counts them. `points` is reordered: the admitted ones come first.
     /// Returns how many were admitted; nullopt, with nothing counted, when the log cannot
     /// be written.
-    std::optional<std::size_t> write_points(std::size_t writer, std::vector<MetricPoint>& points,
+    std::optional<std::size_t> write_points(std::size_t writer, std::span<MetricPoint> points,
                                             std::vector<BatchItemRejection>& refused,
                                             std::int64_t now_ms);
 
