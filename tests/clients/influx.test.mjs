@@ -158,6 +158,16 @@ test("influxdb-client 1.x: gzip + chunked batches, precision ms and ns, /current
   const smallApi = influx.getWriteApi("some-org", "some-bucket", "s");
   smallApi.writePoint(new Point("disk").tag("host", "h1").floatField("free", 12.5));
   smallApi.writePoint(new Point("disk").tag("host", "h2").intField("free", 7));
+  // Escaped tag values (comma, equals sign, space), unsigned and non-numeric fields: the
+  // string and the boolean are no series, the rest are.
+  smallApi.writePoint(
+    new Point("disk")
+      .tag("host", "h3")
+      .tag("path", "/var/a,b=c d")
+      .uintField("free", 9)
+      .stringField("label", 'x "y"')
+      .booleanField("mounted", true),
+  );
   await smallApi.close();
 
   const wire = relay.sent();
@@ -172,6 +182,10 @@ test("influxdb-client 1.x: gzip + chunked batches, precision ms and ns, /current
   const h1 = await tallyd.current("disk.free", { tags: { host: "h1" } });
   const h2 = await tallyd.current("disk.free", { tags: { host: "h2" } });
   assert.deepEqual([h1.value, h1.count, h2.value, h2.count], [12.5, 1, 7, 1]);
+  const escaped = await tallyd.current("disk.free", { tags: { path: "/var/a,b=c d" } });
+  assert.deepEqual([escaped.value, escaped.count], [9, 1], "escaped tag value");
+  assert.equal(await tallyd.current("disk.label"), null, "a string field is no series");
+  assert.equal(await tallyd.current("disk.mounted"), null, "a boolean field is no series");
   assert.deepEqual(logged, [], "the client logged no errors");
 });
 

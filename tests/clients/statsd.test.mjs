@@ -87,6 +87,8 @@ async function sendAndCheck(tallyd, prefix, options) {
   sampledIn(() => {
     for (let i = 0; i < 6; ++i) statsd.increment(p("sampled"), 7, 0.5, { route: "/s" });
   });
+  // A tag value holding ':' (split at the first one only).
+  statsd.increment(p("links"), 2, { url: "http://example.com:8080/a" });
 
   // Distributions, one of each StatsD type.
   const timings = latencies(300, 1);
@@ -95,6 +97,11 @@ async function sendAndCheck(tallyd, prefix, options) {
   for (const v of timings) statsd.timing(p("latency"), v, { route: "/a" });
   for (const v of histogram) statsd.histogram(p("size"), v, ["kind:body"]);
   for (const v of distribution) statsd.distribution(p("dist"), v);
+  // A sampled timing (@0.25): each value stands for four.
+  const sampledTimings = [10, 20, 30, 40, 50];
+  sampledIn(() => {
+    for (const v of sampledTimings) statsd.timing(p("sampled_latency"), v, 0.25);
+  });
 
   // A gauge, then its changes.
   statsd.gauge(p("temp"), 20, { room: "lab" });
@@ -123,12 +130,19 @@ async function sendAndCheck(tallyd, prefix, options) {
   assert.deepEqual([c.value, c.count], [-1, 2], "route /c (increment without value, decrement)");
 
   // @0.5: each line stands for two points of value 7.
-  const sampledLines = statsd.datagrams.join("\n").split("\n").filter((l) => l.startsWith(p("sampled")));
+  const sampledLines = statsd.datagrams.join("\n").split("\n").filter((l) => l.startsWith(`${p("sampled")}:`));
   assert.equal(sampledLines.length, 6);
   assert.ok(sampledLines.every((l) => l.includes("|@0.5")), `sampled lines: ${sampledLines}`);
   const s = await tallyd.currentWhen(p("sampled"), 12);
   assert.equal(s.count, 12, "a line with @0.5 counts twice");
   assert.equal(s.value, 6 * 7 * 2, "a line with @0.5 adds its value twice");
+
+  const links = await tallyd.currentWhen(p("links"), 1, { tags: { url: "http://example.com:8080/a" } });
+  assert.deepEqual([links.value, links.count], [2, 1], "a tag value with ':'");
+
+  // @0.25 on a timing: four points per value; the percentiles, min, max and avg unchanged.
+  const st = await checkDistribution(tallyd, p("sampled_latency"), sampledTimings.flatMap((v) => [v, v, v, v]));
+  assert.equal(st.count, 20);
 
   // Distributions.
   await checkDistribution(tallyd, p("latency"), timings, { route: "/a" });
