@@ -164,7 +164,7 @@ async function sendAndCheck(tallyd, prefix, options) {
   return statsd;
 }
 
-test("hot-shots over UDP, one datagram a call, tags as objects and arrays, globalTags", { skip }, async (t) => {
+test("hot-shots over UDP, one datagram a call, tags as objects and arrays, globalTags, telegraf", { skip }, async (t) => {
   const tallyd = await Tallyd.start(t, { statsd: true });
   const statsd = await sendAndCheck(tallyd, "hs", { globalTags: { env: "test" } });
   assert.ok(statsd.datagrams.every((d) => !d.includes("\n")), "one line a datagram");
@@ -174,6 +174,18 @@ test("hot-shots over UDP, one datagram a call, tags as objects and arrays, globa
   assert.deepEqual([hits.value, hits.count], [61, 16]);
   const none = await tallyd.current("hs.hits", { tags: { env: "prod" } });
   assert.equal(none.count, 0);
+  // Telegraf's variant (tags in the name: `name,k=v:1|c`), from the same client library.
+  const telegraf = client(tallyd, { telegraf: true, globalTags: { env: "tg" } });
+  telegraf.increment("tg.hits", 4, { route: "/t" });
+  telegraf.gauge("tg.level", 3.5, { route: "/t" });
+  await telegraf.closed();
+  assert.deepEqual(telegraf.errors, []);
+  assert.ok(telegraf.datagrams.every((d) => d.includes(",route=/t")), `${telegraf.datagrams}`);
+  const tg = await tallyd.currentWhen("tg.hits", 1, { tags: { route: "/t", env: "tg" } });
+  assert.deepEqual([tg.value, tg.count], [4, 1]);
+  const level = await tallyd.currentWhen("tg.level", 1, { tags: { route: "/t", env: "tg" } });
+  assert.equal(level.value, 3.5);
+
   const listed = await tallyd.get("/api/v1/metrics");
   const names = Object.fromEntries(listed.metrics.map((m) => [m.name, m]));
   assert.equal(names["hs.hits"].type, "count");
