@@ -145,14 +145,15 @@ void render_series(std::string& out, const std::string& family, const NameInfo& 
     using Op = Aggregation::Op;
     const MetricKind kind = kind_of(name.type);
     if (kind == MetricKind::counter) {
-        out +=
-            family + labels(name.workspace, series.tags, false) + " " + number(figures.total_sum) + "\n";
+        out += family + labels(name.workspace, series.tags, false) + " " +
+               number(figures.total_sum) + "\n";
     } else if (kind == MetricKind::gauge) {
-        out += family + labels(name.workspace, series.tags, false) + " " + number(figures.last) + "\n";
+        out +=
+            family + labels(name.workspace, series.tags, false) + " " + number(figures.last) + "\n";
     } else if (kind == MetricKind::set) {
         const auto unique = figures.recent ? figures.recent->value({Op::unique, 0}, 60) : 0.0;
-        out +=
-            family + labels(name.workspace, series.tags, false) + " " + number(unique.value_or(0)) + "\n";
+        out += family + labels(name.workspace, series.tags, false) + " " +
+               number(unique.value_or(0)) + "\n";
     } else {
         for (const char* q : {"0.5", "0.9", "0.95", "0.99"}) {
             std::optional<double> value;
