@@ -17,7 +17,7 @@ packages=(
 )
 if [ "$want_tests" = 1 ]; then
   # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
-  # checks /metrics.
+  # checks /metrics, and for the real Prometheus that tests/clients runs against the export.
   packages+=(libgtest-dev redis-server prometheus)
   # Debian's Chromium, driven by playwright-core in tests/browser (its fonts are only
   # recommended, and recommends are not installed here).
@@ -54,4 +54,7 @@ npm_ci() {
 }
 root=$(cd "$(dirname "$0")/.." && pwd)
 npm_ci "$root/web"
-if [ "$want_tests" = 1 ]; then npm_ci "$root/tests/browser"; fi
+if [ "$want_tests" = 1 ]; then
+  npm_ci "$root/tests/browser"
+  npm_ci "$root/tests/clients"  # hot-shots and @influxdata/influxdb-client
+fi

@@ -1,5 +1,6 @@
 // The Prometheus text exposition of every series (query.hpp: export_prometheus).
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -66,10 +67,19 @@ void append_escaped(std::string& out, const std::string& value) {
     }
 }
 
-/// `{k="v",...}` with an extra label (quantile) when given.
-std::string labels(const std::string& workspace, const std::vector<MetricTag>& tags,
+/// `{k="v",...}` with an extra label (quantile) when given. Label names are unique, as
+/// Prometheus requires (a duplicate fails the whole scrape): a tag whose label name is taken
+/// (by `workspace`, by `quantile` in a summary, or by an earlier tag that sanitises to the
+/// same name, e.g. `a.b` and `a_b`) gets a `tag_` prefix until it is free. `summary` is the
+/// same for every line of a series, so its label names are too.
+std::string labels(const std::string& workspace, const std::vector<MetricTag>& tags, bool summary,
                    const char* extra_name = nullptr, const std::string& extra_value = {}) {
     std::string out;
+    std::vector<std::string> used;
+    if (!workspace.empty())
+        used.emplace_back("workspace");
+    if (summary)
+        used.emplace_back("quantile");
     auto add = [&](const std::string& name, const std::string& value) {
         out += out.empty() ? "{" : ",";
         out += name;
@@ -79,8 +89,13 @@ std::string labels(const std::string& workspace, const std::vector<MetricTag>& t
     };
     if (!workspace.empty())
         add("workspace", workspace);
-    for (const MetricTag& tag : tags)
-        add(label_name(tag.key), tag.value);
+    for (const MetricTag& tag : tags) {
+        std::string name = label_name(tag.key);
+        while (std::find(used.begin(), used.end(), name) != used.end())
+            name.insert(0, "tag_");
+        add(name, tag.value);
+        used.push_back(std::move(name));
+    }
     if (extra_name != nullptr)
         add(extra_name, extra_value);
     if (!out.empty())
@@ -130,25 +145,26 @@ void render_series(std::string& out, const std::string& family, const NameInfo& 
     using Op = Aggregation::Op;
     const MetricKind kind = kind_of(name.type);
     if (kind == MetricKind::counter) {
-        out +=
-            family + labels(name.workspace, series.tags) + " " + number(figures.total_sum) + "\n";
+        out += family + labels(name.workspace, series.tags, false) + " " +
+               number(figures.total_sum) + "\n";
     } else if (kind == MetricKind::gauge) {
-        out += family + labels(name.workspace, series.tags) + " " + number(figures.last) + "\n";
+        out +=
+            family + labels(name.workspace, series.tags, false) + " " + number(figures.last) + "\n";
     } else if (kind == MetricKind::set) {
         const auto unique = figures.recent ? figures.recent->value({Op::unique, 0}, 60) : 0.0;
-        out +=
-            family + labels(name.workspace, series.tags) + " " + number(unique.value_or(0)) + "\n";
+        out += family + labels(name.workspace, series.tags, false) + " " +
+               number(unique.value_or(0)) + "\n";
     } else {
         for (const char* q : {"0.5", "0.9", "0.95", "0.99"}) {
             std::optional<double> value;
             if (figures.recent)
                 value = figures.recent->value({Op::percentile, std::stod(q)}, 60);
-            out += family + labels(name.workspace, series.tags, "quantile", q) + " " +
+            out += family + labels(name.workspace, series.tags, true, "quantile", q) + " " +
                    number(value.value_or(std::nan(""))) + "\n";
         }
-        out += family + "_sum" + labels(name.workspace, series.tags) + " " +
+        out += family + "_sum" + labels(name.workspace, series.tags, true) + " " +
                number(figures.total_sum) + "\n";
-        out += family + "_count" + labels(name.workspace, series.tags) + " " +
+        out += family + "_count" + labels(name.workspace, series.tags, true) + " " +
                number(figures.total_count) + "\n";
     }
 }
