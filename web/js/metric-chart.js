@@ -13,6 +13,13 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+// The indices of the values with no value either side, or null when there are none.
+function isolated(y) {
+  const idxs = [];
+  for (let i = 0; i < y.length; i++) if (y[i] !== null && y[i - 1] == null && y[i + 1] == null) idxs.push(i);
+  return idxs.length ? idxs : null;
+}
+
 export class MetricChart {
   constructor(el, format) {
     this.el = el;
@@ -29,11 +36,13 @@ export class MetricChart {
     return { width, height: width < 500 ? 200 : 260 };
   }
 
-  // A /query answer from MetricsSource: every window of [from, to), null where empty.
+  // A /query answer from MetricsSource: every window of [from, to), null where empty
+  // (0 for what counts: no points in a window is a count of 0).
   set({ name, aggregation, from, to, step, points }, label) {
+    const counted = ["sum", "count", "rate", "unique"].includes(aggregation);
     const n = Math.round((to - from) / step);
     this.x = Array.from({ length: n }, (_, i) => (from + i * step) / 1000);
-    this.y = new Array(n).fill(null);
+    this.y = new Array(n).fill(counted ? 0 : null);
     for (const p of points) {
       const i = Math.round((p.t - from) / step);
       if (i >= 0 && i < n && p.value !== null) this.y[i] = p.value;
@@ -79,7 +88,8 @@ export class MetricChart {
             stroke,
             width: 1.75,
             fill: cssVar("--accent-fill"),
-            points: { show: false },
+            // A window between two empty ones has no line to be part of: a dot shows it.
+            points: { show: false, size: 5, fill: stroke, filter: (u) => isolated(u.data[1]) },
             spanGaps: false,
             value: (u, v) => fmt(v),
           },

@@ -71,7 +71,8 @@ export class MetricsView {
     });
     const params = new URLSearchParams(location.search);
     if (params.get("metric")) this.chosen = { name: params.get("metric"), aggregation: params.get("agg") || "" };
-    $("metric-agg").addEventListener("change", () => this.choose(this.chosen.name, $("metric-agg").value));
+    this.picked = !!this.chosen; // by someone (or a link), not by default
+    $("metric-agg").addEventListener("change", () => this.pick(this.chosen.name, $("metric-agg").value));
     $("metrics-curl").textContent = curlExample();
   }
 
@@ -85,6 +86,11 @@ export class MetricsView {
 
   rebuild() {
     this.chart.rebuild();
+  }
+
+  pick(name, aggregation) {
+    this.picked = true;
+    this.choose(name, aggregation);
   }
 
   choose(name, aggregation) {
@@ -112,11 +118,13 @@ export class MetricsView {
     $("metrics-table-card").hidden = list.length === 0;
     $("metrics-list").replaceChildren(...list.map((m) => this.row(m)));
     $("metrics-list").dataset.count = String(list.length);
+    // Until someone picks one, the chart follows the default: the demo's latency, else the
+    // first metric sent (Tally's own come last), so the first metric sent shows up at once.
     const known = (name) => list.some((m) => m.name === name);
-    if (this.chosen && known(this.chosen.name)) {
+    if (this.chosen && known(this.chosen.name) && (this.picked || this.chosen.name === defaultFor(list).name)) {
       if (!$("metric-agg").options.length) this.choose(this.chosen.name, this.chosen.aggregation);
     } else if (list.length) {
-      const first = known(DEFAULT_METRIC.name) ? DEFAULT_METRIC : { name: list[0].name, aggregation: "" };
+      const first = defaultFor(list);
       this.choose(first.name, first.aggregation);
     }
     this.markChosen();
@@ -131,7 +139,7 @@ export class MetricsView {
     const name = el("button", "metric-name", m.name);
     name.type = "button";
     name.title = `Chart ${m.name}`;
-    name.addEventListener("click", () => this.choose(m.name, ""));
+    name.addEventListener("click", () => this.pick(m.name, ""));
     const nameCell = el("td", "name");
     nameCell.append(name);
     const type = el("td");
@@ -164,6 +172,11 @@ export class MetricsView {
     $("metrics-updated").textContent = `cannot read the metrics (${e.message}); retrying`;
     $("metrics-updated").classList.add("refused");
   }
+}
+
+function defaultFor(sorted) {
+  if (sorted.some((m) => m.name === DEFAULT_METRIC.name)) return DEFAULT_METRIC;
+  return { name: sorted[0].name, aggregation: "" };
 }
 
 function curlExample() {
