@@ -136,7 +136,9 @@ export class MetricsView {
     const unit = unitOf(m.name);
     const tr = el("tr");
     tr.dataset.name = m.name;
-    const name = el("button", "metric-name", m.name);
+    // A break allowed after each dot, for a phone's narrow column.
+    const name = el("button", "metric-name");
+    m.name.split(/(?<=\.)/).forEach((part, i) => name.append(...(i ? [el("wbr"), part] : [part])));
     name.type = "button";
     name.title = `Chart ${m.name}`;
     name.addEventListener("click", () => this.pick(m.name, ""));
