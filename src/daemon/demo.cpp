@@ -187,6 +187,102 @@ bool day_is_empty(const store::Store& store, std::int64_t now) {
     return empty;
 }
 
+// ---- The demo shop's backend, as metrics ----------------------------------------------
+//
+// Behind each page view the shop's backend answers a few requests; they report what a
+// metrics client would: demo.http.requests (counter by endpoint and status),
+// demo.http.latency_ms (distribution by endpoint), demo.process.memory_mb (gauge) and
+// demo.users.active (set of visitor ids).
+
+struct Endpoint {
+    const char* path;
+    double weight;     // share of the requests
+    double median_ms;  // the latency's median; log-normal around it with `sigma`
+    double sigma;
+    double errors;  // share answered 500 (404s are a flat 3 %)
+};
+// clang-format off
+constexpr std::array<Endpoint, 6> kEndpoints = {{
+    {"/",             30, 14,  0.35, 0.002},
+    {"/search",       20, 48,  0.55, 0.006},
+    {"/api/products", 18, 26,  0.40, 0.004},
+    {"/api/cart",     16, 32,  0.45, 0.008},
+    {"/login",         9, 85,  0.30, 0.004},
+    {"/api/checkout",  7, 170, 0.50, 0.025},
+}};
+// clang-format on
+constexpr std::size_t kVisitorPool = 400;
+constexpr std::int64_t kMetricsBackfillMs = 15 * kMinuteMs;
+
+/// A sine of period `period_s` seconds at time `t_ms`, so a backfill and live points agree.
+double wave(std::int64_t t_ms, double period_s) {
+    return std::sin(static_cast<double>(t_ms) / 1000.0 / period_s * 2.0 * std::numbers::pi);
+}
+
+MetricPoint metric(const char* name, MetricType type, std::int64_t timestamp_ms) {
+    MetricPoint point;
+    point.name = name;
+    point.type = type;
+    point.timestamp_ms = timestamp_ms;
+    return point;
+}
+
+class Backend {
+  public:
+    Backend() {
+        std::vector<double> weights;
+        for (const Endpoint& e : kEndpoints)
+            weights.push_back(e.weight);
+        endpoint_pick_ = {weights.begin(), weights.end()};
+    }
+
+    /// Appends the points of one step at `timestamp_ms`: one to three requests, then the
+    /// process's memory.
+    void step(std::mt19937_64& rng, std::int64_t timestamp_ms, std::vector<MetricPoint>& out) {
+        for (int n = 1 + std::binomial_distribution<int>(2, 0.4)(rng); n > 0; --n)
+            request(rng, timestamp_ms, out);
+        MetricPoint memory = metric("demo.process.memory_mb", MetricType::gauge, timestamp_ms);
+        memory.value = memory_mb(rng, timestamp_ms);
+        out.push_back(std::move(memory));
+    }
+
+  private:
+    void request(std::mt19937_64& rng, std::int64_t timestamp_ms, std::vector<MetricPoint>& out) {
+        std::uniform_real_distribution<double> unit(0, 1);
+        const Endpoint& e = kEndpoints[endpoint_pick_(rng)];
+        const double draw = unit(rng);
+        const char* status = draw < e.errors ? "500" : draw < e.errors + 0.03 ? "404" : "200";
+        MetricPoint count = metric("demo.http.requests", MetricType::count, timestamp_ms);
+        count.value = 1;
+        count.tags = {{"endpoint", e.path}, {"status", status}};  // sorted by key
+        out.push_back(std::move(count));
+
+        // Log-normal around a median that drifts over a few minutes, and a slow tail.
+        const double drift = 1.0 + 0.2 * wave(timestamp_ms, 420);
+        double ms = e.median_ms * drift * std::exp(e.sigma * std::normal_distribution<>(0, 1)(rng));
+        if (unit(rng) < 0.015)
+            ms *= 4 + 8 * unit(rng);
+        MetricPoint latency = metric("demo.http.latency_ms", MetricType::percentile, timestamp_ms);
+        latency.value = std::round(ms * 100) / 100;
+        latency.tags = {{"endpoint", e.path}};
+        out.push_back(std::move(latency));
+
+        MetricPoint user = metric("demo.users.active", MetricType::unique, timestamp_ms);
+        user.member = "visitor-" + std::to_string(rng() % kVisitorPool);
+        out.push_back(std::move(user));
+    }
+
+    /// A slow swell, a shorter ripple and a garbage collector's saw-tooth, plus noise.
+    static double memory_mb(std::mt19937_64& rng, std::int64_t t_ms) {
+        const double sawtooth = static_cast<double>(t_ms % 90'000) / 90'000.0;
+        const double noise = std::normal_distribution<>(0, 0.8)(rng);
+        const double mb = 240 + 30 * wave(t_ms, 1200) + 8 * wave(t_ms, 190) + 36 * sawtooth + noise;
+        return std::round(mb * 10) / 10;
+    }
+
+    std::discrete_distribution<std::size_t> endpoint_pick_;
+};
+
 }  // namespace
 
 /// What the generator keeps between steps.
@@ -194,6 +290,9 @@ struct DemoTraffic::State {
     explicit State(std::uint32_t seed) : sim(seed) {}
     Simulator sim;
     Event event;
+    Backend backend;
+    std::vector<MetricPoint> points;  // one step's, or a backfilled minute's
+    std::vector<BatchItemRejection> refused;
     bool backfilled = false;
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     double surge_until = 0;
@@ -219,12 +318,32 @@ void DemoTraffic::write(const Event& event) {
     (void)write_path_.admit_and_write(writer_, event, now_ms());
 }
 
+void DemoTraffic::write_points(State& state) {
+    // Like write(): a refused point (a series cap reached) only thins the demo's metrics.
+    state.refused.clear();
+    (void)write_path_.write_points(writer_, state.points, state.refused, now_ms());
+    state.points.clear();
+}
+
+void DemoTraffic::backfill_metrics(State& state, std::int64_t now) {
+    // The last minutes at the mean rate, a minute per write, so the charts have a history.
+    auto& rng = state.sim.rng();
+    std::exponential_distribution<double> gap_ms(rate_ / 1000.0);
+    for (double t = static_cast<double>(now - kMetricsBackfillMs); t < static_cast<double>(now);) {
+        const double minute_end = t + static_cast<double>(kMinuteMs);
+        for (; t < minute_end && t < static_cast<double>(now); t += gap_ms(rng))
+            state.backend.step(rng, static_cast<std::int64_t>(t), state.points);
+        write_points(state);
+    }
+}
+
 void DemoTraffic::backfill(State& state) {
     // Today's earlier minutes, when today is empty (a fresh data dir, or a new day).
     auto& rng = state.sim.rng();
     const std::int64_t start = now_ms();
     if (!day_is_empty(store_, start))
         return;
+    backfill_metrics(state, start);
     const std::int64_t first = day_of(start) * 86'400'000;
     for (std::int64_t minute = first; minute + kMinuteMs <= start; minute += kMinuteMs) {
         std::poisson_distribution<int> count(daily_curve((minute - first) / kMinuteMs, rate_));
@@ -260,8 +379,11 @@ void DemoTraffic::step() {
     if (!loop_.sleep_for(std::chrono::milliseconds(std::llround(wait_s * 1000))))
         return;
     // More concurrent sessions when busier: each one then stays open longer in time.
-    state.sim.next(state.event, now_ms(), 5 + static_cast<std::size_t>(rate));
+    const std::int64_t now = now_ms();
+    state.sim.next(state.event, now, 5 + static_cast<std::size_t>(rate));
     write(state.event);
+    state.backend.step(rng, now, state.points);
+    write_points(state);
 }
 
 }  // namespace tally::daemon

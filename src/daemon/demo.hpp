@@ -9,10 +9,18 @@
 // When today is still empty for site `default` (a fresh data dir), today's earlier minutes
 // are backfilled first on a daily curve that meets the live rate, so the chart has a history.
 //
+// Metrics too, as the shop's backend would send them: per simulated request (one to three
+// per event) the counter demo.http.requests{endpoint,status} (mostly 200, some 404 and
+// 500), the distribution demo.http.latency_ms{endpoint} (log-normal, its own median per
+// endpoint, a slow tail), the visitor in the set demo.users.active; per event the gauge
+// demo.process.memory_mb. One write_points call per event; the backfill adds the last
+// 15 minutes of them (with today's events, so a restart does not count them twice).
+//
 // The generator goes through the same path as real traffic (admit, log, count) on a shard
 // and log writer of its own, so it never contends with an I/O thread.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "tally/base/background_loop.hpp"
@@ -39,7 +47,10 @@ class DemoTraffic {
     /// Backfills today once, then waits a random interval and writes one event.
     void step();
     void backfill(State& state);
+    void backfill_metrics(State& state, std::int64_t now);
     void write(const Event& event);
+    /// Writes and clears `state.points`.
+    void write_points(State& state);
 
     write::WritePath& write_path_;
     std::size_t writer_;

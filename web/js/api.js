@@ -35,10 +35,24 @@ export async function getJSON(path, params, signal) {
   return (await getResponse(path, params, signal)).json();
 }
 
+// A JSON body sent with POST (the metrics query), its JSON answer; errors as getJSON's.
+export async function postJSON(path, body, signal) {
+  const headers = { "Content-Type": "application/json", ...authHeader() };
+  const init = { method: "POST", headers, body: JSON.stringify(body), signal, cache: "no-store" };
+  return (await checked(await fetch(path, init))).json();
+}
+
+function authHeader() {
+  return token() ? { Authorization: `Bearer ${token()}` } : {};
+}
+
 // The response of a read that succeeded (its body not yet read); errors as getJSON's.
 async function getResponse(path, params, signal) {
-  const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
-  const res = await fetch(url(path, params), { headers, signal, cache: "no-store" });
+  return checked(await fetch(url(path, params), { headers: authHeader(), signal, cache: "no-store" }));
+}
+
+// `res` when it succeeded; else an AuthError (401) or an Error with the server's message.
+async function checked(res) {
   if (res.status === 401) throw new AuthError("token required");
   if (!res.ok) {
     let message = `${res.status}`;

@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import { PageViewChart } from "./chart.js";
 import { Live } from "./live.js";
+import { MetricsView } from "./metrics-view.js";
 import { applyDelta, deltaBuckets, rangeBounds, rangeHoldsToday, rangeKind, utcDay } from "./model.js";
 import * as w from "./widgets.js";
 
@@ -36,6 +37,7 @@ const view = {
 };
 
 const chart = new PageViewChart($("chart"));
+const metricsView = new MetricsView({ onAuth: () => askToken() });
 
 function stored(key, fallback) {
   try {
@@ -230,7 +232,41 @@ $("token-form").addEventListener("submit", () => {
   api.setToken($("token").value.trim());
   $("token").value = "";
   start();
+  if (!$("metrics-view").hidden) {
+    metricsView.hide();
+    metricsView.show();
+  }
 });
+
+// A token in the address (?token=, as in a shared link) is kept like a typed one, and
+// taken out of the address so that it is not bookmarked or shown.
+function tokenFromAddress() {
+  const u = new URL(location.href);
+  if (!u.searchParams.has("token")) return;
+  api.setToken(u.searchParams.get("token").trim());
+  u.searchParams.delete("token");
+  history.replaceState(null, "", u);
+}
+
+// ---- Tabs: web analytics or metrics ---------------------------------------------------
+
+function showView(name) {
+  const metrics = name === "metrics";
+  $("tab-web").setAttribute("aria-selected", String(!metrics));
+  $("tab-metrics").setAttribute("aria-selected", String(metrics));
+  $("web-view").hidden = metrics;
+  document.querySelector(".controls").hidden = metrics;
+  $("metrics-view").hidden = !metrics;
+  if (metrics) metricsView.show();
+  else metricsView.hide();
+  const u = new URL(location.href);
+  if (metrics) u.searchParams.set("view", "metrics");
+  else u.searchParams.delete("view");
+  history.replaceState(null, "", u);
+}
+
+$("tab-web").addEventListener("click", () => showView("web"));
+$("tab-metrics").addEventListener("click", () => showView("metrics"));
 
 // ---- Theme --------------------------------------------------------------------------
 
@@ -241,6 +277,7 @@ function applyTheme() {
   document.documentElement.dataset.theme = theme;
   $("theme").setAttribute("aria-pressed", String(theme === "dark"));
   chart.rebuild();
+  metricsView.rebuild();
 }
 
 $("theme").addEventListener("click", () => {
@@ -263,6 +300,7 @@ $("today").addEventListener("click", () => {
 });
 
 {
+  tokenFromAddress();
   const params = new URLSearchParams(location.search);
   const range = params.get("range") || "today";
   view.range = rangeKind(range) ? range : "today";
@@ -273,4 +311,5 @@ $("today").addEventListener("click", () => {
   rememberSite(view.site);
   applyTheme();
   start();
+  showView(params.get("view") === "metrics" ? "metrics" : "web");
 }
