@@ -128,7 +128,11 @@ bool get_bucket(Reader& in, GaugeBucket& b) {
 }
 bool get_bucket(Reader& in, DistributionBucket& b) {
     auto sketch = sketch::DDSketch::decode(in.str());
-    if (!in.ok() || !sketch)
+    // Every bucket of the engine has the default configuration; a sketch of another one
+    // cannot be merged into it, so a file that holds one is refused as corrupt.
+    if (!in.ok() || !sketch ||
+        sketch->relative_accuracy() != sketch::DDSketch::kDefaultRelativeAccuracy ||
+        sketch->max_bins() != sketch::DDSketch::kDefaultMaxBins)
         return false;
     b.sketch = std::move(*sketch);
     return true;
