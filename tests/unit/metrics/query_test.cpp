@@ -153,7 +153,8 @@ class QueryOracle : public ::testing::Test {
             std::vector<MetricTag> tags = {{"host", s.host}};
             if (s.region)
                 tags.push_back({"region", *s.region});
-            ASSERT_FALSE(put(engine, point(s.metric, types.at(s.metric), s.value, s.ts, tags, s.member),
+            ASSERT_FALSE(put(engine,
+                             point(s.metric, types.at(s.metric), s.value, s.ts, tags, s.member),
                              kNow, i % kShards));
         }
     }
@@ -184,9 +185,9 @@ class QueryOracle : public ::testing::Test {
         return out;
     }
 
-    void check_range(const std::string& metric, const std::string& aggregation,
-                     MetricWindow window, std::int64_t start, std::int64_t end,
-                     const std::vector<Filter>& filters, const std::optional<std::string>& group_by) {
+    void check_range(const std::string& metric, const std::string& aggregation, MetricWindow window,
+                     std::int64_t start, std::int64_t end, const std::vector<Filter>& filters,
+                     const std::optional<std::string>& group_by) {
         const std::string where = metric + " " + aggregation + " " + window_name(window) +
                                   " from now-" + std::to_string((kNow - start) / kMinute) +
                                   "min to now-" + std::to_string((kNow - end) / kMinute) + "min";
@@ -202,8 +203,8 @@ class QueryOracle : public ::testing::Test {
         for (const Filter& f : filters)
             q.filters.push_back({f.key, f.values});
         const auto results = query_ok(engine, q);
-        const auto want = oracle(metric, aggregation, window_ms(window), start, end, filters,
-                                 group_by);
+        const auto want =
+            oracle(metric, aggregation, window_ms(window), start, end, filters, group_by);
         ASSERT_EQ(results.size(), want.size());
         const std::int64_t first = floor_to(start, window_ms(window));
         std::size_t non_null = 0;
@@ -414,9 +415,9 @@ TEST_F(QueryOracle, RefusedQueries) {
 TEST(QueryLimits, AThousandGroupsAnsweredOneMoreRefused) {
     Engine engine(EngineOptions{.shards = 2});
     for (int i = 0; i < 1000; ++i) {
-        ASSERT_FALSE(put(engine, point("wide", MetricType::count, 1, kNow - 1'000,
-                                       {{"id", std::to_string(i)}}),
-                         kNow, static_cast<std::size_t>(i % 2)));
+        ASSERT_FALSE(put(
+            engine, point("wide", MetricType::count, 1, kNow - 1'000, {{"id", std::to_string(i)}}),
+            kNow, static_cast<std::size_t>(i % 2)));
     }
     RangeQuery q;
     q.metrics = {"wide"};
