@@ -40,20 +40,6 @@ std::string write_config(const TempDir& dir, const json& config) {
     return path;
 }
 
-std::string url_encode(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            out += hex;
-        }
-    }
-    return out;
-}
-
 /// GET /api/v1/metrics/<name>/current: the JSON answer (null when not 200).
 json current(HttpClient& client, const std::string& name, const std::string& params = "",
              const std::vector<std::pair<std::string, std::string>>& headers = {}) {

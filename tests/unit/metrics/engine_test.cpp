@@ -52,7 +52,8 @@ TEST(Tier, AtCreatesOnceAndKeepsNumbersSortedWhateverTheOrder) {
         EXPECT_EQ(bucket.adds, it->second);
         ++it;
     }
-    EXPECT_TRUE(std::is_sorted(numbers(tier).begin(), numbers(tier).end()));
+    const std::vector<std::int64_t> in_order = numbers(tier);
+    EXPECT_TRUE(std::is_sorted(in_order.begin(), in_order.end()));
 }
 
 TEST(Tier, OutOfOrderInsertsLandInTheMiddle) {
@@ -197,7 +198,7 @@ TEST(BucketMerge, CoarseBucketsEqualTheMergeOfTheirFinerOnes) {
 
 // The same through run_query: windows of 10 s summed give the 1-minute window.
 TEST(BucketMerge, TenSecondWindowsAddUpToTheMinuteWindow) {
-    Engine engine(EngineOptions{.shards = 3});
+    Engine engine(with_shards(3));
     std::mt19937_64 random(12);
     const std::int64_t minute = floor_to(kNow - 10 * kMinute, kMinute);
     std::vector<std::int64_t> stamps;
@@ -271,7 +272,7 @@ TEST(BucketMerge, TenSecondWindowsAddUpToTheMinuteWindow) {
 // Admission
 
 TEST(Admit, AnotherKindForAKnownNameIsATypeConflict) {
-    Engine engine(EngineOptions{.shards = 2});
+    Engine engine(with_shards(2));
     ASSERT_FALSE(put(engine, point("jobs", MetricType::count, 1, kNow, {{"q", "a"}})));
     for (std::size_t writer : {0u, 1u}) {  // the writer's own cache, and a fresh one
         for (MetricType conflicting :
@@ -302,8 +303,7 @@ TEST(Admit, AnotherKindForAKnownNameIsATypeConflict) {
 }
 
 TEST(Admit, CapsRefuseNewSeriesAndLeaveNothingBehind) {
-    Engine engine(
-        EngineOptions{.shards = 2, .limits = {.max_series = 4, .max_series_per_name = 2}});
+    Engine engine(with_shards(2, RegistryLimits{4, 2}));
     ASSERT_FALSE(put(engine, point("a", MetricType::count, 1, kNow, {{"k", "1"}})));
     ASSERT_FALSE(put(engine, point("a", MetricType::count, 1, kNow, {{"k", "2"}}), kNow, 1));
     for (std::size_t writer : {0u, 1u}) {
@@ -340,7 +340,7 @@ TEST(Admit, CapsRefuseNewSeriesAndLeaveNothingBehind) {
 }
 
 TEST(Admit, GaugeDeltasResolveToAbsoluteValuesAcrossWriters) {
-    Engine engine(EngineOptions{.shards = 3});
+    Engine engine(with_shards(3));
     auto send = [&](double value, bool delta, std::size_t writer, std::int64_t ts) {
         MetricPoint p = point("queue.depth", MetricType::gauge, value, ts);
         p.gauge_delta = delta;
@@ -390,7 +390,7 @@ bool has_line(const std::string& text, const std::string& line) {
 }
 
 TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
-    Engine engine(EngineOptions{.shards = 2});
+    Engine engine(with_shards(2));
     // A counter, partly more than an hour old (cumulative since it began).
     ASSERT_FALSE(put(engine, point("http.requests", MetricType::count, 3, kNow - 5 * kHour,
                                    {{"path", "/a\"b\\c\nd"}, {"status", "200"}})));
@@ -452,6 +452,31 @@ TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
     EXPECT_EQ(types.size(), 5u);
 }
 
+// Two valid metric names can become the same Prometheus name ("api.calls" and "api_calls"):
+// the exposition must still declare each family once (promtool refuses a repeated TYPE).
+TEST(Prometheus, NamesThatCollideAfterSanitisingAreOneFamily) {
+    // BUG: export_prometheus (src/metrics/prometheus_export.cpp, export_prometheus()) writes
+    // one "# HELP"/"# TYPE" block per Tally name, so "api.calls" and "api_calls" both open
+    // family api_calls: promtool check metrics and Prometheus's parser refuse the second
+    // TYPE line, and the whole scrape fails. Needs families grouped by their sanitised name
+    // (and a decision when the kinds differ). Remove this skip once fixed.
+    GTEST_SKIP() << "BUG: colliding sanitised names repeat a Prometheus family";
+    Engine engine(EngineOptions{});
+    ASSERT_FALSE(put(engine, point("api.calls", MetricType::gauge, 1, kNow, {{"via", "dot"}})));
+    ASSERT_FALSE(
+        put(engine, point("api_calls", MetricType::gauge, 2, kNow, {{"via", "underscore"}})));
+    const std::string text = export_prometheus(engine, kNow);
+    SCOPED_TRACE(text);
+    std::map<std::string, int> types;
+    for (const auto& line : lines_of(text)) {
+        if (line.rfind("# TYPE ", 0) == 0)
+            ++types[line.substr(7, line.find(' ', 7) - 7)];
+    }
+    EXPECT_EQ(types["api_calls"], 1);
+    EXPECT_TRUE(has_line(text, "api_calls{via=\"dot\"} 1"));
+    EXPECT_TRUE(has_line(text, "api_calls{via=\"underscore\"} 2"));
+}
+
 // ---------------------------------------------------------------------------------------
 // Snapshots
 
@@ -487,7 +512,7 @@ std::string answers(const Engine& engine) {
         {nullptr, MetricWindow::m15, kNow - 40 * kHour, kNow},
         {nullptr, MetricWindow::h1, kNow - 72 * kHour, kNow},
         {"count", MetricWindow::d1, kNow - 72 * kHour, kNow},
-        {"max", MetricWindow::h1, kNow - 72 * kHour, kNow},
+        {"avg", MetricWindow::h1, kNow - 72 * kHour, kNow},
     };
     for (const char* metric : {"c", "g", "d", "s"}) {
         for (const Q& spec : queries) {
@@ -519,7 +544,7 @@ std::string answers(const Engine& engine) {
 }
 
 TEST(Snapshot, RoundTripGivesIdenticalAnswers) {
-    Engine engine(EngineOptions{.shards = 3});
+    Engine engine(with_shards(3));
     fill_random(engine, 21, 1500);
     // A gauge changed by deltas: its global last value must survive.
     ASSERT_FALSE(put(engine, point("depth", MetricType::gauge, 7, kNow - 1000)));
@@ -529,7 +554,7 @@ TEST(Snapshot, RoundTripGivesIdenticalAnswers) {
     ASSERT_GT(expected.size(), 1000u);
     for (std::size_t shards : {3u, 2u, 5u}) {
         SCOPED_TRACE("into " + std::to_string(shards) + " shards");
-        Engine copy(EngineOptions{.shards = shards});
+        Engine copy(with_shards(shards));
         std::string error;
         const auto positions = decode_engine(bytes, copy, error);
         ASSERT_TRUE(positions.has_value()) << error;
@@ -550,7 +575,7 @@ TEST(Snapshot, RoundTripGivesIdenticalAnswers) {
 }
 
 TEST(Snapshot, DamagedBytesAreRefused) {
-    Engine engine(EngineOptions{.shards = 2});
+    Engine engine(with_shards(2));
     fill_random(engine, 22, 200);
     const std::string bytes = encode_engine(engine, kNow);
     std::mt19937 random(5);
@@ -558,20 +583,20 @@ TEST(Snapshot, DamagedBytesAreRefused) {
         std::string damaged = bytes;
         const std::size_t at = random() % damaged.size();
         damaged[at] = static_cast<char>(damaged[at] ^ (1 << (random() % 8)));
-        Engine into(EngineOptions{.shards = 2});
+        Engine into(with_shards(2));
         std::string error;
         EXPECT_FALSE(decode_engine(damaged, into, error).has_value()) << "flip at " << at;
         EXPECT_FALSE(error.empty());
     }
     for (std::size_t keep :
          {std::size_t{0}, std::size_t{7}, std::size_t{30}, bytes.size() / 2, bytes.size() - 1}) {
-        Engine into(EngineOptions{.shards = 2});
+        Engine into(with_shards(2));
         std::string error;
         EXPECT_FALSE(decode_engine(std::string_view(bytes).substr(0, keep), into, error))
             << "truncated to " << keep;
     }
     std::string longer = bytes + "x";
-    Engine into(EngineOptions{.shards = 2});
+    Engine into(with_shards(2));
     std::string error;
     EXPECT_FALSE(decode_engine(longer, into, error).has_value());
 }
@@ -660,7 +685,7 @@ TEST(Derive, PageviewsEventsUsersAndRules) {
 TEST(Derive, DerivedPointsCountInTheEngine) {
     const Derivations derivations(
         {{"api_call", "api.response.time", MetricType::percentile, "duration_ms", {"endpoint"}}});
-    Engine engine(EngineOptions{.shards = 2});
+    Engine engine(with_shards(2));
     std::vector<MetricPoint> out;
     for (int i = 1; i <= 40; ++i) {
         derivations.points_of(event_of(EventKind::pageview, "", "", "v" + std::to_string(i % 7)),

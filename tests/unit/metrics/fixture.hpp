@@ -26,6 +26,14 @@ inline std::int64_t floor_to(std::int64_t value, std::int64_t width) {
     return (value >= 0 ? value / width : (value - width + 1) / width) * width;
 }
 
+/// Engine options with `shards` shards and the given caps (default: the defaults).
+inline EngineOptions with_shards(std::size_t shards, RegistryLimits limits = {}) {
+    EngineOptions options;
+    options.shards = shards;
+    options.limits = limits;
+    return options;
+}
+
 inline MetricPoint point(const std::string& name, MetricType type, double value, std::int64_t ts,
                          std::vector<MetricTag> tags = {}, std::string member = {}) {
     MetricPoint p;

@@ -109,7 +109,7 @@ void expect_close(const std::optional<double>& got, const Exact& want, const std
 class QueryOracle : public ::testing::Test {
   protected:
     static constexpr std::size_t kShards = 3;
-    Engine engine{EngineOptions{.shards = kShards}};
+    Engine engine{with_shards(kShards)};
     std::vector<Sample> samples;
 
     void SetUp() override {
@@ -272,7 +272,7 @@ TEST_F(QueryOracle, RangesInEveryTierWithGroupsAndFilters) {
                             std::nullopt);
             }
             for (const auto& filters : filter_sets) {
-                for (const std::optional<std::string> group_by :
+                for (const std::optional<std::string>& group_by :
                      {std::optional<std::string>("host"), std::optional<std::string>("region")}) {
                     check_range(metric, aggregations_of(metric).front(), range.window, range.start,
                                 range.end, filters, group_by);
@@ -286,8 +286,8 @@ TEST_F(QueryOracle, EmptyWindowsAreNullAndUnknownNamesGiveNoResult) {
     RangeQuery q;
     q.metrics = {"req", "never.sent"};
     q.window = MetricWindow::m1;
-    q.start_ms = kNow + kHour;  // the future: nothing there yet
-    q.end_ms = kNow + 2 * kHour;
+    q.start_ms = floor_to(kNow, kMinute) + kHour;  // the future: nothing there yet
+    q.end_ms = *q.start_ms + kHour;
     const auto results = query_ok(engine, q);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_EQ(results[0].metric, "req");
@@ -412,8 +412,49 @@ TEST_F(QueryOracle, RefusedQueries) {
     EXPECT_EQ(error->status, 400u);
 }
 
+// A 10 s window over a range older than the 10 s tier reaches is refused, and the message
+// says why (it used to claim the data was "older than 48 hours" for any such range).
+TEST_F(QueryOracle, TooFineAWindowIsRefusedWithTheRightReason) {
+    RangeQuery q;
+    q.metrics = {"req"};
+    q.window = MetricWindow::s10;
+    q.start_ms = kNow - 2 * kHour;
+    q.end_ms = kNow - kHour;
+    auto error = query_error(engine, q);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->field, "window");
+    EXPECT_EQ(error->message.find("older than 48 hours"), std::string::npos) << error->message;
+    EXPECT_NE(error->message.find("1 hour"), std::string::npos) << error->message;
+    q.window = MetricWindow::m1;
+    q.start_ms = kNow - 50 * kHour;
+    error = query_error(engine, q);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_NE(error->message.find("48 hours"), std::string::npos) << error->message;
+}
+
+// "The last hour in 10-second windows": start_time = now - 1 h. Aligned down to 10 s, the
+// first window starts up to 10 s before the 10 s tier's reach, so the query falls to the
+// minute tier, which cannot answer 10 s windows: 400.
+TEST_F(QueryOracle, TheLastHourInTenSecondWindows) {
+    // BUG (usability, needs a decision): POST /api/v1/query {"window":"10s",
+    // "start_time": now-1h, "end_time": now} is refused with 400 ("window too fine") unless
+    // now happens to be a multiple of 10 s. src/metrics/query.cpp pick_tier() compares the
+    // aligned start with now - 1 h; the 10 s tier does still hold that first bucket (prune
+    // keeps bucket floor((now - 1 h) / 10 s)), partial only for points that arrived late.
+    // Either pick_tier() should accept a start within one bucket of the reach, or the
+    // 10 s tier should keep one more bucket. Remove this skip once decided.
+    GTEST_SKIP() << "BUG: the last hour in 10 s windows is refused";
+    RangeQuery q;
+    q.metrics = {"req"};
+    q.window = MetricWindow::s10;
+    q.start_ms = kNow - kHour;
+    q.end_ms = kNow;
+    const auto error = query_error(engine, q);
+    EXPECT_FALSE(error.has_value()) << error->message;
+}
+
 TEST(QueryLimits, AThousandGroupsAnsweredOneMoreRefused) {
-    Engine engine(EngineOptions{.shards = 2});
+    Engine engine(with_shards(2));
     for (int i = 0; i < 1000; ++i) {
         ASSERT_FALSE(put(
             engine, point("wide", MetricType::count, 1, kNow - 1'000, {{"id", std::to_string(i)}}),
