@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -444,6 +446,18 @@ TEST(MetricsIngest, StatsdOverHttpAndUdp) {
     EXPECT_EQ(t["min"], 100.0);
     EXPECT_EQ(t["max"], 300.0);
     EXPECT_EQ(current(client, "it.sd.s", "window=1h")["value"], 2.0);
+    // A sampled timing counts 1/rate times; the first point's window is the name's default.
+    ASSERT_EQ(client.post("/api/v1/statsd", "it.sd.w:50|ms|@0.25\n").status, 200);
+    EXPECT_EQ(current(client, "it.sd.w", "window=1h")["count"], 4.0);
+    ASSERT_EQ(client
+                  .post("/api/v1/metrics",
+                        R"({"metrics":[{"name":"it.sd.win","type":"rate","value":30,"window":"10s"},
+                                         {"name":"it.sd.win","type":"rate","value":30,"window":"1h"}]})")
+                  .status,
+              200);
+    const json win = current(client, "it.sd.win");
+    EXPECT_EQ(win["window"], "10s");
+    EXPECT_EQ(win["value"], 6.0);  // a rate: 60 over 10 s
     // Only bad lines: 400, nothing counted.
     r = client.post("/api/v1/statsd", "nope\nit.sd.c:x|c\n");
     EXPECT_EQ(r.status, 400) << r.body;
@@ -556,6 +570,65 @@ TEST(MetricsIngest, InfluxLineProtocolPlainGzipAndChunked) {
     r = client.post("/write?precision=fortnight", "it_never v=1");
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(client.get("/api/v1/metrics/it_never.v/current").status, 404);
+}
+
+/// Runs `promtool check metrics` on `text`: its exit status and what it said.
+std::pair<int, std::string> promtool_check(const std::string& text) {
+    const std::string promtool = find_program("promtool");
+    if (promtool.empty())
+        return {-1, "promtool not installed"};
+    TempDir dir;
+    const std::string in = dir.path() + "/export.prom";
+    const std::string out = dir.path() + "/promtool.out";
+    std::ofstream(in) << text;
+    const int status =
+        std::system((promtool + " check metrics < " + in + " > " + out + " 2>&1").c_str());
+    std::ifstream said(out);
+    std::stringstream all;
+    all << said.rdbuf();
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, all.str()};
+}
+
+TEST(MetricsExport, PrometheusTextPassesPromtoolAndShowsEveryKind) {
+    if (find_program("promtool").empty())
+        GTEST_SKIP() << "promtool not installed";
+    Tallyd daemon;
+    HttpClient client(daemon.port());
+    const json points = {
+        {{"name", "it.exp.requests"},
+         {"type", "count"},
+         {"value", 5},
+         {"tags", {{"path", "/a\"b\\c\nd"}, {"status", "200"}}}},
+        {{"name", "it.exp.requests"},
+         {"type", "sum"},
+         {"value", 2},
+         {"tags", {{"path", "/a\"b\\c\nd"}, {"status", "200"}}}},
+        {{"name", "it.exp.load"}, {"type", "gauge"}, {"value", 0.5}, {"tags", {{"a.b-c", "x"}}}},
+        {{"name", "it.exp.latency"}, {"type", "percentile"}, {"value", 12}},
+        {{"name", "it.exp.latency"}, {"type", "percentile"}, {"value", 30}},
+        {{"name", "it.exp.users"}, {"type", "unique"}, {"value", "alice"}},
+        {{"name", "it.exp.rate"}, {"type", "rate"}, {"value", 3}},
+        {{"name", "9it:exp"}, {"type", "average"}, {"value", 4}},
+    };
+    ASSERT_EQ(client.post("/api/v1/metrics", json{{"metrics", points}}.dump()).status, 200);
+    ASSERT_EQ(client.post("/api/v1/statsd", "it.exp.sd:1|c|#k:v,bare\nit.exp.t:5|ms|@0.5").status,
+              200);
+    const auto r = client.get("/api/v1/export/prometheus");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
+    const std::string& text = r.body;
+    EXPECT_NE(text.find("\nit_exp_requests_total{path=\"/a\\\"b\\\\c\\nd\",status=\"200\"} 7\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\nit_exp_load{a_b_c=\"x\"} 0.5\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE it_exp_latency summary\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nit_exp_latency_count 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nit_exp_latency_sum 42\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nit_exp_users 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nit_exp_t_count 2\n"), std::string::npos) << text;  // sampled @0.5
+    EXPECT_NE(text.find("\nit_exp_sd_total{bare=\"true\",k=\"v\"} 1\n"), std::string::npos) << text;
+    const auto [status, said] = promtool_check(text);
+    EXPECT_EQ(status, 0) << said << "\n" << text;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -414,6 +414,7 @@ TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
     }
     // A tag key Prometheus does not allow, and a name starting with a digit.
     ASSERT_FALSE(put(engine, point("9lives", MetricType::gauge, 9, kNow, {{"a.b-c", "x"}})));
+    ASSERT_FALSE(put(engine, point("svc:up", MetricType::gauge, 1, kNow)));  // ':' is for rules
 
     const std::string text = export_prometheus(engine, kNow);
     SCOPED_TRACE(text);
@@ -441,6 +442,7 @@ TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
     EXPECT_TRUE(has_line(text, "# TYPE users_seen gauge"));
     EXPECT_TRUE(has_line(text, "users_seen 12"));
     EXPECT_TRUE(has_line(text, "_9lives{a_b_c=\"x\"} 9"));
+    EXPECT_TRUE(has_line(text, "svc_up 1"));
     // Every sample line's family was declared, once.
     std::map<std::string, int> types;
     for (const auto& line : lines_of(text)) {
@@ -449,7 +451,7 @@ TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
     }
     for (const auto& [family, n] : types)
         EXPECT_EQ(n, 1) << family;
-    EXPECT_EQ(types.size(), 5u);
+    EXPECT_EQ(types.size(), 6u);
 }
 
 // Two valid metric names can become the same Prometheus name ("api.calls" and "api_calls"):
