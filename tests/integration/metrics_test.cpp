@@ -724,6 +724,41 @@ TEST(MetricsRefusals, BadBodiesAndPointsChangeNothing) {
     EXPECT_EQ(client.get("/api/v1/metrics/it.ok/current?window=2m").status, 400);
 }
 
+TEST(MetricsRefusals, SizeLimits) {
+    Tallyd daemon;
+    HttpClient client(daemon.port());
+    auto batch = [](int n) {
+        json points = json::array();
+        for (int i = 0; i < n; ++i)
+            points.push_back({{"name", "it.size"}, {"type", "count"}, {"value", 1}});
+        return json{{"metrics", points}}.dump();
+    };
+    // 10,000 points: fine; one more: refused whole.
+    auto r = client.post("/api/v1/metrics", batch(10'000));
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+    EXPECT_EQ(json::parse(r.body)["accepted"], 10'000);
+    r = client.post("/api/v1/metrics", batch(10'001));
+    EXPECT_TRUE(r.status == 400 || r.status == 413) << r.status << " " << r.body;
+    EXPECT_EQ(current(client, "it.size", "window=1h")["value"], 10'000.0);
+    // More than 1 MiB of Influx lines, plain or once inflated; StatsD over HTTP too.
+    std::string lines;
+    while (lines.size() <= 1024 * 1024)
+        lines += "it_size,host=h value=1\n";
+    r = client.post("/write", lines);
+    EXPECT_EQ(r.status, 413) << r.body;
+    r = client.post("/write", gzip(lines), {{"Content-Encoding", "gzip"}});
+    EXPECT_EQ(r.status, 413) << r.body;
+    r = client.post("/write", gzip(lines), {{"Content-Encoding", "br"}});
+    EXPECT_EQ(r.status, 415) << r.body;
+    EXPECT_EQ(client.get("/api/v1/metrics/it_size.value/current").status, 404);
+    std::string text;
+    while (text.size() <= 1024 * 1024)
+        text += "it.size.sd:1|c\n";
+    r = client.post("/api/v1/statsd", text);
+    EXPECT_EQ(r.status, 413) << r.body;
+    EXPECT_EQ(client.get("/api/v1/metrics/it.size.sd/current").status, 404);
+}
+
 TEST(MetricsRefusals, CapsAnswer429AndCreateNothing) {
     // Tally's own series (tally.http.requests.count by route and status, ...) count against
     // metrics.max_series too, so the global cap is reached after a number of new names that
@@ -847,6 +882,8 @@ TEST(MetricsDerived, EventsBecomeMetricsAndSurviveARestart) {
             200);
     auto check = [&] {
         json t = current(client, "api.response.time", "window=1h&tags.endpoint=/b");
+        EXPECT_EQ(current(client, "api.response.time", "window=1h&tags.endpoint=%2Fb")["count"],
+                  20.0);  // percent-encoded
         EXPECT_EQ(t["type"], "percentile");
         EXPECT_EQ(t["count"], 20.0);
         EXPECT_EQ(t["min"], 30.0);
