@@ -631,6 +631,44 @@ TEST(MetricsExport, PrometheusTextPassesPromtoolAndShowsEveryKind) {
     EXPECT_EQ(status, 0) << said << "\n" << text;
 }
 
+// The fine print of each format: one member however a unique value is spelled, Influx
+// escapes and non-numeric fields, Telegraf's tags in a StatsD name, StatsD timestamps.
+TEST(MetricsIngest, FormatDetails) {
+    Tallyd daemon;
+    HttpClient client(daemon.port());
+    auto r = client.post("/api/v1/metrics", R"({"metrics":[
+        {"name":"it.u","type":"unique","value":5},
+        {"name":"it.u","type":"unique","value":5.0},
+        {"name":"it.u","type":"unique","value":"5"},
+        {"name":"it.u","type":"unique","value":1e3},
+        {"name":"it.u","type":"unique","value":"1000"},
+        {"name":"it.u","type":"unique","value":"1000.5"}]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(current(client, "it.u", "window=1h")["value"], 3.0);
+
+    const std::string now_ns = std::to_string(now_ms() * 1'000'000);
+    r = client.post("/write", "it_esc,host=a\\ b,dc=x\\,y v=1,msg=\"hi there\",ok=true,n=-2i " +
+                                  now_ns + "\n# a comment\n\n");
+    EXPECT_EQ(r.status, 204) << r.body;
+    EXPECT_EQ(current(client, "it_esc.v", "window=1h&tags.host=a%20b&tags.dc=x%2Cy")["count"], 1.0);
+    EXPECT_EQ(current(client, "it_esc.n", "window=1h")["value"], -2.0);
+    EXPECT_EQ(client.get("/api/v1/metrics/it_esc.msg/current").status, 404);  // a string field
+
+    const std::int64_t now_s = now_ms() / 1000;
+    r = client.post("/api/v1/statsd",
+                    "it.tg,k=v,bare:2|c|#z:1\n"
+                    "it.ts:1|c|T" +
+                        std::to_string(now_s - 3600 * 2) +
+                        "\n"
+                        "it.ts:1|c|T" +
+                        std::to_string(now_s - 3600 * 72) + "\n");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["bad"], 1) << r.body;  // 72 h ago: outside the window
+    EXPECT_EQ(current(client, "it.tg", "window=1h&tags.k=v&tags.bare=true&tags.z=1")["value"], 2.0);
+    EXPECT_EQ(current(client, "it.ts", "window=1h")["count"], 0.0);  // 2 h ago: not this hour
+    EXPECT_EQ(current(client, "it.ts", "window=1d")["count"], 1.0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Refusals
 
