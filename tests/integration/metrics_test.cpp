@@ -999,6 +999,30 @@ TEST(MetricsDurability, SigtermRestartGivesTheSameAnswers) {
     EXPECT_EQ(current(again, "it.r.g", "window=1h")["value"], 10.0);
 }
 
+// A StatsD gauge set by two writers (the UDP listener, then an HTTP worker), then kill -9:
+// after the log replay, "+1" must change the latest value (100), not whichever writer's
+// log happened to be replayed last.
+TEST(MetricsDurability, GaugeDeltaAfterKill9StartsFromTheLatestValue) {
+    const int udp_port = free_port();
+    Tallyd daemon({"--statsd", "127.0.0.1:" + std::to_string(udp_port)});
+    HttpClient client(daemon.port());
+    UdpSender udp(udp_port);
+    udp.send("it.gd:5|g");
+    ASSERT_EQ(current_when(client, "it.gd", "window=1h",
+                           [](const json& j) { return j["value"] == 5.0; })["value"],
+              5.0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(client.post("/api/v1/statsd", "it.gd:100|g").status, 200);
+    EXPECT_EQ(current(client, "it.gd", "window=1h")["value"], 100.0);
+    ASSERT_EQ(daemon.stop(SIGKILL), 128 + SIGKILL);
+    daemon.restart();
+    HttpClient after(daemon.port());
+    EXPECT_EQ(current(after, "it.gd", "window=1h")["value"], 100.0);
+    ASSERT_EQ(after.post("/api/v1/statsd", "it.gd:+1|g").status, 200);
+    EXPECT_EQ(current(after, "it.gd", "window=1h")["value"], 101.0)
+        << "the gauge change applied to a value older than the latest";
+}
+
 // kill -9 while writers post metric batches with fsync always: every point answered 200
 // is counted exactly once after the restart; a batch in flight at the kill counts wholly
 // or not at all.

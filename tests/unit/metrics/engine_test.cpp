@@ -368,6 +368,24 @@ TEST(Admit, GaugeDeltasResolveToAbsoluteValuesAcrossWriters) {
     EXPECT_EQ(results[0].points.at(0).value, 15.0);
 }
 
+// Recovery replays each writer's log in turn: the registry's gauge value (what "+N" changes)
+// must end as the latest value by timestamp, not the last one replayed.
+TEST(Admit, RecoveryLeavesGaugesAtTheirLatestValue) {
+    Engine engine(with_shards(2));
+    const Derivations none;
+    EngineState state(engine, none);
+    MetricPoint later = point("depth", MetricType::gauge, 100, kNow - 1'000);
+    MetricPoint earlier = point("depth", MetricType::gauge, 5, kNow - 9'000);
+    state.replay(1, later, kNow);    // writer 1's log first,
+    state.replay(0, earlier, kNow);  // then writer 0's, holding an older point
+    state.recovered({{1, 0}, {1, 0}});
+    MetricPoint delta = point("depth", MetricType::gauge, 1, kNow);
+    delta.gauge_delta = true;
+    SeriesId id = 0;
+    ASSERT_FALSE(engine.admit(0, delta, id));
+    EXPECT_EQ(delta.value, 101.0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Prometheus export
 
