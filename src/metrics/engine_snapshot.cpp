@@ -415,6 +415,29 @@ void EngineState::recovered(const std::vector<store::LogPosition>& ends) {
             extra_positions_.push_back(ends[w]);
         }
     }
+    // The registry's gauge values (what a StatsD "+N" changes) were set in replay order,
+    // one writer's log after another (or in parallel), so a gauge fed by several writers
+    // ended on whichever was replayed last. Make each the latest value by timestamp, the
+    // value /current answers, so the next change applies to it.
+    std::vector<std::pair<std::int64_t, double>> latest;  // by SeriesId: (last_ms, last)
+    for (std::size_t s = 0; s < engine_.shard_count(); ++s) {
+        const Shard& shard = engine_.shard(s);
+        std::lock_guard lock(shard.mutex);
+        if (latest.size() < shard.series.size())
+            latest.resize(shard.series.size(), {INT64_MIN, 0.0});
+        for (std::size_t id = 0; id < shard.series.size(); ++id) {
+            const SeriesState* state = shard.series[id].get();
+            if (state != nullptr && state->kind() == MetricKind::gauge &&
+                state->last_ms != INT64_MIN && state->last_ms >= latest[id].first) {
+                latest[id] = {state->last_ms, state->last};
+            }
+        }
+    }
+    for (std::size_t id = 0; id < latest.size(); ++id) {
+        if (latest[id].first != INT64_MIN)
+            engine_.registry_mutable().update_gauge(static_cast<SeriesId>(id), latest[id].second,
+                                                    false);
+    }
 }
 
 bool EngineState::save(const fs::path& dir, std::size_t kept, std::int64_t now_ms) {

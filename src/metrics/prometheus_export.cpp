@@ -30,14 +30,16 @@ std::string number(double value) {
     return std::string(text.data(), ec == std::errc() ? end : text.data());
 }
 
-/// [a-zA-Z_:][a-zA-Z0-9_:]*: every other character becomes '_'.
+/// [a-zA-Z_][a-zA-Z0-9_]*: every other character becomes '_'. Colons are legal in the
+/// format but reserved for recording rules (promtool check metrics flags them), so they go
+/// too.
 std::string metric_name(const std::string& name) {
     std::string out;
     if (!name.empty() && name[0] >= '0' && name[0] <= '9')
         out.push_back('_');
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == ':';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         out.push_back(ok ? c : '_');
     }
     return out;

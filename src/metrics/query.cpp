@@ -213,6 +213,12 @@ std::variant<WindowPlan, QueryError> plan_query(const Engine& engine, const Rang
     }
     const auto tier = pick_tier(engine, start, length, now_ms);
     if (!tier) {
+        if (start >= now_ms - engine.span_ms(1)) {
+            return QueryError{400,
+                              "window too fine: 10-second buckets reach back 1 hour, older data "
+                              "is kept by the minute; ask for 1m (or coarser) windows",
+                              "window"};
+        }
         return QueryError{400,
                           "window too fine: data older than 48 hours is kept by the hour; ask "
                           "for 1h or 1d windows",

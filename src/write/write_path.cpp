@@ -38,7 +38,7 @@ bool WritePath::write(std::size_t writer, const Event* events, std::size_t count
     store_.apply(writer, events, count, now_ms, &logged);
     for (std::size_t i = 0; i < count; ++i)
         metrics_.count_ingested(writer, events[i].kind);
-    derive(writer, events, count, now_ms);
+    derive(writer, events, count, now_ms, logged);
     count_throughput(writer, "events", count, now_ms);
     return true;
 }
@@ -57,13 +57,28 @@ void WritePath::count_throughput(std::size_t writer, const char* kind, std::size
 }
 
 void WritePath::derive(std::size_t writer, const Event* events, std::size_t count,
-                       std::int64_t now_ms) {
+                       std::int64_t now_ms, const durability::LogPosition& logged) {
     Scratch& scratch = *scratch_[writer % scratch_.size()];
     scratch.derived.clear();
+    scratch.ids.clear();
     for (std::size_t i = 0; i < count; ++i)
         derivations_.points_of(events[i], scratch.derived);
-    for (MetricPoint& point : scratch.derived)
-        engine_.record_unlogged(writer, point, now_ms);
+    // Unlogged points over a cap are dropped (and counted as refused), as record_unlogged
+    // does. The rest are applied in one go with the log position the events reached: the
+    // engine's snapshot then holds these points exactly when its position says their events
+    // are in it, so recovery, which replays events from that position to rebuild derived
+    // points, counts each once (without the position the events were derived twice).
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < scratch.derived.size(); ++i) {
+        metrics::SeriesId id = 0;
+        if (engine_.admit(writer, scratch.derived[i], id))
+            continue;
+        scratch.ids.push_back(id);
+        if (kept != i)
+            std::swap(scratch.derived[kept], scratch.derived[i]);
+        ++kept;
+    }
+    engine_.apply(writer, scratch.derived.data(), scratch.ids.data(), kept, now_ms, &logged);
 }
 
 std::optional<std::size_t> WritePath::write_points(std::size_t writer,

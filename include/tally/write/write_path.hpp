@@ -73,7 +73,9 @@ class WritePath {
 
   private:
     /// The automatic and derived metric points of events just counted.
-    void derive(std::size_t writer, const Event* events, std::size_t count, std::int64_t now_ms);
+    /// (applied with `logged`, the log position the events reached, for snapshots).
+    void derive(std::size_t writer, const Event* events, std::size_t count, std::int64_t now_ms,
+                const durability::LogPosition& logged);
 
     store::Store& store_;
     durability::EventLog& log_;
