@@ -36,3 +36,26 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 machine_line() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u '+%F %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# Starts VictoriaMetrics (Debian's victoria-metrics) on a free port with a data dir under
+# $1; sets vm_port and vm_pid (and appends to pids).
+start_vm() {
+  vm_port=$(free_port)
+  victoria-metrics -httpListenAddr "127.0.0.1:$vm_port" -storageDataPath "$1/vm$RANDOM" \
+    -retentionPeriod 1 -loggerLevel ERROR >"$1/vm.log" 2>&1 &
+  vm_pid=$!; pids+=("$vm_pid")
+  wait_port "$vm_port"
+}
+
+# Starts tallyd on a free port with a fresh data dir under $1 and extra args $2...; sets
+# tally_port and tally_pid (and appends to pids).
+start_tallyd() {
+  local dir=$1; shift
+  tally_port=$(free_port)
+  "$(tallyd_bin)" --listen "127.0.0.1:$tally_port" --data-dir "$dir/tally$RANDOM" --log-level warn "$@" &
+  tally_pid=$!; pids+=("$tally_pid")
+  wait_port "$tally_port"
+}
+
+# CPU time (user + system) a process has used so far, in seconds.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
