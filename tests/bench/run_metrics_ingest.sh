@@ -21,6 +21,8 @@ work=$(mktemp -d /tmp/tally-bench-ingest.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+trap 'echo "run_metrics: got SIGTERM" >&2; exit 143' TERM
+trap 'echo "run_metrics: got SIGINT" >&2; exit 130' INT
 load=$(metrics_load_bin "$work")
 machine_line
 mkdir -p "$work/json" "$work/lp"
@@ -30,12 +32,11 @@ pps() { sed -n 's/.*points_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
 pts() { sed -n 's/.* points=\([0-9]*\).*/\1/p' <<<"$1"; }
 names="cpu.user cpu.system cpu.idle cpu.iowait mem.used mem.free mem.cached mem.buffered disk.read_bytes disk.write_bytes disk.reads disk.writes net.rx_bytes net.tx_bytes net.rx_errs net.tx_errs app.requests app.errors app.latency app.queue"
 tally_stored() {  # sum of the names' point counts over the last hour
-  local sum=0 c
-  for n in $names; do
-    c=$(curl -s "http://127.0.0.1:$tally_port/api/v1/metrics/$n/current?window=1h" | python3 -c 'import json,sys; print(int(json.load(sys.stdin).get("count",0)))')
-    sum=$((sum + c))
-  done
-  echo "$sum"
+  python3 - "$tally_port" $names <<'PY'
+import json, sys, urllib.request
+port, names = sys.argv[1], sys.argv[2:]
+print(sum(int(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/metrics/{n}/current?window=1h"))["count"]) for n in names))
+PY
 }
 
 vm_run() {
