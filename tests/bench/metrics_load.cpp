@@ -407,6 +407,12 @@ std::size_t complete_response(const std::string& in, int& status) {
     const char* p = strcasestr(in.c_str(), "\r\ncontent-length:");
     if (p != nullptr && p < in.c_str() + end)
         length = std::strtoull(p + 17, nullptr, 10);
+    const char* chunked = strcasestr(in.c_str(), "\r\ntransfer-encoding: chunked");
+    if (p == nullptr && chunked != nullptr && chunked < in.c_str() + end) {
+        // VictoriaMetrics streams its answers: complete at the last (empty) chunk.
+        const auto last = in.find("\r\n0\r\n\r\n", end + 2);
+        return last == std::string::npos ? 0 : last + 7;
+    }
     return in.size() >= end + 4 + length ? end + 4 + length : 0;
 }
 
