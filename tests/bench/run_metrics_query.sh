@@ -65,8 +65,11 @@ p() { sed -n "s/.*$1_us=\([0-9]*\).*/\1/p" <<<"$2"; }
 start_tallyd "$work"
 "$load" http --port "$tally_port" --path /api/v1/metrics --body-dir "$work/json" --count accepted --connections 2 --once
 echo "tallyd answer: $(curl -s -X POST --data "$query" "http://127.0.0.1:$tally_port/api/v1/query" | python3 -c 'import json,sys; r=json.load(sys.stdin)["results"]; print(len(r), "groups x", len(r[0]["points"]), "points; h0 first windows:", [round(x["value"] or 0, 1) for x in r[0]["points"][:3]])')"
+c0=$(cpu_s "$tally_pid")
 alone=$("$load" http --port "$tally_port" --path /api/v1/query --body "$query" --connections 1 --rate 200 --seconds "$seconds")
 echo "tallyd query, no ingest        $alone"
+t_cpu=$(awk -v a="$c0" -v b="$(cpu_s "$tally_pid")" -v n="$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$alone")" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }')
+echo "   server CPU per query: $t_cpu us"
 peak=$("$load" http --port "$tally_port" --path /api/v1/metrics --body-dir "$work/bg_json" --count accepted --connections 2 --seconds 3)
 echo "tallyd ingest peak             $peak"
 half=$(awk -v r="$(rps "$peak")" 'BEGIN { printf "%.1f", r / 2 }')
@@ -88,8 +91,11 @@ wait_port "$vm_port"
 sleep 3  # VM makes fresh rows searchable within about a second
 echo "VM answer: $(curl -s "http://127.0.0.1:$vm_port$vm_path" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; r.sort(key=lambda s: s["metric"]["host"]); print(len(r), "groups x", len(r[0]["values"]), "points; h0 first windows:", [round(float(v[1]), 1) for v in r[0]["values"][:3]])')"
 echo "VM samples stored: $(curl -s "http://127.0.0.1:$vm_port/api/v1/query" --data-urlencode "query=sum(count_over_time(lat_value[2h]))" --data-urlencode "time=$(( now_ms / 1000 + 1 ))" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
+c0=$(cpu_s "$vm_pid")
 valone=$("$load" http --port "$vm_port" --method GET --path "$vm_path" --connections 1 --rate 200 --seconds "$seconds")
 echo "VM query, no ingest            $valone"
+v_cpu=$(awk -v a="$c0" -v b="$(cpu_s "$vm_pid")" -v n="$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$valone")" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }')
+echo "   server CPU per query: $v_cpu us"
 vpeak=$("$load" http --port "$vm_port" --path /write --body-dir "$work/bg_lp" --content-type text/plain --count lines --points-per-line 4 --connections 2 --seconds 3)
 echo "VM ingest peak                 $vpeak"
 vhalf=$(awk -v r="$(rps "$vpeak")" 'BEGIN { printf "%.1f", r / 2 }')
@@ -101,6 +107,7 @@ echo "VM query, ingest at half       $v"
 echo "   background                  $(cat "$work/vbg.txt")"
 
 awk -v tp50="$(p p50 "$t")" -v tp99="$(p p99 "$t")" -v vp50="$(p p50 "$v")" -v vp99="$(p p99 "$v")" \
-    -v ap50="$(p p50 "$alone")" -v ap99="$(p p99 "$alone")" -v bp50="$(p p50 "$valone")" -v bp99="$(p p99 "$valone")" 'BEGIN {
+    -v tc="$t_cpu" -v vc="$v_cpu" -v ap50="$(p p50 "$alone")" -v ap99="$(p p99 "$alone")" -v bp50="$(p p50 "$valone")" -v bp99="$(p p99 "$valone")" 'BEGIN {
   printf "(d) under ingest: tallyd p50 %d us p99 %d us (target p99 <= 2000); VM p50 %d us p99 %d us; VM/tallyd p50 %.1fx p99 %.1fx (target >= 10x)\n", tp50, tp99, vp50, vp99, vp50 / tp50, vp99 / tp99
-  printf "    no ingest:    tallyd p50 %d us p99 %d us; VM p50 %d us p99 %d us; VM/tallyd p50 %.1fx p99 %.1fx\n", ap50, ap99, bp50, bp99, bp50 / ap50, bp99 / ap99 }'
+  printf "    no ingest:    tallyd p50 %d us p99 %d us; VM p50 %d us p99 %d us; VM/tallyd p50 %.1fx p99 %.1fx\n", ap50, ap99, bp50, bp99, bp50 / ap50, bp99 / ap99
+  printf "    server CPU per query (no ingest): tallyd %d us, VM %d us, VM/tallyd %.1fx\n", tc, vc, vc / tc }'
