@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Metrics service (f): memory per series (tests/bench/README.md, "Metrics service").
 # Not a test: run it on purpose.
-#   tests/bench/run_metrics_memory.sh [deep_series] [wide_series] [wide_minutes]
+#   tests/bench/run_metrics_memory.sh [deep_series] [wide_series] [wide_minutes] [connections]
 # Counter points (metrics_load gen-mem: name mem.c<i/10000>, tag s=<i>, value 1, one point
-# a minute a series, minute-major, 10,000 a JSON body) sent once over 2 keep-alive
+# a minute a series, minute-major, 10,000 a JSON body) sent once over [connections] (2) keep-alive
 # connections (POST /api/v1/metrics) to a fresh tallyd (config: metrics.max_series 1,000,000,
 # metrics.max_series_per_name 100,000; default threads), VmRSS read before and after
 # (after 3 s of quiet):
@@ -20,6 +20,7 @@ cd "$(dirname "$0")/../.."
 deep=${1:-2000}
 wide=${2:-100000}
 wide_minutes=${3:-15}
+conns=${4:-2}
 . tests/bench/lib.sh
 work=$(mktemp -d /tmp/tally-bench-mem.XXXXXX)
 pids=()
@@ -38,7 +39,7 @@ measure() {  # $1 label, $2 series, $3 minutes
   start_tallyd "$work" --config "$work/tallyd.json"
   sleep 1
   local r0; r0=$(rss_kib "$tally_pid")
-  local r; r=$("$load" http --port "$tally_port" --path /api/v1/metrics --body-dir "$work/bodies" --count accepted --connections 2 --once)
+  local r; r=$("$load" http --port "$tally_port" --path /api/v1/metrics --body-dir "$work/bodies" --count accepted --connections "$conns" --once)
   sleep 3
   local r1; r1=$(rss_kib "$tally_pid")
   local series; series=$(prom_value "http://127.0.0.1:$tally_port/metrics" tally_metric_series)
