@@ -45,14 +45,17 @@ tally_run() {  # $1: extra udp-send args
   wait_port "$port"
   local m="http://127.0.0.1:$port/metrics"
   local p0 d0; p0=$(prom_value "$m" tally_statsd_points_total); d0=$(prom_value "$m" tally_statsd_dropped_datagrams_total)
+  local c0; c0=$(cpu_s "$pid")
   local sent; sent=$("$load" udp-send --port "$udp" --seconds "$seconds" --procs 2 $1)
   # let it drain what is queued in the socket buffer
   local last=-1 now; now=$(prom_value "$m" tally_statsd_points_total)
   while [ "$now" != "$last" ]; do last=$now; sleep 0.5; now=$(prom_value "$m" tally_statsd_points_total); done
   local d1; d1=$(prom_value "$m" tally_statsd_dropped_datagrams_total)
+  local c1; c1=$(cpu_s "$pid")
   awk -v s="$(field seconds "$sent")" -v p="$((now - p0))" -v sp="$(field points "$sent")" \
       -v d="$((d1 - d0))" -v o="$(field points_per_s "$sent")" -v dg="$(field datagrams "$sent")" \
-    'BEGIN { printf "tallyd sent %.0f points/s; kept %.0f points/s (%.1f%% of sent); kernel drops %d datagrams (%.1f%%)\n", o, p / s, 100 * p / sp, d, 100 * d / dg }'
+      -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" \
+    'BEGIN { printf "tallyd sent %.0f points/s; kept %.0f points/s (%.1f%% of sent); kernel drops %d datagrams (%.1f%%); tallyd CPU %.2f s = %.2f us per point kept\n", o, p / s, 100 * p / sp, d, 100 * d / dg, c, c / p * 1e6 }'
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
