@@ -186,8 +186,8 @@ int udp_send(const std::map<std::string, std::string>& a) {
             sent += static_cast<std::size_t>(n);
         }
         char line[128];
-        const int len = std::snprintf(line, sizeof line, "%zu %zu %.3f\n", sent, points,
-                                      seconds_since(t0));
+        const int len =
+            std::snprintf(line, sizeof line, "%zu %zu %.3f\n", sent, points, seconds_since(t0));
         (void)!::write(pipes[1], line, static_cast<std::size_t>(len));
         std::_Exit(0);
     }
@@ -206,10 +206,11 @@ int udp_send(const std::map<std::string, std::string>& a) {
     }
     while (::wait(nullptr) > 0) {
     }
-    std::printf("udp-send procs=%d seconds=%.2f datagrams=%zu points=%zu datagrams_per_s=%.0f "
-                "points_per_s=%.0f points_per_datagram=%.1f\n",
-                procs, elapsed, sent, points, sent / elapsed, points / elapsed,
-                static_cast<double>(points) / static_cast<double>(std::max<std::size_t>(sent, 1)));
+    std::printf(
+        "udp-send procs=%d seconds=%.2f datagrams=%zu points=%zu datagrams_per_s=%.0f "
+        "points_per_s=%.0f points_per_datagram=%.1f\n",
+        procs, elapsed, sent, points, sent / elapsed, points / elapsed,
+        static_cast<double>(points) / static_cast<double>(std::max<std::size_t>(sent, 1)));
     return 0;
 }
 
@@ -461,7 +462,8 @@ int http(const std::map<std::string, std::string>& a) {
                  "\r\n";
         r += "\r\n" + b;
         requests.push_back(std::move(r));
-        const auto lines = std::count(b.begin(), b.end(), '\n') + (b.empty() || b.back() == '\n' ? 0 : 1);
+        const auto lines =
+            std::count(b.begin(), b.end(), '\n') + (b.empty() || b.back() == '\n' ? 0 : 1);
         body_points.push_back(static_cast<double>(lines) * points_per_line);
     }
 
@@ -584,18 +586,20 @@ int http(const std::map<std::string, std::string>& a) {
     const double elapsed = seconds_since(t0);
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double p) {
-        return lat.empty() ? 0.0
-                           : lat[std::min(lat.size() - 1,
-                                          static_cast<std::size_t>(p * static_cast<double>(lat.size())))];
+        return lat.empty()
+                   ? 0.0
+                   : lat[std::min(lat.size() - 1,
+                                  static_cast<std::size_t>(p * static_cast<double>(lat.size())))];
     };
     if (!first_error.empty())
         std::fprintf(stderr, "first error answer: %s\n", first_error.c_str());
-    std::printf("http path=%s connections=%d seconds=%.2f requests=%zu errors=%zu req_per_s=%.0f "
-                "points=%.0f points_per_s=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f "
-                "max_us=%.0f\n",
-                path.substr(0, path.find('?')).c_str(), connections, elapsed, ok, errors,
-                ok / elapsed, points, points / elapsed, pct(0.5), pct(0.9), pct(0.99), pct(0.999),
-                lat.empty() ? 0.0 : lat.back());
+    std::printf(
+        "http path=%s connections=%d seconds=%.2f requests=%zu errors=%zu req_per_s=%.0f "
+        "points=%.0f points_per_s=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f "
+        "max_us=%.0f\n",
+        path.substr(0, path.find('?')).c_str(), connections, elapsed, ok, errors, ok / elapsed,
+        points, points / elapsed, pct(0.5), pct(0.9), pct(0.99), pct(0.999),
+        lat.empty() ? 0.0 : lat.back());
     return errors > 0 && ok == 0 ? 1 : 0;
 }
 
@@ -603,7 +607,8 @@ int http(const std::map<std::string, std::string>& a) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: metrics_load udp-send|udp-sink|gen-json|gen-influx|gen-mem|http ...\n");
+        std::fprintf(
+            stderr, "usage: metrics_load udp-send|udp-sink|gen-json|gen-influx|gen-mem|http ...\n");
         return 2;
     }
     const std::string cmd = argv[1];

@@ -48,7 +48,6 @@ measure() {  # $1 label, $2 series, $3 minutes
     printf "   VmRSS before %.1f MiB, after %.1f MiB (+%.1f MiB); tally_metric_series %d; %.0f bytes/series; %.1f bytes/series/minute\n",
       a / 1024, b / 1024, (b - a) / 1024, n, (b - a) * 1024 / s, (b - a) * 1024 / s / m }'
   last_per_series=$(awk -v a="$r0" -v b="$r1" -v s="$2" 'BEGIN { printf "%.0f", (b - a) * 1024 / s }')
-  last_minutes=$3
   kill "$tally_pid"; wait "$tally_pid" 2>/dev/null || true
 }
 measure deep "$deep" 2870; deep_ps=$last_per_series
