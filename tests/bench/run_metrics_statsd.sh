@@ -9,6 +9,8 @@
 #   tallyd    --statsd, a fresh daemon (default threads, fsync interval);
 # points/s kept = points counted (tally_statsd_points_total delta, or the sink's count)
 # divided by the send time; drops = tally_statsd_dropped_datagrams_total delta.
+# STATSD_PIN=1: senders on CPU 0, the receiver (sink or tallyd) on CPU 1 (taskset), so the
+# receiver is not competing with its own load generator for a core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
@@ -22,14 +24,17 @@ tallyd=$(tallyd_bin)
 load=$(metrics_load_bin "$work")
 machine_line
 
+recv_cpu=() send_cpu=()
+if [ "${STATSD_PIN:-0}" = 1 ]; then recv_cpu=(taskset -c 1); send_cpu=(taskset -c 0); echo "pinned: senders on CPU 0, receiver on CPU 1"; fi
+
 field() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 # --- baseline: the trivial receiver
 sink_run() {  # $1: extra udp-send args
   local port; port=$(free_udp_port)
-  "$load" udp-sink --port "$port" > "$work/sink.txt" & local sink=$!
+  "${recv_cpu[@]}" "$load" udp-sink --port "$port" > "$work/sink.txt" & local sink=$!
   sleep 0.3
-  local sent; sent=$("$load" udp-send --port "$port" --seconds "$seconds" --procs 2 $1)
+  local sent; sent=$("${send_cpu[@]}" "$load" udp-send --port "$port" --seconds "$seconds" --procs 2 $1)
   wait "$sink"
   local got; got=$(cat "$work/sink.txt" | tail -1)
   awk -v s="$(field seconds "$sent")" -v p="$(field points "$got")" -v sp="$(field points "$sent")" \
@@ -40,13 +45,13 @@ sink_run() {  # $1: extra udp-send args
 # --- tallyd --statsd
 tally_run() {  # $1: extra udp-send args
   local port udp; port=$(free_port); udp=$(free_udp_port)
-  "$tallyd" --listen "127.0.0.1:$port" --data-dir "$work/data$RANDOM" --log-level warn --statsd "127.0.0.1:$udp" &
+  "${recv_cpu[@]}" "$tallyd" --listen "127.0.0.1:$port" --data-dir "$work/data$RANDOM" --log-level warn --statsd "127.0.0.1:$udp" &
   local pid=$!; pids+=("$pid")
   wait_port "$port"
   local m="http://127.0.0.1:$port/metrics"
   local p0 d0; p0=$(prom_value "$m" tally_statsd_points_total); d0=$(prom_value "$m" tally_statsd_dropped_datagrams_total)
   local c0; c0=$(cpu_s "$pid")
-  local sent; sent=$("$load" udp-send --port "$udp" --seconds "$seconds" --procs 2 $1)
+  local sent; sent=$("${send_cpu[@]}" "$load" udp-send --port "$udp" --seconds "$seconds" --procs 2 $1)
   # let it drain what is queued in the socket buffer
   local last=-1 now; now=$(prom_value "$m" tally_statsd_points_total)
   while [ "$now" != "$last" ]; do last=$now; sleep 0.5; now=$(prom_value "$m" tally_statsd_points_total); done
