@@ -15,7 +15,7 @@ the highest finite bound when the rank falls in +Inf), and, when a prometheus bi
 given, also by a real Prometheus scraping an exporter of those buckets (the two must agree).
 Truth: the nearest-rank quantile of the samples (sorted[ceil(q*n)-1]).
 """
-import http.server, json, math, os, random, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+import http.server, json, math, os, random, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 BOUNDS = [.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10]
 QS = [0.5, 0.95, 0.99]
@@ -103,8 +103,6 @@ def real_prometheus(prom, cums):
     with open(f"{work}/prometheus.yml", "w") as f:
         f.write("scrape_configs: [{job_name: acc, scrape_interval: 1s, static_configs: "
                 f"[{{targets: ['127.0.0.1:{exporter.server_address[1]}']}}]}}]\n")
-        
-    import socket
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     p = subprocess.Popen([prom, f"--config.file={work}/prometheus.yml", f"--storage.tsdb.path={work}/data",
                           f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -131,6 +129,7 @@ def real_prometheus(prom, cums):
         p.terminate()
         p.wait()
         exporter.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
