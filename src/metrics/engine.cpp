@@ -10,10 +10,6 @@ namespace {
 
 using Admission = SeriesRegistry::Admission;
 
-std::int64_t floor_div(std::int64_t value, std::int64_t divisor) {
-    return value >= 0 ? value / divisor : (value - divisor + 1) / divisor;
-}
-
 std::variant<Tiers<CounterBucket>, Tiers<GaugeBucket>, Tiers<DistributionBucket>, Tiers<SetBucket>>
 empty_tiers(MetricKind kind) {
     switch (kind) {
@@ -148,9 +144,10 @@ void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
     std::visit(
         [&](auto& tiers) {
             for (std::size_t t = 0; t < kTierCount; ++t) {
-                if (point.timestamp_ms < now_ms - span_ms(t))
+                const std::int64_t bucket = floor_div(point.timestamp_ms, kTierWidthMs[t]);
+                if (bucket < first_bucket(t, now_ms))
                     continue;  // older than this tier reaches: the coarser ones keep it
-                tiers.tier[t].at(floor_div(point.timestamp_ms, kTierWidthMs[t])).add(point);
+                tiers.tier[t].at(bucket).add(point);
             }
         },
         state->tiers);
@@ -178,7 +175,7 @@ void Engine::prune(std::int64_t now_ms) {
             std::visit(
                 [&](auto& tiers) {
                     for (std::size_t t = 0; t < kTierCount; ++t)
-                        tiers.tier[t].prune(floor_div(now_ms - span_ms(t), kTierWidthMs[t]));
+                        tiers.tier[t].prune(first_bucket(t, now_ms));
                 },
                 state->tiers);
         }

@@ -4,6 +4,9 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "tally/metrics/query.hpp"
 
@@ -74,12 +77,15 @@ void append_escaped(std::string& out, const std::string& value) {
 /// (by `workspace`, by `quantile` in a summary, or by an earlier tag that sanitises to the
 /// same name, e.g. `a.b` and `a_b`) gets a `tag_` prefix until it is free. `summary` is the
 /// same for every line of a series, so its label names are too.
-std::string labels(const std::string& workspace, const std::vector<MetricTag>& tags, bool summary,
+std::string labels(const std::string& workspace, const std::string* tally_name,
+                   const std::vector<MetricTag>& tags, bool summary,
                    const char* extra_name = nullptr, const std::string& extra_value = {}) {
     std::string out;
     std::vector<std::string> used;
     if (!workspace.empty())
         used.emplace_back("workspace");
+    if (tally_name != nullptr)
+        used.emplace_back("tally_name");
     if (summary)
         used.emplace_back("quantile");
     auto add = [&](const std::string& name, const std::string& value) {
@@ -91,6 +97,8 @@ std::string labels(const std::string& workspace, const std::vector<MetricTag>& t
     };
     if (!workspace.empty())
         add("workspace", workspace);
+    if (tally_name != nullptr)
+        add("tally_name", *tally_name);
     for (const MetricTag& tag : tags) {
         std::string name = label_name(tag.key);
         while (std::find(used.begin(), used.end(), name) != used.end())
@@ -142,32 +150,110 @@ std::vector<SeriesFigures> gather(const Engine& engine, const std::vector<NameIn
     return figures;
 }
 
-void render_series(std::string& out, const std::string& family, const NameInfo& name,
+/// One exposition family: its name, its Prometheus type and the Tally names it holds.
+struct Family {
+    std::string name;
+    MetricKind kind = MetricKind::gauge;
+    std::vector<NameId> members;
+    bool many_names = false;  // members with different Tally names: a tally_name label tells
+                              // their series apart
+};
+
+std::string family_name(const NameInfo& name) {
+    std::string family = metric_name(name.name);
+    if (kind_of(name.type) == MetricKind::counter)
+        family += "_total";
+    return family;
+}
+
+/// Different Tally names can sanitise to one Prometheus name ("api.calls", "api_calls"; the
+/// same name in two workspaces), and a gauge "x.count" can meet the "x_count" line of a
+/// distribution "x". The exposition must declare each family once and never repeat a sample
+/// name in two families, or Prometheus refuses the scrape (or silently keeps one sample).
+/// So names of one kind that meet share a family, their series told apart by a tally_name
+/// label; a name that meets a family of another kind, or a summary's _sum/_count line, is
+/// exported as "<family>_<kind>" (then "_2", "_3", ... should that be taken too). The order
+/// of the names decides who keeps the plain name, and it is the sorted order, so the
+/// exposition is stable between scrapes.
+std::vector<Family> plan_families(const std::vector<NameInfo>& names) {
+    static constexpr std::array<const char*, 4> kKindWords = {"counter", "gauge", "summary",
+                                                              "set"};
+    std::vector<NameId> order(names.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = static_cast<NameId>(i);
+    std::vector<std::string> bases(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i)
+        bases[i] = family_name(names[i]);
+    std::sort(order.begin(), order.end(), [&](NameId a, NameId b) {
+        return std::tie(bases[a], names[a].name, names[a].workspace) <
+               std::tie(bases[b], names[b].name, names[b].workspace);
+    });
+    std::vector<Family> families;
+    // (base name, kind) -> its family: names that meet join the family their first took,
+    // renamed or not.
+    std::map<std::pair<std::string, MetricKind>, std::size_t> joined;
+    std::set<std::string, std::less<>> taken;  // every sample name a family writes
+    auto claim = [&](const std::string& family, MetricKind kind) {
+        if (taken.contains(family))
+            return false;
+        if (kind == MetricKind::distribution &&
+            (taken.contains(family + "_sum") || taken.contains(family + "_count")))
+            return false;
+        taken.insert(family);
+        if (kind == MetricKind::distribution) {
+            taken.insert(family + "_sum");
+            taken.insert(family + "_count");
+        }
+        return true;
+    };
+    for (NameId id : order) {
+        const MetricKind kind = kind_of(names[id].type);
+        const std::string& base = bases[id];
+        if (auto it = joined.find({base, kind}); it != joined.end()) {
+            Family& family = families[it->second];
+            family.many_names |= names[family.members.front()].name != names[id].name;
+            family.members.push_back(id);
+            continue;
+        }
+        std::string name = base;
+        if (!claim(name, kind)) {
+            name = base + "_" + kKindWords[static_cast<std::size_t>(kind)];
+            for (int n = 2; !claim(name, kind); ++n)
+                name = base + "_" + kKindWords[static_cast<std::size_t>(kind)] + "_" +
+                       std::to_string(n);
+        }
+        joined.emplace(std::pair{base, kind}, families.size());
+        families.push_back(Family{name, kind, {id}, false});
+    }
+    return families;
+}
+
+void render_series(std::string& out, const Family& family, const NameInfo& name,
                    const SeriesInfo& series, const SeriesFigures& figures) {
     using Op = Aggregation::Op;
-    const MetricKind kind = kind_of(name.type);
-    if (kind == MetricKind::counter) {
-        out += family + labels(name.workspace, series.tags, false) + " " +
-               number(figures.total_sum) + "\n";
-    } else if (kind == MetricKind::gauge) {
-        out +=
-            family + labels(name.workspace, series.tags, false) + " " + number(figures.last) + "\n";
-    } else if (kind == MetricKind::set) {
+    const std::string* tally_name = family.many_names ? &name.name : nullptr;
+    auto series_labels = [&](bool summary, const char* extra_name = nullptr,
+                             const std::string& extra_value = {}) {
+        return labels(name.workspace, tally_name, series.tags, summary, extra_name, extra_value);
+    };
+    const std::string& f = family.name;
+    if (family.kind == MetricKind::counter) {
+        out += f + series_labels(false) + " " + number(figures.total_sum) + "\n";
+    } else if (family.kind == MetricKind::gauge) {
+        out += f + series_labels(false) + " " + number(figures.last) + "\n";
+    } else if (family.kind == MetricKind::set) {
         const auto unique = figures.recent ? figures.recent->value({Op::unique, 0}, 60) : 0.0;
-        out += family + labels(name.workspace, series.tags, false) + " " +
-               number(unique.value_or(0)) + "\n";
+        out += f + series_labels(false) + " " + number(unique.value_or(0)) + "\n";
     } else {
         for (const char* q : {"0.5", "0.9", "0.95", "0.99"}) {
             std::optional<double> value;
             if (figures.recent)
                 value = figures.recent->value({Op::percentile, std::stod(q)}, 60);
-            out += family + labels(name.workspace, series.tags, true, "quantile", q) + " " +
+            out += f + series_labels(true, "quantile", q) + " " +
                    number(value.value_or(std::nan(""))) + "\n";
         }
-        out += family + "_sum" + labels(name.workspace, series.tags, true) + " " +
-               number(figures.total_sum) + "\n";
-        out += family + "_count" + labels(name.workspace, series.tags, true) + " " +
-               number(figures.total_count) + "\n";
+        out += f + "_sum" + series_labels(true) + " " + number(figures.total_sum) + "\n";
+        out += f + "_count" + series_labels(true) + " " + number(figures.total_count) + "\n";
     }
 }
 
@@ -180,16 +266,18 @@ std::string export_prometheus(const Engine& engine, std::int64_t now_ms) {
     const std::vector<SeriesFigures> figures = gather(engine, names, series, now_ms);
     std::string out;
     static constexpr std::array<const char*, 4> kTypes = {"counter", "gauge", "summary", "gauge"};
-    for (const NameInfo& name : names) {
-        const MetricKind kind = kind_of(name.type);
-        std::string family = metric_name(name.name);
-        if (kind == MetricKind::counter)
-            family += "_total";
-        out += "# HELP " + family + " Tally metric " + name.name + " (" +
-               metric_type_name(name.type) + ").\n";
-        out += "# TYPE " + family + " " + kTypes[static_cast<std::size_t>(kind)] + "\n";
-        for (SeriesId id : name.series)
-            render_series(out, family, name, series[id], figures[id]);
+    for (const Family& family : plan_families(names)) {
+        const NameInfo& first = names[family.members.front()];
+        out += "# HELP " + family.name + " Tally metric " + first.name;
+        if (family.many_names)
+            out += " and others (see the tally_name label)";
+        out += " (" + std::string(metric_type_name(first.type)) + ").\n";
+        out += "# TYPE " + family.name + " " + kTypes[static_cast<std::size_t>(family.kind)] +
+               "\n";
+        for (NameId member : family.members) {
+            for (SeriesId id : names[member].series)
+                render_series(out, family, names[member], series[id], figures[id]);
+        }
     }
     return out;
 }

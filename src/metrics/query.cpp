@@ -8,10 +8,6 @@ namespace tally::metrics {
 
 namespace {
 
-std::int64_t floor_div(std::int64_t value, std::int64_t divisor) {
-    return value >= 0 ? value / divisor : (value - divisor + 1) / divisor;
-}
-
 /// Which buckets a read merges: `windows` windows of `window_ms` from `start_ms`, read
 /// from tier `tier` (whose width divides the window and the start).
 struct WindowPlan {
@@ -185,16 +181,20 @@ std::optional<Current> current(const Engine& engine, const std::string& workspac
 
 namespace {
 
-/// The finest tier that holds windows of `window_ms` from `start_ms`; nullopt when the
-/// range is older than 48 hours and the window shorter than an hour.
+/// The tier that answers windows of `window_ms` from `start_ms`: the coarsest whose bucket
+/// width divides the window (fewest buckets to merge; every tier holds the same points, so
+/// the answer is the same) and that still reaches back to `start_ms`. nullopt when none
+/// does: the range is older than the finer tiers reach and the window shorter than the
+/// coarser ones' buckets.
 std::optional<std::size_t> pick_tier(const Engine& engine, std::int64_t start_ms,
                                      std::int64_t window_ms, std::int64_t now_ms) {
-    for (std::size_t t = 0; t < kTierCount; ++t) {
+    for (std::size_t t = kTierCount; t-- > 0;) {
         if (window_ms % kTierWidthMs[t] != 0)
             continue;
-        if (t + 1 < kTierCount && start_ms < now_ms - engine.span_ms(t))
-            continue;
-        return t;
+        const bool reaches = start_ms >= engine.first_bucket(t, now_ms) * kTierWidthMs[t];
+        if (t + 1 == kTierCount || reaches)
+            return t;
+        return std::nullopt;
     }
     return std::nullopt;
 }
@@ -213,7 +213,7 @@ std::variant<WindowPlan, QueryError> plan_query(const Engine& engine, const Rang
     }
     const auto tier = pick_tier(engine, start, length, now_ms);
     if (!tier) {
-        if (start >= now_ms - engine.span_ms(1)) {
+        if (start >= engine.first_bucket(1, now_ms) * kTierWidthMs[1]) {
             return QueryError{400,
                               "window too fine: 10-second buckets reach back 1 hour, older data "
                               "is kept by the minute; ask for 1m (or coarser) windows",

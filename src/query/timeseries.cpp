@@ -22,14 +22,6 @@ bool parse_aggregation(std::string_view text, Aggregation& out) {
     return true;
 }
 
-namespace {
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
-}  // namespace
-
 std::pair<std::int64_t, std::int64_t> timeseries_days(const TimeseriesRequest& request) {
     const std::int64_t first_bucket =
         floor_div(request.from_ms, request.bucket_ms) * request.bucket_ms;

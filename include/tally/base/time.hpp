@@ -12,13 +12,14 @@ namespace tally {
 inline constexpr std::int64_t kMsPerMinute = 60'000;
 inline constexpr std::int64_t kMsPerDay = 86'400'000;
 
-inline std::int64_t day_of(std::int64_t ms) {
-    return ms >= 0 ? ms / kMsPerDay : (ms - kMsPerDay + 1) / kMsPerDay;
+/// value / divisor rounded towards minus infinity (divisor > 0): the number of the window
+/// of `divisor` ms that holds `value`, also for times before 1970.
+inline std::int64_t floor_div(std::int64_t value, std::int64_t divisor) {
+    return value >= 0 ? value / divisor : (value - divisor + 1) / divisor;
 }
+inline std::int64_t day_of(std::int64_t ms) { return floor_div(ms, kMsPerDay); }
 /// Minutes since the epoch (floor, also for times before 1970).
-inline std::int64_t minute_number(std::int64_t ms) {
-    return ms >= 0 ? ms / kMsPerMinute : (ms - kMsPerMinute + 1) / kMsPerMinute;
-}
+inline std::int64_t minute_number(std::int64_t ms) { return floor_div(ms, kMsPerMinute); }
 inline int minute_of_day(std::int64_t ms) {
     return static_cast<int>((ms - day_of(ms) * kMsPerDay) / kMsPerMinute);
 }

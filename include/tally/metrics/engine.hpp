@@ -38,6 +38,7 @@
 
 #include "tally/base/metric_point.hpp"
 #include "tally/base/rejection.hpp"
+#include "tally/base/time.hpp"
 #include "tally/metrics/buckets.hpp"
 #include "tally/metrics/series_registry.hpp"
 #include "tally/metrics/tier.hpp"
@@ -133,6 +134,12 @@ class Engine {
     int retention_days() const { return options_.retention_days; }
     /// How far back tier `tier` reaches.
     std::int64_t span_ms(std::size_t tier) const;
+    /// The oldest bucket tier `tier` keeps at `now_ms`: the one holding now - span. Points
+    /// are added to a bucket, and buckets pruned, by this one rule, so every bucket a tier
+    /// holds is complete, the first included.
+    std::int64_t first_bucket(std::size_t tier, std::int64_t now_ms) const {
+        return floor_div(now_ms - span_ms(tier), kTierWidthMs[tier]);
+    }
 
     std::uint64_t points_applied() const { return applied_.load(std::memory_order_relaxed); }
     std::uint64_t rejected(SeriesRegistry::Admission why) const;

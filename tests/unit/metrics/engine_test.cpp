@@ -475,12 +475,6 @@ TEST(Prometheus, CountersGaugesSummariesAndSetsInTextFormat) {
 // Two valid metric names can become the same Prometheus name ("api.calls" and "api_calls"):
 // the exposition must still declare each family once (promtool refuses a repeated TYPE).
 TEST(Prometheus, NamesThatCollideAfterSanitisingAreOneFamily) {
-    // BUG: export_prometheus (src/metrics/prometheus_export.cpp, export_prometheus()) writes
-    // one "# HELP"/"# TYPE" block per Tally name, so "api.calls" and "api_calls" both open
-    // family api_calls: promtool check metrics and Prometheus's parser refuse the second
-    // TYPE line, and the whole scrape fails. Needs families grouped by their sanitised name
-    // (and a decision when the kinds differ). Remove this skip once fixed.
-    GTEST_SKIP() << "BUG: colliding sanitised names repeat a Prometheus family";
     Engine engine(EngineOptions{});
     ASSERT_FALSE(put(engine, point("api.calls", MetricType::gauge, 1, kNow, {{"via", "dot"}})));
     ASSERT_FALSE(
@@ -493,8 +487,36 @@ TEST(Prometheus, NamesThatCollideAfterSanitisingAreOneFamily) {
             ++types[line.substr(7, line.find(' ', 7) - 7)];
     }
     EXPECT_EQ(types["api_calls"], 1);
-    EXPECT_TRUE(has_line(text, "api_calls{via=\"dot\"} 1"));
-    EXPECT_TRUE(has_line(text, "api_calls{via=\"underscore\"} 2"));
+    EXPECT_TRUE(has_line(text, "api_calls{tally_name=\"api.calls\",via=\"dot\"} 1"));
+    EXPECT_TRUE(has_line(text, "api_calls{tally_name=\"api_calls\",via=\"underscore\"} 2"));
+}
+
+// A gauge "x.count" meets the "_count" line of the distribution "x", and a gauge
+// "hits.total" the counter "hits" (exported as hits_total): the later name in sorted order
+// takes "<family>_<kind>", and no sample name is written by two families.
+TEST(Prometheus, ANameThatMeetsAnotherKindIsRenamedByItsKind) {
+    Engine engine(EngineOptions{});
+    ASSERT_FALSE(put(engine, point("x", MetricType::percentile, 7, kNow)));
+    ASSERT_FALSE(put(engine, point("x.count", MetricType::gauge, 5, kNow)));
+    ASSERT_FALSE(put(engine, point("x-count", MetricType::gauge, 6, kNow)));
+    ASSERT_FALSE(put(engine, point("hits", MetricType::count, 3, kNow)));
+    ASSERT_FALSE(put(engine, point("hits.total", MetricType::gauge, 9, kNow)));
+    const std::string text = export_prometheus(engine, kNow);
+    SCOPED_TRACE(text);
+    EXPECT_TRUE(has_line(text, "# TYPE x summary"));
+    EXPECT_TRUE(has_line(text, "x_count 1"));
+    EXPECT_TRUE(has_line(text, "# TYPE x_count_gauge gauge"));
+    EXPECT_TRUE(has_line(text, "x_count_gauge{tally_name=\"x-count\"} 6"));
+    EXPECT_TRUE(has_line(text, "x_count_gauge{tally_name=\"x.count\"} 5"));
+    EXPECT_TRUE(has_line(text, "hits_total 3"));
+    EXPECT_TRUE(has_line(text, "hits_total_gauge 9"));
+    std::map<std::string, int> samples;
+    for (const auto& line : lines_of(text)) {
+        if (!line.empty() && line[0] != '#')
+            ++samples[line.substr(0, line.find_first_of("{ "))];
+    }
+    EXPECT_EQ(samples["x_count"], 1);
+    EXPECT_EQ(samples["hits_total"], 1);
 }
 
 // ---------------------------------------------------------------------------------------

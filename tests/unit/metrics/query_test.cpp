@@ -432,18 +432,9 @@ TEST_F(QueryOracle, TooFineAWindowIsRefusedWithTheRightReason) {
     EXPECT_NE(error->message.find("48 hours"), std::string::npos) << error->message;
 }
 
-// "The last hour in 10-second windows": start_time = now - 1 h. Aligned down to 10 s, the
-// first window starts up to 10 s before the 10 s tier's reach, so the query falls to the
-// minute tier, which cannot answer 10 s windows: 400.
+// "The last hour in 10-second windows": start_time = now - 1 h, aligned down to 10 s. The
+// 10 s tier keeps the bucket holding now - 1 h whole, so it answers.
 TEST_F(QueryOracle, TheLastHourInTenSecondWindows) {
-    // BUG (usability, needs a decision): POST /api/v1/query {"window":"10s",
-    // "start_time": now-1h, "end_time": now} is refused with 400 ("window too fine") unless
-    // now happens to be a multiple of 10 s. src/metrics/query.cpp pick_tier() compares the
-    // aligned start with now - 1 h; the 10 s tier does still hold that first bucket (prune
-    // keeps bucket floor((now - 1 h) / 10 s)), partial only for points that arrived late.
-    // Either pick_tier() should accept a start within one bucket of the reach, or the
-    // 10 s tier should keep one more bucket. Remove this skip once decided.
-    GTEST_SKIP() << "BUG: the last hour in 10 s windows is refused";
     RangeQuery q;
     q.metrics = {"req"};
     q.window = MetricWindow::s10;
