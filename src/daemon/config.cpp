@@ -8,6 +8,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "tally/base/names.hpp"
 #include "tally/redis/keys.hpp"
@@ -150,8 +152,9 @@ std::chrono::milliseconds as_ms(const json& v, const std::string& key, std::int6
     return std::chrono::milliseconds(as_integer(v, key, min, max));
 }
 
-const std::map<std::string, Setter>& setters() {
-    static const std::map<std::string, Setter> table = {
+// What the daemon is: where it listens, stores and serves, its token and threads.
+std::vector<std::pair<std::string, Setter>> core_setters() {
+    return {
         {"listen", set_listen},
         {"data_dir",
          [](Config& c, const json& v, const std::string& k) { c.data_dir = as_string(v, k); }},
@@ -192,6 +195,12 @@ const std::map<std::string, Setter>& setters() {
                  bad(k, "expected true or false");
              }
          }},
+    };
+}
+
+// The event log and snapshots; the HTTP server's limits.
+std::vector<std::pair<std::string, Setter>> durability_http_setters() {
+    return {
         {"durability.fsync",
          [](Config& c, const json& v, const std::string& k) {
              if (!durability::parse_fsync_mode(as_string(v, k), c.fsync)) {
@@ -236,6 +245,12 @@ const std::map<std::string, Setter>& setters() {
          }},
         {"http.cors_origins", [](Config& c, const json& v,
                                  const std::string& k) { c.cors_origins = as_string_list(v, k); }},
+    };
+}
+
+// Caps on what traffic may create, the Redis mirror, the live pushes.
+std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
+    return {
         {"limits.max_sites",
          [](Config& c, const json& v, const std::string& k) {
              c.max_sites = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
@@ -282,6 +297,12 @@ const std::map<std::string, Setter>& setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.live_max_clients = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
          }},
+    };
+}
+
+// The metrics service and how long data is kept.
+std::vector<std::pair<std::string, Setter>> metric_retention_setters() {
+    return {
         {"statsd.listen", set_statsd},
         {"metrics.max_series",
          [](Config& c, const json& v, const std::string& k) {
@@ -308,6 +329,18 @@ const std::map<std::string, Setter>& setters() {
              c.rollup_retention_days = static_cast<int>(as_integer(v, k, 1, 36500));
          }},
     };
+}
+
+const std::map<std::string, Setter>& setters() {
+    static const std::map<std::string, Setter> table = [] {
+        std::map<std::string, Setter> all;
+        for (auto group : {core_setters, durability_http_setters, limit_mirror_live_setters,
+                           metric_retention_setters}) {
+            for (auto& [key, setter] : group())
+                all.emplace(key, std::move(setter));
+        }
+        return all;
+    }();
     return table;
 }
 

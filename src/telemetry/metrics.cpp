@@ -116,31 +116,11 @@ std::uint64_t Metrics::rejected(std::string_view reason) const {
     return total;
 }
 
-std::string Metrics::render() const {
-    std::string out;
-    out.reserve(std::size_t{16} * 1024);
+void Metrics::render_http(std::string& out) const {
     auto line = [&out](const std::string& s) {
         out += s;
         out += '\n';
     };
-
-    line("# HELP tally_events_ingested_total Events accepted and logged, by kind.");
-    line("# TYPE tally_events_ingested_total counter");
-    line("tally_events_ingested_total{kind=\"pageview\"} " +
-         std::to_string(ingested(EventKind::pageview)));
-    line("tally_events_ingested_total{kind=\"event\"} " +
-         std::to_string(ingested(EventKind::custom)));
-
-    line("# HELP tally_events_rejected_total Events refused, by reason.");
-    line("# TYPE tally_events_rejected_total counter");
-    for (std::size_t i = 0; i < kRejectReasons.size(); ++i) {
-        std::uint64_t total = 0;
-        for (const auto& w : workers_)
-            total += w->rejected[i].load(std::memory_order_relaxed);
-        line("tally_events_rejected_total{reason=\"" + std::string(kRejectReasons[i]) + "\"} " +
-             std::to_string(total));
-    }
-
     line("# HELP tally_http_requests_total HTTP requests answered, by route and status code.");
     line("# TYPE tally_http_requests_total counter");
     for (std::size_t r = 0; r < routes_.size(); ++r) {
@@ -180,6 +160,34 @@ std::string Metrics::render() const {
         line("tally_http_request_duration_seconds_count{route=\"" + routes_[r] + "\"} " +
              std::to_string(cumulative));
     }
+}
+
+std::string Metrics::render() const {
+    std::string out;
+    out.reserve(std::size_t{16} * 1024);
+    auto line = [&out](const std::string& s) {
+        out += s;
+        out += '\n';
+    };
+
+    line("# HELP tally_events_ingested_total Events accepted and logged, by kind.");
+    line("# TYPE tally_events_ingested_total counter");
+    line("tally_events_ingested_total{kind=\"pageview\"} " +
+         std::to_string(ingested(EventKind::pageview)));
+    line("tally_events_ingested_total{kind=\"event\"} " +
+         std::to_string(ingested(EventKind::custom)));
+
+    line("# HELP tally_events_rejected_total Events refused, by reason.");
+    line("# TYPE tally_events_rejected_total counter");
+    for (std::size_t i = 0; i < kRejectReasons.size(); ++i) {
+        std::uint64_t total = 0;
+        for (const auto& w : workers_)
+            total += w->rejected[i].load(std::memory_order_relaxed);
+        line("tally_events_rejected_total{reason=\"" + std::string(kRejectReasons[i]) + "\"} " +
+             std::to_string(total));
+    }
+
+    render_http(out);
 
     // A callback's name may carry labels ("x{reason=\"y\"}"); one family's samples are
     // registered one after another and share a single HELP and TYPE.

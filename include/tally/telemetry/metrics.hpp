@@ -64,6 +64,8 @@ class Metrics {
     std::string render() const;
 
   private:
+    // The HTTP families of render(): requests by route and status, latency histograms.
+    void render_http(std::string& out) const;
     struct Worker;
     std::size_t reason_index(std::string_view reason) const;
     std::size_t status_index(unsigned status) const;
