@@ -66,16 +66,17 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
                                             bool ignore_caps, std::optional<Rejection>* why) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
-    SeriesRegistry::series_key(point, shard.key_scratch);
+    const std::uint64_t hash = shard.known.hash_of(point);
     SeriesRegistry::Found found;
-    if (auto it = shard.known.find(shard.key_scratch); it != shard.known.end()) {
-        found = it->second;
+    if (const SeriesRegistry::Found* known = shard.known.find(point, hash)) {
+        found = *known;
         if (found.kind != kind_of(point.type))
             found.admission = Admission::type_conflict;
     } else {
+        SeriesRegistry::series_key(point, shard.key_scratch);
         found = registry_.find_or_add(point, shard.key_scratch, ignore_caps);
         if (found.admission == Admission::ok) {
-            shard.known.emplace(shard.key_scratch, found);
+            shard.known.insert(hash, shard.key_scratch, found);
             note_series_name(writer, found.id, found.name);
         }
     }
@@ -87,7 +88,8 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
         return std::nullopt;
     }
     if (found.kind == MetricKind::gauge) {
-        point.value = registry_.update_gauge(found.id, point.value, point.gauge_delta);
+        point.value =
+            SeriesRegistry::update_gauge(*found.gauge_last, point.value, point.gauge_delta);
         point.gauge_delta = false;
     }
     return found.id;
@@ -113,9 +115,12 @@ std::optional<Rejection> Engine::admit(std::size_t writer, MetricPoint& point, S
 void Engine::apply(std::size_t writer, const MetricPoint* points, const SeriesId* ids,
                    std::size_t count, std::int64_t now_ms, const store::LogPosition* logged) {
     Shard& shard = *shards_[writer % shards_.size()];
+    std::array<std::int64_t, kTierCount> first{};
+    for (std::size_t t = 0; t < kTierCount; ++t)
+        first[t] = first_bucket(t, now_ms);
     std::lock_guard lock(shard.mutex);
     for (std::size_t i = 0; i < count; ++i)
-        add_to_shard(shard, ids[i], points[i], now_ms);
+        add_to_shard(shard, ids[i], points[i], first);
     if (logged != nullptr)
         shard.position = std::max(shard.position, *logged);
     applied_.fetch_add(count, std::memory_order_relaxed);
@@ -135,7 +140,7 @@ bool Engine::record_unlogged(std::size_t writer, MetricPoint& point, std::int64_
 }
 
 void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
-                          std::int64_t now_ms) {
+                          const std::array<std::int64_t, kTierCount>& first) {
     if (shard.series.size() <= id)
         shard.series.resize(id + 1);
     std::unique_ptr<SeriesState>& state = shard.series[id];
@@ -145,7 +150,7 @@ void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
         [&](auto& tiers) {
             for (std::size_t t = 0; t < kTierCount; ++t) {
                 const std::int64_t bucket = floor_div(point.timestamp_ms, kTierWidthMs[t]);
-                if (bucket < first_bucket(t, now_ms))
+                if (bucket < first[t])
                     continue;  // older than this tier reaches: the coarser ones keep it
                 tiers.tier[t].at(bucket).add(point);
             }

@@ -1,0 +1,111 @@
+#include "tally/metrics/series_cache.hpp"
+
+#include <cstring>
+#include <random>
+#include <string_view>
+
+namespace tally::metrics {
+
+namespace {
+
+constexpr std::uint64_t kOdd = 0x9E3779B97F4A7C15ULL;
+
+std::uint64_t load8(const char* p) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+std::uint64_t load4(const char* p) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+std::uint64_t byte(char c) {
+    return static_cast<unsigned char>(c);
+}
+
+__extension__ using Uint128 = unsigned __int128;  // GCC and Clang's; one mul instruction
+
+// The 128-bit product folded to 64 bits: every output bit depends on every input bit.
+std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) {
+    const Uint128 product = static_cast<Uint128>(a) * b;
+    return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
+}
+
+// Mixes one field into `h`: its words, then its last (up to 8) bytes with its length, so
+// that moving a boundary between fields ("ab","c" and "a","bc") changes the hash.
+std::uint64_t absorb(std::uint64_t h, std::uint64_t seed, std::string_view field) {
+    const char* p = field.data();
+    const std::size_t n = field.size();
+    std::uint64_t tail = 0;
+    if (n >= 8) {
+        const char* last = p + n - 8;
+        for (; p < last; p += 8)
+            h = fold_mul(load8(p) ^ seed, h ^ kOdd);
+        tail = load8(last);
+    } else if (n >= 4) {
+        tail = load4(p) << 32 | load4(p + n - 4);
+    } else if (n > 0) {
+        tail = byte(p[0]) << 16 | byte(p[n / 2]) << 8 | byte(p[n - 1]);
+    }
+    return fold_mul(tail ^ seed, h ^ kOdd ^ n);
+}
+
+// Whether `key` starts with `field`; if so, drops it from `key`.
+bool take(std::string_view& key, std::string_view field) {
+    if (key.size() < field.size() || std::memcmp(key.data(), field.data(), field.size()) != 0)
+        return false;
+    key.remove_prefix(field.size());
+    return true;
+}
+
+// Whether `key` starts with a NUL and then `field`; if so, drops both from `key`.
+bool take_after_separator(std::string_view& key, std::string_view field) {
+    if (key.empty() || key.front() != '\0')
+        return false;
+    key.remove_prefix(1);
+    return take(key, field);
+}
+
+}  // namespace
+
+SeriesCache::SeriesCache()
+    : seed_(std::uint64_t{std::random_device{}()} << 32 | std::random_device{}()) {}
+
+std::uint64_t SeriesCache::hash_of(const MetricPoint& point) const {
+    std::uint64_t h = absorb(seed_, seed_, point.workspace);
+    h = absorb(h, seed_, point.name);
+    for (const MetricTag& tag : point.tags) {
+        h = absorb(h, seed_, tag.key);
+        h = absorb(h, seed_, tag.value);
+    }
+    return h;
+}
+
+const SeriesRegistry::Found* SeriesCache::find(const MetricPoint& point, std::uint64_t hash) const {
+    const auto it = map_.find(Probe{&point, hash});
+    return it == map_.end() ? nullptr : &it->second;
+}
+
+void SeriesCache::insert(std::uint64_t hash, std::string key, const SeriesRegistry::Found& found) {
+    map_.emplace(Key{hash, std::move(key)}, found);
+}
+
+// Compares the stored key with the key series_key() would build from the point.
+bool SeriesCache::Equal::operator()(const Probe& probe, const Key& stored) const {
+    if (probe.hash != stored.hash)
+        return false;
+    const MetricPoint& point = *probe.point;
+    std::string_view key = stored.key;
+    if (!take(key, point.workspace) || !take_after_separator(key, point.name))
+        return false;
+    for (const MetricTag& tag : point.tags) {
+        if (!take_after_separator(key, tag.key) || !take_after_separator(key, tag.value))
+            return false;
+    }
+    return key.empty();
+}
+
+}  // namespace tally::metrics
