@@ -53,9 +53,28 @@ std::uint64_t absorb(std::uint64_t h, std::uint64_t seed, std::string_view field
     return fold_mul(tail ^ seed, h ^ kOdd ^ n);
 }
 
+// memcmp(a, b, n) == 0 without a library call: fields are short (names, tag values), so
+// the call cost more than the compare.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            if (load8(a + i) != load8(b + i))
+                return false;
+        }
+        return load8(a + n - 8) == load8(b + n - 8);
+    }
+    if (n >= 4)
+        return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
 // Whether `key` starts with `field`; if so, drops it from `key`.
 bool take(std::string_view& key, std::string_view field) {
-    if (key.size() < field.size() || std::memcmp(key.data(), field.data(), field.size()) != 0)
+    if (key.size() < field.size() || !same_bytes(key.data(), field.data(), field.size()))
         return false;
     key.remove_prefix(field.size());
     return true;
