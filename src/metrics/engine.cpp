@@ -66,6 +66,12 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
                                             bool ignore_caps, std::optional<Rejection>* why) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
+    return find_series_locked(shard, writer, point, ignore_caps, why);
+}
+
+std::optional<SeriesId> Engine::find_series_locked(Shard& shard, std::size_t writer,
+                                                   MetricPoint& point, bool ignore_caps,
+                                                   std::optional<Rejection>* why) {
     const std::uint64_t hash = shard.known.hash_of(point);
     SeriesRegistry::Found found;
     if (const SeriesRegistry::Found* known = shard.known.find(point, hash)) {
@@ -110,6 +116,27 @@ std::optional<Rejection> Engine::admit(std::size_t writer, MetricPoint& point, S
         return std::nullopt;
     }
     return why;
+}
+
+std::size_t Engine::admit_all(std::size_t writer, std::span<MetricPoint> points,
+                              std::vector<SeriesId>& ids,
+                              std::vector<BatchItemRejection>& refused) {
+    Shard& shard = *shards_[writer % shards_.size()];
+    std::lock_guard cache(shard.known_mutex);
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        std::optional<Rejection> why;
+        const auto id = find_series_locked(shard, writer, points[i], /*ignore_caps=*/false, &why);
+        if (!id) {
+            refused.push_back({i, std::move(*why)});
+            continue;
+        }
+        ids.push_back(*id);
+        if (admitted != i)
+            std::swap(points[admitted], points[i]);
+        ++admitted;
+    }
+    return admitted;
 }
 
 void Engine::apply(std::size_t writer, const MetricPoint* points, const SeriesId* ids,

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -109,6 +110,12 @@ class Engine {
     /// change ("+N") is resolved here into the absolute value it gives.
     std::optional<Rejection> admit(std::size_t writer, MetricPoint& point, SeriesId& id);
 
+    /// admit() for each of `points`, taking the shard cache's lock once: the admitted points
+    /// are moved to the front, in order, with their ids appended to `ids`; each refused
+    /// point's index in `points` and reason go to `refused`. Returns how many were admitted.
+    std::size_t admit_all(std::size_t writer, std::span<MetricPoint> points,
+                          std::vector<SeriesId>& ids, std::vector<BatchItemRejection>& refused);
+
     /// Counts admitted points (after they were logged up to `logged`, when given).
     void apply(std::size_t writer, const MetricPoint* points, const SeriesId* ids,
                std::size_t count, std::int64_t now_ms, const store::LogPosition* logged);
@@ -150,6 +157,9 @@ class Engine {
   private:
     std::optional<SeriesId> find_series(std::size_t writer, MetricPoint& point, bool ignore_caps,
                                         std::optional<Rejection>* why);
+    /// find_series() with the shard's known_mutex held.
+    std::optional<SeriesId> find_series_locked(Shard& shard, std::size_t writer, MetricPoint& point,
+                                               bool ignore_caps, std::optional<Rejection>* why);
     /// `first`: each tier's first_bucket() at the batch's time.
     void add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
                       const std::array<std::int64_t, kTierCount>& first);
