@@ -46,6 +46,28 @@ Rejection refusal(Admission why, const MetricPoint& point, MetricKind known) {
     return {};
 }
 
+constexpr std::size_t kPrefetchState = 8;
+constexpr std::size_t kPrefetchBuckets = 4;
+
+void prefetch_state(const Shard& shard, SeriesId id) {
+    if (id < shard.series.size())
+        __builtin_prefetch(shard.series[id].get());
+}
+
+// The bucket each tier would add to next: a tier's newest.
+void prefetch_buckets(const Shard& shard, SeriesId id) {
+    if (id >= shard.series.size() || !shard.series[id])
+        return;
+    std::visit(
+        [](const auto& tiers) {
+            for (const auto& tier : tiers.tier) {
+                if (!tier.empty())
+                    __builtin_prefetch(&tier.entries().back());
+            }
+        },
+        shard.series[id]->tiers);
+}
+
 }  // namespace
 
 SeriesState::SeriesState(MetricKind kind) : tiers(empty_tiers(kind)) {}
@@ -146,8 +168,15 @@ void Engine::apply(std::size_t writer, const MetricPoint* points, const SeriesId
     for (std::size_t t = 0; t < kTierCount; ++t)
         first[t] = first_bucket(t, now_ms);
     std::lock_guard lock(shard.mutex);
-    for (std::size_t i = 0; i < count; ++i)
+    for (std::size_t i = 0; i < count; ++i) {
+        // A batch's series are scattered over the shard: fetch a later point's series state,
+        // then its buckets, while this one is counted, so the cache misses overlap.
+        if (i + kPrefetchState < count)
+            prefetch_state(shard, ids[i + kPrefetchState]);
+        if (i + kPrefetchBuckets < count)
+            prefetch_buckets(shard, ids[i + kPrefetchBuckets]);
         add_to_shard(shard, ids[i], points[i], first);
+    }
     if (logged != nullptr)
         shard.position = std::max(shard.position, *logged);
     applied_.fetch_add(count, std::memory_order_relaxed);
