@@ -46,6 +46,10 @@ Rejection refusal(Admission why, const MetricPoint& point, MetricKind known) {
     return {};
 }
 
+// How far ahead a batch's lookups and updates fetch what they will need (in points): far
+// enough for a fetch to arrive, near enough for it to stay cached.
+constexpr std::size_t kPrefetchSlot = 8;
+constexpr std::size_t kPrefetchKey = 4;
 constexpr std::size_t kPrefetchState = 8;
 constexpr std::size_t kPrefetchBuckets = 4;
 
@@ -88,13 +92,13 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
                                             bool ignore_caps, std::optional<Rejection>* why) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
-    return find_series_locked(shard, writer, point, ignore_caps, why);
+    return find_series_locked(shard, writer, point, shard.known.hash_of(point), ignore_caps, why);
 }
 
 std::optional<SeriesId> Engine::find_series_locked(Shard& shard, std::size_t writer,
-                                                   MetricPoint& point, bool ignore_caps,
+                                                   MetricPoint& point, std::uint64_t hash,
+                                                   bool ignore_caps,
                                                    std::optional<Rejection>* why) {
-    const std::uint64_t hash = shard.known.hash_of(point);
     SeriesRegistry::Found found;
     if (const SeriesRegistry::Found* known = shard.known.find(point, hash)) {
         found = *known;
@@ -145,10 +149,21 @@ std::size_t Engine::admit_all(std::size_t writer, std::span<MetricPoint> points,
                               std::vector<BatchItemRejection>& refused) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
+    // The hashes first, then the lookups, each starting the fetch of a later point's slot and
+    // of the key in it, so that the batch's cache misses overlap.
+    std::vector<std::uint64_t>& hashes = shard.hash_scratch;
+    hashes.resize(points.size());
+    for (std::size_t i = 0; i < points.size(); ++i)
+        hashes[i] = shard.known.hash_of(points[i]);
     std::size_t admitted = 0;
     for (std::size_t i = 0; i < points.size(); ++i) {
+        if (i + kPrefetchSlot < points.size())
+            shard.known.prefetch(hashes[i + kPrefetchSlot]);
+        if (i + kPrefetchKey < points.size())
+            shard.known.prefetch_key(hashes[i + kPrefetchKey]);
         std::optional<Rejection> why;
-        const auto id = find_series_locked(shard, writer, points[i], /*ignore_caps=*/false, &why);
+        const auto id = find_series_locked(shard, writer, points[i], hashes[i],
+                                           /*ignore_caps=*/false, &why);
         if (!id) {
             refused.push_back({i, std::move(*why)});
             continue;

@@ -1,6 +1,7 @@
 #include "tally/metrics/series_cache.hpp"
 
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string_view>
 
@@ -88,10 +89,24 @@ bool take_after_separator(std::string_view& key, std::string_view field) {
     return take(key, field);
 }
 
+// Whether `key` is the key series_key() would build from `point`.
+bool key_matches(std::string_view key, const MetricPoint& point) {
+    if (!take(key, point.workspace) || !take_after_separator(key, point.name))
+        return false;
+    for (const MetricTag& tag : point.tags) {
+        if (!take_after_separator(key, tag.key) || !take_after_separator(key, tag.value))
+            return false;
+    }
+    return key.empty();
+}
+
+constexpr std::size_t kFirstCapacity = 64;
+
 }  // namespace
 
 SeriesCache::SeriesCache()
-    : seed_(std::uint64_t{std::random_device{}()} << 32 | std::random_device{}()) {}
+    : seed_(std::uint64_t{std::random_device{}()} << 32 | std::random_device{}()),
+      slots_(kFirstCapacity) {}
 
 std::uint64_t SeriesCache::hash_of(const MetricPoint& point) const {
     std::uint64_t h = absorb(seed_, seed_, point.workspace);
@@ -103,28 +118,58 @@ std::uint64_t SeriesCache::hash_of(const MetricPoint& point) const {
     return h;
 }
 
+void SeriesCache::prefetch(std::uint64_t hash) const {
+    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+}
+
+void SeriesCache::prefetch_key(std::uint64_t hash) const {
+    const Slot& slot = slots_[hash & (slots_.size() - 1)];
+    if (slot.hash == hash && slot.key_size != 0)
+        __builtin_prefetch(keys_.data() + slot.key_at);
+}
+
 const SeriesRegistry::Found* SeriesCache::find(const MetricPoint& point, std::uint64_t hash) const {
-    const auto it = map_.find(Probe{&point, hash});
-    return it == map_.end() ? nullptr : &it->second;
-}
-
-void SeriesCache::insert(std::uint64_t hash, std::string key, const SeriesRegistry::Found& found) {
-    map_.emplace(Key{hash, std::move(key)}, found);
-}
-
-// Compares the stored key with the key series_key() would build from the point.
-bool SeriesCache::Equal::operator()(const Probe& probe, const Key& stored) const {
-    if (probe.hash != stored.hash)
-        return false;
-    const MetricPoint& point = *probe.point;
-    std::string_view key = stored.key;
-    if (!take(key, point.workspace) || !take_after_separator(key, point.name))
-        return false;
-    for (const MetricTag& tag : point.tags) {
-        if (!take_after_separator(key, tag.key) || !take_after_separator(key, tag.value))
-            return false;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+        const Slot& slot = slots_[i];
+        if (slot.key_size == 0)
+            return nullptr;
+        if (slot.hash == hash &&
+            key_matches(std::string_view(keys_).substr(slot.key_at, slot.key_size), point))
+            return &slot.found;
     }
-    return key.empty();
+}
+
+void SeriesCache::insert(std::uint64_t hash, std::string_view key,
+                         const SeriesRegistry::Found& found) {
+    // Offsets are 32-bit: past 4 GiB of keys (impossible under the series caps) the series
+    // is simply not cached, and its points ask the registry.
+    if (key.empty() || keys_.size() + key.size() > std::numeric_limits<std::uint32_t>::max())
+        return;
+    if (2 * (size_ + 1) > slots_.size())
+        grow();
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = hash & mask;
+    while (slots_[i].key_size != 0)
+        i = (i + 1) & mask;
+    slots_[i] = Slot{hash, static_cast<std::uint32_t>(keys_.size()),
+                     static_cast<std::uint32_t>(key.size()), found};
+    keys_.append(key);
+    ++size_;
+}
+
+void SeriesCache::grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    const std::size_t mask = slots_.size() - 1;
+    for (const Slot& slot : old) {
+        if (slot.key_size == 0)
+            continue;
+        std::size_t i = slot.hash & mask;
+        while (slots_[i].key_size != 0)
+            i = (i + 1) & mask;
+        slots_[i] = slot;
+    }
 }
 
 }  // namespace tally::metrics
