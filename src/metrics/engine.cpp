@@ -72,6 +72,15 @@ void prefetch_buckets(const Shard& shard, SeriesId id) {
         shard.series[id]->tiers);
 }
 
+// A StatsD "+N" becomes the absolute value it gives; every gauge point sets the series'
+// global last value.
+void resolve_gauge(const SeriesRegistry::Found& found, MetricPoint& point) {
+    if (found.kind != MetricKind::gauge)
+        return;
+    point.value = SeriesRegistry::update_gauge(*found.gauge_last, point.value, point.gauge_delta);
+    point.gauge_delta = false;
+}
+
 }  // namespace
 
 SeriesState::SeriesState(MetricKind kind) : tiers(empty_tiers(kind)) {}
@@ -92,13 +101,19 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
                                             bool ignore_caps, std::optional<Rejection>* why) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
-    return find_series_locked(shard, writer, point, shard.known.hash_of(point), ignore_caps, why);
+    const auto found =
+        find_series_locked(shard, writer, point, shard.known.hash_of(point), ignore_caps, why);
+    if (!found)
+        return std::nullopt;
+    resolve_gauge(*found, point);
+    return found->id;
 }
 
-std::optional<SeriesId> Engine::find_series_locked(Shard& shard, std::size_t writer,
-                                                   MetricPoint& point, std::uint64_t hash,
-                                                   bool ignore_caps,
-                                                   std::optional<Rejection>* why) {
+std::optional<SeriesRegistry::Found> Engine::find_series_locked(Shard& shard, std::size_t writer,
+                                                                MetricPoint& point,
+                                                                std::uint64_t hash,
+                                                                bool ignore_caps,
+                                                                std::optional<Rejection>* why) {
     SeriesRegistry::Found found;
     if (const SeriesRegistry::Found* known = shard.known.find(point, hash)) {
         found = *known;
@@ -119,12 +134,7 @@ std::optional<SeriesId> Engine::find_series_locked(Shard& shard, std::size_t wri
             *why = refusal(found.admission, point, found.kind);
         return std::nullopt;
     }
-    if (found.kind == MetricKind::gauge) {
-        point.value =
-            SeriesRegistry::update_gauge(*found.gauge_last, point.value, point.gauge_delta);
-        point.gauge_delta = false;
-    }
-    return found.id;
+    return found;
 }
 
 void Engine::note_series_name(std::size_t shard_index, SeriesId id, NameId name) {
@@ -153,6 +163,7 @@ std::size_t Engine::admit_all(std::size_t writer, std::span<MetricPoint> points,
     // of the key in it, so that the batch's cache misses overlap.
     std::vector<std::uint64_t>& hashes = shard.hash_scratch;
     hashes.resize(points.size());
+    shard.found_scratch.clear();
     for (std::size_t i = 0; i < points.size(); ++i)
         hashes[i] = shard.known.hash_of(points[i]);
     std::size_t admitted = 0;
@@ -162,16 +173,23 @@ std::size_t Engine::admit_all(std::size_t writer, std::span<MetricPoint> points,
         if (i + kPrefetchKey < points.size())
             shard.known.prefetch_key(hashes[i + kPrefetchKey]);
         std::optional<Rejection> why;
-        const auto id = find_series_locked(shard, writer, points[i], hashes[i],
-                                           /*ignore_caps=*/false, &why);
-        if (!id) {
+        const auto found = find_series_locked(shard, writer, points[i], hashes[i],
+                                              /*ignore_caps=*/false, &why);
+        if (!found) {
             refused.push_back({i, std::move(*why)});
             continue;
         }
-        ids.push_back(*id);
+        ids.push_back(found->id);
+        shard.found_scratch.push_back(*found);
         if (admitted != i)
             std::swap(points[admitted], points[i]);
         ++admitted;
+    }
+    // Gauges last, in order, fetching a later point's registry cell (another miss) ahead.
+    for (std::size_t i = 0; i < admitted; ++i) {
+        if (i + kPrefetchSlot < admitted && shard.found_scratch[i + kPrefetchSlot].gauge_last)
+            __builtin_prefetch(shard.found_scratch[i + kPrefetchSlot].gauge_last);
+        resolve_gauge(shard.found_scratch[i], points[i]);
     }
     return admitted;
 }

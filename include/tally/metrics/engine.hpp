@@ -93,11 +93,13 @@ struct Shard {
     // it, but a recovery with more log writers than shards may share a shard.
     std::mutex known_mutex;
     SeriesCache known;
-    store::LogPosition position;              // the log end after the last batch
-    std::vector<NameId> changed;              // names changed since the last drain
-    std::vector<bool> changed_mark;           // by NameId: already in `changed`
-    std::string key_scratch;                  // under known_mutex: a new series' key
-    std::vector<std::uint64_t> hash_scratch;  // under known_mutex: a batch's series hashes
+    store::LogPosition position;     // the log end after the last batch
+    std::vector<NameId> changed;     // names changed since the last drain
+    std::vector<bool> changed_mark;  // by NameId: already in `changed`
+    std::string key_scratch;         // under known_mutex: a new series' key
+    // Under known_mutex: a batch's series hashes, and the answers for its admitted points.
+    std::vector<std::uint64_t> hash_scratch;
+    std::vector<SeriesRegistry::Found> found_scratch;
 };
 
 class Engine {
@@ -158,11 +160,12 @@ class Engine {
   private:
     std::optional<SeriesId> find_series(std::size_t writer, MetricPoint& point, bool ignore_caps,
                                         std::optional<Rejection>* why);
-    /// find_series() with the shard's known_mutex held; `hash` is the shard cache's hash
-    /// of the point.
-    std::optional<SeriesId> find_series_locked(Shard& shard, std::size_t writer, MetricPoint& point,
-                                               std::uint64_t hash, bool ignore_caps,
-                                               std::optional<Rejection>* why);
+    /// find_series() with the shard's known_mutex held, `hash` the shard cache's hash of
+    /// the point, except that a gauge's value is left for the caller to resolve.
+    std::optional<SeriesRegistry::Found> find_series_locked(Shard& shard, std::size_t writer,
+                                                            MetricPoint& point, std::uint64_t hash,
+                                                            bool ignore_caps,
+                                                            std::optional<Rejection>* why);
     /// `first`: each tier's first_bucket() at the batch's time.
     void add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
                       const std::array<std::int64_t, kTierCount>& first);
