@@ -8,12 +8,6 @@ namespace tally::durability {
 
 namespace {
 
-void put_u32(std::string& out, std::uint32_t v) {
-    char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
-                 static_cast<char>(v >> 24)};
-    out.append(b, 4);
-}
-
 std::uint32_t get_u32(const char* p) {
     const auto* u = reinterpret_cast<const unsigned char*>(p);
     return std::uint32_t{u[0]} | std::uint32_t{u[1]} << 8 | std::uint32_t{u[2]} << 16 |
@@ -98,46 +92,89 @@ class Reader {
     bool ok_ = true;
 };
 
-void put_u64(std::string& out, std::uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-        out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-void put_f64(std::string& out, double value) {
-    std::uint64_t bits = 0;
-    std::memcpy(&bits, &value, sizeof bits);
-    put_u64(out, bits);
-}
-
 /// Fills in the frame (length and checksum) of the payload that starts after `frame`.
 void close_frame(std::string& out, std::size_t frame) {
     const std::size_t payload_size = out.size() - frame - kRecordHeaderSize;
     const std::string_view payload(out.data() + frame + kRecordHeaderSize, payload_size);
-    std::string header;
-    put_u32(header, static_cast<std::uint32_t>(payload_size));
-    put_u32(header, crc32c(payload));
-    std::memcpy(out.data() + frame, header.data(), kRecordHeaderSize);
+    const auto length = static_cast<std::uint32_t>(payload_size);
+    const std::uint32_t checksum = crc32c(payload);
+    for (int i = 0; i < 4; ++i) {
+        out[frame + static_cast<std::size_t>(i)] = static_cast<char>(length >> (8 * i));
+        out[frame + 4 + static_cast<std::size_t>(i)] = static_cast<char>(checksum >> (8 * i));
+    }
+}
+
+std::size_t varint_size(std::uint32_t v) {
+    std::size_t size = 1;
+    for (; v >= 0x80; v >>= 7)
+        ++size;
+    return size;
+}
+
+std::size_t string_size(const std::string& s) {
+    return varint_size(static_cast<std::uint32_t>(s.size())) + s.size();
+}
+
+/// Writes into room already made in the output, so that a record costs one resize rather
+/// than a capacity check per byte (points are logged one by one at ingest rate). The bytes
+/// are those of put_varint and put_string, numbers little-endian.
+class PayloadWriter {
+  public:
+    explicit PayloadWriter(char* at) : at_(at) {}
+    void u8(std::uint8_t v) { *at_++ = static_cast<char>(v); }
+    void u64(std::uint64_t v) {
+        for (int i = 0; i < 8; ++i)
+            *at_++ = static_cast<char>(v >> (8 * i));
+    }
+    void f64(double value) {
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &value, sizeof bits);
+        u64(bits);
+    }
+    void varint(std::uint32_t v) {
+        for (; v >= 0x80; v >>= 7)
+            *at_++ = static_cast<char>((v & 0x7F) | 0x80);
+        *at_++ = static_cast<char>(v);
+    }
+    void string(const std::string& s) {
+        varint(static_cast<std::uint32_t>(s.size()));
+        std::memcpy(at_, s.data(), s.size());
+        at_ += s.size();
+    }
+
+  private:
+    char* at_;
+};
+
+std::size_t metric_payload_size(const MetricPoint& point) {
+    std::size_t size = 4 + 3 * 8 + string_size(point.workspace) + string_size(point.name) +
+                       string_size(point.member) +
+                       varint_size(static_cast<std::uint32_t>(point.tags.size()));
+    for (const MetricTag& tag : point.tags)
+        size += string_size(tag.key) + string_size(tag.value);
+    return size;
 }
 
 }  // namespace
 
 void append_record(const MetricPoint& point, std::string& out) {
     const std::size_t frame = out.size();
-    out.append(kRecordHeaderSize, '\0');
-    out.push_back(static_cast<char>(kMetricRecordVersion));
-    out.push_back(static_cast<char>(point.type));
-    out.push_back(static_cast<char>(point.window));
-    out.push_back(static_cast<char>(point.gauge_delta ? 1 : 0));
-    put_u64(out, static_cast<std::uint64_t>(point.timestamp_ms));
-    put_f64(out, point.value);
-    put_f64(out, point.weight);
-    put_string(out, point.workspace);
-    put_string(out, point.name);
-    put_string(out, point.member);
-    put_varint(out, static_cast<std::uint32_t>(point.tags.size()));
+    out.resize(frame + kRecordHeaderSize + metric_payload_size(point));
+    PayloadWriter payload(out.data() + frame + kRecordHeaderSize);
+    payload.u8(kMetricRecordVersion);
+    payload.u8(static_cast<std::uint8_t>(point.type));
+    payload.u8(static_cast<std::uint8_t>(point.window));
+    payload.u8(point.gauge_delta ? 1 : 0);
+    payload.u64(static_cast<std::uint64_t>(point.timestamp_ms));
+    payload.f64(point.value);
+    payload.f64(point.weight);
+    payload.string(point.workspace);
+    payload.string(point.name);
+    payload.string(point.member);
+    payload.varint(static_cast<std::uint32_t>(point.tags.size()));
     for (const MetricTag& tag : point.tags) {
-        put_string(out, tag.key);
-        put_string(out, tag.value);
+        payload.string(tag.key);
+        payload.string(tag.value);
     }
     close_frame(out, frame);
 }

@@ -202,12 +202,10 @@ Why parse_metric_line(std::string_view line, std::int64_t now_ms, PointWriter& w
     return std::nullopt;
 }
 
-}  // namespace
-
-StatsdResult parse_statsd(std::string_view text, std::int64_t now_ms,
-                          std::vector<MetricPoint>& out) {
+// Every line of `text` into `writer`.
+StatsdResult parse_lines(std::string_view text, std::int64_t now_ms, PointWriter& writer) {
     StatsdResult result;
-    PointWriter writer(out, 0);
+    const std::size_t start = writer.size();
     std::size_t number = 0;
     while (!text.empty()) {
         std::string_view line = cut(text, '\n');
@@ -235,9 +233,24 @@ StatsdResult parse_statsd(std::string_view text, std::int64_t now_ms,
         }
         ++result.accepted;
     }
-    result.points = writer.size();
+    result.points = writer.size() - start;
+    return result;
+}
+
+}  // namespace
+
+StatsdResult parse_statsd(std::string_view text, std::int64_t now_ms,
+                          std::vector<MetricPoint>& out) {
+    PointWriter writer(out, 0);
+    StatsdResult result = parse_lines(text, now_ms, writer);
     writer.finish();
     return result;
+}
+
+StatsdResult parse_statsd_into(std::string_view text, std::int64_t now_ms,
+                               std::vector<MetricPoint>& out, std::size_t used) {
+    PointWriter writer(out, used);
+    return parse_lines(text, now_ms, writer);
 }
 
 }  // namespace tally::ingest

@@ -46,6 +46,41 @@ Rejection refusal(Admission why, const MetricPoint& point, MetricKind known) {
     return {};
 }
 
+// How far ahead a batch's lookups and updates fetch what they will need (in points): far
+// enough for a fetch to arrive, near enough for it to stay cached.
+constexpr std::size_t kPrefetchSlot = 8;
+constexpr std::size_t kPrefetchKey = 4;
+constexpr std::size_t kPrefetchState = 8;
+constexpr std::size_t kPrefetchBuckets = 4;
+
+void prefetch_state(const Shard& shard, SeriesId id) {
+    if (id < shard.series.size())
+        __builtin_prefetch(shard.series[id].get());
+}
+
+// The bucket each tier would add to next: a tier's newest.
+void prefetch_buckets(const Shard& shard, SeriesId id) {
+    if (id >= shard.series.size() || !shard.series[id])
+        return;
+    std::visit(
+        [](const auto& tiers) {
+            for (const auto& tier : tiers.tier) {
+                if (!tier.empty())
+                    __builtin_prefetch(&tier.entries().back());
+            }
+        },
+        shard.series[id]->tiers);
+}
+
+// A StatsD "+N" becomes the absolute value it gives; every gauge point sets the series'
+// global last value.
+void resolve_gauge(const SeriesRegistry::Found& found, MetricPoint& point) {
+    if (found.kind != MetricKind::gauge)
+        return;
+    point.value = SeriesRegistry::update_gauge(*found.gauge_last, point.value, point.gauge_delta);
+    point.gauge_delta = false;
+}
+
 }  // namespace
 
 SeriesState::SeriesState(MetricKind kind) : tiers(empty_tiers(kind)) {}
@@ -66,16 +101,29 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
                                             bool ignore_caps, std::optional<Rejection>* why) {
     Shard& shard = *shards_[writer % shards_.size()];
     std::lock_guard cache(shard.known_mutex);
-    SeriesRegistry::series_key(point, shard.key_scratch);
+    const auto found =
+        find_series_locked(shard, writer, point, shard.known.hash_of(point), ignore_caps, why);
+    if (!found)
+        return std::nullopt;
+    resolve_gauge(*found, point);
+    return found->id;
+}
+
+std::optional<SeriesRegistry::Found> Engine::find_series_locked(Shard& shard, std::size_t writer,
+                                                                MetricPoint& point,
+                                                                std::uint64_t hash,
+                                                                bool ignore_caps,
+                                                                std::optional<Rejection>* why) {
     SeriesRegistry::Found found;
-    if (auto it = shard.known.find(shard.key_scratch); it != shard.known.end()) {
-        found = it->second;
+    if (const SeriesRegistry::Found* known = shard.known.find(point, hash)) {
+        found = *known;
         if (found.kind != kind_of(point.type))
             found.admission = Admission::type_conflict;
     } else {
+        SeriesRegistry::series_key(point, shard.key_scratch);
         found = registry_.find_or_add(point, shard.key_scratch, ignore_caps);
         if (found.admission == Admission::ok) {
-            shard.known.emplace(shard.key_scratch, found);
+            shard.known.insert(hash, shard.key_scratch, found);
             note_series_name(writer, found.id, found.name);
         }
     }
@@ -86,11 +134,7 @@ std::optional<SeriesId> Engine::find_series(std::size_t writer, MetricPoint& poi
             *why = refusal(found.admission, point, found.kind);
         return std::nullopt;
     }
-    if (found.kind == MetricKind::gauge) {
-        point.value = registry_.update_gauge(found.id, point.value, point.gauge_delta);
-        point.gauge_delta = false;
-    }
-    return found.id;
+    return found;
 }
 
 void Engine::note_series_name(std::size_t shard_index, SeriesId id, NameId name) {
@@ -110,12 +154,62 @@ std::optional<Rejection> Engine::admit(std::size_t writer, MetricPoint& point, S
     return why;
 }
 
+std::size_t Engine::admit_all(std::size_t writer, std::span<MetricPoint> points,
+                              std::vector<SeriesId>& ids,
+                              std::vector<BatchItemRejection>& refused) {
+    Shard& shard = *shards_[writer % shards_.size()];
+    std::lock_guard cache(shard.known_mutex);
+    // The hashes first, then the lookups, each starting the fetch of a later point's slot and
+    // of the key in it, so that the batch's cache misses overlap.
+    std::vector<std::uint64_t>& hashes = shard.hash_scratch;
+    hashes.resize(points.size());
+    shard.found_scratch.clear();
+    for (std::size_t i = 0; i < points.size(); ++i)
+        hashes[i] = shard.known.hash_of(points[i]);
+    std::size_t admitted = 0;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        if (i + kPrefetchSlot < points.size())
+            shard.known.prefetch(hashes[i + kPrefetchSlot]);
+        if (i + kPrefetchKey < points.size())
+            shard.known.prefetch_key(hashes[i + kPrefetchKey]);
+        std::optional<Rejection> why;
+        const auto found = find_series_locked(shard, writer, points[i], hashes[i],
+                                              /*ignore_caps=*/false, &why);
+        if (!found) {
+            refused.push_back({i, std::move(*why)});
+            continue;
+        }
+        ids.push_back(found->id);
+        shard.found_scratch.push_back(*found);
+        if (admitted != i)
+            std::swap(points[admitted], points[i]);
+        ++admitted;
+    }
+    // Gauges last, in order, fetching a later point's registry cell (another miss) ahead.
+    for (std::size_t i = 0; i < admitted; ++i) {
+        if (i + kPrefetchSlot < admitted && shard.found_scratch[i + kPrefetchSlot].gauge_last)
+            __builtin_prefetch(shard.found_scratch[i + kPrefetchSlot].gauge_last);
+        resolve_gauge(shard.found_scratch[i], points[i]);
+    }
+    return admitted;
+}
+
 void Engine::apply(std::size_t writer, const MetricPoint* points, const SeriesId* ids,
                    std::size_t count, std::int64_t now_ms, const store::LogPosition* logged) {
     Shard& shard = *shards_[writer % shards_.size()];
+    std::array<std::int64_t, kTierCount> first{};
+    for (std::size_t t = 0; t < kTierCount; ++t)
+        first[t] = first_bucket(t, now_ms);
     std::lock_guard lock(shard.mutex);
-    for (std::size_t i = 0; i < count; ++i)
-        add_to_shard(shard, ids[i], points[i], now_ms);
+    for (std::size_t i = 0; i < count; ++i) {
+        // A batch's series are scattered over the shard: fetch a later point's series state,
+        // then its buckets, while this one is counted, so the cache misses overlap.
+        if (i + kPrefetchState < count)
+            prefetch_state(shard, ids[i + kPrefetchState]);
+        if (i + kPrefetchBuckets < count)
+            prefetch_buckets(shard, ids[i + kPrefetchBuckets]);
+        add_to_shard(shard, ids[i], points[i], first);
+    }
     if (logged != nullptr)
         shard.position = std::max(shard.position, *logged);
     applied_.fetch_add(count, std::memory_order_relaxed);
@@ -135,7 +229,7 @@ bool Engine::record_unlogged(std::size_t writer, MetricPoint& point, std::int64_
 }
 
 void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
-                          std::int64_t now_ms) {
+                          const std::array<std::int64_t, kTierCount>& first) {
     if (shard.series.size() <= id)
         shard.series.resize(id + 1);
     std::unique_ptr<SeriesState>& state = shard.series[id];
@@ -145,7 +239,7 @@ void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
         [&](auto& tiers) {
             for (std::size_t t = 0; t < kTierCount; ++t) {
                 const std::int64_t bucket = floor_div(point.timestamp_ms, kTierWidthMs[t]);
-                if (bucket < first_bucket(t, now_ms))
+                if (bucket < first[t])
                     continue;  // older than this tier reaches: the coarser ones keep it
                 tiers.tier[t].at(bucket).add(point);
             }

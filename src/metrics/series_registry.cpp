@@ -39,7 +39,7 @@ SeriesRegistry::Found SeriesRegistry::find_or_add(const MetricPoint& point, std:
             const NameId name_id = series_[it->second].name;
             const MetricKind known = kind_of(names_[name_id].type);
             const Admission admission = known == kind ? Admission::ok : Admission::type_conflict;
-            return {admission, it->second, known, name_id};
+            return {admission, it->second, known, name_id, &series_[it->second].gauge_last};
         }
     }
     std::unique_lock lock(mutex_);
@@ -47,7 +47,7 @@ SeriesRegistry::Found SeriesRegistry::find_or_add(const MetricPoint& point, std:
         const NameId name_id = series_[it->second].name;
         const MetricKind known = kind_of(names_[name_id].type);
         const Admission admission = known == kind ? Admission::ok : Admission::type_conflict;
-        return {admission, it->second, known, name_id};
+        return {admission, it->second, known, name_id, &series_[it->second].gauge_last};
     }
     const std::string nkey = name_key(point.workspace, point.name);
     auto name_it = names_by_key_.find(nkey);
@@ -70,12 +70,15 @@ SeriesRegistry::Found SeriesRegistry::find_or_add(const MetricPoint& point, std:
     series.tags = point.tags;
     names_[name_it->second].series.push_back(id);
     by_key_.emplace(std::string(key), id);
-    return {Admission::ok, id, kind, name_it->second};
+    return {Admission::ok, id, kind, name_it->second, &series.gauge_last};
 }
 
 double SeriesRegistry::update_gauge(SeriesId id, double value, bool delta) {
     std::shared_lock lock(mutex_);
-    std::atomic<double>& last = series_[id].gauge_last;
+    return update_gauge(series_[id].gauge_last, value, delta);
+}
+
+double SeriesRegistry::update_gauge(std::atomic<double>& last, double value, bool delta) {
     if (!delta) {
         last.store(value, std::memory_order_relaxed);
         return value;

@@ -24,6 +24,9 @@ constexpr std::size_t kBatchDatagrams = 64;
 constexpr std::size_t kMaxDatagram = 65536;
 constexpr int kReceiveBuffer = 32 << 20;
 constexpr int kPollMs = 100;  // how soon stop() is noticed
+// A batch is written early past this many points: 64 datagrams of short multi-value lines
+// can hold millions, and the batch's slots are kept for reuse.
+constexpr std::size_t kMaxBatchPoints = 16384;
 
 /// A bound, non-blocking UDP socket for host:port; throws naming the address.
 int bind_udp(const std::string& host, std::uint16_t port, std::uint16_t& bound) {
@@ -130,13 +133,13 @@ void Listener::receive_until_stopped() {
 }
 
 void Listener::handle(std::string_view datagram, std::int64_t now_ms) {
-    const ingest::StatsdResult parsed = ingest::parse_statsd(datagram, now_ms, parsed_);
+    const ingest::StatsdResult parsed =
+        ingest::parse_statsd_into(datagram, now_ms, batch_, batched_);
+    batched_ += parsed.points;
     bad_lines_.fetch_add(parsed.bad, std::memory_order_relaxed);
     ignored_.fetch_add(parsed.events + parsed.service_checks, std::memory_order_relaxed);
-    if (batch_.size() < batched_ + parsed_.size())
-        batch_.resize(batched_ + parsed_.size());
-    for (MetricPoint& point : parsed_)
-        std::swap(batch_[batched_++], point);
+    if (batched_ >= kMaxBatchPoints)
+        flush(now_ms);
 }
 
 void Listener::flush(std::int64_t now_ms) {

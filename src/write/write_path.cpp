@@ -87,18 +87,7 @@ std::optional<std::size_t> WritePath::write_points(std::size_t writer,
                                                    std::int64_t now_ms) {
     Scratch& scratch = *scratch_[writer % scratch_.size()];
     scratch.ids.clear();
-    std::size_t admitted = 0;
-    for (std::size_t i = 0; i < points.size(); ++i) {
-        metrics::SeriesId id = 0;
-        if (auto why = engine_.admit(writer, points[i], id)) {
-            refused.push_back({i, std::move(*why)});
-            continue;
-        }
-        scratch.ids.push_back(id);
-        if (admitted != i)
-            std::swap(points[admitted], points[i]);
-        ++admitted;
-    }
+    const std::size_t admitted = engine_.admit_all(writer, points, scratch.ids, refused);
     if (admitted == 0)
         return 0;
     durability::LogPosition logged;

@@ -54,4 +54,12 @@ struct StatsdResult {
 StatsdResult parse_statsd(std::string_view text, std::int64_t now_ms,
                           std::vector<MetricPoint>& out);
 
+/// Parses `text` into the slots of `out` from `used` on: on return out[used, used +
+/// points) holds this text's points, in order. `out` only grows, and the points after
+/// them keep their buffers for the next text, so a caller gathering many datagrams into
+/// one vector allocates next to nothing (parse_statsd trims `out`, and the points it
+/// trims off take their buffers with them).
+StatsdResult parse_statsd_into(std::string_view text, std::int64_t now_ms,
+                               std::vector<MetricPoint>& out, std::size_t used);
+
 }  // namespace tally::ingest

@@ -14,8 +14,9 @@
 // Shards. Writer w (an I/O thread, the StatsD thread, --demo) owns shard w and is its only
 // writer; the shard's mutex is there for readers (queries, export, snapshots, pruning),
 // so on the hot path it is uncontended. A series thus has a part in each shard that saw
-// it, and every read merges the parts. Each shard caches the series keys it has seen, so
-// only the first point of a series in a shard asks the shared registry.
+// it, and every read merges the parts. Each shard caches the series it has seen
+// (series_cache.hpp), so only the first point of a series in a shard asks the shared
+// registry.
 //
 // Memory is bounded by the caps (the registry's) times the tiers' spans: a series holds
 // at most 360 + 2880 + 24 x retention_days buckets per shard, and only buckets that
@@ -31,8 +32,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -40,6 +41,7 @@
 #include "tally/base/rejection.hpp"
 #include "tally/base/time.hpp"
 #include "tally/metrics/buckets.hpp"
+#include "tally/metrics/series_cache.hpp"
 #include "tally/metrics/series_registry.hpp"
 #include "tally/metrics/tier.hpp"
 #include "tally/store/log_position.hpp"
@@ -90,11 +92,14 @@ struct Shard {
     // The series this shard has seen, by key. Its own mutex: only the shard's writer uses
     // it, but a recovery with more log writers than shards may share a shard.
     std::mutex known_mutex;
-    std::unordered_map<std::string, SeriesRegistry::Found> known;
+    SeriesCache known;
     store::LogPosition position;     // the log end after the last batch
     std::vector<NameId> changed;     // names changed since the last drain
     std::vector<bool> changed_mark;  // by NameId: already in `changed`
-    std::string key_scratch;         // under known_mutex
+    std::string key_scratch;         // under known_mutex: a new series' key
+    // Under known_mutex: a batch's series hashes, and the answers for its admitted points.
+    std::vector<std::uint64_t> hash_scratch;
+    std::vector<SeriesRegistry::Found> found_scratch;
 };
 
 class Engine {
@@ -107,6 +112,12 @@ class Engine {
     /// its id in `id`, else why not (a type conflict: 400; a cap: 429). A StatsD gauge
     /// change ("+N") is resolved here into the absolute value it gives.
     std::optional<Rejection> admit(std::size_t writer, MetricPoint& point, SeriesId& id);
+
+    /// admit() for each of `points`, taking the shard cache's lock once: the admitted points
+    /// are moved to the front, in order, with their ids appended to `ids`; each refused
+    /// point's index in `points` and reason go to `refused`. Returns how many were admitted.
+    std::size_t admit_all(std::size_t writer, std::span<MetricPoint> points,
+                          std::vector<SeriesId>& ids, std::vector<BatchItemRejection>& refused);
 
     /// Counts admitted points (after they were logged up to `logged`, when given).
     void apply(std::size_t writer, const MetricPoint* points, const SeriesId* ids,
@@ -149,7 +160,15 @@ class Engine {
   private:
     std::optional<SeriesId> find_series(std::size_t writer, MetricPoint& point, bool ignore_caps,
                                         std::optional<Rejection>* why);
-    void add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point, std::int64_t now_ms);
+    /// find_series() with the shard's known_mutex held, `hash` the shard cache's hash of
+    /// the point, except that a gauge's value is left for the caller to resolve.
+    std::optional<SeriesRegistry::Found> find_series_locked(Shard& shard, std::size_t writer,
+                                                            MetricPoint& point, std::uint64_t hash,
+                                                            bool ignore_caps,
+                                                            std::optional<Rejection>* why);
+    /// `first`: each tier's first_bucket() at the batch's time.
+    void add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
+                      const std::array<std::int64_t, kTierCount>& first);
 
     EngineOptions options_;
     SeriesRegistry registry_;

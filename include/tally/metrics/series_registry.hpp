@@ -12,7 +12,8 @@
 // (queries, export) take it shared and copy out what they need.
 //
 // The global last value of each gauge lives here, as an atomic, so that a StatsD "+N"
-// change is applied to the value every shard saw last, whichever thread sends it.
+// change is applied to the value every shard saw last, whichever thread sends it. Series
+// live in a deque, so the atomic stays put and a shard's cache can keep its address.
 
 #include <atomic>
 #include <cstdint>
@@ -57,6 +58,9 @@ class SeriesRegistry {
         SeriesId id = 0;
         MetricKind kind = MetricKind::gauge;
         NameId name = 0;
+        // The series' global last gauge value (set when admitted): its address never
+        // changes, so a cached Found updates a gauge without the registry's lock.
+        std::atomic<double>* gauge_last = nullptr;
     };
 
     explicit SeriesRegistry(RegistryLimits limits) : limits_(limits) {}
@@ -70,6 +74,8 @@ class SeriesRegistry {
 
     /// Sets a gauge's global last value; with `delta`, adds to it. Returns the new value.
     double update_gauge(SeriesId id, double value, bool delta);
+    /// The same on the cell of a Found.
+    static double update_gauge(std::atomic<double>& last, double value, bool delta);
     double gauge_value(SeriesId id) const;
 
     std::size_t series_count() const;

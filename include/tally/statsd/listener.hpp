@@ -3,9 +3,9 @@
 // of its own, so a flood of datagrams never delays an HTTP request.
 //
 // The thread takes up to 64 datagrams per system call (recvmmsg), parses them all into one
-// reused batch of points and hands the batch to the write path as one log append, on its
-// own log writer and engine shard. A bad line is skipped and counted; the rest of its
-// datagram stands.
+// reused batch of points and hands the batch to the write path as one log append (two or
+// more past 16,384 points), on its own log writer and engine shard. A bad line is skipped and
+// counted; the rest of its datagram stands.
 //
 // Datagrams the kernel dropped because the socket's buffer was full are visible: the
 // socket asks for SO_RXQ_OVFL, so every datagram read carries the kernel's running count
@@ -52,12 +52,11 @@ class Listener {
     write::WritePath& write_path_;
     int fd_ = -1;
     std::uint16_t bound_port_ = 0;
-    // The thread's only. A datagram is parsed into parsed_, whose points are then swapped
-    // into the first free slots of batch_: buffers circulate, nothing is freed, so after
-    // warm-up a point costs no allocation.
+    // The thread's only. Datagrams are parsed straight into the slots of batch_ after the
+    // first batched_, which hold the points of earlier batches: batch_ never shrinks, its
+    // points keep their buffers, so after warm-up a point costs no allocation.
     std::vector<MetricPoint> batch_;
     std::size_t batched_ = 0;
-    std::vector<MetricPoint> parsed_;
     std::vector<BatchItemRejection> refused_;
 
     std::atomic<std::uint64_t> datagrams_{0};

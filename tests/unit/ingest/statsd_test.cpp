@@ -237,5 +237,28 @@ TEST(StatsdTest, OutputIsOverwrittenAndItsPointsReused) {
     EXPECT_EQ(points[0].type, MetricType::gauge);
 }
 
+TEST(StatsdTest, IntoFillsSlotsAfterTheUsedOnesAndNeverShrinks) {
+    std::vector<MetricPoint> points;
+    StatsdResult result = parse_statsd_into("a:1|c|#k:v\nb:2|c\nc:3|c", kNow, points, 0);
+    ASSERT_EQ(result.points, 3u);
+    ASSERT_EQ(points.size(), 3u);
+    // Slot 1 onwards is free: the next text reuses slots 1 and 2, and the vector keeps 3.
+    result = parse_statsd_into("x:+5|g\nbad\n", kNow, points, 1);
+    EXPECT_EQ(result.points, 1u);
+    EXPECT_EQ(result.bad, 1u);
+    ASSERT_EQ(points.size(), 3u);
+    EXPECT_EQ(points[0].name, "a");
+    EXPECT_EQ(points[0].tags, tags({{"k", "v"}}));
+    EXPECT_EQ(points[1].name, "x");
+    EXPECT_TRUE(points[1].tags.empty());
+    EXPECT_TRUE(points[1].gauge_delta);
+    // Past the end it grows.
+    result = parse_statsd_into("d:1|c\ne:1|c\nf:1|c", kNow, points, 2);
+    EXPECT_EQ(result.points, 3u);
+    ASSERT_EQ(points.size(), 5u);
+    EXPECT_EQ(points[1].name, "x");
+    EXPECT_EQ(points[4].name, "f");
+}
+
 }  // namespace
 }  // namespace tally::ingest
