@@ -172,12 +172,12 @@ std::string family_name(const NameInfo& name) {
 /// name in two families, or Prometheus refuses the scrape (or silently keeps one sample).
 /// So names of one kind that meet share a family, their series told apart by a tally_name
 /// label; a name that meets a family of another kind, or a summary's _sum/_count line, is
-/// exported as "<family>_<kind>" (then "_2", "_3", ... should that be taken too). The order
+/// numbered: "<name>_2" (a counter "<name>_2_total"), then _3 and on until one is free; its
+/// HELP line names the Tally metric. (Not "<name>_gauge": promtool flags a type's name
+/// inside a metric's name.) The order
 /// of the names decides who keeps the plain name, and it is the sorted order, so the
 /// exposition is stable between scrapes.
 std::vector<Family> plan_families(const std::vector<NameInfo>& names) {
-    static constexpr std::array<const char*, 4> kKindWords = {"counter", "gauge", "summary",
-                                                              "set"};
     std::vector<NameId> order(names.size());
     for (std::size_t i = 0; i < order.size(); ++i)
         order[i] = static_cast<NameId>(i);
@@ -216,11 +216,10 @@ std::vector<Family> plan_families(const std::vector<NameInfo>& names) {
             continue;
         }
         std::string name = base;
-        if (!claim(name, kind)) {
-            name = base + "_" + kKindWords[static_cast<std::size_t>(kind)];
-            for (int n = 2; !claim(name, kind); ++n)
-                name = base + "_" + kKindWords[static_cast<std::size_t>(kind)] + "_" +
-                       std::to_string(n);
+        for (int n = 2; !claim(name, kind); ++n) {
+            name = metric_name(names[id].name) + "_" + std::to_string(n);
+            if (kind == MetricKind::counter)
+                name += "_total";
         }
         joined.emplace(std::pair{base, kind}, families.size());
         families.push_back(Family{name, kind, {id}, false});
@@ -272,8 +271,7 @@ std::string export_prometheus(const Engine& engine, std::int64_t now_ms) {
         if (family.many_names)
             out += " and others (see the tally_name label)";
         out += " (" + std::string(metric_type_name(first.type)) + ").\n";
-        out += "# TYPE " + family.name + " " + kTypes[static_cast<std::size_t>(family.kind)] +
-               "\n";
+        out += "# TYPE " + family.name + " " + kTypes[static_cast<std::size_t>(family.kind)] + "\n";
         for (NameId member : family.members) {
             for (SeriesId id : names[member].series)
                 render_series(out, family, names[member], series[id], figures[id]);

@@ -189,7 +189,7 @@ test("tags whose label names collide (a.b and a_b; quantile on a summary) still 
 // Tally names that differ only where the export writes '_' ("dup-name" and "dup_name") share
 // one family, told apart by a tally_name label; a gauge named like a summary's _count
 // ("dup.stat.count" next to the distribution "dup.stat") is exported as
-// dup_stat_count_gauge. Prometheus keeps every series and promtool finds nothing wrong.
+// dup_stat_count_2. Prometheus keeps every series and promtool finds nothing wrong.
 test("names that map to the same Prometheus family stay distinct series", { skip }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const prometheus = await startPrometheus(t, {
