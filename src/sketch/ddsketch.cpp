@@ -59,13 +59,13 @@ std::optional<double> read_count(codec::Reader& in) {
 // BinStore
 
 void DDSketch::BinStore::add_outside(int key, double weight, std::size_t max_bins) {
-    const bool grow_up = empty() || key > max_key_;
+    const Room room = empty() || key > max_key_ ? Room::up : Room::down;
     const int hi = std::max(max_key_, key);
     int lo = std::min(min_key_, key);
     if (static_cast<std::int64_t>(hi) - lo + 1 > static_cast<std::int64_t>(max_bins)) {
         lo = hi - static_cast<int>(max_bins) + 1;
     }
-    reshape(lo, hi, grow_up, max_bins);
+    reshape(lo, hi, room, max_bins);
     counts_[static_cast<std::size_t>(std::max(key, lo) - offset_)] += weight;
 }
 
@@ -73,22 +73,36 @@ void DDSketch::BinStore::merge(const BinStore& other, std::size_t max_bins) {
     if (other.empty()) {
         return;
     }
-    const bool grow_up = empty() || other.max_key_ > max_key_;
     const int hi = empty() ? other.max_key_ : std::max(max_key_, other.max_key_);
     int lo = empty() ? other.min_key_ : std::min(min_key_, other.min_key_);
     if (static_cast<std::int64_t>(hi) - lo + 1 > static_cast<std::int64_t>(max_bins)) {
         lo = hi - static_cast<int>(max_bins) + 1;
     }
-    reshape(lo, hi, grow_up, max_bins);
-    for (int k = other.min_key_; k <= other.max_key_; ++k) {
-        const double c = other.at(k);
-        if (c != 0) {
-            counts_[static_cast<std::size_t>(std::max(k, lo) - offset_)] += c;
-        }
+    // A receiver of many merges (an accumulator) sees its range widen on both sides.
+    const Room room = empty() || (other.min_key_ < min_key_) == (other.max_key_ > max_key_)
+                          ? Room::both
+                          : (other.max_key_ > max_key_ ? Room::up : Room::down);
+    reshape(lo, hi, room, max_bins);
+    int k = other.min_key_;
+    // Collapsed keys (rare): one by one into bin lo, in key order as add() would.
+    for (; k < lo && k <= other.max_key_; ++k) {
+        counts_[static_cast<std::size_t>(lo - offset_)] += other.at(k);
+    }
+    if (k > other.max_key_) {
+        return;
+    }
+    // The rest lines up element for element. Adding the empty bins too (x + 0 == x for
+    // the non-negative counts) makes this a branch-free loop the compiler vectorises;
+    // skipping them cost a mispredicted branch per bin.
+    double* __restrict to = counts_.data() + (k - offset_);
+    const double* __restrict from = other.counts_.data() + (k - other.offset_);
+    const auto n = static_cast<std::size_t>(other.max_key_ - k + 1);
+    for (std::size_t i = 0; i < n; ++i) {
+        to[i] += from[i];
     }
 }
 
-void DDSketch::BinStore::reshape(int lo, int hi, bool grow_up, std::size_t max_bins) {
+void DDSketch::BinStore::reshape(int lo, int hi, Room room, std::size_t max_bins) {
     // The collapse: every weight below lo moves into bin lo (added once the vector covers it).
     double collapsed = 0;
     if (!empty()) {
@@ -104,7 +118,10 @@ void DDSketch::BinStore::reshape(int lo, int hi, bool grow_up, std::size_t max_b
         // Doubling keeps growth amortised; room beyond the range goes where keys arrived.
         const std::size_t new_size =
             std::min(max_bins, std::max({needed, counts_.size() * 2, std::size_t{16}}));
-        const int new_offset = grow_up ? lo : hi - static_cast<int>(new_size) + 1;
+        const int spare = static_cast<int>(new_size - needed);
+        const int new_offset = room == Room::up     ? lo
+                               : room == Room::down ? lo - spare
+                                                    : lo - spare / 2;
         std::vector<double> grown(new_size, 0.0);
         if (!empty()) {
             for (int k = std::max(min_key_, lo); k <= max_key_; ++k) {
@@ -133,6 +150,16 @@ void DDSketch::BinStore::clear() {
     counts_.clear();
     counts_.shrink_to_fit();
     offset_ = 0;
+    min_key_ = std::numeric_limits<int>::max();
+    max_key_ = std::numeric_limits<int>::min();
+}
+
+void DDSketch::BinStore::reset() {
+    // Bins outside [min_key_, max_key_] are already zero: only the range needs clearing.
+    if (!empty()) {
+        std::fill(counts_.begin() + (min_key_ - offset_),
+                  counts_.begin() + (max_key_ - offset_) + 1, 0.0);
+    }
     min_key_ = std::numeric_limits<int>::max();
     max_key_ = std::numeric_limits<int>::min();
 }
@@ -236,6 +263,16 @@ double DDSketch::quantile(double q) const {
 void DDSketch::clear() {
     positive_.clear();
     negative_.clear();
+    zero_count_ = 0;
+    count_ = 0;
+    sum_ = 0;
+    min_ = std::numeric_limits<double>::infinity();
+    max_ = -std::numeric_limits<double>::infinity();
+}
+
+void DDSketch::reset() {
+    positive_.reset();
+    negative_.reset();
     zero_count_ = 0;
     count_ = 0;
     sum_ = 0;

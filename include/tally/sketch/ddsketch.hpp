@@ -145,7 +145,11 @@ class DDSketch {
     double min() const { return empty() ? std::numeric_limits<double>::quiet_NaN() : min_; }
     double max() const { return empty() ? std::numeric_limits<double>::quiet_NaN() : max_; }
     bool empty() const { return count_ == 0; }
+    /// Forgets every value and frees the bins.
     void clear();
+    /// Forgets every value but keeps the bins' allocation, so that a sketch merged into
+    /// again and again (a query's accumulator) stops allocating once it is wide enough.
+    void reset();
 
     double relative_accuracy() const { return alpha_; }
     std::size_t max_bins() const { return max_bins_; }
@@ -175,7 +179,8 @@ class DDSketch {
   private:
     // The bins of one sign: counts_[i] is the weight of key offset_ + i. Non-empty keys lie
     // in [min_key_, max_key_], whose span never exceeds max_bins; both end bins are
-    // non-empty; min_key_ > max_key_ means empty. counts_.size() <= max_bins.
+    // non-empty; min_key_ > max_key_ means empty. counts_.size() <= max_bins. Every element
+    // of counts_ outside [min_key_, max_key_] is zero (reset() relies on it).
     class BinStore {
       public:
         void add(int key, double weight, std::size_t max_bins) {
@@ -192,17 +197,20 @@ class DDSketch {
         double at(int key) const { return counts_[static_cast<std::size_t>(key - offset_)]; }
         double total() const;
         void clear();
+        void reset();
         std::size_t heap_bytes() const { return counts_.capacity() * sizeof(double); }
         // Takes decoded bins as they are (the caller has validated them).
         void assign(int min_key, std::vector<double> counts);
         bool operator==(const BinStore& other) const;
 
       private:
+        // Where a reallocation leaves its spare bins: where the range is expected to grow.
+        enum class Room : std::uint8_t { up, down, both };
         void add_outside(int key, double weight, std::size_t max_bins);
         // Makes [lo, hi] the key range: weights below lo are added to bin lo (the collapse),
-        // and counts_ is reallocated if it does not cover the range, with room to grow
-        // upwards or downwards. hi - lo < max_bins.
-        void reshape(int lo, int hi, bool grow_up, std::size_t max_bins);
+        // and counts_ is reallocated if it does not cover the range, with spare bins as
+        // `room` says. hi - lo < max_bins.
+        void reshape(int lo, int hi, Room room, std::size_t max_bins);
 
         std::vector<double> counts_;
         int offset_ = 0;
