@@ -274,8 +274,12 @@ std::variant<std::vector<QueryResult>, QueryError> run_query(const Engine& engin
             return QueryError{400, "too many groups: at most 1000 per answer", "group_by"};
         if ((groups_total * plan.windows) > kMaxAnswerPoints)
             return QueryError{400, "too many points: at most 10000 per answer", "window"};
+        // One set of windows for every group: once their sketches are as wide as the
+        // data, merging stops allocating.
+        std::vector<Accumulator> windows(plan.windows, Accumulator(kind));
         for (const auto& [group, ids] : groups) {
-            std::vector<Accumulator> windows(plan.windows, Accumulator(kind));
+            for (Accumulator& window : windows)
+                window.reset();
             accumulate(engine, ids, plan, windows);
             results.push_back(
                 group_result(metric, aggregation, query.group_by, group, windows, plan));
