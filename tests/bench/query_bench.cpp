@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
     };
     std::printf("points %zu, answer %zu points, digest %016llx\n", points.size(), shape,
                 static_cast<unsigned long long>(hash));
-    std::printf("run_query wall p50 %.1f us p99 %.1f us; thread CPU p50 %.1f us p99 %.1f us\n",
-                at(wall, 0.5), at(wall, 0.99), at(cpu, 0.5), at(cpu, 0.99));
+    // The machine is shared: the minimum is the figure least disturbed by neighbours.
+    std::printf(
+        "run_query wall min %.1f p50 %.1f p99 %.1f us; thread CPU min %.1f p50 %.1f p99 "
+        "%.1f us\n",
+        at(wall, 0), at(wall, 0.5), at(wall, 0.99), at(cpu, 0), at(cpu, 0.5), at(cpu, 0.99));
     return 0;
 }
