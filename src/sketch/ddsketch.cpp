@@ -116,8 +116,11 @@ void DDSketch::BinStore::reshape(int lo, int hi, Room room, std::size_t max_bins
     if (lo < offset_ || hi >= offset_ + size || counts_.empty()) {
         const auto needed = static_cast<std::size_t>(hi - lo + 1);
         // Doubling keeps growth amortised; room beyond the range goes where keys arrived.
+        // A merge's receiver (an accumulator) gets twice the range: the next sketches it
+        // merges mostly fall inside, so it reallocates about once.
+        const std::size_t wanted = room == Room::both ? 2 * needed : needed;
         const std::size_t new_size =
-            std::min(max_bins, std::max({needed, counts_.size() * 2, std::size_t{16}}));
+            std::min(max_bins, std::max({wanted, counts_.size() * 2, std::size_t{16}}));
         const int spare = static_cast<int>(new_size - needed);
         const int new_offset = room == Room::up     ? lo
                                : room == Room::down ? lo - spare
