@@ -4,6 +4,7 @@
 #include <bit>
 #include <cfloat>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -53,6 +54,27 @@ std::optional<double> read_count(codec::Reader& in) {
     return c;
 }
 
+// to[i] += from[i] for i < n, two bins per instruction: the loop that dominates a query's
+// merges. The compiler keeps such a loop scalar at -O2, so the pairs are spelled out.
+void add_bins(double* to, const double* from, std::size_t n) {
+    using Pair = double __attribute__((vector_size(2 * sizeof(double))));
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        Pair a, b, c, d;
+        std::memcpy(&a, to + i, sizeof a);
+        std::memcpy(&b, to + i + 2, sizeof b);
+        std::memcpy(&c, from + i, sizeof c);
+        std::memcpy(&d, from + i + 2, sizeof d);
+        a += c;
+        b += d;
+        std::memcpy(to + i, &a, sizeof a);
+        std::memcpy(to + i + 2, &b, sizeof b);
+    }
+    for (; i < n; ++i) {
+        to[i] += from[i];
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -94,12 +116,8 @@ void DDSketch::BinStore::merge(const BinStore& other, std::size_t max_bins) {
     // The rest lines up element for element. Adding the empty bins too (x + 0 == x for
     // the non-negative counts) makes this a branch-free loop the compiler vectorises;
     // skipping them cost a mispredicted branch per bin.
-    double* __restrict to = counts_.data() + (k - offset_);
-    const double* __restrict from = other.counts_.data() + (k - other.offset_);
-    const auto n = static_cast<std::size_t>(other.max_key_ - k + 1);
-    for (std::size_t i = 0; i < n; ++i) {
-        to[i] += from[i];
-    }
+    add_bins(counts_.data() + (k - offset_), other.counts_.data() + (k - other.offset_),
+             static_cast<std::size_t>(other.max_key_ - k + 1));
 }
 
 void DDSketch::BinStore::reshape(int lo, int hi, Room room, std::size_t max_bins) {
