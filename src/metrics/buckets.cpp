@@ -124,20 +124,6 @@ void Accumulator::merge(const Accumulator& other) {
     }
 }
 
-void Accumulator::reset() {
-    count_ = 0;
-    sum_ = 0;
-    min_ = std::numeric_limits<double>::infinity();
-    max_ = -std::numeric_limits<double>::infinity();
-    last_ = 0;
-    last_ms_ = std::numeric_limits<std::int64_t>::min();
-    sketch_.reset();
-    if (has_set_) {
-        set_ = sketch::DistinctSet();
-        has_set_ = false;
-    }
-}
-
 std::optional<double> Accumulator::value(const Aggregation& aggregation, double seconds) const {
     using Op = Aggregation::Op;
     if (empty())

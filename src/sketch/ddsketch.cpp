@@ -175,16 +175,6 @@ void DDSketch::BinStore::clear() {
     max_key_ = std::numeric_limits<int>::min();
 }
 
-void DDSketch::BinStore::reset() {
-    // Bins outside [min_key_, max_key_] are already zero: only the range needs clearing.
-    if (!empty()) {
-        std::fill(counts_.begin() + (min_key_ - offset_),
-                  counts_.begin() + (max_key_ - offset_) + 1, 0.0);
-    }
-    min_key_ = std::numeric_limits<int>::max();
-    max_key_ = std::numeric_limits<int>::min();
-}
-
 void DDSketch::BinStore::assign(int min_key, std::vector<double> counts) {
     counts_ = std::move(counts);
     offset_ = min_key;
@@ -284,16 +274,6 @@ double DDSketch::quantile(double q) const {
 void DDSketch::clear() {
     positive_.clear();
     negative_.clear();
-    zero_count_ = 0;
-    count_ = 0;
-    sum_ = 0;
-    min_ = std::numeric_limits<double>::infinity();
-    max_ = -std::numeric_limits<double>::infinity();
-}
-
-void DDSketch::reset() {
-    positive_.reset();
-    negative_.reset();
     zero_count_ = 0;
     count_ = 0;
     sum_ = 0;

@@ -112,8 +112,6 @@ class Accumulator {
     void add(const DistributionBucket& bucket);
     void add(const SetBucket& bucket);
     void merge(const Accumulator& other);
-    /// Back to nothing merged, keeping the sketch's allocation for the next window.
-    void reset();
 
     bool empty() const { return count_ == 0 && !has_set_; }
     MetricKind kind() const { return kind_; }

@@ -72,10 +72,16 @@
 // Cost
 //   add(): one log(), a ceil and an add into a vector when the key is inside the current
 //   range (about 8 ns measured here); a reallocation, amortised by doubling up to max_bins, only
-//   when the range grows. quantile(): one pass over the bins, O(max_bins). merge(): O(bins of
-//   both). Memory: at most max_bins doubles per store, 2 * 2048 * 8 = 32 KiB at the
-//   default plus the 160-byte object; a sketch of values within a factor of 10 uses about
-//   116 bins per sign (ln 10 / ln gamma), about 1 KiB each. memory_bytes() reports it.
+//   when the range grows. quantile(): one pass over the bins, O(max_bins). merge(): one pass
+//   over the other sketch's key range, O(its span), adding every bin, empty ones included,
+//   two at a time and without a branch per bin (about 50 ns for a span of 145 keys in cache,
+//   about 100 ns from memory, measured here); when the other's range reaches outside the
+//   receiver's allocation, the receiver is reallocated (O(its span)) with room to spare on
+//   the side(s) it grew: at least double, and twice the union range centred when it was
+//   empty or grew both ways, so a query's accumulator reallocates once or twice. Memory: at most
+//   max_bins doubles per store, 2 * 2048 * 8 = 32 KiB at the default plus the 160-byte object; a
+//   sketch of values within a factor of 10 uses about 116 bins per sign (ln 10 / ln gamma), about 1
+//   KiB each. memory_bytes() reports it.
 //
 // Encoding (encode appends; decode takes exactly one encoding, nothing after it)
 //   u8 version (1) | f64 relative accuracy | varint max_bins | f64 count, sum, min, max,
@@ -145,11 +151,7 @@ class DDSketch {
     double min() const { return empty() ? std::numeric_limits<double>::quiet_NaN() : min_; }
     double max() const { return empty() ? std::numeric_limits<double>::quiet_NaN() : max_; }
     bool empty() const { return count_ == 0; }
-    /// Forgets every value and frees the bins.
     void clear();
-    /// Forgets every value but keeps the bins' allocation, so that a sketch merged into
-    /// again and again (a query's accumulator) stops allocating once it is wide enough.
-    void reset();
 
     double relative_accuracy() const { return alpha_; }
     std::size_t max_bins() const { return max_bins_; }
@@ -179,8 +181,7 @@ class DDSketch {
   private:
     // The bins of one sign: counts_[i] is the weight of key offset_ + i. Non-empty keys lie
     // in [min_key_, max_key_], whose span never exceeds max_bins; both end bins are
-    // non-empty; min_key_ > max_key_ means empty. counts_.size() <= max_bins. Every element
-    // of counts_ outside [min_key_, max_key_] is zero (reset() relies on it).
+    // non-empty; min_key_ > max_key_ means empty. counts_.size() <= max_bins.
     class BinStore {
       public:
         void add(int key, double weight, std::size_t max_bins) {
@@ -197,7 +198,6 @@ class DDSketch {
         double at(int key) const { return counts_[static_cast<std::size_t>(key - offset_)]; }
         double total() const;
         void clear();
-        void reset();
         std::size_t heap_bytes() const { return counts_.capacity() * sizeof(double); }
         // Takes decoded bins as they are (the caller has validated them).
         void assign(int min_key, std::vector<double> counts);
