@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <span>
 
 namespace tally::metrics {
 
@@ -17,9 +18,11 @@ struct WindowPlan {
     std::size_t windows = 1;
 };
 
-/// Adds every bucket of `ids` inside the plan to `out[window index]`.
-void accumulate(const Engine& engine, const std::vector<SeriesId>& ids, const WindowPlan& plan,
-                std::vector<Accumulator>& out) {
+/// Adds every bucket of `groups[g]`'s series inside the plan to the window it falls in,
+/// `out[g * plan.windows + window]`. Each shard's lock is taken once for all the groups: a
+/// query under ingest waits behind a writer's batch at most once per shard.
+void accumulate(const Engine& engine, const std::vector<const std::vector<SeriesId>*>& groups,
+                const WindowPlan& plan, std::vector<Accumulator>& out) {
     const std::int64_t width = kTierWidthMs[plan.tier];
     const std::int64_t first = floor_div(plan.start_ms, width);
     const std::int64_t end_ms =
@@ -28,19 +31,22 @@ void accumulate(const Engine& engine, const std::vector<SeriesId>& ids, const Wi
     for (std::size_t s = 0; s < engine.shard_count(); ++s) {
         const Shard& shard = engine.shard(s);
         std::lock_guard lock(shard.mutex);
-        for (SeriesId id : ids) {
-            if (id >= shard.series.size() || !shard.series[id])
-                continue;
-            std::visit(
-                [&](const auto& tiers) {
-                    tiers.tier[plan.tier].visit(
-                        first, last, [&](std::int64_t number, const auto& bucket) {
-                            const auto index = static_cast<std::size_t>(
-                                (number * width - plan.start_ms) / plan.window_ms);
-                            out[index].add(bucket);
-                        });
-                },
-                shard.series[id]->tiers);
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            Accumulator* windows = out.data() + g * plan.windows;
+            for (SeriesId id : *groups[g]) {
+                if (id >= shard.series.size() || !shard.series[id])
+                    continue;
+                std::visit(
+                    [&](const auto& tiers) {
+                        tiers.tier[plan.tier].visit(
+                            first, last, [&](std::int64_t number, const auto& bucket) {
+                                const auto index = static_cast<std::size_t>(
+                                    (number * width - plan.start_ms) / plan.window_ms);
+                                windows[index].add(bucket);
+                            });
+                    },
+                    shard.series[id]->tiers);
+            }
         }
     }
 }
@@ -170,7 +176,7 @@ std::optional<Current> current(const Engine& engine, const std::string& workspac
         ids.insert(ids.end(), members.begin(), members.end());
     const WindowPlan plan = trailing(out.window, now_ms);
     std::vector<Accumulator> merged(1, Accumulator(kind_of(info->type)));
-    accumulate(engine, ids, plan, merged);
+    accumulate(engine, {&ids}, plan, merged);
     const double seconds = static_cast<double>(window_ms(out.window)) / 1000.0;
     out.value = merged[0].value(Aggregation::natural(info->type), seconds);
     out.count = merged[0].count();
@@ -229,7 +235,7 @@ std::variant<WindowPlan, QueryError> plan_query(const Engine& engine, const Rang
 
 QueryResult group_result(const std::string& metric, const Aggregation& aggregation,
                          const std::vector<std::string>& group_by, const Group& group,
-                         const std::vector<Accumulator>& windows, const WindowPlan& plan) {
+                         std::span<const Accumulator> windows, const WindowPlan& plan) {
     QueryResult result;
     result.metric = metric;
     result.aggregation = aggregation.name();
@@ -274,11 +280,17 @@ std::variant<std::vector<QueryResult>, QueryError> run_query(const Engine& engin
             return QueryError{400, "too many groups: at most 1000 per answer", "group_by"};
         if ((groups_total * plan.windows) > kMaxAnswerPoints)
             return QueryError{400, "too many points: at most 10000 per answer", "window"};
+        std::vector<const std::vector<SeriesId>*> members;
+        members.reserve(groups.size());
+        for (const auto& [group, ids] : groups)
+            members.push_back(&ids);
+        std::vector<Accumulator> windows(groups.size() * plan.windows, Accumulator(kind));
+        accumulate(engine, members, plan, windows);
+        std::size_t g = 0;
         for (const auto& [group, ids] : groups) {
-            std::vector<Accumulator> windows(plan.windows, Accumulator(kind));
-            accumulate(engine, ids, plan, windows);
-            results.push_back(
-                group_result(metric, aggregation, query.group_by, group, windows, plan));
+            const std::span<const Accumulator> own(windows.data() + g++ * plan.windows,
+                                                   plan.windows);
+            results.push_back(group_result(metric, aggregation, query.group_by, group, own, plan));
         }
     }
     return results;

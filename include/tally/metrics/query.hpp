@@ -3,8 +3,9 @@
 // group-by and tag filters, and the Prometheus export.
 //
 // Every answer merges the matching series' buckets from every shard (each shard's lock
-// held only while its buckets are read) in the finest tier that covers the range:
-// 10-second buckets for the last hour, minutes for the last 48 hours, hours beyond.
+// taken once, and held only while its buckets are read) in the coarsest tier whose bucket
+// width divides the window and that still reaches back to the range's start: 10-second
+// buckets last an hour, minutes 48 hours, hours the retention.
 // Windows are aligned to multiples of their length since the epoch.
 
 #include <cstdint>

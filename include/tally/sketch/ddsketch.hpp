@@ -72,10 +72,16 @@
 // Cost
 //   add(): one log(), a ceil and an add into a vector when the key is inside the current
 //   range (about 8 ns measured here); a reallocation, amortised by doubling up to max_bins, only
-//   when the range grows. quantile(): one pass over the bins, O(max_bins). merge(): O(bins of
-//   both). Memory: at most max_bins doubles per store, 2 * 2048 * 8 = 32 KiB at the
-//   default plus the 160-byte object; a sketch of values within a factor of 10 uses about
-//   116 bins per sign (ln 10 / ln gamma), about 1 KiB each. memory_bytes() reports it.
+//   when the range grows. quantile(): one pass over the bins, O(max_bins). merge(): one pass
+//   over the other sketch's key range, O(its span), adding every bin, empty ones included,
+//   two at a time and without a branch per bin (about 50 ns for a span of 145 keys in cache,
+//   about 100 ns from memory, measured here); when the other's range reaches outside the
+//   receiver's allocation, the receiver is reallocated (O(its span)) with room to spare on
+//   the side(s) it grew: at least double, and twice the union range centred when it was
+//   empty or grew both ways, so a query's accumulator reallocates once or twice. Memory: at most
+//   max_bins doubles per store, 2 * 2048 * 8 = 32 KiB at the default plus the 160-byte object; a
+//   sketch of values within a factor of 10 uses about 116 bins per sign (ln 10 / ln gamma), about 1
+//   KiB each. memory_bytes() reports it.
 //
 // Encoding (encode appends; decode takes exactly one encoding, nothing after it)
 //   u8 version (1) | f64 relative accuracy | varint max_bins | f64 count, sum, min, max,
@@ -198,11 +204,13 @@ class DDSketch {
         bool operator==(const BinStore& other) const;
 
       private:
+        // Where a reallocation leaves its spare bins: where the range is expected to grow.
+        enum class Room : std::uint8_t { up, down, both };
         void add_outside(int key, double weight, std::size_t max_bins);
         // Makes [lo, hi] the key range: weights below lo are added to bin lo (the collapse),
-        // and counts_ is reallocated if it does not cover the range, with room to grow
-        // upwards or downwards. hi - lo < max_bins.
-        void reshape(int lo, int hi, bool grow_up, std::size_t max_bins);
+        // and counts_ is reallocated if it does not cover the range, with spare bins as
+        // `room` says. hi - lo < max_bins.
+        void reshape(int lo, int hi, Room room, std::size_t max_bins);
 
         std::vector<double> counts_;
         int offset_ = 0;
