@@ -9,7 +9,8 @@
 //
 // A point updates the bucket of each tier whose span still covers its timestamp, so every
 // tier holds exactly the merge of the finer ones over the same time (bucket merges are
-// exact, buckets.hpp) and a query picks the finest tier that covers its range.
+// exact, buckets.hpp) and a query reads the coarsest tier whose width divides its window
+// and that reaches back to its start (fewest buckets, same answer).
 //
 // Shards. Writer w (an I/O thread, the StatsD thread, --demo) owns shard w and is its only
 // writer; the shard's mutex is there for readers (queries, export, snapshots, pruning),
