@@ -17,9 +17,13 @@ inline constexpr std::int64_t kMsPerDay = 86'400'000;
 inline std::int64_t floor_div(std::int64_t value, std::int64_t divisor) {
     return value >= 0 ? value / divisor : (value - divisor + 1) / divisor;
 }
-inline std::int64_t day_of(std::int64_t ms) { return floor_div(ms, kMsPerDay); }
+inline std::int64_t day_of(std::int64_t ms) {
+    return floor_div(ms, kMsPerDay);
+}
 /// Minutes since the epoch (floor, also for times before 1970).
-inline std::int64_t minute_number(std::int64_t ms) { return floor_div(ms, kMsPerMinute); }
+inline std::int64_t minute_number(std::int64_t ms) {
+    return floor_div(ms, kMsPerMinute);
+}
 inline int minute_of_day(std::int64_t ms) {
     return static_cast<int>((ms - day_of(ms) * kMsPerDay) / kMsPerMinute);
 }
