@@ -100,8 +100,11 @@ void DDSketch::BinStore::merge(const BinStore& other, std::size_t max_bins) {
     if (static_cast<std::int64_t>(hi) - lo + 1 > static_cast<std::int64_t>(max_bins)) {
         lo = hi - static_cast<int>(max_bins) + 1;
     }
-    // A receiver of many merges (an accumulator) sees its range widen on both sides.
-    const Room room = empty() || (other.min_key_ < min_key_) == (other.max_key_ > max_key_)
+    // A receiver of many merges (an accumulator) sees its range widen on both sides. An
+    // empty one takes the range exactly: a sketch decoded from a snapshot is merged into an
+    // empty bucket, and must not keep twice the room it needs for the rest of its life.
+    const Room room = empty() ? Room::up
+                      : (other.min_key_ < min_key_) == (other.max_key_ > max_key_)
                           ? Room::both
                           : (other.max_key_ > max_key_ ? Room::up : Room::down);
     reshape(lo, hi, room, max_bins);
