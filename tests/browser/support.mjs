@@ -12,6 +12,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { freePort, live } from "../js/processes.mjs";
+
+export { freePort };
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, "../..");
 export const tallydPath = process.env.TALLYD || path.join(repo, "build/src/daemon/tallyd");
@@ -32,29 +36,6 @@ export function missingPrerequisite() {
   else if (!existsSync(tallydPath)) why = `${tallydPath} not built`;
   if (why && process.env.CI) throw new Error(`browser tests cannot run in CI: ${why}`);
   return why;
-}
-
-const live = new Set();
-const killAll = () => {
-  for (const child of live) child.kill("SIGKILL");
-};
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // Polls `probe` (sync or async) until it returns a truthy value, at most `timeout` ms.

@@ -7,10 +7,13 @@
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort, live } from "../js/processes.mjs";
+
+export { freePort };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, "../..");
@@ -34,29 +37,6 @@ export function missingPrerequisite(...needs) {
   }
   if (why && process.env.CI) throw new Error(`client tests cannot run in CI: ${why}`);
   return why;
-}
-
-const live = new Set();
-const killAll = () => {
-  for (const child of live) child.kill("SIGKILL");
-};
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function freeUdpPort() {
