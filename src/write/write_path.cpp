@@ -68,16 +68,9 @@ void WritePath::derive(std::size_t writer, const Event* events, std::size_t coun
     // engine's snapshot then holds these points exactly when its position says their events
     // are in it, so recovery, which replays events from that position to rebuild derived
     // points, counts each once (without the position the events were derived twice).
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < scratch.derived.size(); ++i) {
-        metrics::SeriesId id = 0;
-        if (engine_.admit(writer, scratch.derived[i], id))
-            continue;
-        scratch.ids.push_back(id);
-        if (kept != i)
-            std::swap(scratch.derived[kept], scratch.derived[i]);
-        ++kept;
-    }
+    scratch.refused.clear();
+    const std::size_t kept =
+        engine_.admit_all(writer, scratch.derived, scratch.ids, scratch.refused);
     engine_.apply(writer, scratch.derived.data(), scratch.ids.data(), kept, now_ms, &logged);
 }
 

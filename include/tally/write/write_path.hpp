@@ -91,7 +91,7 @@ class WritePath {
         MetricPoint throughput;
         std::vector<MetricPoint> derived;
         std::vector<metrics::SeriesId> ids;
-        std::vector<std::size_t> order;
+        std::vector<BatchItemRejection> refused;  // of derived points: dropped, counted
     };
     std::vector<std::unique_ptr<Scratch>> scratch_;
 };
