@@ -241,7 +241,7 @@ void Engine::add_to_shard(Shard& shard, SeriesId id, const MetricPoint& point,
                 const std::int64_t bucket = floor_div(point.timestamp_ms, kTierWidthMs[t]);
                 if (bucket < first[t])
                     continue;  // older than this tier reaches: the coarser ones keep it
-                tiers.tier[t].at(bucket).add(point);
+                tiers.tier[t].at(bucket, span_buckets(t)).add(point);
             }
         },
         state->tiers);

@@ -202,14 +202,15 @@ bool merge_state(Reader& in, Shard& shard, const Engine& engine) {
     bool ok = in.ok();
     std::visit(
         [&](auto& tiers) {
-            for (auto& tier : tiers.tier) {
+            for (std::size_t t = 0; t < kTierCount; ++t) {
+                auto& tier = tiers.tier[t];
                 const std::uint32_t n = in.count(9);
                 for (std::uint32_t i = 0; i < n && ok; ++i) {
                     const std::int64_t number = in.i64();
                     typename std::remove_reference_t<decltype(tier)>::Entry::second_type bucket;
                     ok = get_bucket(in, bucket);
                     if (ok)
-                        tier.at(number).merge(bucket);
+                        tier.at(number, engine.span_buckets(t)).merge(bucket);
                 }
             }
         },

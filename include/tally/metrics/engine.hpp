@@ -152,6 +152,11 @@ class Engine {
     std::int64_t first_bucket(std::size_t tier, std::int64_t now_ms) const {
         return floor_div(now_ms - span_ms(tier), kTierWidthMs[tier]);
     }
+    /// How many buckets tier `tier` holds at most: first_bucket() to now's, and one ahead
+    /// for a clock a little in front of ours.
+    std::size_t span_buckets(std::size_t tier) const {
+        return static_cast<std::size_t>(span_ms(tier) / kTierWidthMs[tier]) + 2;
+    }
 
     std::uint64_t points_applied() const { return applied_.load(std::memory_order_relaxed); }
     std::uint64_t rejected(SeriesRegistry::Admission why) const;

@@ -11,6 +11,10 @@
 // below `oldest`. Points mostly arrive in time order, so the bucket a point needs is the
 // last one (or a new one after it) and at() costs O(1); a late point binary-searches and
 // may insert in the middle (O(n) moves, rare).
+//
+// Memory: at most the span's bucket count, plus the vector's spare room. The vector grows
+// by doubling up to `span_buckets` and no further, so a full 48-hour minute tier (2,881
+// buckets) sits in room for 2,881, not in the 4,096 plain doubling would reach.
 
 #include <algorithm>
 #include <cstdint>
@@ -24,9 +28,12 @@ class Tier {
   public:
     using Entry = std::pair<std::int64_t, Bucket>;
 
-    /// The bucket numbered `number`, created empty when absent.
-    Bucket& at(std::int64_t number) {
+    /// The bucket numbered `number`, created empty when absent. `span_buckets` is how many
+    /// buckets the tier's span holds: room grows to it and stops.
+    Bucket& at(std::int64_t number, std::size_t span_buckets) {
         if (buckets_.empty() || buckets_.back().first < number) {
+            if (buckets_.size() == buckets_.capacity())
+                buckets_.reserve(grown_capacity(span_buckets));
             buckets_.emplace_back(number, Bucket());
             return buckets_.back().second;
         }
@@ -66,6 +73,13 @@ class Tier {
     bool empty() const { return buckets_.empty(); }
 
   private:
+    std::size_t grown_capacity(std::size_t span_buckets) const {
+        const std::size_t doubled = std::max<std::size_t>(4, 2 * buckets_.capacity());
+        if (buckets_.size() < span_buckets)
+            return std::min(doubled, span_buckets);
+        return doubled;  // late points beyond the span, until the next prune
+    }
+
     std::vector<Entry> buckets_;
 };
 

@@ -35,6 +35,9 @@ std::vector<std::int64_t> numbers(const Tier<Probe>& tier) {
     return out;
 }
 
+// Room for more buckets than any test here makes.
+constexpr std::size_t kSpan = 100'000;
+
 TEST(Tier, AtCreatesOnceAndKeepsNumbersSortedWhateverTheOrder) {
     Tier<Probe> tier;
     EXPECT_TRUE(tier.empty());
@@ -42,7 +45,7 @@ TEST(Tier, AtCreatesOnceAndKeepsNumbersSortedWhateverTheOrder) {
     std::map<std::int64_t, int> oracle;
     for (int i = 0; i < 2000; ++i) {
         const std::int64_t number = static_cast<std::int64_t>(random() % 300) - 100;  // < 0 too
-        tier.at(number).adds += 1;
+        tier.at(number, kSpan).adds += 1;
         oracle[number] += 1;
     }
     ASSERT_EQ(tier.entries().size(), oracle.size());
@@ -59,17 +62,29 @@ TEST(Tier, AtCreatesOnceAndKeepsNumbersSortedWhateverTheOrder) {
 TEST(Tier, OutOfOrderInsertsLandInTheMiddle) {
     Tier<Probe> tier;
     for (std::int64_t n : {10, 20, 30, 15, 5, 25, 30, 10})
-        tier.at(n).adds += 1;
+        tier.at(n, kSpan).adds += 1;
     EXPECT_EQ(numbers(tier), (std::vector<std::int64_t>{5, 10, 15, 20, 25, 30}));
-    EXPECT_EQ(tier.at(10).adds, 2);
-    EXPECT_EQ(tier.at(30).adds, 2);
+    EXPECT_EQ(tier.at(10, kSpan).adds, 2);
+    EXPECT_EQ(tier.at(30, kSpan).adds, 2);
     EXPECT_EQ(tier.entries().size(), 6u);  // at() of existing numbers created nothing
+}
+
+TEST(Tier, RoomGrowsToTheSpanAndStops) {
+    Tier<Probe> tier;
+    for (std::int64_t n = 0; n < 2881; ++n)
+        tier.at(n, 2881).adds = 1;
+    EXPECT_EQ(tier.entries().capacity(), 2881u);  // doubling alone would have reached 4,096
+    tier.at(2881, 2881).adds = 1;                 // one beyond, before a prune: still kept
+    EXPECT_EQ(tier.entries().size(), 2882u);
+    tier.prune(1);
+    EXPECT_EQ(tier.entries().size(), 2881u);
+    EXPECT_EQ(tier.entries().front().first, 1);
 }
 
 TEST(Tier, VisitIsHalfOpenAndInOrder) {
     Tier<Probe> tier;
     for (std::int64_t n = 0; n < 10; n += 2)
-        tier.at(n).adds = static_cast<int>(n);
+        tier.at(n, kSpan).adds = static_cast<int>(n);
     std::vector<std::int64_t> seen;
     tier.visit(2, 8, [&](std::int64_t number, const Probe& p) {
         EXPECT_EQ(p.adds, number);
@@ -86,7 +101,7 @@ TEST(Tier, VisitIsHalfOpenAndInOrder) {
 TEST(Tier, PruneDropsOnlyWhatIsBelowOldest) {
     Tier<Probe> tier;
     for (std::int64_t n = 0; n < 100; ++n)
-        tier.at(n).adds = 1;
+        tier.at(n, kSpan).adds = 1;
     tier.prune(40);
     ASSERT_EQ(tier.entries().size(), 60u);
     EXPECT_EQ(tier.entries().front().first, 40);
@@ -94,7 +109,7 @@ TEST(Tier, PruneDropsOnlyWhatIsBelowOldest) {
     EXPECT_EQ(tier.entries().size(), 60u);
     tier.prune(-5);
     EXPECT_EQ(tier.entries().size(), 60u);
-    tier.at(3).adds = 1;  // a late point before the oldest still goes in order
+    tier.at(3, kSpan).adds = 1;  // a late point before the oldest still goes in order
     EXPECT_EQ(tier.entries().front().first, 3);
     tier.prune(1000);
     EXPECT_TRUE(tier.empty());
@@ -156,7 +171,8 @@ TEST(BucketMerge, CoarseBucketsEqualTheMergeOfTheirFinerOnes) {
         for (std::int64_t n = check.first; n < check.first + check.count; ++n) {
             {
                 const auto& t = tiers_of<CounterBucket>(engine, 0, series_of(engine, "c"));
-                const auto whole = const_cast<Tier<CounterBucket>&>(t.tier[check.coarse]).at(n);
+                const auto whole =
+                    const_cast<Tier<CounterBucket>&>(t.tier[check.coarse]).at(n, kSpan);
                 const auto parts = merged_fine(t, check.fine, check.coarse, n);
                 EXPECT_GT(whole.count, 0);
                 EXPECT_EQ(whole.sum, parts.sum);
@@ -164,7 +180,8 @@ TEST(BucketMerge, CoarseBucketsEqualTheMergeOfTheirFinerOnes) {
             }
             {
                 const auto& t = tiers_of<GaugeBucket>(engine, 0, series_of(engine, "g"));
-                const auto whole = const_cast<Tier<GaugeBucket>&>(t.tier[check.coarse]).at(n);
+                const auto whole =
+                    const_cast<Tier<GaugeBucket>&>(t.tier[check.coarse]).at(n, kSpan);
                 const auto parts = merged_fine(t, check.fine, check.coarse, n);
                 EXPECT_EQ(whole.count, parts.count);
                 EXPECT_NEAR(whole.sum, parts.sum, 1e-9 * std::abs(whole.sum));
@@ -176,7 +193,7 @@ TEST(BucketMerge, CoarseBucketsEqualTheMergeOfTheirFinerOnes) {
             {
                 const auto& t = tiers_of<DistributionBucket>(engine, 0, series_of(engine, "d"));
                 const auto whole =
-                    const_cast<Tier<DistributionBucket>&>(t.tier[check.coarse]).at(n);
+                    const_cast<Tier<DistributionBucket>&>(t.tier[check.coarse]).at(n, kSpan);
                 const auto parts = merged_fine(t, check.fine, check.coarse, n);
                 EXPECT_EQ(whole.sketch.count(), parts.sketch.count());
                 EXPECT_EQ(whole.sketch.min(), parts.sketch.min());
@@ -187,7 +204,7 @@ TEST(BucketMerge, CoarseBucketsEqualTheMergeOfTheirFinerOnes) {
             }
             {
                 const auto& t = tiers_of<SetBucket>(engine, 0, series_of(engine, "s"));
-                const auto whole = const_cast<Tier<SetBucket>&>(t.tier[check.coarse]).at(n);
+                const auto whole = const_cast<Tier<SetBucket>&>(t.tier[check.coarse]).at(n, kSpan);
                 const auto parts = merged_fine(t, check.fine, check.coarse, n);
                 EXPECT_EQ(whole.points, parts.points);
                 EXPECT_EQ(whole.set.count(), parts.set.count());
