@@ -11,6 +11,7 @@
 #include "tally/ingest/metric_json.hpp"
 #include "tally/ingest/statsd.hpp"
 #include "tally/metrics/query.hpp"
+#include "tally/metrics/query_json.hpp"
 
 namespace tally::api {
 
@@ -96,12 +97,6 @@ std::optional<std::vector<metrics::TagFilter>> tag_filters(std::string_view quer
             it->values.push_back(*value);
     }
     return filters;
-}
-
-json optional_number(const std::optional<double>& value) {
-    if (!value || !std::isfinite(*value))
-        return nullptr;
-    return *value;
 }
 
 }  // namespace
@@ -336,152 +331,19 @@ http::Response MetricsApi::current(const http::Request& request) const {
     return http::json_response(200, metrics::current_json(*answer).dump());
 }
 
-namespace {
-
-/// A time in a query body: RFC 3339 text or epoch milliseconds.
-std::optional<std::int64_t> query_time(const json& value) {
-    if (value.is_number_integer())
-        return value.get<std::int64_t>();
-    if (value.is_string())
-        return parse_rfc3339_ms(value.get<std::string>());
-    return std::nullopt;
-}
-
-/// "metrics": a name or a list of names.
-std::optional<std::vector<std::string>> metric_names(const json& value) {
-    std::vector<std::string> names;
-    if (value.is_string()) {
-        names.push_back(value.get<std::string>());
-    } else if (value.is_array()) {
-        for (const json& item : value) {
-            if (!item.is_string())
-                return std::nullopt;
-            names.push_back(item.get<std::string>());
-        }
-    } else {
-        return std::nullopt;
-    }
-    for (const std::string& name : names) {
-        if (!valid_metric_name(name))
-            return std::nullopt;
-    }
-    if (names.empty())
-        return std::nullopt;
-    return names;
-}
-
-/// "filters": {"tags.K": "V" | ["V1", "V2"]} (the "tags." prefix may be left out).
-std::optional<std::vector<metrics::TagFilter>> body_filters(const json& value) {
-    std::vector<metrics::TagFilter> filters;
-    if (!value.is_object())
-        return std::nullopt;
-    for (const auto& [key, wanted] : value.items()) {
-        metrics::TagFilter filter;
-        filter.key = key.starts_with("tags.") ? key.substr(5) : key;
-        if (wanted.is_string()) {
-            filter.values.push_back(wanted.get<std::string>());
-        } else if (wanted.is_array()) {
-            for (const json& item : wanted) {
-                if (!item.is_string())
-                    return std::nullopt;
-                filter.values.push_back(item.get<std::string>());
-            }
-        } else {
-            return std::nullopt;
-        }
-        filters.push_back(std::move(filter));
-    }
-    return filters;
-}
-
-/// The query body, or the 400 that says what is wrong with it.
-std::variant<metrics::RangeQuery, http::Response> parse_query(std::string_view body) {
-    const json doc = json::parse(body, nullptr, false);
-    if (!doc.is_object())
-        return http::error_response(400, "body must be a JSON object");
-    metrics::RangeQuery query;
-    const auto names = doc.contains("metrics") ? metric_names(doc["metrics"]) : std::nullopt;
-    if (!names)
-        return http::error_response(400, "metrics must be a non-empty list of metric names",
-                                    "metrics");
-    query.metrics = *names;
-    if (doc.contains("aggregation") && !doc["aggregation"].is_null()) {
-        const json& text = doc["aggregation"];
-        query.aggregation =
-            text.is_string() ? metrics::Aggregation::parse(text.get<std::string>()) : std::nullopt;
-        if (!query.aggregation) {
-            return http::error_response(
-                400, "aggregation must be sum, count, rate, avg, min, max, last, unique or pNN",
-                "aggregation");
-        }
-    }
-    const json window = doc.value("window", json("1m"));
-    const auto parsed_window =
-        window.is_string() ? parse_window(window.get<std::string>()) : std::nullopt;
-    if (!parsed_window)
-        return http::error_response(400, "window must be 10s, 1m, 5m, 15m, 1h or 1d", "window");
-    query.window = *parsed_window;
-    const bool has_start = doc.contains("start_time") && !doc["start_time"].is_null();
-    const bool has_end = doc.contains("end_time") && !doc["end_time"].is_null();
-    if (has_start || has_end) {
-        query.start_ms = has_start ? query_time(doc["start_time"]) : std::nullopt;
-        query.end_ms = has_end ? query_time(doc["end_time"]) : std::nullopt;
-        if (!query.start_ms)
-            return http::error_response(400, "start_time must be RFC 3339", "start_time");
-        if (!query.end_ms)
-            return http::error_response(400, "end_time must be RFC 3339", "end_time");
-    }
-    if (doc.contains("group_by")) {
-        const auto groups = metric_names(doc["group_by"]);  // tag keys are names too
-        if (!doc["group_by"].is_array() || (!doc["group_by"].empty() && !groups))
-            return http::error_response(400, "group_by must be a list of tag keys", "group_by");
-        if (groups)
-            query.group_by = *groups;
-    }
-    if (doc.contains("filters")) {
-        const auto filters = body_filters(doc["filters"]);
-        if (!filters) {
-            return http::error_response(
-                400, "filters must map tags.<key> to a value or a list of values", "filters");
-        }
-        query.filters = *filters;
-    }
-    return query;
-}
-
-json results_json(const std::vector<metrics::QueryResult>& results) {
-    json out = json::array();
-    for (const metrics::QueryResult& result : results) {
-        json group = json::object();
-        for (const auto& [key, value] : result.group)
-            group[key] = value ? json(*value) : json(nullptr);
-        json points = json::array();
-        for (const metrics::QueryPoint& point : result.points) {
-            points.push_back({{"timestamp", format_rfc3339_ms(point.timestamp_ms)},
-                              {"value", optional_number(point.value)}});
-        }
-        out.push_back({{"metric", result.metric},
-                       {"aggregation", result.aggregation},
-                       {"group", std::move(group)},
-                       {"points", std::move(points)}});
-    }
-    return out;
-}
-
-}  // namespace
-
 http::Response MetricsApi::query(const http::Request& request) const {
     if (auto denied = authorization_.check(request))
         return std::move(*denied);
-    auto parsed = parse_query(request.body);
-    if (auto* error = std::get_if<http::Response>(&parsed))
-        return std::move(*error);
+    const json body = json::parse(request.body, nullptr, false);
+    auto parsed = metrics::parse_range_query(body);
+    if (const auto* error = std::get_if<metrics::QueryError>(&parsed))
+        return http::error_response(error->status, error->message, error->field);
     const auto answer =
         metrics::run_query(engine_, std::get<metrics::RangeQuery>(parsed), now_ms());
     if (const auto* error = std::get_if<metrics::QueryError>(&answer))
         return http::error_response(error->status, error->message, error->field);
     const auto& results = std::get<std::vector<metrics::QueryResult>>(answer);
-    return http::json_response(200, json{{"results", results_json(results)}}.dump());
+    return http::json_response(200, json{{"results", metrics::results_json(results)}}.dump());
 }
 
 http::Response MetricsApi::export_prometheus(const http::Request& request) const {

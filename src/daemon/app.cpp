@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tally/base/time.hpp"
+#include "tally/dashboards/dashboard.hpp"
 
 namespace tally::daemon {
 
@@ -68,6 +69,8 @@ void App::build_state() {
     metrics_ = std::make_unique<telemetry::Metrics>(shards_);
     write_path_ =
         std::make_unique<write::WritePath>(*store_, *log_, *metrics_, *engine_, derivations_);
+    dashboards_ = std::make_unique<documents::DocumentStore>(data / "dashboards", "dashboard",
+                                                             dashboards::kMaxDashboards);
     if (config_.statsd_port != 0) {
         statsd_ = std::make_unique<statsd::Listener>(
             statsd::ListenerOptions{config_.statsd_host, config_.statsd_port, statsd_writer()},
@@ -105,11 +108,14 @@ void App::add_routes() {
     live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_, *metrics_hub_);
     metrics_api_ =
         std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
+    dashboards_api_ = std::make_unique<api::DashboardsApi>(authorization_, *dashboards_,
+                                                           dashboards::Sources{*engine_, *store_});
 
     track_api_->add_routes(router_);
     read_api_->add_routes(router_);
     ops_api_->add_routes(router_);
     metrics_api_->add_routes(router_);
+    dashboards_api_->add_routes(router_);
     static_files_->add_routes(router_);
 }
 
@@ -197,6 +203,8 @@ int App::run() {
     // 1. Rebuild the state from the newest snapshot and the log after it, before anything
     // is served.
     const durability::Persistence::Recovery recovery = persistence_->recover(now_ms());
+    const std::size_t dashboards = dashboards_->load();
+    spdlog::info("dashboards: {} loaded", dashboards);
 
     // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
     // in a change log.

@@ -16,6 +16,7 @@
 
 #include "demo.hpp"
 #include "tally/api/authorization.hpp"
+#include "tally/api/dashboards_api.hpp"
 #include "tally/api/live_api.hpp"
 #include "tally/api/metrics_api.hpp"
 #include "tally/api/ops_api.hpp"
@@ -85,6 +86,7 @@ class App {
     std::unique_ptr<mirror::Mirror> mirror_;  // null without --redis; started after recovery
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;
+    std::unique_ptr<documents::DocumentStore> dashboards_;  // the users' dashboards
 
     // The APIs, in the order their routes are registered.
     api::Authorization authorization_;
@@ -94,6 +96,7 @@ class App {
     std::unique_ptr<api::StaticFiles> static_files_;
     std::unique_ptr<api::LiveApi> live_api_;
     std::unique_ptr<api::MetricsApi> metrics_api_;
+    std::unique_ptr<api::DashboardsApi> dashboards_api_;
     http::Router router_;
     std::vector<std::string> route_names_;  // by route index (the `route` tag)
     http::ServerStats server_stats_;

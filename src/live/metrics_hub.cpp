@@ -8,6 +8,7 @@
 #include "tally/base/time.hpp"
 #include "tally/http/router.hpp"
 #include "tally/metrics/query.hpp"
+#include "tally/metrics/query_json.hpp"
 #include "tally/telemetry/metrics.hpp"
 
 namespace tally::live {

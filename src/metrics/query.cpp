@@ -118,40 +118,6 @@ void fill_distribution(Current& out, const Accumulator& merged) {
 
 }  // namespace
 
-namespace {
-
-nlohmann::json number_or_null(const std::optional<double>& value) {
-    if (!value || !std::isfinite(*value))
-        return nullptr;
-    return *value;
-}
-
-nlohmann::json count_json(double count) {
-    if (count == std::floor(count) && std::fabs(count) < 9e15)
-        return static_cast<std::int64_t>(count);
-    return count;
-}
-
-}  // namespace
-
-nlohmann::json current_json(const Current& current) {
-    nlohmann::json out = {{"name", current.name},
-                          {"type", metric_type_name(current.type)},
-                          {"window", window_name(current.window)},
-                          {"value", number_or_null(current.value)},
-                          {"count", count_json(current.count)}};
-    if (kind_of(current.type) == MetricKind::distribution) {
-        out["percentiles"] = {{"p50", number_or_null(current.p50)},
-                              {"p90", number_or_null(current.p90)},
-                              {"p95", number_or_null(current.p95)},
-                              {"p99", number_or_null(current.p99)}};
-        out["min"] = number_or_null(current.min);
-        out["max"] = number_or_null(current.max);
-        out["avg"] = number_or_null(current.avg);
-    }
-    return out;
-}
-
 std::vector<NameSummary> list_names(const Engine& engine, const std::string& workspace) {
     std::vector<NameSummary> out;
     for (const NameInfo& name : engine.registry().names(workspace))

@@ -9,7 +9,6 @@
 // Windows are aligned to multiples of their length since the epoch.
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -52,11 +51,6 @@ struct Current {
 std::optional<Current> current(const Engine& engine, const std::string& workspace,
                                const std::string& name, std::optional<MetricWindow> window,
                                const std::vector<TagFilter>& filters, std::int64_t now_ms);
-
-/// The JSON of /current (and of each item of a live metric_data frame): name, type, window,
-/// value, count, and for distributions percentiles p50-p99, min, max, avg. A count is an
-/// integer unless StatsD sample rates made it fractional; empty figures are null.
-nlohmann::json current_json(const Current& current);
 
 struct RangeQuery {
     std::string workspace;
