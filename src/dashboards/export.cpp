@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -29,8 +30,13 @@ std::string csv_field(const std::string& text) {
     return out + "\"";
 }
 
+/// The shortest text that reads back as the same number ("3", not "3.0").
 std::string number_text(const json& value) {
-    return value.is_number() ? value.dump() : std::string();
+    if (!value.is_number())
+        return {};
+    char buffer[32];
+    const auto end = std::to_chars(buffer, buffer + sizeof buffer, value.get<double>()).ptr;
+    return std::string(buffer, end);
 }
 
 /// The widget's answers: ("current", data) and, when compared, ("previous", compare_data).
