@@ -143,9 +143,9 @@ void DashboardsApi::add_routes(http::Router& router) {
     router.add(
         "dashboards", {Method::get, Method::head, Method::post}, "/api/v1/dashboards",
         [this](const http::Request& r) { return r.method == Method::post ? create(r) : list(r); });
-    router.add("dashboard_templates", {Method::get, Method::head}, "/api/v1/dashboards/templates",
+    router.add("dashboards_templates", {Method::get, Method::head}, "/api/v1/dashboards/templates",
                [this](const http::Request& r) { return templates(r); });
-    router.add_prefix("dashboard", {Method::get, Method::head, Method::put, Method::delete_},
+    router.add_prefix("dashboards_one", {Method::get, Method::head, Method::put, Method::delete_},
                       std::string(kPrefix), [this](const http::Request& r) { return one(r); });
 }
 
@@ -255,8 +255,12 @@ http::Response DashboardsApi::data(const http::Request& request, const std::stri
     else if (wanted.compare == "previous_week")
         offset = kWeekMs;
     const dashboards::TimeRange earlier{range.from_ms - offset, range.to_ms - offset};
+    // ?widget=<id>: that widget alone (a widget's own download).
+    const auto only = http::query_param(request.query, "widget");
     json widgets = json::array();
     for (const json& widget : (*document)["widgets"]) {
+        if (only && widget["id"] != *only)
+            continue;
         json item = {{"id", widget["id"]},
                      {"type", widget["type"]},
                      {"title", widget.value("title", "")},
@@ -275,7 +279,14 @@ http::Response DashboardsApi::data(const http::Request& request, const std::stri
         answer["compare_range"] = {{"from", earlier.from_ms}, {"to", earlier.to_ms}};
         answer["offset_ms"] = offset;
     }
-    return export_response(answer, wanted.format, (*document)["name"].get<std::string>());
+    // A widget's own file is named after it, the dashboard's after the dashboard.
+    std::string file = (*document)["name"].get<std::string>();
+    if (only && !answer["widgets"].empty()) {
+        file = answer["widgets"][0].value("title", "");
+        if (file.empty())
+            file = *only;
+    }
+    return export_response(answer, wanted.format, file);
 }
 
 }  // namespace tally::api

@@ -111,7 +111,7 @@ MetricsApi::MetricsApi(std::size_t workers, const Authorization& authorization,
 void MetricsApi::add_routes(http::Router& router) {
     using http::Method;
     // One path, two verbs: POST sends points, GET lists the names.
-    router.add_async("metrics", {Method::post, Method::get, Method::head}, "/api/v1/metrics",
+    router.add_async("metrics_api", {Method::post, Method::get, Method::head}, "/api/v1/metrics",
                      [this](const http::Request& r, http::Responder a) {
                          if (r.method == Method::post)
                              post_metrics(r, a);

@@ -58,6 +58,7 @@ void ReadApi::add_routes(http::Router& router) {
                [this](const auto& r) { return active_users(r); });
     router.add("page_views", get, "/api/v1/dashboard/page-views",
                [this](const auto& r) { return page_views(r); });
+    router.add("sites", get, "/api/v1/sites", [this](const auto& r) { return sites(r); });
 }
 
 std::optional<std::string> ReadApi::authorize_site(const http::Request& request,
@@ -362,6 +363,35 @@ http::Response ReadApi::page_views(const http::Request& request) const {
     }
     nlohmann::ordered_json answer;
     answer["pageViews"] = std::move(pages);
+    return http::json_response(200, answer.dump());
+}
+
+http::Response ReadApi::sites(const http::Request& request) const {
+    if (auto denied = authorization_.check(request))
+        return std::move(*denied);
+    const std::int64_t now = now_ms();
+    const std::int64_t today = day_of(now);
+    query::TimeseriesRequest minutes;
+    minutes.from_ms = today * kMsPerDay;
+    minutes.to_ms = std::min(minutes.from_ms + kMsPerDay, (now / kMsPerMinute + 1) * kMsPerMinute);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const std::string& site : store_.sites()) {
+        // Today's page views and the last minute that had one, from the minute counters.
+        std::uint64_t views = 0;
+        std::optional<std::int64_t> last;
+        for (const query::Point& point : query::timeseries(store_, site, minutes)) {
+            views += static_cast<std::uint64_t>(point.value);
+            if (point.value > 0)
+                last = point.timestamp_ms;
+        }
+        nlohmann::ordered_json entry;
+        entry["site"] = site;
+        entry["page_views_today"] = views;
+        entry["last_seen"] = last ? nlohmann::ordered_json(format_rfc3339_ms(*last)) : nullptr;
+        list.push_back(std::move(entry));
+    }
+    nlohmann::ordered_json answer;
+    answer["sites"] = std::move(list);
     return http::json_response(200, answer.dump());
 }
 

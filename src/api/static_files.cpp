@@ -47,6 +47,11 @@ StaticFiles::StaticFiles(const std::string& web_root) {
 }
 
 void StaticFiles::add_routes(http::Router& router) {
+    // The dashboards pages are one page that reads its path (/dashboards, /dashboards/<id>).
+    const auto page = [this](const http::Request&) { return serve_file("dashboards.html"); };
+    router.add("dashboards_page", {http::Method::get, http::Method::head}, "/dashboards", page);
+    router.add_prefix("dashboard_page", {http::Method::get, http::Method::head}, "/dashboards/",
+                      page);
     router.set_fallback("static", {http::Method::get}, [this](const auto& r) { return serve(r); });
 }
 
@@ -67,7 +72,10 @@ http::Response StaticFiles::serve(const http::Request& request) const {
             break;
         rest.remove_prefix(slash + 1);
     }
+    return serve_file(relative);
+}
 
+http::Response StaticFiles::serve_file(const std::string& relative) const {
     std::error_code ec;
     const fs::path path = fs::weakly_canonical(fs::path(web_root_) / relative, ec);
     const std::string text = path.string();

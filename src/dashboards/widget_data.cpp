@@ -88,8 +88,9 @@ json metric_answer(const json& query, const Sources& sources, const TimeRange& r
     if (const auto* error = std::get_if<metrics::QueryError>(&parsed))
         return error_answer(error->message, error->field);
     metrics::RangeQuery& request = std::get<metrics::RangeQuery>(parsed);
-    if (!query.contains("window"))
-        request.window = auto_window(range, MetricWindow::s10);
+    // A window the query names is the finest drawn: a wider range takes a coarser one.
+    request.window =
+        auto_window(range, query.contains("window") ? request.window : MetricWindow::s10);
     request.start_ms = range.from_ms;
     request.end_ms = std::min(range.to_ms, now_ms + 1);
     const auto answer = metrics::run_query(sources.engine, request, now_ms);

@@ -85,3 +85,28 @@ export function liveURL(range, site) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}${url("/ws", { site, date: range }, true)}`;
 }
+
+// A request that changes something (POST, PUT, DELETE): the status and the JSON answer
+// (null when there is none), so the caller can read a 409's current document. A 401 is an
+// AuthError, as for reads.
+export async function send(method, path, body) {
+  const headers = { ...authHeader() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const init = { method, headers, cache: "no-store" };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const res = await fetch(path, init);
+  if (res.status === 401) throw new AuthError("token required");
+  let answer = null;
+  try {
+    answer = await res.json();
+  } catch {
+    // 204, or not JSON.
+  }
+  return { status: res.status, body: answer };
+}
+
+// The URL of a /ws/metrics/<client> socket.
+export function metricsLiveURL(clientId) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${url(`/ws/metrics/${clientId}`, {}, true)}`;
+}

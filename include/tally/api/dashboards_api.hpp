@@ -10,6 +10,7 @@
 //                                             -> 200, or 409 {"error", "current": document}
 //   DELETE /api/v1/dashboards/<id>            -> 204
 //   GET    /api/v1/dashboards/<id>/data       ?from=&to=&compare=&format=json|csv|xlsx
+//                                             [&widget=<widget id>: that one alone]
 //
 // A 2xx that changed a document comes after its file is fsynced (documents/). /data
 // answers every widget over the range (default: the document's "time") and, with a

@@ -38,6 +38,9 @@ class ReadApi {
     http::Response funnel(const http::Request& request) const;
     http::Response active_users(const http::Request& request) const;
     http::Response page_views(const http::Request& request) const;
+    /// GET /api/v1/sites: every site with today's page views and the minute it was last
+    /// seen (the site pickers' list).
+    http::Response sites(const http::Request& request) const;
 
   private:
     /// The token check and ?site= of every read: the site, or nullopt with the 401 or 400

@@ -1,5 +1,6 @@
 #pragma once
-// GET / and the dashboard's files under web_root (the router's fallback for GET): the
+// GET / and the dashboard's files under web_root, and /dashboards[/<id>] (the builder's
+// page, dashboards.html) (the router's fallback for GET): the
 // path is percent-decoded and confined to web_root - "..", NUL, backslashes and symlinks
 // that lead outside are refused - and every file is sent with its MIME type, no-cache and
 // nosniff.
@@ -18,6 +19,8 @@ class StaticFiles {
     void add_routes(http::Router& router);
 
     http::Response serve(const http::Request& request) const;
+    /// The file at `relative` (already checked: no "..") under web_root.
+    http::Response serve_file(const std::string& relative) const;
 
   private:
     std::string web_root_;  // canonical
