@@ -172,8 +172,6 @@ void App::start_background() {
         hasher_->forget_before(day_of(now_ms()) - 2);
         rejects_->remove_expired(now_ms());
     });
-    if (statsd_)
-        statsd_->start();
     if (config_.demo)
         demo_ = std::make_unique<DemoTraffic>(*write_path_, shards_ - 1, *store_, 5.0);
 }
@@ -210,6 +208,10 @@ int App::run() {
     // in a change log.
     hub_->start();
     metrics_hub_->start();
+    // The StatsD socket is bound before the HTTP port opens: whoever sees tallyd listening
+    // (a test, a health check, a deploy script) can send datagrams that will be read.
+    if (statsd_)
+        statsd_->start();
     {
         std::lock_guard lock(server_mutex_);
         server_ = std::make_unique<http::Server>(

@@ -338,11 +338,41 @@ TEST_F(DashboardsTest, ExportsAsCsvJsonAndXlsx) {
         400);
 }
 
+TEST_F(DashboardsTest, AWidgetAloneAndTheSitesList) {
+    send(json{{"site", "a.test"}, {"page_url", "https://a.test/x"}, {"session_id", "s1"}});
+    send(json{{"site", "a.test"}, {"page_url", "https://a.test/y"}, {"session_id", "s2"}});
+    send(json{{"site", "b.test"}, {"page_url", "https://b.test/"}, {"session_id", "s3"}});
+    const json sites = json::parse(client.get("/api/v1/sites").body)["sites"];
+    std::map<std::string, json> by_site;
+    for (const json& s : sites)
+        by_site[s["site"]] = s;
+    EXPECT_EQ(by_site["a.test"]["page_views_today"], 2);
+    EXPECT_EQ(by_site["b.test"]["page_views_today"], 1);
+    const auto seen = parse_rfc3339_ms(by_site["a.test"]["last_seen"].get<std::string>());
+    ASSERT_TRUE(seen);
+    EXPECT_LE(*seen, now_ms());
+    EXPECT_GT(*seen, now_ms() - 2 * kMinute);
+
+    const json made =
+        create({{"name", "Two"},
+                {"widgets",
+                 {widget("first", "number", {{"source", "analytics"}, {"site", "a.test"}}),
+                  widget("second", "number", {{"source", "analytics"}, {"site", "b.test"}}, 4)}}});
+    const std::string base = "/api/v1/dashboards/" + made["id"].get<std::string>() + "/data?";
+    const json one = data(made["id"], "widget=second");
+    ASSERT_EQ(one["widgets"].size(), 1u);
+    EXPECT_EQ(one["widgets"][0]["data"]["value"], 1);
+    const auto csv = client.get(base + "widget=first&format=csv");
+    EXPECT_NE(csv.header("content-disposition").find("filename=\"first.csv\""), std::string::npos)
+        << csv.header("content-disposition");
+}
+
 TEST_F(DashboardsTest, TheTokenGuardsEveryRoute) {
     Tallyd guarded({"--token", "s3cret"});
     HttpClient c(guarded.port());
     EXPECT_EQ(c.get("/api/v1/dashboards").status, 401);
     EXPECT_EQ(c.get("/api/v1/dashboards/templates").status, 401);
+    EXPECT_EQ(c.get("/api/v1/sites").status, 401);
     EXPECT_EQ(c.post("/api/v1/dashboards", json{{"name", "x"}}.dump()).status, 401);
     EXPECT_EQ(c.get("/api/v1/dashboards/abc/data").status, 401);
     const auto r = c.post("/api/v1/dashboards", json{{"name", "x"}}.dump(),

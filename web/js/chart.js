@@ -91,7 +91,7 @@ export class PageViewChart {
           },
         ],
       },
-      [this.x, this.y],
+      this.shown(),
       this.el,
     );
     this.mark();
@@ -116,13 +116,20 @@ export class PageViewChart {
     this.redraw();
   }
 
+  // The series as drawn: it stops at now. Buckets still to come are gaps, not zeros (a
+  // flat zero line to midnight reads as a collapse).
+  shown(now = Date.now()) {
+    const last = Math.floor((now - this.bounds.from) / this.bounds.bucket);
+    return [this.x, this.y.map((v, i) => (i > last ? null : v))];
+  }
+
   // At most one redraw per animation frame, however many deltas arrive.
   redraw() {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      this.plot?.setData([this.x, this.y]);
+      this.plot?.setData(this.shown());
       this.mark();
     });
   }
