@@ -7,7 +7,8 @@
 // 1. In Chromium, `loads` navigations to the dashboard, each timed from the navigation's
 //    start to the moment every widget is drawn (the page stamps document.body.dataset.drawn
 //    with Date.now(); minus performance.timeOrigin). Baseline: the same for a dashboard
-//    with no widgets (the page, its scripts and one /data).
+//    with no widgets (the page, its scripts and one /data). Cold (a fresh browser context
+//    each time) and warm (one tab navigated again).
 // 2. GET /api/v1/dashboards/<id>/data for it, `data_requests` times at 20/s: alone, then
 //    while build/tests/bench/metrics_load sends JSON metric points at half the peak it
 //    measured just before (2 connections).
@@ -53,14 +54,18 @@ async function create(base, widgets) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
-async function timeLoads(browser, url) {
+// Cold: a new browser context (empty cache) for each load. Warm: one tab, navigated again
+// (the browser's caches as a returning user has them).
+async function timeLoads(browser, url, warm) {
   const times = [];
+  let page = warm ? await newPage(browser, { viewport: { width: 1280, height: 900 } }) : null;
+  if (warm) await page.goto(url);
   for (let i = 0; i < loads; i++) {
-    const page = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+    if (!warm) page = await newPage(browser, { viewport: { width: 1280, height: 900 } });
     await page.goto(url);
     await page.waitForFunction(() => document.body.dataset.drawn);
     times.push(await page.evaluate(() => Number(document.body.dataset.drawn) - performance.timeOrigin));
-    await page.context().close();
+    if (!warm) await page.context().close();
   }
   return times;
 }
@@ -87,10 +92,12 @@ try {
   const full = await create(tallyd.base, WIDGETS);
   const empty = await create(tallyd.base, []);
   const browser = await launchBrowser(t);
-  const emptyTimes = await timeLoads(browser, `${tallyd.base}/dashboards/${empty}`);
-  const fullTimes = await timeLoads(browser, `${tallyd.base}/dashboards/${full}`);
   console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0].model}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-  console.log(`navigation -> every widget drawn, median of ${loads}: 12 widgets ${median(fullTimes).toFixed(0)} ms, no widgets ${median(emptyTimes).toFixed(0)} ms (${(median(fullTimes) / median(emptyTimes)).toFixed(2)}x); all: ${fullTimes.map((x) => x.toFixed(0)).join(" ")}`);
+  for (const warm of [false, true]) {
+    const emptyTimes = await timeLoads(browser, `${tallyd.base}/dashboards/${empty}`, warm);
+    const fullTimes = await timeLoads(browser, `${tallyd.base}/dashboards/${full}`, warm);
+    console.log(`${warm ? "warm" : "cold"}: navigation -> every widget drawn, median of ${loads}: 12 widgets ${median(fullTimes).toFixed(0)} ms, no widgets ${median(emptyTimes).toFixed(0)} ms (${(median(fullTimes) / median(emptyTimes)).toFixed(2)}x); all: ${fullTimes.map((x) => x.toFixed(0)).join(" ")}`);
+  }
 
   const dataURL = `${tallyd.base}/api/v1/dashboards/${full}/data`;
   const idle = await timeData(dataURL);
