@@ -3,19 +3,10 @@
 // and widget limits.
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "tally/dashboards/dashboard.hpp"
-
-#define TALLY_FUZZ_CHECK(condition)                                                                \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 using nlohmann::json;
 using namespace tally::dashboards;

@@ -10,18 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "tally/sketch/ddsketch.hpp"
 #include "tally/sketch/distinct_set.hpp"
 
 namespace {
-
-#define SKETCH_FUZZ_CHECK(condition)                                                               \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 void check_ddsketch(std::string_view bytes) {
     using tally::sketch::DDSketch;
@@ -32,16 +25,16 @@ void check_ddsketch(std::string_view bytes) {
     std::string again;
     sketch->encode(again);
     const auto twice = DDSketch::decode(again);
-    SKETCH_FUZZ_CHECK(twice && *twice == *sketch);
+    TALLY_FUZZ_CHECK(twice && *twice == *sketch);
     for (double q : {0.0, 0.01, 0.5, 0.99, 1.0}) {
         const double v = sketch->quantile(q);
-        SKETCH_FUZZ_CHECK(sketch->empty() ? std::isnan(v)
-                                          : v >= sketch->min() && v <= sketch->max());
+        TALLY_FUZZ_CHECK(sketch->empty() ? std::isnan(v)
+                                         : v >= sketch->min() && v <= sketch->max());
     }
     (void)sketch->memory_bytes();
     DDSketch merged = *sketch;
     merged.merge(*sketch);
-    SKETCH_FUZZ_CHECK(merged.count() == 2 * sketch->count());
+    TALLY_FUZZ_CHECK(merged.count() == 2 * sketch->count());
 }
 
 void check_distinct_set(std::string_view bytes) {
@@ -53,11 +46,11 @@ void check_distinct_set(std::string_view bytes) {
     std::string again;
     set->encode(again);
     const auto twice = DistinctSet::decode(again);
-    SKETCH_FUZZ_CHECK(twice && *twice == *set);
+    TALLY_FUZZ_CHECK(twice && *twice == *set);
     (void)set->count();
     DistinctSet merged = *set;
     merged.merge(*twice);
-    SKETCH_FUZZ_CHECK(merged.to_hyperloglog() == set->to_hyperloglog());
+    TALLY_FUZZ_CHECK(merged.to_hyperloglog() == set->to_hyperloglog());
 }
 
 }  // namespace

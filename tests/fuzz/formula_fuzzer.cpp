@@ -4,20 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.hpp"
 #include "tally/dashboards/formula.hpp"
-
-#define TALLY_FUZZ_CHECK(condition)                                                                \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 using tally::dashboards::Formula;
 using tally::dashboards::FormulaError;

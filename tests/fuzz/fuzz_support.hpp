@@ -11,20 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "tally/base/names.hpp"
 #include "tally/base/time.hpp"
 #include "tally/ingest/parse.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 
 namespace tally::ingest::fuzz {
-
-#define TALLY_FUZZ_CHECK(condition)                                                                \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 inline constexpr std::int64_t kNow = 1705314600000;  // 2024-01-15T10:30:00Z
 
