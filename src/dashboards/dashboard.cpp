@@ -167,9 +167,11 @@ std::optional<Invalid> check_formula_query(const json& query, const std::string&
                            field + ".queries"};
     }
     for (const auto& [name, inner] : named.items()) {
+        std::string at = field;
+        at.append(".queries.").append(name);
         if (inner.is_object() && inner.contains("formula"))
-            return Invalid{"a named query cannot itself be a formula", field + ".queries." + name};
-        if (auto bad = check_simple_query(inner, field + ".queries." + name))
+            return Invalid{"a named query cannot itself be a formula", at};
+        if (auto bad = check_simple_query(inner, at))
             return bad;
     }
     return std::nullopt;

@@ -127,8 +127,8 @@ void xlsx_sheet(lxw_workbook* book, const json& widget, std::set<std::string>& t
     }
     const bool rows = data.contains("rows");
     const char* headers[] = {"Period", rows ? "Name" : "Series", rows ? "Value" : "Time", "Value"};
-    for (lxw_col_t c = 0; c < (rows ? 3 : 4); ++c)
-        worksheet_write_string(sheet, 0, c, headers[c], bold);
+    for (int c = 0; c < (rows ? 3 : 4); ++c)
+        worksheet_write_string(sheet, 0, static_cast<lxw_col_t>(c), headers[c], bold);
     worksheet_set_column(sheet, 1, 2, 24, nullptr);
     for (const auto& [period, answer] : periods(widget)) {
         if (rows) {

@@ -147,11 +147,11 @@ class FormulaParser {
         while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t'))
             ++pos_;
     }
-    FormulaError fail(std::string what) const {
+    FormulaError fail(const std::string& what) const {
         return {what + " at position " + std::to_string(pos_ + 1), pos_};
     }
-    bool fail_bool(std::string what) {
-        error_ = fail(std::move(what));
+    bool fail_bool(const std::string& what) {
+        error_ = fail(what);
         return false;
     }
 
@@ -170,7 +170,7 @@ std::optional<double> Formula::evaluate(std::span<const std::optional<double>> v
     // and ends holding exactly one value. Small formulas, the common case, stay on the
     // stack of this function.
     constexpr std::size_t kInline = 32;
-    double inline_stack[kInline];
+    double inline_stack[kInline] = {};
     std::vector<double> heap_stack;
     double* stack = inline_stack;
     if (program_.size() > kInline) {

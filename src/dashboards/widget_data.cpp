@@ -48,20 +48,18 @@ json number_or_null(std::optional<double> value) {
 std::optional<double> reduce(const std::vector<metrics::QueryPoint>& points,
                              const std::string& aggregation) {
     const bool adds = aggregation == "sum" || aggregation == "count";
+    const bool extreme = aggregation == "min" || aggregation == "max";
     std::optional<double> out;
     for (const metrics::QueryPoint& point : points) {
         if (!point.value)
             continue;
-        if (!out)
-            out = *point.value;
-        else if (adds)
+        if (out && adds)
             *out += *point.value;
-        else if (aggregation == "min")
-            out = std::min(*out, *point.value);
-        else if (aggregation == "max")
-            out = std::max(*out, *point.value);
+        else if (out && extreme)
+            out =
+                aggregation == "min" ? std::min(*out, *point.value) : std::max(*out, *point.value);
         else
-            out = *point.value;  // the last non-empty window
+            out = *point.value;  // the first, or the last non-empty window
     }
     return out;
 }

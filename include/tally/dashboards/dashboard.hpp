@@ -30,7 +30,7 @@
 namespace tally::dashboards {
 
 inline constexpr std::size_t kMaxWidgets = 50;
-inline constexpr std::size_t kMaxDocumentBytes = 256 * 1024;
+inline constexpr std::size_t kMaxDocumentBytes = std::size_t{256} * 1024;
 inline constexpr std::size_t kMaxDashboards = 10'000;
 inline constexpr int kGridColumns = 12;
 inline constexpr int kMaxWidgetRows = 24;
@@ -64,6 +64,6 @@ std::variant<AnalyticsQuery, Invalid> parse_analytics_query(const nlohmann::json
 
 /// "now", "now-15m", "now-6h", "now-7d", "now/M" (this month's start) or an absolute RFC
 /// 3339 time or epoch milliseconds, resolved at `now_ms`; nullopt when malformed.
-std::optional<std::int64_t> resolve_time(const nlohmann::json& text, std::int64_t now_ms);
+std::optional<std::int64_t> resolve_time(const nlohmann::json& value, std::int64_t now_ms);
 
 }  // namespace tally::dashboards

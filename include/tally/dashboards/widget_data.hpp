@@ -14,8 +14,9 @@
 // Where the figures come from, and how exact they are:
 //   - metric queries run on the metrics engine (metrics/query.hpp), windows aligned to the
 //     epoch. The window is the smallest of 10s, 1m, 5m, 15m, 1h, 1d that gives at most
-//     kTargetPoints points, and no finer than the one the query names. "value" reduces the series exactly for
-//     sum, count, min and max; for the other aggregations it is the last non-empty window.
+//     kTargetPoints points, and no finer than the one the query names. "value" reduces the series
+//     exactly for sum, count, min and max; for the other aggregations it is the last non-empty
+//     window.
 //   - page views and an event's count come from the store's per-minute counters: series
 //     and "value" (their sum) are exact to the minute, the figures /dashboard answers.
 //   - visitors, sessions and breakdowns are kept per UTC day in the store (HyperLogLogs,

@@ -63,7 +63,8 @@ enum class TierIndex : std::uint8_t { ten_s = 0, minutes = 1, hours = 2 };
 inline constexpr std::size_t kTierCount = 3;
 inline constexpr std::array<std::int64_t, kTierCount> kTierWidthMs = {10'000, 60'000, 3'600'000};
 /// How far back each tier reaches (the hour tier's is the retention).
-inline constexpr std::array<std::int64_t, 2> kFineTierSpanMs = {3'600'000, 48 * 3'600'000};
+inline constexpr std::array<std::int64_t, 2> kFineTierSpanMs = {3'600'000,
+                                                                std::int64_t{48} * 3'600'000};
 
 template <typename Bucket>
 struct Tiers {

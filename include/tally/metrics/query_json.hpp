@@ -13,7 +13,7 @@ namespace tally::metrics {
 
 /// The query of a JSON body ({"metrics", "aggregation", "window", "start_time", "end_time",
 /// "group_by", "filters"}), or the 400 that says what is wrong with it.
-std::variant<RangeQuery, QueryError> parse_range_query(const nlohmann::json& body);
+std::variant<RangeQuery, QueryError> parse_range_query(const nlohmann::json& doc);
 
 /// [{"metric", "aggregation", "group": {tag: value|null}, "points": [{"timestamp", "value"}]}]
 nlohmann::json results_json(const std::vector<QueryResult>& results);
