@@ -78,7 +78,10 @@ test("a dashboard from a template, every widget drawn, light, dark and print", {
   await screenshot(page, "dashboards-api-dark");
   await page.click("#theme");
   await page.emulateMedia({ media: "print" });
+  await page.waitForTimeout(300); // the charts redraw at the print layout's size
   await screenshot(page, "dashboards-api-print");
+  const printed = await widgetStates(page);
+  for (const w of printed) if (!["number", "table"].includes(w.type)) assert.ok(w.inked, `${w.id} blank in print`);
   mkdirSync(artifacts, { recursive: true });
   const pdf = await page.pdf({ format: "A4", printBackground: true });
   writeFileSync(path.join(artifacts, "dashboards-api.pdf"), pdf);

@@ -74,6 +74,9 @@ export class Board {
     $("print").addEventListener("click", () => window.print());
     $("delete").addEventListener("click", () => this.remove());
     window.addEventListener("resize", () => this.resizeCharts());
+    // Printing lays the widgets out again (dashboards.css): the charts follow.
+    matchMedia("print").addEventListener("change", () => this.resizeCharts());
+    window.addEventListener("beforeprint", () => this.resizeCharts());
     document.addEventListener("tally-theme", () => this.draw());
   }
 

@@ -247,11 +247,12 @@ function tableView(el, widget, data, compare) {
   const config = widget.visualization_config || {};
   const table = document.createElement("table");
   table.className = "widget-table";
+  const label = labeller(data.series);
   const rows = data.rows
     ? data.rows.map((r) => [r.name, r.value])
-    : (data.series || []).map((s) => [s.name, s.value ?? lastValue(s)]);
+    : (data.series || []).map((s) => [label(s), s.value ?? lastValue(s)]);
   const previous = new Map(
-    (compare?.rows || (compare?.series || []).map((s) => ({ name: s.name, value: s.value ?? lastValue(s) }))).map((r) => [r.name, r.value]),
+    (compare?.rows || (compare?.series || []).map((s) => ({ name: label(s), value: s.value ?? lastValue(s) }))).map((r) => [r.name, r.value]),
   );
   const head = table.createTHead().insertRow();
   for (const label of compare ? ["Name", "Value", "Previous"] : ["Name", "Value"]) {
