@@ -3,6 +3,7 @@
 
 #include "tally/api/static_files.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,6 +39,22 @@ std::string_view mime_type(std::string_view path) {
     return "application/octet-stream";
 }
 
+/// A strong validator from the file's size and modification time ("" when unreadable):
+/// what a deploy changes, cheap to compute on every request.
+std::string etag(const fs::path& path) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec)
+        return {};
+    const auto modified = fs::last_write_time(path, ec);
+    if (ec)
+        return {};
+    char text[64];
+    std::snprintf(text, sizeof text, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(modified.time_since_epoch().count()));
+    return text;
+}
+
 }  // namespace
 
 StaticFiles::StaticFiles(const std::string& web_root) {
@@ -48,7 +65,9 @@ StaticFiles::StaticFiles(const std::string& web_root) {
 
 void StaticFiles::add_routes(http::Router& router) {
     // The dashboards pages are one page that reads its path (/dashboards, /dashboards/<id>).
-    const auto page = [this](const http::Request&) { return serve_file("dashboards.html"); };
+    const auto page = [this](const http::Request& r) {
+        return serve_file("dashboards.html", r.if_none_match);
+    };
     router.add("dashboards_page", {http::Method::get, http::Method::head}, "/dashboards", page);
     router.add_prefix("dashboard_page", {http::Method::get, http::Method::head}, "/dashboards/",
                       page);
@@ -72,15 +91,24 @@ http::Response StaticFiles::serve(const http::Request& request) const {
             break;
         rest.remove_prefix(slash + 1);
     }
-    return serve_file(relative);
+    return serve_file(relative, request.if_none_match);
 }
 
-http::Response StaticFiles::serve_file(const std::string& relative) const {
+http::Response StaticFiles::serve_file(const std::string& relative,
+                                       std::string_view if_none_match) const {
     std::error_code ec;
     const fs::path path = fs::weakly_canonical(fs::path(web_root_) / relative, ec);
     const std::string text = path.string();
     if (ec || !text.starts_with(web_root_ + "/") || !fs::is_regular_file(path, ec)) {
         return http::error_response(404, "no such file");
+    }
+    const std::string tag = etag(path);
+    if (!tag.empty() && if_none_match.find(tag) != std::string_view::npos) {
+        http::Response unchanged;
+        unchanged.status = 304;
+        unchanged.headers.emplace_back("ETag", tag);
+        unchanged.headers.emplace_back("Cache-Control", "no-cache");
+        return unchanged;
     }
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -92,6 +120,8 @@ http::Response StaticFiles::serve_file(const std::string& relative) const {
     response.content_type = std::string(mime_type(text));
     response.body = std::move(content).str();
     response.headers.emplace_back("Cache-Control", "no-cache");
+    if (!tag.empty())
+        response.headers.emplace_back("ETag", tag);
     response.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return response;
 }

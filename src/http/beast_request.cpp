@@ -41,6 +41,7 @@ void to_request(const request_message& req, Request& out) {
     out.content_type = req[bh::field::content_type];
     out.content_encoding = req[bh::field::content_encoding];
     out.access_control_request_headers = req[bh::field::access_control_request_headers];
+    out.if_none_match = req[bh::field::if_none_match];
     out.keep_alive = req.keep_alive();
 }
 

@@ -367,6 +367,26 @@ TEST_F(DashboardsTest, AWidgetAloneAndTheSitesList) {
         << csv.header("content-disposition");
 }
 
+TEST_F(DashboardsTest, TheBuilderPageIsServedAndRevalidated) {
+    const auto list = client.get("/dashboards");
+    ASSERT_EQ(list.status, 200);
+    EXPECT_EQ(list.header("content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(list.body.find("/js/board/main.js"), std::string::npos);
+    const auto one = client.get("/dashboards/abc123");
+    EXPECT_EQ(one.body, list.body);  // one page reads its own path
+    const std::string tag = list.header("etag");
+    ASSERT_FALSE(tag.empty());
+    const auto again = client.get("/dashboards", {{"If-None-Match", tag}});
+    EXPECT_EQ(again.status, 304);
+    EXPECT_TRUE(again.body.empty());
+    EXPECT_EQ(again.header("etag"), tag);
+    EXPECT_EQ(client.get("/dashboards", {{"If-None-Match", "\"other\""}}).status, 200);
+    const auto script = client.get("/js/board/main.js");
+    ASSERT_EQ(script.status, 200);
+    EXPECT_EQ(client.get("/js/board/main.js", {{"If-None-Match", script.header("etag")}}).status,
+              304);
+}
+
 TEST_F(DashboardsTest, TheTokenGuardsEveryRoute) {
     Tallyd guarded({"--token", "s3cret"});
     HttpClient c(guarded.port());

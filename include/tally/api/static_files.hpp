@@ -3,7 +3,8 @@
 // page, dashboards.html) (the router's fallback for GET): the
 // path is percent-decoded and confined to web_root - "..", NUL, backslashes and symlinks
 // that lead outside are refused - and every file is sent with its MIME type, no-cache and
-// nosniff.
+// nosniff, and an ETag (its size and modification time): a browser that sends it back in
+// If-None-Match gets 304 and keeps its copy, and the script caches compiled with it.
 
 #include <string>
 
@@ -19,8 +20,9 @@ class StaticFiles {
     void add_routes(http::Router& router);
 
     http::Response serve(const http::Request& request) const;
-    /// The file at `relative` (already checked: no "..") under web_root.
-    http::Response serve_file(const std::string& relative) const;
+    /// The file at `relative` (already checked: no "..") under web_root; 304 when
+    /// `if_none_match` names its current ETag.
+    http::Response serve_file(const std::string& relative, std::string_view if_none_match) const;
 
   private:
     std::string web_root_;  // canonical

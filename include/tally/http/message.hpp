@@ -33,6 +33,7 @@ struct Request {
     std::string_view content_type;
     std::string_view content_encoding;  // "gzip" from the InfluxDB clients
     std::string_view access_control_request_headers;
+    std::string_view if_none_match;  // the validator of a copy the browser holds
     bool keep_alive = true;
 };
 
