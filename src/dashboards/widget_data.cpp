@@ -14,6 +14,8 @@ using nlohmann::json;
 
 namespace tally::dashboards {
 
+using metrics::number_or_null;
+
 namespace {
 
 constexpr std::int64_t kRealtimeMs = 5 * kMsPerMinute;
@@ -36,12 +38,6 @@ json error_answer(const std::string& message, const std::string& field = "") {
     if (!field.empty())
         out["field"] = field;
     return out;
-}
-
-json number_or_null(std::optional<double> value) {
-    if (!value || !std::isfinite(*value))
-        return nullptr;
-    return *value;
 }
 
 /// The figure a series reduces to, by its aggregation (see the header).

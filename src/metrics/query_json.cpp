@@ -10,12 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-json number_or_null(const std::optional<double>& value) {
-    if (!value || !std::isfinite(*value))
-        return nullptr;
-    return *value;
-}
-
 json count_json(double count) {
     if (count == std::floor(count) && std::fabs(count) < 9e15)
         return static_cast<std::int64_t>(count);
@@ -79,6 +73,12 @@ std::optional<std::vector<TagFilter>> body_filters(const json& value) {
 }
 
 }  // namespace
+
+json number_or_null(const std::optional<double>& value) {
+    if (!value || !std::isfinite(*value))
+        return nullptr;
+    return *value;
+}
 
 std::variant<RangeQuery, QueryError> parse_range_query(const json& doc) {
     if (!doc.is_object())

@@ -4,12 +4,16 @@
 // and figures that are not finite are written as null.
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <variant>
 #include <vector>
 
 #include "tally/metrics/query.hpp"
 
 namespace tally::metrics {
+
+/// A figure as JSON: null when absent or not finite (NaN and infinities have no JSON form).
+nlohmann::json number_or_null(const std::optional<double>& value);
 
 /// The query of a JSON body ({"metrics", "aggregation", "window", "start_time", "end_time",
 /// "group_by", "filters"}), or the 400 that says what is wrong with it.
