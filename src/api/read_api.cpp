@@ -84,7 +84,16 @@ std::optional<ReadApi::DashboardQuery> ReadApi::dashboard_query(const http::Requ
         error = http::error_response(400, "format must be json or csv", "format");
         return std::nullopt;
     }
-    return DashboardQuery{std::move(*site), std::move(*range), format && *format == "csv"};
+    DashboardQuery query{std::move(*site), std::move(*range), format && *format == "csv", {}};
+    if (const auto props = http::query_param(request.query, "props")) {
+        if (*props != "pageview" && !valid_event_name(*props)) {
+            error = http::error_response(
+                400, "props must be an event name ([A-Za-z0-9_.:-]{1,64}) or pageview", "props");
+            return std::nullopt;
+        }
+        query.props = std::string(*props);
+    }
+    return query;
 }
 
 http::Response ReadApi::dashboard_response(const query::Dashboard& dashboard,
@@ -105,7 +114,10 @@ http::Response ReadApi::dashboard(const http::Request& request) const {
     const auto q = dashboard_query(request, error);
     if (!q)
         return error;
-    return dashboard_response(query::build_dashboard(store_, q->site, q->range, now_ms()), *q);
+    query::Dashboard dashboard = query::build_dashboard(store_, q->site, q->range, now_ms());
+    if (q->props)
+        dashboard.properties = query::properties(store_, q->site, q->range, *q->props);
+    return dashboard_response(dashboard, *q);
 }
 
 void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder respond) const {
@@ -113,6 +125,10 @@ void ReadApi::dashboard_from_redis(const http::Request& request, http::Responder
     auto q = dashboard_query(request, error);
     if (!q)
         return respond(std::move(error));
+    if (q->props) {
+        return respond(http::error_response(
+            400, "props is answered by each instance, not from Redis's fleet figures", "props"));
+    }
     // The HTTP thread only queues: the reader's thread waits on Redis and answers.
     auto answer = fleet_answer<query::Dashboard>(
         respond,

@@ -94,6 +94,57 @@ std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
     return sketch::HyperLogLog::from_redis_bytes(bytes);
 }
 
+bool read_property_value(Reader& in, store::PropertyValue& value) {
+    value.count = in.u64();
+    const std::string_view set = in.bytes(in.u32());
+    if (!in.ok())
+        return false;
+    auto visitors = sketch::DistinctSet::decode(set);
+    if (!visitors)
+        return false;
+    value.visitors = std::move(*visitors);
+    return true;
+}
+
+bool read_property_key(Reader& in, store::PropertyKey& slot) {
+    if (!read_property_value(in, slot.other))
+        return false;
+    const std::uint64_t n = in.count(in.u32(), 4 + 8 + 4);
+    if (n > store::PropertyBreakdown::kMaxValuesPerKey)
+        return false;
+    for (std::uint64_t i = 0; i < n && in.ok(); ++i) {
+        const std::string_view value = in.str();
+        store::PropertyValue stats;
+        if (!read_property_value(in, stats) || !slot.values.emplace(value, std::move(stats)).second)
+            return false;
+    }
+    return in.ok();
+}
+
+/// put_properties's bytes into `state`; nothing left means none were saved.
+bool read_properties(Reader& in, store::DayState& state) {
+    if (in.done())
+        return true;
+    const std::uint64_t n_events = in.count(in.u32(), 4 + 8 + 4);
+    for (std::uint64_t i = 0; i < n_events && in.ok(); ++i) {
+        const std::string_view name = in.str();
+        if (!valid_event_name(name) || state.properties.contains(name))
+            return false;
+        store::PropertyBreakdown& breakdown = state.properties[std::string(name)];
+        breakdown.restore_refused(in.u64());
+        const std::uint64_t n_keys = in.count(in.u32(), 4 + 12 + 4);
+        for (std::uint64_t k = 0; k < n_keys && in.ok(); ++k) {
+            const std::string_view key = in.str();
+            if (!in.ok() || breakdown.keys().contains(key) ||
+                !read_property_key(in, breakdown.restore_key(std::string(key)))) {
+                return false;
+            }
+            ++state.property_keys;
+        }
+    }
+    return in.ok();
+}
+
 struct StagedDay {
     std::uint32_t shard;
     std::string site;
@@ -149,7 +200,7 @@ bool read_day_body(Reader& in, store::DayState& state) {
             return false;
         *summary = std::move(*restored);
     }
-    return in.ok() && in.done() && state.consistent();
+    return read_properties(in, state) && in.ok() && in.done() && state.consistent();
 }
 
 bool stage_day(Staged& staged, StagedDay day) {

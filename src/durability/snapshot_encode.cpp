@@ -77,6 +77,35 @@ void put_funnel(std::string& out, const store::FunnelLog::View& funnel) {
     });
 }
 
+void put_property_value(std::string& out, const store::PropertyValue& value) {
+    put_u64(out, value.count);
+    std::string set;
+    value.visitors.encode(set);
+    put_str(out, set);
+}
+
+/// The property breakdowns, after the rest of a day's body; absent (no bytes) when the day
+/// has none, which is also how snapshots from before breakdowns read.
+void put_properties(std::string& out, const store::StringMap<store::PropertyBreakdown>& events) {
+    if (events.empty())
+        return;
+    put_u32(out, static_cast<std::uint32_t>(events.size()));
+    for (const auto& [name, breakdown] : events) {
+        put_str(out, name);
+        put_u64(out, breakdown.keys_refused());
+        put_u32(out, static_cast<std::uint32_t>(breakdown.keys().size()));
+        for (const auto& [key, slot] : breakdown.keys()) {
+            put_str(out, key);
+            put_property_value(out, slot.other);
+            put_u32(out, static_cast<std::uint32_t>(slot.values.size()));
+            for (const auto& [value, stats] : slot.values) {
+                put_str(out, value);
+                put_property_value(out, stats);
+            }
+        }
+    }
+}
+
 /// Opens a section in `out`; end_section() fills in its length (the CRC comes later,
 /// outside the shard's lock).
 std::size_t begin_section(std::string& out, Section kind) {
@@ -156,6 +185,7 @@ void put_day_body(std::string& out, const store::DayState& state,
     put_space_saving(out, state.pages);
     put_space_saving(out, state.referrers);
     put_space_saving(out, state.countries);
+    put_properties(out, state.properties);
 }
 
 void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,

@@ -77,6 +77,27 @@ std::string csv_field(std::string_view value) {
     return out;
 }
 
+nlohmann::ordered_json properties_json(const PropertiesBreakdown& breakdown) {
+    auto row = [](const PropertyRow& r) {
+        return nlohmann::ordered_json{{"value", r.value}, {"count", r.count}, {"visitors", r.visitors}};
+    };
+    nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+    for (const PropertyKeyRows& key : breakdown.keys) {
+        nlohmann::ordered_json values = nlohmann::ordered_json::array();
+        for (const PropertyRow& r : key.values)
+            values.push_back(row(r));
+        keys.push_back({{"key", key.key},
+                        {"count", key.count},
+                        {"visitors", key.visitors},
+                        {"distinct_values", key.distinct_values},
+                        {"values", std::move(values)},
+                        {"other", {{"count", key.other.count}, {"visitors", key.other.visitors}}}});
+    }
+    return {{"event", breakdown.event},
+            {"keys", std::move(keys)},
+            {"keys_not_broken_down", breakdown.keys_not_broken_down}};
+}
+
 }  // namespace
 
 Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
@@ -176,6 +197,8 @@ std::string to_json(const Dashboard& d) {
         events[name] = count;
     j["events"] = std::move(events);
     j["top_error_bound"] = d.top_error_bound;
+    if (d.properties)
+        j["properties"] = properties_json(*d.properties);
     return j.dump();
 }
 
@@ -207,6 +230,16 @@ std::string to_csv(const Dashboard& d) {
     }
     for (const auto& [name, count] : d.events)
         row("events", name, std::to_string(count));
+    if (d.properties) {
+        // One section per key ("properties:plan"); the value's visitors are in the JSON.
+        for (const PropertyKeyRows& key : d.properties->keys) {
+            const std::string section = "properties:" + key.key;
+            for (const PropertyRow& r : key.values)
+                row(section, r.value, std::to_string(r.count));
+            if (key.other.count > 0)
+                row(section, key.other.value, std::to_string(key.other.count));
+        }
+    }
     return out;
 }
 

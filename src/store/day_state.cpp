@@ -6,6 +6,7 @@ namespace tally::store {
 
 namespace {
 constexpr std::string_view kPageviewPrefix = "pageview:";
+constexpr std::string_view kPageviewName = "pageview";
 }
 
 std::uint32_t FunnelLog::intern_label(std::string_view label, std::size_t hash, bool is_page) {
@@ -115,7 +116,8 @@ DayState::DayState(std::size_t top_capacity)
 void DayState::apply(const Event& event) {
     const int minute = minute_of_day(event.timestamp_ms);
     ++version;
-    visitors.add(event.visitor_id);
+    const std::uint64_t visitor_hash = sketch::HyperLogLog::hash(event.visitor_id);
+    visitors.add_hash(visitor_hash);
     sessions.add(event.session_id);
     if (event.kind == EventKind::pageview) {
         ++page_views;
@@ -133,6 +135,14 @@ void DayState::apply(const Event& event) {
         ++it->second.per_minute[static_cast<std::size_t>(minute)];
     }
     funnel.record(event);
+    if (!event.properties.empty()) {
+        const std::string_view name =
+            event.kind == EventKind::pageview ? std::string_view(kPageviewName) : event.event_name;
+        auto it = properties.find(name);
+        if (it == properties.end())
+            it = properties.emplace(std::string(name), PropertyBreakdown{}).first;
+        it->second.record(event.properties, visitor_hash, property_keys);
+    }
 }
 
 }  // namespace tally::store
@@ -157,6 +167,12 @@ void DayState::merge(const DayState& other, bool with_funnel) {
     pages.merge(other.pages);
     referrers.merge(other.referrers);
     countries.merge(other.countries);
+    for (const auto& [name, breakdown] : other.properties) {
+        auto it = properties.find(name);
+        if (it == properties.end())
+            it = properties.emplace(name, PropertyBreakdown{}).first;
+        it->second.merge(breakdown, property_keys);
+    }
     if (with_funnel)
         funnel.merge(other.funnel);
 }
@@ -172,6 +188,14 @@ bool DayState::consistent() const {
         referrers.total() != page_views || countries.total() > page_views) {
         return false;
     }
+    std::size_t keys = 0;
+    for (const auto& [name, breakdown] : properties) {
+        if (!breakdown.consistent())
+            return false;
+        keys += breakdown.keys().size();
+    }
+    if (keys != property_keys || keys > PropertyBreakdown::kMaxKeysPerSite)
+        return false;
     for (const auto& [name, series] : events) {
         std::uint64_t sum = 0;
         for (std::uint32_t n : series.per_minute)

@@ -53,6 +53,7 @@ class ReadApi {
         std::string site;
         query::DayRange range;
         bool csv = false;
+        std::optional<std::string> props;  // ?props=<event>: its property breakdown
     };
     std::optional<DashboardQuery> dashboard_query(const http::Request& request,
                                                   http::Response& error) const;

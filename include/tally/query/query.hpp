@@ -35,6 +35,36 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms);
 
 using Ranked = std::vector<std::pair<std::string, std::uint64_t>>;
 
+/// One value of a custom property: the events that carried it and their distinct
+/// visitors (exact up to 512, then within a HyperLogLog's 0.81 %).
+struct PropertyRow {
+    std::string value;
+    std::uint64_t count = 0;
+    std::uint64_t visitors = 0;
+};
+
+/// One property key of an event over a range: its most frequent values, and `other`, the
+/// events whose value came after the key's cap of distinct values (store's
+/// property_breakdown.hpp), so count == the rows' counts + the values not shown + other.
+struct PropertyKeyRows {
+    std::string key;
+    std::uint64_t count = 0;
+    std::uint64_t visitors = 0;
+    std::size_t distinct_values = 0;  // values with rows (at most the cap)
+    std::vector<PropertyRow> values;  // count descending, ties by value ascending
+    PropertyRow other;
+};
+
+/// An event's custom properties over a range ("pageview" for page views' properties).
+struct PropertiesBreakdown {
+    std::string event;
+    std::vector<PropertyKeyRows> keys;  // count descending, ties by key ascending
+    /// Observations of keys past the caps (30 keys an event, 300 a site's day), not shown.
+    std::uint64_t keys_not_broken_down = 0;
+};
+
+inline constexpr std::size_t kPropertyValuesShown = 100;
+
 struct Dashboard {
     std::string date;  // the range's label
     std::string site;
@@ -48,6 +78,8 @@ struct Dashboard {
     /// The largest overestimate any top-list count may carry (0 while the lists are exact,
     /// i.e. every day had at most their capacity of distinct members).
     std::uint64_t top_error_bound = 0;
+    /// With ?props=<event>: that event's property breakdown.
+    std::optional<PropertiesBreakdown> properties;
 };
 
 inline constexpr std::size_t kTopListSize = 10;
@@ -79,6 +111,16 @@ using Members = std::set<std::string, std::less<>>;
 RangeTotals range_totals_locked(std::span<const store::SiteShard* const> parts,
                                 const DayRange& range, const Members& touched_pages,
                                 const Members& touched_referrers, const Members& touched_countries);
+
+/// `event`'s property breakdown over `range`, each key's `values_shown` most frequent
+/// values.
+PropertiesBreakdown properties(const store::Store& store, std::string_view site,
+                               const DayRange& range, std::string_view event,
+                               std::size_t values_shown = kPropertyValuesShown);
+/// properties() over `parts`, the site's part in every shard, whose locks the caller holds.
+PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> parts,
+                                      const DayRange& range, std::string_view event,
+                                      std::size_t values_shown = kPropertyValuesShown);
 
 std::string to_json(const Dashboard& dashboard);
 /// CSV with the header "section,name,value": one row per figure and per list entry.

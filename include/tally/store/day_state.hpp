@@ -16,7 +16,8 @@
 // default, ~140 bytes each), and the funnel log 16 bytes per event plus one entry per
 // identity (funnel_log's tables). The number of event names per day is capped by the store
 // (limits.max_event_names_per_day), so a day's memory is bounded by that cap, the top-list
-// capacity, and the day's event count for the funnel log.
+// capacity, and the day's event count for the funnel log. The property breakdowns are
+// bounded by their own caps (property_breakdown.hpp).
 
 #include <array>
 #include <cstdint>
@@ -31,19 +32,13 @@
 #include "tally/sketch/space_saving.hpp"
 #include "tally/store/chunked_log.hpp"
 #include "tally/store/intern_table.hpp"
+#include "tally/store/property_breakdown.hpp"
+#include "tally/store/string_map.hpp"
 
 namespace tally::store {
 
 inline constexpr int kMinutesPerDay = 1440;
 using MinuteCounts = std::array<std::uint32_t, kMinutesPerDay>;
-
-/// Hash and equality that let unordered_map<std::string, ...> be probed with a string_view.
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <typename T>
-using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
 
 struct EventSeries {
     std::uint64_t total = 0;
@@ -134,6 +129,11 @@ struct DayState {
     sketch::SpaceSaving referrers;
     sketch::SpaceSaving countries;
     FunnelLog funnel;
+    /// Custom properties by event name ("pageview" for a page view's), broken down by key
+    /// and value (property_breakdown.hpp); property_keys counts their keys against the
+    /// site's cap.
+    StringMap<PropertyBreakdown> properties;
+    std::size_t property_keys = 0;
     /// Events applied to this state since it was made in this process: the Redis mirror
     /// compares its sum over shards with the sum it last shipped to find changed days. Not
     /// saved in snapshots (a restart ships every day once anyway).

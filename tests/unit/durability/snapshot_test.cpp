@@ -46,8 +46,12 @@ void feed(store::Store& store, int rounds, std::int64_t now = kNow) {
             e.country = i % 4 == 0 ? "" : (i % 3 == 0 ? "DE" : "FR");
             e.device = static_cast<Device>(i % kDeviceCount);
             apply(e);
-            if (i % 4 == 0)
-                apply(custom("signup", e.visitor_id, session, ts + 5, "a"));
+            if (i % 4 == 0) {
+                Event signup = custom("signup", e.visitor_id, session, ts + 5, "a");
+                signup.properties = "{\"plan\":\"" + std::string(i % 3 == 0 ? "pro" : "free") +
+                                    "\",\"seats\":" + std::to_string(i % 5) + "}";
+                apply(signup);
+            }
             if (i % 8 == 0)
                 apply(custom("buy", e.visitor_id, session, ts + 9, "a"));
         }
@@ -96,6 +100,7 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
             auto r = query::parse_range(range, kNow);
             EXPECT_TRUE(r) << range;
             query::Dashboard d = query::build_dashboard(store, site, *r, kNow);
+            d.properties = query::properties(store, site, *r, "signup");
             if (exact_top_lists_only && site == "a") {
                 d.top_pages.clear();
                 d.top_referrers.clear();
