@@ -1,6 +1,7 @@
 #include "tally/api/live_api.hpp"
 
 #include "tally/api/params.hpp"
+#include "tally/base/names.hpp"
 #include "tally/base/time.hpp"
 
 namespace tally::api {
@@ -27,7 +28,11 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::upgrade(
     std::string date = http::query_param(request.query, "date").value_or("today");
     if (!range_param(date, now_ms(), error))
         return error;
-    return hub_.accept(std::move(*site), std::move(date));
+    std::string props = http::query_param(request.query, "props").value_or("");
+    if (!props.empty() && !valid_event_name(props))
+        return http::error_response(400, "props must be an event name ([A-Za-z0-9_.:-]{1,64})",
+                                    "props");
+    return hub_.accept(std::move(*site), std::move(date), std::move(props));
 }
 
 }  // namespace tally::api

@@ -137,12 +137,32 @@ json rows_of(const query::Ranked& ranked) {
     return rows;
 }
 
+/// A property key's values: events, or distinct visitors with metric "visitors"; the
+/// values past the key's cap as one "(other)" row.
+json property_answer(const AnalyticsQuery& q, const Sources& sources, const TimeRange& range) {
+    const query::DayRange days = days_of(range);
+    const query::PropertiesBreakdown breakdown =
+        query::properties(sources.store, q.site, days, q.event);
+    const bool visitors = q.metric == AnalyticsQuery::Metric::visitors;
+    json rows = json::array();
+    for (const query::PropertyKeyRows& key : breakdown.keys) {
+        if (key.key != q.property)
+            continue;
+        for (const query::PropertyRow& row : key.values)
+            rows.push_back({{"name", row.value}, {"value", visitors ? row.visitors : row.count}});
+        if (key.other.count > 0) {
+            rows.push_back({{"name", key.other.value},
+                            {"value", visitors ? key.other.visitors : key.other.count}});
+        }
+    }
+    return {{"rows", std::move(rows)}, {"days", days.label}};
+}
+
 json breakdown_answer(const AnalyticsQuery& q, const Sources& sources, const TimeRange& range,
                       std::int64_t now_ms) {
     using Breakdown = AnalyticsQuery::Breakdown;
     if (q.breakdown == Breakdown::props)
-        return error_answer("custom-property breakdowns are not kept by this version",
-                            "query.breakdown");
+        return property_answer(q, sources, range);
     const query::Dashboard d =
         query::build_dashboard(sources.store, q.site, days_of(range), now_ms);
     json rows;

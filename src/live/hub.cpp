@@ -84,8 +84,11 @@ struct Hub::Shared {
 /// One dashboard connection's subscription (the peer of an http::WsConnection).
 class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Client> {
   public:
-    Client(std::shared_ptr<Shared> shared, std::string site, std::string date)
-        : shared_(std::move(shared)), site_(std::move(site)), date_(std::move(date)) {}
+    Client(std::shared_ptr<Shared> shared, std::string site, std::string date, std::string props)
+        : shared_(std::move(shared)),
+          site_(std::move(site)),
+          date_(std::move(date)),
+          props_(std::move(props)) {}
     ~Client() override { shared_->count.fetch_sub(1, std::memory_order_relaxed); }
 
     void on_open(std::weak_ptr<http::WsConnection> connection) override {
@@ -96,22 +99,25 @@ class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Cli
     }
 
     void on_message(std::string_view text) override {
-        // {"type":"subscribe","site":"x","date":"today"}; anything else is ignored.
-        std::string site, date;
+        // {"type":"subscribe","site":"x","date":"today","props":"signup"}; anything else is
+        // ignored.
+        std::string site, date, props;
         try {
             const json message = json::parse(text, nullptr, false);
             if (!message.is_object() || message.value("type", "") != "subscribe")
                 return;
             site = message.value("site", std::string(kDefaultSite));
             date = message.value("date", std::string("today"));
+            props = message.value("props", std::string());
         } catch (const json::exception&) {
             return;  // a field of the wrong type; nothing may throw into the connection
         }
-        if (!valid_site(site) || !valid_date(date))
+        if (!valid_site(site) || !valid_date(date) || !(props.empty() || valid_event_name(props)))
             return;
         std::lock_guard lock(shared_->mutex);
         site_ = std::move(site);
         date_ = std::move(date);
+        props_ = std::move(props);
         wants_snapshot_ = true;
     }
 
@@ -127,6 +133,7 @@ class Hub::Client : public http::WsPeer, public std::enable_shared_from_this<Cli
     std::weak_ptr<http::WsConnection> connection_;
     std::string site_;
     std::string date_;   // as subscribed: "today", a day, a week or a month
+    std::string props_;  // the event whose property breakdown it follows, or ""
     std::string label_;  // what date_ meant at the last batch ("today" moves at midnight)
     bool wants_snapshot_ = true;
     std::atomic<bool> lagging_{false};
@@ -162,13 +169,14 @@ std::size_t Hub::clients() const {
 }
 
 std::variant<http::Response, std::shared_ptr<http::WsPeer>> Hub::accept(std::string site,
-                                                                        std::string date) {
+                                                                        std::string date,
+                                                                        std::string props) {
     if (shared_->count.fetch_add(1, std::memory_order_relaxed) >= options_.max_clients) {
         shared_->count.fetch_sub(1, std::memory_order_relaxed);
         return http::error_response(503, "too many live dashboards");
     }
     // From here the Client's destructor gives the place back.
-    return std::make_shared<Client>(shared_, std::move(site), std::move(date));
+    return std::make_shared<Client>(shared_, std::move(site), std::move(date), std::move(props));
 }
 
 namespace {
@@ -209,7 +217,8 @@ json recent_feed(const store::ChangeSet& changes) {
 std::string delta_frame(std::uint64_t seq, const std::string& site, const std::string& label,
                         const store::ChangeSet& c, const Totals& pages, const Totals& referrers,
                         const Totals& countries, std::uint64_t visitors, std::uint64_t sessions,
-                        std::uint64_t real_time) {
+                        std::uint64_t real_time,
+                        const std::optional<query::PropertiesBreakdown>& properties) {
     json j;
     j["type"] = "delta";
     j["seq"] = seq;
@@ -241,7 +250,20 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
     j["real_time_users"] = real_time;
     if (json feed = recent_feed(c); !feed.empty())
         j["recent"] = std::move(feed);
+    if (properties)
+        j["properties"] = json::parse(query::to_json(*properties));
     return j.dump();
+}
+
+/// Whether `changes` counted `event` ("pageview": a page view), whose breakdown a delta then
+/// carries again.
+bool touches(const store::ChangeSet& changes, std::string_view event) {
+    if (event.empty())
+        return false;
+    if (event == "pageview")
+        return changes.page_views != 0;
+    return std::any_of(changes.events.begin(), changes.events.end(),
+                       [&](const auto& entry) { return entry.first == event; });
 }
 
 /// The snapshot frame of one (site, range): the dashboard as /dashboard has it.
@@ -266,6 +288,8 @@ struct Hub::Work {
     bool changed = false;
     query::RangeTotals totals;  // only for a delta
     std::optional<query::Dashboard> snapshot;
+    // For a delta that counted the followed event: its breakdown, whole.
+    std::optional<query::PropertiesBreakdown> properties;
 
     bool delta_due() const { return changed && !delta_to.empty(); }
 };
@@ -311,7 +335,7 @@ Hub::Plan Hub::who_wants_what(std::int64_t now_ms) {
         }
         if (client->lagging_.exchange(false, std::memory_order_relaxed))
             client->wants_snapshot_ = true;
-        Work& w = plan[Key(client->site_, range.label)];
+        Work& w = plan[Key{client->site_, range.label, client->props_}];
         w.range = range;
         if (client->wants_snapshot_) {
             client->wants_snapshot_ = false;
@@ -328,7 +352,7 @@ void Hub::read_store(Plan& plan) {
     store_.visit_live([&](store::Store::LiveView& view) {
         const std::vector<store::ChangeLog> logs = view.take_changes();
         for (auto& [key, w] : plan) {
-            const std::string& site = key.first;
+            const std::string& site = key.site;
             if (auto changes = store::changes_in(logs, site, w.range.first, w.range.last)) {
                 w.changes = std::move(*changes);
                 w.changed = true;
@@ -340,8 +364,13 @@ void Hub::read_store(Plan& plan) {
                 w.totals = query::range_totals_locked(parts, w.range, w.changes.pages,
                                                       w.changes.referrers, w.changes.countries);
             }
-            if (!w.snapshot_to.empty())
+            if (w.delta_due() && touches(w.changes, key.props))
+                w.properties = query::properties_locked(parts, w.range, key.props);
+            if (!w.snapshot_to.empty()) {
                 w.snapshot = query::build_dashboard_locked(parts, site, w.range);
+                if (!key.props.empty())
+                    w.snapshot->properties = query::properties_locked(parts, w.range, key.props);
+            }
         }
     });
 }
@@ -374,7 +403,7 @@ std::uint64_t Hub::real_time_users_for(const Key& key, const Work& w, const Sent
     if (today < w.range.first || w.range.last < today)
         return 0;
     if (w.delta_due() || w.snapshot || recount)
-        return query::real_time_users(store_, key.first, now_ms);
+        return query::real_time_users(store_, key.site, now_ms);
     return s.real_time_users;  // not recounted this batch
 }
 
@@ -398,7 +427,7 @@ void Hub::add_frames(const Key& key, Work& w, Sent& s, std::uint64_t real_time,
         s.top_referrers = w.snapshot->top_referrers;
         s.top_countries = w.snapshot->countries;
         auto frame = std::make_shared<const std::string>(
-            snapshot_frame(s.seq, key.first, w.range.label, *w.snapshot));
+            snapshot_frame(s.seq, key.site, w.range.label, *w.snapshot));
         for (const Work::Target& t : w.snapshot_to)
             batch.add(t.connection, frame, true);
     }
@@ -409,9 +438,9 @@ void Hub::add_frames(const Key& key, Work& w, Sent& s, std::uint64_t real_time,
         s.unique_sessions = w.totals.unique_sessions;
     }
     // A delta with nothing but the absolutes when only real_time_users moved.
-    auto frame = std::make_shared<const std::string>(
-        delta_frame(s.seq, key.first, w.range.label, w.changes, w.totals.pages, w.totals.referrers,
-                    w.totals.countries, s.unique_visitors, s.unique_sessions, real_time));
+    auto frame = std::make_shared<const std::string>(delta_frame(
+        s.seq, key.site, w.range.label, w.changes, w.totals.pages, w.totals.referrers,
+        w.totals.countries, s.unique_visitors, s.unique_sessions, real_time, w.properties));
     for (const Work::Target& t : w.delta_to)
         batch.add(t.connection, frame, false);
 }

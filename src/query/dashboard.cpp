@@ -79,7 +79,8 @@ std::string csv_field(std::string_view value) {
 
 nlohmann::ordered_json properties_json(const PropertiesBreakdown& breakdown) {
     auto row = [](const PropertyRow& r) {
-        return nlohmann::ordered_json{{"value", r.value}, {"count", r.count}, {"visitors", r.visitors}};
+        return nlohmann::ordered_json{
+            {"value", r.value}, {"count", r.count}, {"visitors", r.visitors}};
     };
     nlohmann::ordered_json keys = nlohmann::ordered_json::array();
     for (const PropertyKeyRows& key : breakdown.keys) {
@@ -200,6 +201,10 @@ std::string to_json(const Dashboard& d) {
     if (d.properties)
         j["properties"] = properties_json(*d.properties);
     return j.dump();
+}
+
+std::string to_json(const PropertiesBreakdown& breakdown) {
+    return properties_json(breakdown).dump();
 }
 
 std::string to_csv(const Dashboard& d) {

@@ -7,7 +7,7 @@ namespace tally::store {
 namespace {
 constexpr std::string_view kPageviewPrefix = "pageview:";
 constexpr std::string_view kPageviewName = "pageview";
-}
+}  // namespace
 
 std::uint32_t FunnelLog::intern_label(std::string_view label, std::size_t hash, bool is_page) {
     if (auto id = find_label(label, hash))

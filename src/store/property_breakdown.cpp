@@ -53,14 +53,30 @@ bool unescape(std::string_view body, std::string& out) {
         if (++i == body.size())
             return false;
         switch (body[i]) {
-            case '"': out.push_back('"'); break;
-            case '\\': out.push_back('\\'); break;
-            case '/': out.push_back('/'); break;
-            case 'b': out.push_back('\b'); break;
-            case 'f': out.push_back('\f'); break;
-            case 'n': out.push_back('\n'); break;
-            case 'r': out.push_back('\r'); break;
-            case 't': out.push_back('\t'); break;
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '/':
+                out.push_back('/');
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
             case 'u': {
                 auto code = hex4(body, i + 1);
                 if (!code)
@@ -76,7 +92,8 @@ bool unescape(std::string_view body, std::string& out) {
                 append_utf8(out, *code >= 0xD800 && *code < 0xE000 ? 0xFFFD : *code);
                 break;
             }
-            default: return false;
+            default:
+                return false;
         }
     }
     return true;
@@ -131,9 +148,8 @@ class ObjectScanner {
         return false;
     }
     void skip_space() {
-        while (pos_ < text_.size() &&
-               (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\r' ||
-                text_[pos_] == '\t')) {
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                       text_[pos_] == '\r' || text_[pos_] == '\t')) {
             ++pos_;
         }
     }

@@ -157,6 +157,49 @@ test("live figures, chart and feed change without a reload", { skip }, async (t)
   assert.deepEqual(phone.errors, []);
 });
 
+test("picking an event shows its property breakdown, kept live over /ws", { skip }, async (t) => {
+  const tallyd = await Tallyd.start(t);
+  const signup = (plan, user) =>
+    tallyd.post("/track/event", { event_name: "signup", session_id: user, user_id: user, properties: { plan, seats: 1 } });
+  await signup("pro", "ann");
+  await signup("free", "bob");
+  await tallyd.post("/track/event", { event_name: "logout", session_id: "ann" });
+  const browser = await launchBrowser(t);
+  const page = await newPage(browser, { viewport: { width: 1280, height: 1100 }, colorScheme: "light" });
+  await page.goto(`${tallyd.base}/`);
+  await state(page, "live");
+  await page.click('#events button.pick:text-is("signup")');
+  await page.waitForSelector("#props-card:not([hidden]) .prop");
+  assert.match(page.url(), /props=signup/);
+  const values = () =>
+    page.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll("#props .prop")].map((block) => [
+          block.querySelector("h3").firstChild.textContent,
+          [...block.querySelectorAll("li:not(.empty)")].map((li) => [
+            li.querySelector(".name").textContent,
+            li.querySelector(".count").textContent,
+          ]),
+        ]),
+      ),
+    );
+  assert.deepEqual(await values(), { plan: [["free", "1"], ["pro", "1"]], seats: [["1", "2"]] });
+  await state(page, "live");
+  await signup("pro", "cat");
+  await waitFor(async () => (await values()).plan?.[0]?.[1] === "2", { what: "pro counted 2 from a delta" });
+  const server = await tallyd.get("/dashboard/today?props=signup");
+  assert.deepEqual(
+    (await values()).plan,
+    server.properties.keys.find((k) => k.key === "plan").values.map((v) => [v.value, String(v.count)]),
+  );
+  await screenshot(page, "dashboard-properties");
+  // Picked again: closed, and out of the address.
+  await page.click('#events button.pick:text-is("signup")');
+  await page.waitForSelector("#props-card", { state: "hidden" });
+  assert.doesNotMatch(page.url(), /props=/);
+  assert.deepEqual(page.errors, []);
+});
+
 test("the indicator reconnects after tallyd restarts, and the figures are right again", { skip }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const browser = await launchBrowser(t);

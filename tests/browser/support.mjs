@@ -153,6 +153,12 @@ export class Tallyd {
     return res.json();
   }
 
+  async get(route) {
+    const res = await fetch(`${this.base}${route}`);
+    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
   async dashboard(range = "today", { site = "default", token } = {}) {
     const headers = token ? { Authorization: `Bearer ${token}` } : {};
     const res = await fetch(`${this.base}/dashboard/${range}?site=${site}`, { headers });

@@ -219,8 +219,14 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
                   {"user_id", "u" + std::to_string(i % 5)},
                   {"timestamp", iso(now - i * 1000)}});
     }
-    for (int i = 0; i < 6; ++i)
-        send({{"event_name", "signup"}, {"session_id", "s" + std::to_string(i)}}, "/track/event");
+    // Plans: pro for i = 0, 3 (users u0, u3), free for the other four (u1, u2, u4, u1).
+    for (int i = 0; i < 6; ++i) {
+        send({{"event_name", "signup"},
+              {"session_id", "s" + std::to_string(i)},
+              {"user_id", "u" + std::to_string(i % 5 == 0 && i > 0 ? 1 : i % 5)},
+              {"properties", {{"plan", i % 3 == 0 ? "pro" : "free"}, {"seats", i % 2}}}},
+             "/track/event");
+    }
     const auto analytics = [](const char* metric, const char* breakdown = nullptr) {
         json q = {{"source", "analytics"}, {"site", "default"}, {"metric", metric}};
         if (breakdown != nullptr)
@@ -235,7 +241,10 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
                   widget("signups", "number", analytics("events:signup"), 8),
                   widget("pages", "table", analytics("pageviews", "pages"), 0, 3),
                   widget("devices", "pie_chart", analytics("pageviews", "devices"), 4, 3),
-                  widget("now", "number", analytics("realtime"), 8, 3)}}});
+                  widget("now", "number", analytics("realtime"), 8, 3),
+                  widget("plans", "table", analytics("events:signup", "props:signup:plan"), 0, 6),
+                  widget("plan_visitors", "bar_chart", analytics("visitors", "props:signup:plan"),
+                         4, 6)}}});
     const json answer = data(made["id"], "from=now/d&to=now");
     std::map<std::string, json> by_id;
     for (const json& w : answer["widgets"])
@@ -254,6 +263,23 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
         devices += row["value"].get<std::uint64_t>();
     EXPECT_EQ(devices, 30u);
     EXPECT_EQ(by_id["now"]["value"], page["real_time_users"]);
+    // The property breakdown: the oracle above, and /dashboard's ?props= answer.
+    EXPECT_EQ(by_id["plans"]["rows"],
+              json::parse(R"([{"name":"free","value":4},{"name":"pro","value":2}])"));
+    EXPECT_EQ(by_id["plan_visitors"]["rows"],
+              json::parse(R"([{"name":"free","value":3},{"name":"pro","value":2}])"));
+    const auto props = client.get("/dashboard/today?props=signup");
+    ASSERT_EQ(props.status, 200) << props.body;
+    const json breakdown = json::parse(props.body)["properties"];
+    EXPECT_EQ(breakdown["event"], "signup");
+    ASSERT_EQ(breakdown["keys"].size(), 2u);
+    EXPECT_EQ(breakdown["keys"][0]["key"], "plan");  // 6 each: ties by key
+    EXPECT_EQ(breakdown["keys"][0]["visitors"], 5);
+    EXPECT_EQ(breakdown["keys"][0]["values"][0],
+              json::parse(R"({"value":"free","count":4,"visitors":3})"));
+    EXPECT_EQ(breakdown["keys"][1]["key"], "seats");
+    EXPECT_EQ(breakdown["keys"][1]["values"][0]["value"], "0");
+    EXPECT_EQ(client.get("/dashboard/today?props=no%20such").status, 400);
     // The series stops at now: no point for a minute that has not begun.
     const json& points = by_id["views"]["series"][0]["points"];
     ASSERT_FALSE(points.empty());

@@ -198,6 +198,50 @@ TEST_F(Live, SnapshotEqualsDashboard) {
     EXPECT_EQ(f["metrics"]["page_views"], 2);
 }
 
+TEST_F(Live, AFollowedPropertyBreakdownComesInTheSnapshotAndAgainWhenItsEventIsCounted) {
+    auto signup = [&](const char* plan, const char* user) {
+        send({{"event_name", "signup"},
+              {"user_id", user},
+              {"session_id", user},
+              {"properties", {{"plan", plan}}}},
+             "/track/event");
+    };
+    signup("pro", "u1");
+    WsClient ws(daemon.port(), "/ws?props=signup");
+    ASSERT_TRUE(ws.connected());
+    auto frame = ws.read(milliseconds(2000));
+    ASSERT_TRUE(frame);
+    json f = json::parse(*frame);
+    ASSERT_EQ(f["type"], "snapshot");
+    const auto props = client.get("/dashboard/today?props=signup");
+    EXPECT_EQ(f["metrics"], json::parse(props.body));
+    EXPECT_EQ(f["metrics"]["properties"]["keys"][0]["values"][0]["count"], 1);
+
+    signup("free", "u2");
+    signup("free", "u3");
+    json properties;
+    for (int i = 0; i < 20 && properties.is_null(); ++i) {
+        frame = ws.read(milliseconds(2000));
+        ASSERT_TRUE(frame);
+        f = json::parse(*frame);
+        if (f["type"] == "delta" && f.contains("properties"))
+            properties = f["properties"];
+    }
+    EXPECT_EQ(properties,
+              json::parse(client.get("/dashboard/today?props=signup").body)["properties"]);
+    EXPECT_EQ(properties["keys"][0]["values"][0],
+              json::parse(R"({"value":"free","count":2,"visitors":2})"));
+    // A page view does not touch the signup breakdown: its delta carries none.
+    send({{"page_url", "/a"}, {"session_id", "s9"}});
+    frame = ws.read(milliseconds(2000));
+    ASSERT_TRUE(frame);
+    f = json::parse(*frame);
+    EXPECT_EQ(f["page_views"], 1);
+    EXPECT_FALSE(f.contains("properties"));
+    WsClient bad(daemon.port(), "/ws?props=no%20such");
+    EXPECT_EQ(bad.status(), 400);
+}
+
 TEST_F(Live, DeltasAfterBurstsAddUpToDashboard) {
     send({{"page_url", "/first"}, {"session_id", "s0"}});
     WsClient ws(daemon.port());

@@ -68,8 +68,9 @@ async function checked(res) {
 
 // The dashboard's figures, and whether they are the whole fleet's: a server started with
 // query_source redis answers /dashboard from Redis and says so in X-Tally-Source.
-export async function dashboard(range, site, signal) {
-  const res = await getResponse(`/dashboard/${range}`, { site }, signal);
+// With `props` (an event name), its custom-property breakdown too, in "properties".
+export async function dashboard(range, site, signal, props = "") {
+  const res = await getResponse(`/dashboard/${range}`, props ? { site, props } : { site }, signal);
   return { metrics: await res.json(), fleet: res.headers.get("X-Tally-Source") === "redis" };
 }
 
@@ -81,9 +82,10 @@ export function pageviewSeries(bounds, site, signal) {
   );
 }
 
-export function liveURL(range, site) {
+export function liveURL(range, site, props = "") {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}${url("/ws", { site, date: range }, true)}`;
+  const params = props ? { site, date: range, props } : { site, date: range };
+  return `${scheme}//${location.host}${url("/ws", params, true)}`;
 }
 
 // A request that changes something (POST, PUT, DELETE): the status and the JSON answer

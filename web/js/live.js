@@ -29,9 +29,10 @@ export function backoffDelay(n, random = Math.random) {
 }
 
 export class Live {
-  constructor({ range, site, onSnapshot, onDelta, onStatus }) {
+  constructor({ range, site, props = "", onSnapshot, onDelta, onStatus }) {
     this.range = range;
     this.site = site;
+    this.props = props;
     this.onSnapshot = onSnapshot;
     this.onDelta = onDelta;
     this.onStatus = onStatus;
@@ -74,7 +75,7 @@ export class Live {
   async read() {
     this.abort = new AbortController();
     try {
-      const { metrics, fleet } = await api.dashboard(this.range, this.site, this.abort.signal);
+      const { metrics, fleet } = await api.dashboard(this.range, this.site, this.abort.signal, this.props);
       if (this.stopped) return false;
       this.fleet = fleet;
       this.onSnapshot(metrics, "rest");
@@ -103,7 +104,7 @@ export class Live {
   }
 
   open() {
-    const ws = new WebSocket(api.liveURL(this.range, this.site));
+    const ws = new WebSocket(api.liveURL(this.range, this.site, this.props));
     this.ws = ws;
     let snapshots = 0;
     let refused = false;

@@ -26,6 +26,7 @@ const $ = (id) => document.getElementById(id);
 const view = {
   site: "default",
   range: "today",
+  props: "",
   bounds: null,
   metrics: null,
   live: null,
@@ -115,7 +116,12 @@ function draw() {
     w.bars($("top-referrers"), m.top_referrers);
     w.bars($("countries"), m.countries);
     w.deviceBars($("devices"), m.devices);
-    w.eventBars($("events"), m.events);
+    w.eventBars($("events"), m.events, view.props, pickEvent);
+    $("props-card").hidden = !view.props;
+    if (view.props) {
+      $("props-event").textContent = view.props;
+      w.propertyTables($("props"), m.properties);
+    }
     $("approx").hidden = !(m.top_error_bound > 0);
     $("approx").textContent = `top lists ±${m.top_error_bound}`;
   });
@@ -172,6 +178,8 @@ function start() {
   const u = new URL(location.href);
   u.searchParams.set("site", view.site);
   u.searchParams.set("range", view.range);
+  if (view.props) u.searchParams.set("props", view.props);
+  else u.searchParams.delete("props");
   history.replaceState(null, "", u);
   $("csv").href = api.url(`/dashboard/${view.range}`, { format: "csv", site: view.site }, true);
   $("chart-title").textContent = rangeKind(view.range) === "day" ? "Page views per minute (UTC)" : "Page views per day";
@@ -182,6 +190,7 @@ function start() {
   view.live = new Live({
     range: view.range,
     site: view.site,
+    props: view.props,
     onStatus: showStatus,
     onSnapshot(metrics) {
       view.metrics = metrics;
@@ -204,6 +213,15 @@ function start() {
   });
   view.live.start();
 }
+
+// An event picked in the list: its property breakdown comes with the figures (REST and
+// /ws), so the connection starts again with it.
+function pickEvent(name) {
+  view.props = name;
+  start();
+}
+
+$("props-close").addEventListener("click", () => pickEvent(""));
 
 function choose() {
   const site = $("site").value.trim() || "default";
@@ -306,6 +324,8 @@ $("today").addEventListener("click", () => {
   view.range = rangeKind(range) ? range : "today";
   const site = params.get("site") || stored(SITE_KEY, "default");
   view.site = /^[A-Za-z0-9._-]{1,64}$/.test(site) ? site : "default";
+  const props = params.get("props") || "";
+  view.props = /^[A-Za-z0-9_.:-]{1,64}$/.test(props) ? props : "";
   $("site").value = view.site;
   showPicker(rangeKind(view.range), view.range);
   rememberSite(view.site);

@@ -80,6 +80,7 @@ export function applyDelta(m, d) {
     page_views: m.page_views + (d.page_views || 0),
     devices: d.devices ? addCounts(m.devices, d.devices) : m.devices,
     events: d.events ? addCounts(m.events, d.events) : m.events,
+    properties: d.properties ?? m.properties,
     top_pages: d.pages ? mergeTop(m.top_pages, d.pages) : m.top_pages,
     top_referrers: d.referrers ? mergeTop(m.top_referrers, d.referrers) : m.top_referrers,
     countries: d.countries ? mergeTop(m.countries, d.countries) : m.countries,

@@ -48,9 +48,47 @@ export function deviceBars(list, devices = {}) {
   bars(list, rows);
 }
 
-export function eventBars(list, events = {}) {
+// Each event's name is a button: `onPick(name)` shows its properties; `picked` is marked.
+export function eventBars(list, events = {}, picked = "", onPick = null) {
   const rows = Object.entries(events).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   bars(list, rows, "No custom events yet");
+  if (!onPick) return;
+  list.querySelectorAll("li:not(.empty)").forEach((li, i) => {
+    const name = rows[i][0];
+    const button = el("button", "pick", name);
+    button.type = "button";
+    button.title = `Properties of ${name}`;
+    button.setAttribute("aria-pressed", String(name === picked));
+    button.addEventListener("click", () => onPick(name === picked ? "" : name));
+    li.querySelector(".name").replaceChildren(button);
+  });
+}
+
+// An event's property breakdown (/dashboard's "properties"): per key, its values with
+// their counts (visitors in the tooltip) and the values past the key's cap as "(other)".
+export function propertyTables(container, properties) {
+  const keys = properties?.keys || [];
+  if (keys.length === 0) {
+    container.replaceChildren(el("p", "muted", "No properties sent with this event in this range."));
+    return;
+  }
+  const blocks = keys.map((key) => {
+    const rows = key.values.map((v) => [v.value, v.count, v.visitors]);
+    if (key.other.count > 0) rows.push([`(other: ${key.distinct_values}+ values)`, key.other.count, key.other.visitors]);
+    const block = el("div", "prop");
+    const head = el("h3", "", key.key);
+    head.append(el("small", "muted", ` ${formatCount(key.count)} · ${formatCount(key.visitors)} visitors`));
+    const list = el("ol", "bars");
+    bars(list, rows.map(([name, n]) => [name, n]));
+    list.querySelectorAll("li:not(.empty)").forEach((li, i) => {
+      li.title = `${rows[i][0]}: ${rows[i][1]} events, ${rows[i][2]} visitors`;
+    });
+    block.append(head, list);
+    return block;
+  });
+  if (properties.keys_not_broken_down > 0)
+    blocks.push(el("p", "muted", `${formatCount(properties.keys_not_broken_down)} values of further keys not broken down (at most 30 keys an event).`));
+  container.replaceChildren(...blocks);
 }
 
 const FEED_MAX = 50;

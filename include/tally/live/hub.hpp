@@ -16,6 +16,11 @@
 //   hold, and builds and sends the frames. JSON is built after the locks are released.
 //   Connections (src/http/ws_session) write what they are given and read subscriptions.
 //
+// Properties. A client may also follow one event's custom-property breakdown (?props=, or
+// "props" in a subscribe message): its snapshot carries the breakdown as /dashboard's
+// ?props= does, and a delta of a batch that counted that event carries it again, whole
+// (query::properties_locked, in the same critical section), like the unique counts.
+//
 // Ranges. A client subscribes to a day ("today", YYYY-MM-DD), an ISO week (YYYY-Www) or a
 // month (YYYY-MM), and gets exact deltas for all three: the change logs are kept per day,
 // so a range's delta is the sum of its days' change sets; its top-list members' totals are
@@ -91,10 +96,12 @@ class Hub {
     /// Stops the broadcaster and the store's change recording; idempotent.
     void stop();
 
-    /// A new client of `site` and `date` ("today", a day, an ISO week or a month), both
-    /// already checked by the caller; a 503 over max_clients.
+    /// A new client of `site` and `date` ("today", a day, an ISO week or a month), and, when
+    /// `props` names an event, that event's property breakdown; all already checked by the
+    /// caller; a 503 over max_clients.
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(std::string site,
-                                                                       std::string date);
+                                                                       std::string date,
+                                                                       std::string props = {});
 
     /// Connected (or connecting) clients.
     std::size_t clients() const;
@@ -107,7 +114,14 @@ class Hub {
   private:
     /// One (site, range)'s clients and figures in one batch (hub.cpp).
     struct Work;
-    using Key = std::pair<std::string, std::string>;  // site, range label
+    /// What a group of clients follows: a site's range, and one event's property breakdown
+    /// ("" for none).
+    struct Key {
+        std::string site;
+        std::string label;  // the range's
+        std::string props;
+        auto operator<=>(const Key&) const = default;
+    };
     using Plan = std::map<Key, Work>;
     // The broadcaster's own, per (site, range label) subscribed: what the clients hold.
     struct Sent {

@@ -123,6 +123,10 @@ PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> p
                                       std::size_t values_shown = kPropertyValuesShown);
 
 std::string to_json(const Dashboard& dashboard);
+/// {"event","keys":[{"key","count","visitors","distinct_values","values":[{"value","count",
+/// "visitors"}],"other":{"count","visitors"}}],"keys_not_broken_down"}, as /dashboard's
+/// "properties".
+std::string to_json(const PropertiesBreakdown& breakdown);
 /// CSV with the header "section,name,value": one row per figure and per list entry.
 std::string to_csv(const Dashboard& dashboard);
 

@@ -68,7 +68,7 @@ struct PropertyValue {
 
 struct PropertyKey {
     StringMap<PropertyValue> values;  // at most kMaxValuesPerKey
-    PropertyValue other;            // values first seen past the cap
+    PropertyValue other;              // values first seen past the cap
 
     std::uint64_t count() const;
     /// Counts `value` (or `other` when the key is full).

@@ -89,7 +89,8 @@ TEST(PropertyBreakdown, ValuesPastTheCapGoToOtherAndTheTotalStaysExact) {
     std::size_t site_keys = 0;
     const std::size_t n = PropertyBreakdown::kMaxValuesPerKey + 250;
     for (std::size_t i = 0; i < n; ++i)
-        b.record(R"({"id":"x)" + std::to_string(i) + R"("})", hash_of(std::to_string(i)), site_keys);
+        b.record(R"({"id":"x)" + std::to_string(i) + R"("})", hash_of(std::to_string(i)),
+                 site_keys);
     b.record(R"({"id":"x0"})", hash_of("again"), site_keys);
     const PropertyKey& id = b.keys().at("id");
     EXPECT_EQ(id.values.size(), PropertyBreakdown::kMaxValuesPerKey);
@@ -179,7 +180,11 @@ TEST(PropertiesQuery, RanksValuesAndMergesShards) {
     Store store(StoreOptions{3});
     for (int i = 0; i < 60; ++i) {
         Event event = test::custom("signup", "u" + std::to_string(i % 10), "s");
-        event.properties = R"({"plan":")" + std::string(i % 4 == 0 ? "pro" : i % 4 == 1 ? "team" : "free") + R"("})";
+        event.properties = R"({"plan":")" +
+                           std::string(i % 4 == 0   ? "pro"
+                                       : i % 4 == 1 ? "team"
+                                                    : "free") +
+                           R"("})";
         store.admit(static_cast<std::size_t>(i), event);
         store.apply(static_cast<std::size_t>(i), event, test::kNoon);
     }

@@ -78,7 +78,10 @@ export class WidgetDialog {
     const metric = q.metric || "pageviews";
     $("w-figure").value = metric.startsWith("events:") ? "events:" : metric;
     $("w-event").value = metric.startsWith("events:") ? metric.slice(7) : "";
-    $("w-breakdown").value = q.breakdown || "";
+    const props = /^props:([^:]+):(.+)$/.exec(q.breakdown || "");
+    $("w-breakdown").value = props ? "props" : q.breakdown || "";
+    if (props) $("w-event").value = props[1];
+    $("w-prop").value = props ? props[2] : "";
     $("w-json").value = JSON.stringify(q, null, 2);
     $("w-unit").value = c.unit || "";
     $("w-min").value = c.min ?? "";
@@ -95,7 +98,9 @@ export class WidgetDialog {
     if (source === "analytics") {
       const figure = $("w-figure").value;
       const q = { source: "analytics", site: $("w-site").value.trim(), metric: figure === "events:" ? `events:${$("w-event").value.trim()}` : figure };
-      if ($("w-breakdown").value) q.breakdown = $("w-breakdown").value;
+      const breakdown = $("w-breakdown").value;
+      if (breakdown === "props") q.breakdown = `props:${$("w-event").value.trim()}:${$("w-prop").value.trim()}`;
+      else if (breakdown) q.breakdown = breakdown;
       return q;
     }
     const q = { metrics: [$("w-metric").value.trim()] };
