@@ -17,10 +17,11 @@
 namespace tally::api {
 
 TrackApi::TrackApi(TrackApiOptions options, const ingest::VisitorHasher& hasher,
-                   write::WritePath& write_path, durability::RejectsLog& rejects,
-                   telemetry::Metrics& metrics)
+                   ingest::InactivitySessions& sessions, write::WritePath& write_path,
+                   durability::RejectsLog& rejects, telemetry::Metrics& metrics)
     : options_(std::move(options)),
       hasher_(hasher),
+      sessions_(sessions),
       write_path_(write_path),
       rejects_(rejects),
       metrics_(metrics),
@@ -34,6 +35,10 @@ void TrackApi::add_routes(http::Router& router) {
                      [this](const auto& r, auto respond) { event(r, respond); });
     router.add_async("track_batch", post, "/track/batch",
                      [this](const auto& r, auto respond) { batch(r, respond); });
+    router.add_async("plausible_event", post, "/api/event",
+                     [this](const auto& r, auto respond) { plausible(r, respond); });
+    router.add_async("umami_send", post, "/api/send",
+                     [this](const auto& r, auto respond) { umami(r, respond); });
 }
 
 std::string TrackApi::client_ip(const http::Request& request) const {

@@ -43,6 +43,7 @@ void App::build_state() {
     if (ec)
         throw std::system_error(ec, "cannot create data dir " + data.string());
     hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
+    compat_sessions_ = std::make_unique<ingest::InactivitySessions>(config_.compat_sessions);
     store_ = std::make_unique<store::Store>(store::StoreOptions{
         shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
@@ -98,9 +99,11 @@ void App::build_redis() {
 }
 
 void App::add_routes() {
-    api::TrackApiOptions track_options{config_.trusted_proxies, config_.cors_origins, workers_};
-    track_api_ = std::make_unique<api::TrackApi>(std::move(track_options), *hasher_, *write_path_,
-                                                 *rejects_, *metrics_);
+    api::TrackApiOptions track_options{config_.trusted_proxies, config_.cors_origins, workers_,
+                                       config_.umami_websites};
+    track_api_ = std::make_unique<api::TrackApi>(std::move(track_options), *hasher_,
+                                                 *compat_sessions_, *write_path_, *rejects_,
+                                                 *metrics_);
     read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get());
@@ -132,6 +135,14 @@ void App::register_metrics() {
     hub_->register_metrics(*metrics_);
     metrics_hub_->register_metrics(*metrics_);
     store_->register_metrics(*metrics_);
+    metrics_->add_callback("tally_compat_sessions",
+                           "Visitors of Plausible and Umami trackers whose session is kept.",
+                           "gauge", [this] { return double(compat_sessions_->size()); });
+    metrics_->add_callback(
+        "tally_compat_sessions_evicted_total",
+        "Visitors dropped from the session table to make room (their next event starts a "
+        "new session).",
+        "counter", [this] { return double(compat_sessions_->evicted()); });
     engine_->register_metrics(*metrics_);
     metrics_api_->register_metrics(*metrics_);
     if (statsd_)

@@ -30,6 +30,7 @@
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/http/server.hpp"
+#include "tally/ingest/compat_sessions.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/derive.hpp"
@@ -76,6 +77,7 @@ class App {
 
     // The state and its durability.
     std::unique_ptr<ingest::VisitorHasher> hasher_;
+    std::unique_ptr<ingest::InactivitySessions> compat_sessions_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<metrics::Engine> engine_;  // the metrics service's series
     metrics::Derivations derivations_;

@@ -110,6 +110,18 @@ void set_statsd(Config& c, const json& v, const std::string& key) {
         bad(key, "needs a port other than 0");
 }
 
+void set_umami_websites(Config& c, const json& v, const std::string& key) {
+    if (!v.is_object())
+        bad(key, "must be an object {\"<website id>\": \"<site>\"}");
+    c.umami_websites.clear();
+    for (const auto& [website, site] : v.items()) {
+        const std::string name = as_string(site, key + "." + website);
+        if (!valid_site(name))
+            bad(key + "." + website, "must be a site ([A-Za-z0-9._-]{1,64}), got '" + name + "'");
+        c.umami_websites[website] = name;
+    }
+}
+
 metrics::DeriveRule derive_rule(const json& v, const std::string& key) {
     if (!v.is_object())
         bad(key, "each rule must be an object {event, metric, type, value, tags}");
@@ -297,6 +309,11 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.live_max_clients = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
          }},
+        {"limits.compat_sessions",
+         [](Config& c, const json& v, const std::string& k) {
+             c.compat_sessions = static_cast<std::size_t>(as_integer(v, k, 16, 100'000'000));
+         }},
+        {"compat.umami_websites", set_umami_websites},
     };
 }
 
@@ -358,7 +375,8 @@ void apply_object(Config& config, const json& object, const std::string& prefix)
         if (!key.empty())
             key += '.';
         key += name;
-        if (value.is_object()) {
+        // An object is walked, unless the key takes an object (compat.umami_websites).
+        if (value.is_object() && !setters().contains(key)) {
             apply_object(config, value, key);
         } else {
             apply(config, key, value);

@@ -166,39 +166,44 @@ error_code walk_scalar(od::value& value, od::json_type type, std::string* out) {
     }
 }
 
-// "properties": validated, serialised compactly, and its distinct keys counted (a key sent
-// twice is one key, the last value winning when read back). Counting stops past the limit.
+// "properties": read into the RawItem.
 error_code read_properties(od::value& value, RawItem& raw) {
+    return read_properties_object(value, raw.properties, raw.property_count);
+}
+
+}  // namespace
+
+// A key sent twice is one key (the last value winning when read back); counting stops past
+// the limit.
+error_code read_properties_object(od::value& value, std::string& out, std::size_t& keys_count) {
     od::object object;
     SIMDJSON_TRY(value.get_object().get(object));
     std::array<std::string_view, kMaxPropertyKeys + 1> keys;
-    raw.property_count = 0;
+    keys_count = 0;
     // clear() then '{', not assign("{"): that trips GCC 12's -Wrestrict (a false alarm).
-    raw.properties.clear();
-    raw.properties.push_back('{');
+    out.clear();
+    out.push_back('{');
     for (auto result : object) {
         od::field field;
         SIMDJSON_TRY(std::move(result).get(field));
         const char* raw_key = field.key().raw();
         std::string_view key;
         SIMDJSON_TRY(field.unescaped_key().get(key));
-        if (raw.property_count < keys.size() &&
-            std::find(keys.begin(), keys.begin() + raw.property_count, key) ==
-                keys.begin() + raw.property_count) {
-            keys[raw.property_count++] = key;
+        if (keys_count < keys.size() &&
+            std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(keys_count), key) ==
+                keys.begin() + static_cast<std::ptrdiff_t>(keys_count)) {
+            keys[keys_count++] = key;
         }
-        if (raw.properties.size() > 1) {
-            raw.properties.push_back(',');
+        if (out.size() > 1) {
+            out.push_back(',');
         }
-        raw.properties.append(string_token(raw_key));
-        raw.properties.push_back(':');
-        SIMDJSON_TRY(walk(field.value(), &raw.properties, 2));
+        out.append(string_token(raw_key));
+        out.push_back(':');
+        SIMDJSON_TRY(walk(field.value(), &out, 2));
     }
-    raw.properties.push_back('}');
+    out.push_back('}');
     return simdjson::SUCCESS;
 }
-
-}  // namespace
 
 error_code walk(od::value& value, std::string* out, int depth) {
     if (depth > kMaxDepth) {

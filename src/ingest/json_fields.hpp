@@ -29,6 +29,10 @@ inline std::string_view strip_bom(std::string_view text) {
 /// their digits, objects their key order). `depth`: the levels above `value`.
 error_code walk(od::value& value, std::string* out, int depth);
 
+/// A "properties" object: validated, serialised compactly into `out` (as walk() does), and
+/// its distinct keys counted into `keys` (counting stops one past kMaxPropertyKeys).
+error_code read_properties_object(od::value& value, std::string& out, std::size_t& keys);
+
 /// Reads the fields of one object into `raw`. The views in `raw` point into the parser's
 /// buffers: they live until the parser parses again.
 error_code read_fields(od::object& object, RawItem& raw);

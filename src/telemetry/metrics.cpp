@@ -1,5 +1,6 @@
 #include "tally/telemetry/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace tally::telemetry {
@@ -27,6 +28,7 @@ std::string format_double(double v) {
 struct alignas(64) Metrics::Worker {
     std::array<Counter, kKinds> ingested{};
     std::array<Counter, kRejectReasons.size()> rejected{};
+    std::array<Counter, kDropReasons.size()> dropped{};
     // Per route: request count by status, latency bucket counts, latency sum in ns.
     struct Route {
         std::array<Counter, kStatusSlots> by_status{};
@@ -79,6 +81,26 @@ void Metrics::count_rejected(std::size_t worker, std::string_view reason, std::u
     // a real atomic add here.
     workers_[worker % workers_.size()]->rejected[reason_index(reason)].fetch_add(
         n, std::memory_order_relaxed);
+}
+
+namespace {
+std::size_t drop_index(std::string_view reason) {
+    return static_cast<std::size_t>(std::find(kDropReasons.begin(), kDropReasons.end(), reason) -
+                                    kDropReasons.begin());
+}
+}  // namespace
+
+void Metrics::count_dropped(std::size_t worker, std::string_view reason, std::uint64_t n) {
+    if (const std::size_t i = drop_index(reason); i < kDropReasons.size())
+        workers_[worker % workers_.size()]->dropped[i].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t Metrics::dropped(std::string_view reason) const {
+    const std::size_t i = drop_index(reason);
+    std::uint64_t total = 0;
+    for (const auto& w : workers_)
+        total += i < kDropReasons.size() ? w->dropped[i].load(std::memory_order_relaxed) : 0;
+    return total;
 }
 
 void Metrics::count_request(std::size_t worker, std::size_t route, unsigned status,
@@ -185,6 +207,14 @@ std::string Metrics::render() const {
             total += w->rejected[i].load(std::memory_order_relaxed);
         line("tally_events_rejected_total{reason=\"" + std::string(kRejectReasons[i]) + "\"} " +
              std::to_string(total));
+    }
+
+    line("# HELP tally_events_dropped_total Inputs answered as usual but not counted, by "
+         "reason.");
+    line("# TYPE tally_events_dropped_total counter");
+    for (const std::string_view reason : kDropReasons) {
+        line("tally_events_dropped_total{reason=\"" + std::string(reason) + "\"} " +
+             std::to_string(dropped(reason)));
     }
 
     render_http(out);

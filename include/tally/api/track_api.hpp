@@ -1,6 +1,7 @@
 #pragma once
 // POST /track/pageview, /track/event and /track/batch: the tracking API browsers and
-// servers send to. A request's path: parse and validate into a reused Event (ingest),
+// servers send to; and POST /api/event and /api/send, the same for sites tagged for
+// Plausible or Umami. A request's path: parse and validate into a reused Event (ingest),
 // then the write path (admit, log, apply, count), then the answer - at once, or after the
 // group fsync that covers the record with durability.fsync=always (a failed fsync is a
 // 503). Refusals are answered 400 (the body), 429 (a cap) or 503 (the log), each naming
@@ -8,12 +9,15 @@
 // preflights, carry the allowed origin.
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
+#include "tally/ingest/compat.hpp"
+#include "tally/ingest/compat_sessions.hpp"
 #include "tally/ingest/parse.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/telemetry/metrics.hpp"
@@ -25,13 +29,14 @@ struct TrackApiOptions {
     std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
     std::vector<std::string> cors_origins;     // "*" or exact origins
     std::size_t workers = 1;                   // I/O threads (one scratch space each)
+    std::map<std::string, std::string> umami_websites;  // Umami website id -> site
 };
 
 class TrackApi {
   public:
     TrackApi(TrackApiOptions options, const ingest::VisitorHasher& hasher,
-             write::WritePath& write_path, durability::RejectsLog& rejects,
-             telemetry::Metrics& metrics);
+             ingest::InactivitySessions& sessions, write::WritePath& write_path,
+             durability::RejectsLog& rejects, telemetry::Metrics& metrics);
 
     void add_routes(http::Router& router);
 
@@ -39,6 +44,10 @@ class TrackApi {
     void pageview(const http::Request& request, http::Responder respond);
     void event(const http::Request& request, http::Responder respond);
     void batch(const http::Request& request, http::Responder respond);
+    // The incumbents' trackers (track_compat.cpp): Plausible's POST /api/event, Umami's
+    // POST /api/send.
+    void plausible(const http::Request& request, http::Responder respond);
+    void umami(const http::Request& request, http::Responder respond);
 
     /// The client's address: the socket peer, or the last X-Forwarded-For hop that is not a
     /// trusted proxy when the peer is one.
@@ -56,13 +65,23 @@ class TrackApi {
         Event event;
         ingest::BatchResult batch;
         std::vector<std::size_t> item_index;
+        ingest::CompatHit hit;
+        std::vector<Event> compat_events;  // one per site the hit names
+        std::string session;
     };
+    enum class Tracker : std::uint8_t { plausible, umami };
 
     void single(const http::Request& request, http::Responder respond, std::string_view route,
                 Parser parse);
     /// Admits the parsed batch in place (the admitted events move to the front, in order)
     /// and returns how many were admitted; the refused join `parsed.rejected`.
     std::size_t admit_batch(std::size_t writer, Scratch& scratch);
+    void compat(const http::Request& request, http::Responder respond, Tracker tracker);
+    /// The Events of scratch.hit, one per site, with their visitors and sessions.
+    void compat_events(const http::Request& request, const ingest::RequestContext& context,
+                       Scratch& scratch);
+    /// What the tracker expects back: Plausible's 202 "ok", Umami's ids.
+    http::Response compat_answer(Tracker tracker, const Scratch& scratch, bool counted) const;
     std::string batch_answer(const http::Request& request, std::size_t admitted,
                              std::vector<BatchItemRejection>& rejected, std::int64_t now);
     /// Gives `response` (a 200) once the request's events are in the log per the mode.
@@ -77,6 +96,7 @@ class TrackApi {
 
     TrackApiOptions options_;
     const ingest::VisitorHasher& hasher_;
+    ingest::InactivitySessions& sessions_;
     write::WritePath& write_path_;
     durability::RejectsLog& rejects_;
     telemetry::Metrics& metrics_;

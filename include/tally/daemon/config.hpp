@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,10 @@ struct Config {
     std::size_t max_sites = 1000;
     std::size_t max_event_names_per_day = 1000;
     std::size_t top_capacity = 10'000;
+    std::size_t compat_sessions = 500'000;  // visitors whose Plausible/Umami session is kept
+
+    // compat.*
+    std::map<std::string, std::string> umami_websites;  // Umami website id -> site
 
     // redis.*, live.*, retention (used by later parts; accepted and validated now)
     std::string redis_url;  // "" = no mirror

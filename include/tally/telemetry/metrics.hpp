@@ -27,6 +27,10 @@ inline constexpr std::array<std::string_view, 9> kRejectReasons = {
     "bad_json",       "missing_field",        "invalid_field",   "out_of_window", "too_large",
     "too_many_sites", "too_many_event_names", "log_unavailable", "other"};
 
+/// Why an input was answered as usual but not counted, as the `reason` label: a crawler's
+/// User-Agent, Plausible's engagement reports, Umami's identify calls.
+inline constexpr std::array<std::string_view, 3> kDropReasons = {"bot", "engagement", "identify"};
+
 /// The status codes tracked one by one; any other lands in "other".
 inline constexpr std::array<unsigned, 14> kStatuses = {200, 204, 304, 400, 401, 404, 405,
                                                        413, 429, 431, 500, 503, 101, 0};
@@ -49,6 +53,8 @@ class Metrics {
 
     void count_ingested(std::size_t worker, EventKind kind, std::uint64_t n = 1);
     void count_rejected(std::size_t worker, std::string_view reason, std::uint64_t n = 1);
+    /// `reason` is one of kDropReasons (another is not counted).
+    void count_dropped(std::size_t worker, std::string_view reason, std::uint64_t n = 1);
     void count_request(std::size_t worker, std::size_t route, unsigned status,
                        std::chrono::nanoseconds latency);
 
@@ -59,6 +65,7 @@ class Metrics {
     /// Sums of what was counted (tests and the dashboard use these).
     std::uint64_t ingested(EventKind kind) const;
     std::uint64_t rejected(std::string_view reason) const;
+    std::uint64_t dropped(std::string_view reason) const;
 
     /// The Prometheus text exposition (format 0.0.4).
     std::string render() const;
