@@ -83,12 +83,13 @@ TEST(UserAgentCache, StaysWithinItsBoundAfter100000DistinctUserAgents) {
 }
 
 TEST(UserAgentCache, CollidingUserAgentsNeverShareAnAnswer) {
-    UserAgentCache cache(1);  // one slot: every User-Agent shares it
+    UserAgentCache cache(2);  // one pair: every User-Agent shares it
     for (int round = 0; round < 3; ++round) {
         for (const std::string& ua : kMix)
             EXPECT_EQ(cache.is_bot(real_list(), ua), real_list().matches(ua)) << ua;
     }
-    EXPECT_EQ(cache.size(), 1U);
+    EXPECT_EQ(cache.size(), 2U);
+    EXPECT_EQ(cache.hits(), 0U);  // seven User-Agents in turn through two slots: LRU keeps none
 }
 
 TEST(UserAgentCache, MatchesLongUserAgentsWithoutStoringThem) {
@@ -103,9 +104,24 @@ TEST(UserAgentCache, MatchesLongUserAgentsWithoutStoringThem) {
     EXPECT_EQ(cache.size(), 1U);
 }
 
+// Within a pair the slot used less recently goes: a popular User-Agent survives a stream of
+// one-off ones sharing its pair.
+TEST(UserAgentCache, KeepsTheRecentlyUsedSlotOfAPair) {
+    UserAgentCache cache(2);
+    const std::string popular = kChrome;
+    cache.is_bot(real_list(), popular);
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_FALSE(cache.is_bot(real_list(), popular));
+        cache.is_bot(real_list(), distinct_user_agent(i));
+    }
+    EXPECT_EQ(cache.hits(), 100U);
+    EXPECT_EQ(cache.misses(), 101U);
+}
+
 TEST(UserAgentCache, RoundsItsCapacityUpToAPowerOfTwo) {
     EXPECT_EQ(UserAgentCache(1000).capacity(), 1024U);
-    EXPECT_EQ(UserAgentCache(0).capacity(), 1U);
+    EXPECT_EQ(UserAgentCache(0).capacity(), 2U);
+    EXPECT_EQ(UserAgentCache(3).capacity(), 4U);
 }
 
 TEST(UserAgentCache, ClearForgetsEveryAnswer) {
