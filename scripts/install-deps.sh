@@ -14,7 +14,7 @@ done
 packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev nlohmann-json3-dev libsimdjson-dev libhiredis-dev libspdlog-dev zlib1g-dev
-  libxlsxwriter-dev
+  libxlsxwriter-dev libre2-dev
 )
 if [ "$want_tests" = 1 ]; then
   # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
