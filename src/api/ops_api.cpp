@@ -8,13 +8,15 @@ namespace tally::api {
 
 OpsApi::OpsApi(const Authorization& authorization, const std::atomic<bool>& ready,
                const durability::EventLog& log, const telemetry::Metrics& metrics,
-               const mirror::Mirror* mirror, const query::FleetReader* fleet)
+               const mirror::Mirror* mirror, const query::FleetReader* fleet,
+               std::string crawler_list)
     : authorization_(authorization),
       ready_(ready),
       log_(log),
       metrics_(metrics),
       mirror_(mirror),
-      fleet_(fleet) {}
+      fleet_(fleet),
+      crawler_list_(std::move(crawler_list)) {}
 
 void OpsApi::add_routes(http::Router& router) {
     const std::vector<http::Method> get{http::Method::get};
@@ -34,15 +36,17 @@ http::Response OpsApi::readyz() const {
     if (fleet_ != nullptr && !fleet_->up())
         return http::error_response(
             503, "not ready: redis (dashboards read from it): " + fleet_->problem());
+    nlohmann::ordered_json body = {{"status", "ready"}};
+    body["crawler_list"] = crawler_list_.empty() ? nlohmann::ordered_json(nullptr)
+                                                 : nlohmann::ordered_json(crawler_list_);
     if (mirror_ == nullptr)
-        return http::json_response(200, R"({"status":"ready"})");
+        return http::json_response(200, body.dump());
     // Redis away does not make the daemon unready: ingest and dashboards go on from memory
     // and Redis catches up later. The answer says so, for whoever looks.
     const mirror::MirrorStatus status = mirror_->status();
-    nlohmann::json body = {{"status", "ready"},
-                           {"redis", status.up ? "up" : "down"},
-                           {"redis_pending_keys", status.pending_fields},
-                           {"redis_lag_seconds", status.lag_seconds}};
+    body["redis"] = status.up ? "up" : "down";
+    body["redis_pending_keys"] = status.pending_fields;
+    body["redis_lag_seconds"] = status.lag_seconds;
     if (!status.up)
         body["redis_problem"] = status.problem;
     return http::json_response(200, body.dump());

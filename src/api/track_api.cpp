@@ -143,6 +143,11 @@ void TrackApi::answer_synced(http::Responder respond, http::Response&& response,
     respond(std::move(failed));
 }
 
+bool TrackApi::from_bot(const http::Request& request, Scratch& scratch) {
+    return options_.crawlers != nullptr &&
+           scratch.user_agents.is_bot(*options_.crawlers, request.user_agent);
+}
+
 void TrackApi::single(const http::Request& request, http::Responder respond, std::string_view route,
                       Parser parse) {
     if (request.method == http::Method::options)
@@ -152,6 +157,12 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     const ingest::RequestContext context{ip, request.user_agent, now};
     Scratch& scratch = scratch_[request.worker % scratch_.size()];
     Event& event = scratch.event;
+    if (options_.filter_track_api && from_bot(request, scratch)) {
+        metrics_.count_dropped(request.worker, "bot");
+        http::Response response = ok_response();
+        add_cors(request, response);
+        return respond(std::move(response));
+    }
 
     if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
         return respond(reject(request, route, 400, *rejection));
@@ -239,6 +250,14 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
     if (auto rejection =
             ingest::parse_batch(request.body, context, hasher_, parsed, scratch.buffers)) {
         return respond(reject(request, route, 400, *rejection));
+    }
+    if (options_.filter_track_api && from_bot(request, scratch)) {
+        // Answered as if counted; each event it would have counted is dropped.
+        metrics_.count_dropped(request.worker, "bot", parsed.accepted.size());
+        http::Response response = http::json_response(
+            200, batch_answer(request, parsed.accepted.size(), parsed.rejected, now));
+        add_cors(request, response);
+        return respond(std::move(response));
     }
     const std::size_t admitted = admit_batch(request.worker, scratch);
     if (admitted > 0 && !write_path_.write(request.worker, parsed.accepted.data(), admitted, now))

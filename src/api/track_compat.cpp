@@ -89,6 +89,12 @@ void TrackApi::compat(const http::Request& request, http::Responder respond, Tra
                             : ingest::parse_umami(request.body, hit, scratch.buffers);
     if (parsed)
         return respond(reject(request, route, 400, *parsed));
+    if (from_bot(request, scratch)) {
+        metrics_.count_dropped(request.worker, "bot");
+        http::Response response = compat_answer(tracker, scratch, false);
+        add_cors(request, response);
+        return respond(std::move(response));
+    }
     const char* dropped = hit.kind == ingest::CompatHit::Kind::engagement ? "engagement"
                           : hit.kind == ingest::CompatHit::Kind::ignored  ? "identify"
                                                                           : nullptr;

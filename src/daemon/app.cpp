@@ -36,6 +36,25 @@ App::~App() {
         log_->close();
 }
 
+// The crawler list: the configured file (which must load), else the npm package's file
+// under the web root (bots are not filtered when it is absent: a warning says so).
+void App::load_crawler_list() {
+    const bool configured = !config_.crawler_list.empty();
+    const fs::path path = configured ? fs::path(config_.crawler_list)
+                                     : fs::path(config_.web_root) / "node_modules" /
+                                           "crawler-user-agents" / "crawler-user-agents.json";
+    std::string error;
+    auto list = bots::CrawlerList::load(path, error);
+    if (!list && configured)
+        throw std::runtime_error("bots.crawler_list: " + error);
+    if (!list) {
+        spdlog::warn("no crawler list ({}): bots are counted like people", error);
+        return;
+    }
+    spdlog::info("crawler list: {} ({} patterns)", list->version(), list->pattern_count());
+    crawlers_ = std::make_unique<bots::CrawlerList>(std::move(*list));
+}
+
 void App::build_state() {
     const fs::path data = config_.data_dir;
     std::error_code ec;
@@ -44,6 +63,7 @@ void App::build_state() {
         throw std::system_error(ec, "cannot create data dir " + data.string());
     hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
     compat_sessions_ = std::make_unique<ingest::InactivitySessions>(config_.compat_sessions);
+    load_crawler_list();
     store_ = std::make_unique<store::Store>(store::StoreOptions{
         shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
@@ -100,13 +120,15 @@ void App::build_redis() {
 
 void App::add_routes() {
     api::TrackApiOptions track_options{config_.trusted_proxies, config_.cors_origins, workers_,
-                                       config_.umami_websites};
+                                       config_.umami_websites,      crawlers_.get(),
+                                       config_.filter_track_api};
     track_api_ = std::make_unique<api::TrackApi>(std::move(track_options), *hasher_,
                                                  *compat_sessions_, *write_path_, *rejects_,
                                                  *metrics_);
     read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
-                                             mirror_.get(), fleet_reader_.get());
+                                             mirror_.get(), fleet_reader_.get(),
+                                             crawlers_ ? crawlers_->version() : std::string());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
     live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_, *metrics_hub_);
     metrics_api_ =

@@ -24,6 +24,7 @@
 #include "tally/api/static_files.hpp"
 #include "tally/api/track_api.hpp"
 #include "tally/base/background_loop.hpp"
+#include "tally/bots/crawler_list.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/persistence.hpp"
@@ -56,6 +57,7 @@ class App {
 
   private:
     void build_state();
+    void load_crawler_list();
     void build_redis();
     void add_routes();
     void register_metrics();
@@ -78,6 +80,7 @@ class App {
     // The state and its durability.
     std::unique_ptr<ingest::VisitorHasher> hasher_;
     std::unique_ptr<ingest::InactivitySessions> compat_sessions_;
+    std::unique_ptr<bots::CrawlerList> crawlers_;  // null: bots are not filtered
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<metrics::Engine> engine_;  // the metrics service's series
     metrics::Derivations derivations_;

@@ -6,6 +6,7 @@
 // the Prometheus text format, behind the token).
 
 #include <atomic>
+#include <string>
 
 #include "tally/api/authorization.hpp"
 #include "tally/durability/event_log.hpp"
@@ -19,9 +20,11 @@ namespace tally::api {
 class OpsApi {
   public:
     /// `mirror`: null without --redis. `fleet`: null unless query_source is redis.
+    /// `crawler_list`: the bot list's name and version, "" when bots are not filtered.
     OpsApi(const Authorization& authorization, const std::atomic<bool>& ready,
            const durability::EventLog& log, const telemetry::Metrics& metrics,
-           const mirror::Mirror* mirror, const query::FleetReader* fleet);
+           const mirror::Mirror* mirror, const query::FleetReader* fleet,
+           std::string crawler_list = {});
 
     void add_routes(http::Router& router);
 
@@ -35,6 +38,7 @@ class OpsApi {
     const telemetry::Metrics& metrics_;
     const mirror::Mirror* mirror_;
     const query::FleetReader* fleet_;
+    std::string crawler_list_;
 };
 
 }  // namespace tally::api

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tally/bots/crawler_list.hpp"
+#include "tally/bots/user_agent_cache.hpp"
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
 #include "tally/ingest/compat.hpp"
@@ -30,6 +32,12 @@ struct TrackApiOptions {
     std::vector<std::string> cors_origins;     // "*" or exact origins
     std::size_t workers = 1;                   // I/O threads (one scratch space each)
     std::map<std::string, std::string> umami_websites;  // Umami website id -> site
+    /// The crawler list (null: no bot filtering). Requests whose User-Agent it matches are
+    /// answered as usual and counted as dropped: always on /api/event and /api/send (their
+    /// callers are browsers), on /track/* only with `filter_track_api` (its callers include
+    /// servers and scripts, curl among them, which the list names).
+    const bots::CrawlerList* crawlers = nullptr;
+    bool filter_track_api = false;
 };
 
 class TrackApi {
@@ -65,12 +73,15 @@ class TrackApi {
         Event event;
         ingest::BatchResult batch;
         std::vector<std::size_t> item_index;
+        bots::UserAgentCache user_agents;
         ingest::CompatHit hit;
         std::vector<Event> compat_events;  // one per site the hit names
         std::string session;
     };
     enum class Tracker : std::uint8_t { plausible, umami };
 
+    /// Whether the request's User-Agent is a crawler's (the caller counts the drop).
+    bool from_bot(const http::Request& request, Scratch& scratch);
     void single(const http::Request& request, http::Responder respond, std::string_view route,
                 Parser parse);
     /// Admits the parsed batch in place (the admitted events move to the front, in order)

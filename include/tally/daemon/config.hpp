@@ -53,6 +53,9 @@ struct Config {
 
     // compat.*
     std::map<std::string, std::string> umami_websites;  // Umami website id -> site
+    // bots.*: "" = the npm package's file under web_root (bot filtering off when absent)
+    std::string crawler_list;
+    bool filter_track_api = false;  // also drop crawlers' /track/* requests
 
     // redis.*, live.*, retention (used by later parts; accepted and validated now)
     std::string redis_url;  // "" = no mirror
