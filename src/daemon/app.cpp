@@ -119,12 +119,11 @@ void App::build_redis() {
 }
 
 void App::add_routes() {
-    api::TrackApiOptions track_options{config_.trusted_proxies, config_.cors_origins, workers_,
-                                       config_.umami_websites,      crawlers_.get(),
-                                       config_.filter_track_api};
-    track_api_ = std::make_unique<api::TrackApi>(std::move(track_options), *hasher_,
-                                                 *compat_sessions_, *write_path_, *rejects_,
-                                                 *metrics_);
+    api::TrackApiOptions track_options{
+        config_.trusted_proxies, config_.cors_origins, workers_,
+        config_.umami_websites,  crawlers_.get(),      config_.filter_track_api};
+    track_api_ = std::make_unique<api::TrackApi>(
+        std::move(track_options), *hasher_, *compat_sessions_, *write_path_, *rejects_, *metrics_);
     read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get(),

@@ -314,8 +314,8 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
              c.compat_sessions = static_cast<std::size_t>(as_integer(v, k, 16, 100'000'000));
          }},
         {"compat.umami_websites", set_umami_websites},
-        {"bots.crawler_list", [](Config& c, const json& v,
-                                 const std::string& k) { c.crawler_list = as_string(v, k); }},
+        {"bots.crawler_list",
+         [](Config& c, const json& v, const std::string& k) { c.crawler_list = as_string(v, k); }},
         {"bots.track_api",
          [](Config& c, const json& v, const std::string& k) {
              if (!v.is_boolean())

@@ -65,11 +65,16 @@ Field umami_field(std::string_view key) {
 
 const char* long_name(Field field, bool umami) {
     switch (field) {
-        case Field::name: return "name";
-        case Field::url: return "url";
-        case Field::site: return umami ? "website" : "domain";
-        case Field::referrer: return "referrer";
-        default: return umami ? "data" : "props";
+        case Field::name:
+            return "name";
+        case Field::url:
+            return "url";
+        case Field::site:
+            return umami ? "website" : "domain";
+        case Field::referrer:
+            return "referrer";
+        default:
+            return umami ? "data" : "props";
     }
 }
 
@@ -121,10 +126,10 @@ error_code read_field(Field field, od::value& value, bool umami, Fields& fields,
     } else if (type == od::json_type::string) {
         std::string_view text;
         SIMDJSON_TRY(value.get_string().get(text));
-        (field == Field::name       ? fields.name
-         : field == Field::url      ? fields.url
-         : field == Field::site     ? fields.site
-                                    : fields.referrer) = text;
+        (field == Field::name   ? fields.name
+         : field == Field::url  ? fields.url
+         : field == Field::site ? fields.site
+                                : fields.referrer) = text;
         return simdjson::SUCCESS;
     }
     if (!fields.wrong_type)
@@ -150,8 +155,8 @@ error_code read_object_fields(od::object& object, bool umami, Fields& fields,
 }
 
 /// The domains of Plausible's "d" ("a.com,www.b.com"), each without a leading "www.".
-std::optional<Rejection> read_sites(std::string_view list, bool split, std::vector<std::string>& out,
-                                    const char* field) {
+std::optional<Rejection> read_sites(std::string_view list, bool split,
+                                    std::vector<std::string>& out, const char* field) {
     out.clear();
     while (true) {
         const std::size_t comma = split ? list.find(',') : std::string_view::npos;
@@ -163,7 +168,8 @@ std::optional<Rejection> read_sites(std::string_view list, bool split, std::vect
         if (split && site.starts_with("www."))
             site.remove_prefix(4);
         if (!valid_site(site))
-            return invalid(field, std::string(field) + " must name sites of 1..64 of A-Z a-z 0-9 . _ -");
+            return invalid(field,
+                           std::string(field) + " must name sites of 1..64 of A-Z a-z 0-9 . _ -");
         if (out.size() == kMaxCompatSites)
             return invalid(field, std::string(field) + " names at most 10 sites");
         out.emplace_back(site);
@@ -207,8 +213,8 @@ std::optional<Rejection> build_hit(const Fields& fields, const std::string& prop
         return bad;
     const std::string_view name = fields.name.value_or("");
     out.kind = !fields.name || name == "pageview" ? CompatHit::Kind::pageview
-               : !umami && name == "engagement"  ? CompatHit::Kind::engagement
-                                                 : CompatHit::Kind::custom;
+               : !umami && name == "engagement"   ? CompatHit::Kind::engagement
+                                                  : CompatHit::Kind::custom;
     if (out.kind == CompatHit::Kind::custom && compat_event_name(name).empty())
         return invalid("name", "name must not be empty");
     out.name = out.kind == CompatHit::Kind::custom ? compat_event_name(name) : std::string();
@@ -226,7 +232,7 @@ std::optional<Rejection> parse_compat(std::string_view body, bool umami, CompatH
     const Padded text = impl.pad(strip_bom(body));
     Fields fields;
     std::string properties;
-    bool identify = false;
+    std::optional<std::string_view> type;  // Umami's "type"
     bool has_payload = false;
     const auto read = [&]() -> error_code {
         od::document document;
@@ -247,25 +253,26 @@ std::optional<Rejection> parse_compat(std::string_view body, bool umami, CompatH
                     SIMDJSON_TRY(read_object_fields(payload, true, fields, properties));
                     continue;
                 }
-                std::string_view type;
-                if (key == "type" && !member.value().get_string().get(type)) {
-                    identify = type == "identify";
+                std::string_view type_text;
+                if (key == "type" && !member.value().get_string().get(type_text)) {
+                    type = type_text;
                     continue;
                 }
                 SIMDJSON_TRY(walk(member.value(), nullptr, 1));
             }
         }
         const char* trailing = nullptr;
-        return document.current_location().get(trailing) ? simdjson::SUCCESS
-                                                          : simdjson::TAPE_ERROR;
+        return document.current_location().get(trailing) ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
     };
     const error_code error = read();
     impl.release_if_big();
     if (error)
         return bad_json("the body must be one JSON object");
+    if (umami && (!type || (*type != "event" && *type != "identify")))
+        return invalid("type", "type must be \"event\" or \"identify\"");
     if (umami && !has_payload)
         return missing_field("payload");
-    if (identify) {
+    if (umami && *type == "identify") {
         out.kind = CompatHit::Kind::ignored;
         out.sites.clear();
         return std::nullopt;

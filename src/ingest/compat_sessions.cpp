@@ -11,8 +11,9 @@ InactivitySessions::InactivitySessions(std::size_t capacity)
 
 void InactivitySessions::make_room(Shard& shard, std::int64_t now_ms) {
     const std::size_t target = shard_capacity_ - shard_capacity_ / 8;
-    std::erase_if(shard.visitors,
-                  [now_ms](const auto& entry) { return now_ms - entry.second.last_ms >= kTimeoutMs; });
+    std::erase_if(shard.visitors, [now_ms](const auto& entry) {
+        return now_ms - entry.second.last_ms >= kTimeoutMs;
+    });
     while (shard.visitors.size() > target) {
         shard.visitors.erase(shard.visitors.begin());
         evicted_.fetch_add(1, std::memory_order_relaxed);
@@ -39,7 +40,8 @@ void InactivitySessions::session_for(std::string_view visitor_id, std::int64_t n
         }
     }
     char suffix[24];
-    const int n = std::snprintf(suffix, sizeof suffix, "-%llx", static_cast<unsigned long long>(started));
+    const int n =
+        std::snprintf(suffix, sizeof suffix, "-%llx", static_cast<unsigned long long>(started));
     out.assign(visitor_id);
     out.append(suffix, static_cast<std::size_t>(n));
 }

@@ -209,8 +209,9 @@ std::string Metrics::render() const {
              std::to_string(total));
     }
 
-    line("# HELP tally_events_dropped_total Inputs answered as usual but not counted, by "
-         "reason.");
+    line(
+        "# HELP tally_events_dropped_total Inputs answered as usual but not counted, by "
+        "reason.");
     line("# TYPE tally_events_dropped_total counter");
     for (const std::string_view reason : kDropReasons) {
         line("tally_events_dropped_total{reason=\"" + std::string(reason) + "\"} " +

@@ -153,6 +153,10 @@ export class Tallyd {
     return res.json();
   }
 
+  async metrics() {
+    return (await fetch(`${this.base}/metrics`)).text();
+  }
+
   async get(route) {
     const res = await fetch(`${this.base}${route}`);
     if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);

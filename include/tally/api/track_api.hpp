@@ -28,9 +28,9 @@
 namespace tally::api {
 
 struct TrackApiOptions {
-    std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
-    std::vector<std::string> cors_origins;     // "*" or exact origins
-    std::size_t workers = 1;                   // I/O threads (one scratch space each)
+    std::vector<std::string> trusted_proxies;           // peers whose X-Forwarded-For is believed
+    std::vector<std::string> cors_origins;              // "*" or exact origins
+    std::size_t workers = 1;                            // I/O threads (one scratch space each)
     std::map<std::string, std::string> umami_websites;  // Umami website id -> site
     /// The crawler list (null: no bot filtering). Requests whose User-Agent it matches are
     /// answered as usual and counted as dropped: always on /api/event and /api/send (their
