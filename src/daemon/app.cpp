@@ -125,6 +125,7 @@ void App::add_routes() {
     track_api_ = std::make_unique<api::TrackApi>(
         std::move(track_options), *hasher_, *compat_sessions_, *write_path_, *rejects_, *metrics_);
     read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
+    stats_api_ = std::make_unique<api::StatsApi>(authorization_, *store_);
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get(),
                                              crawlers_ ? crawlers_->version() : std::string());
@@ -137,6 +138,7 @@ void App::add_routes() {
 
     track_api_->add_routes(router_);
     read_api_->add_routes(router_);
+    stats_api_->add_routes(router_);
     ops_api_->add_routes(router_);
     metrics_api_->add_routes(router_);
     dashboards_api_->add_routes(router_);

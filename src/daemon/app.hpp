@@ -22,6 +22,7 @@
 #include "tally/api/ops_api.hpp"
 #include "tally/api/read_api.hpp"
 #include "tally/api/static_files.hpp"
+#include "tally/api/stats_api.hpp"
 #include "tally/api/track_api.hpp"
 #include "tally/base/background_loop.hpp"
 #include "tally/bots/crawler_list.hpp"
@@ -96,6 +97,7 @@ class App {
     // The APIs, in the order their routes are registered.
     api::Authorization authorization_;
     std::unique_ptr<api::TrackApi> track_api_;
+    std::unique_ptr<api::StatsApi> stats_api_;
     std::unique_ptr<api::ReadApi> read_api_;
     std::unique_ptr<api::OpsApi> ops_api_;
     std::unique_ptr<api::StaticFiles> static_files_;

@@ -150,6 +150,32 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
     return d;
 }
 
+Ranked top_list(const store::Store& store, std::string_view site, const DayRange& range,
+                TopList list, std::size_t k) {
+    Ranked out;
+    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
+        TopMerger merger;
+        auto add = [&](const store::DayState& day) {
+            merger.add(list == TopList::pages       ? day.pages
+                       : list == TopList::referrers ? day.referrers
+                                                    : day.countries);
+        };
+        for (const store::SiteShard* shard : parts) {
+            for (auto it = shard->days.lower_bound(range.first);
+                 it != shard->days.end() && it->first <= range.last; ++it) {
+                add(it->second);
+            }
+            if (range.period) {
+                const auto& rollups = shard->rollups(*range.period);
+                if (auto it = rollups.find(range.first); it != rollups.end())
+                    add(it->second);
+            }
+        }
+        out = merger.top(k);
+    });
+    return out;
+}
+
 std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
                            std::string_view member) {
     // TopMerger's rule for one member: its count where monitored (never 0 there), the

@@ -71,6 +71,27 @@ PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> p
     return answer;
 }
 
+PropertyKeyRows property_key(const store::Store& store, std::string_view site,
+                             const DayRange& range, std::string_view key,
+                             std::size_t values_shown) {
+    store::PropertyKey merged;
+    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
+        auto add = [&](const store::DayState& day) {
+            for (const auto& [event, breakdown] : day.properties) {
+                if (auto it = breakdown.keys().find(key); it != breakdown.keys().end())
+                    merged.merge(it->second);
+            }
+        };
+        for (const store::SiteShard* shard : parts) {
+            for (auto it = shard->days.lower_bound(range.first);
+                 it != shard->days.end() && it->first <= range.last; ++it) {
+                add(it->second);
+            }
+        }
+    });
+    return rows_of(std::string(key), merged, values_shown);
+}
+
 PropertiesBreakdown properties(const store::Store& store, std::string_view site,
                                const DayRange& range, std::string_view event,
                                std::size_t values_shown) {

@@ -90,6 +90,11 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
 /// caller holds (Store::visit_site_all, Store::visit_live). real_time_users is left 0.
 Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
                                  std::string_view site, const DayRange& range);
+enum class TopList { pages, referrers, countries };
+/// The `k` first members of one of a range's top lists, by the dashboard's rule (count
+/// descending, ties by name), for breakdowns longer than the dashboard's 10.
+Ranked top_list(const store::Store& store, std::string_view site, const DayRange& range,
+                TopList list, std::size_t k);
 /// A top-list member's merged count over several summaries, by the rule the dashboard's
 /// top lists use (exact while the summaries are). The caller holds their locks.
 std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
@@ -121,6 +126,11 @@ PropertiesBreakdown properties(const store::Store& store, std::string_view site,
 PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> parts,
                                       const DayRange& range, std::string_view event,
                                       std::size_t values_shown = kPropertyValuesShown);
+
+/// One property key over every event of a range (the Plausible Stats API's
+/// event:props:<key>), each event's values merged; `values_shown` most frequent values.
+PropertyKeyRows property_key(const store::Store& store, std::string_view site,
+                             const DayRange& range, std::string_view key, std::size_t values_shown);
 
 std::string to_json(const Dashboard& dashboard);
 /// {"event","keys":[{"key","count","visitors","distinct_values","values":[{"value","count",

@@ -1,0 +1,203 @@
+// The Plausible Stats API v1 subset against the real daemon: every endpoint and property
+// checked against an oracle computed here from the events sent over three days, the answer
+// shapes, pagination, comparison, and a 400 naming each unsupported parameter.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "common.hpp"
+
+namespace tally::test {
+namespace {
+
+using Stats = DaemonTest;
+
+struct Sent {
+    std::map<std::string, std::uint64_t> pages, plans, plan_events;
+    std::map<std::string, std::set<std::string>> plan_visitors;
+    std::set<std::string> visitors, sessions;
+    std::uint64_t pageviews = 0, events = 0;
+};
+
+/// Page views and signups (with a plan) over today, yesterday and the day before.
+std::map<std::int64_t, Sent> send_three_days(HttpClient& client) {
+    std::map<std::int64_t, Sent> by_day;
+    const std::int64_t now = now_ms();
+    json batch = json::array();
+    for (int i = 0; i < 90; ++i) {
+        // Now, 23 h and 46 h ago (inside the 48 h the tracking API takes): two or three days.
+        const std::int64_t at = now - (i % 3) * 23 * 3'600'000 - 60'000 * (i % 7);
+        const std::string user = "u" + std::to_string(i % 11),
+                          session = "s" + std::to_string(i % 13);
+        Sent& day = by_day[day_of(at)];
+        if (i % 4 == 0) {
+            const std::string plan = i % 3 == 0 ? "pro" : "free";
+            batch.push_back({{"type", "event"},
+                             {"event_name", "signup"},
+                             {"user_id", user},
+                             {"session_id", session},
+                             {"timestamp", iso(at)},
+                             {"properties", {{"plan", plan}}}});
+            ++day.events;
+            ++day.plan_events[plan];
+            day.plan_visitors[plan].insert(user);
+        } else {
+            const std::string page = "/p" + std::to_string(i % 5);
+            batch.push_back({{"type", "pageview"},
+                             {"page_url", page},
+                             {"user_id", user},
+                             {"session_id", session},
+                             {"timestamp", iso(at)},
+                             {"referrer", i % 2 ? "https://google.com/" : ""}});
+            ++day.pageviews;
+            ++day.pages[page];
+        }
+        day.visitors.insert(user);
+        day.sessions.insert(session);
+    }
+    const auto r = client.post("/track/batch", batch.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return by_day;
+}
+
+json get(HttpClient& client, const std::string& target, int status = 200) {
+    const auto r = client.get(target);
+    EXPECT_EQ(r.status, status) << target << " -> " << r.body;
+    return r.status == 200 ? json::parse(r.body) : json::parse(r.body, nullptr, false);
+}
+
+TEST_F(Stats, AggregateAndTimeseriesAgreeWithTheEventsSent) {
+    const auto days = send_three_days(client);
+    Sent all;
+    for (const auto& [day, sent] : days) {
+        all.pageviews += sent.pageviews;
+        all.events += sent.events;
+        all.visitors.insert(sent.visitors.begin(), sent.visitors.end());
+        all.sessions.insert(sent.sessions.begin(), sent.sessions.end());
+    }
+    const json week = get(client,
+                          "/api/v1/stats/"
+                          "aggregate?site_id=default&period=7d&metrics=visitors,visits,pageviews,"
+                          "events&compare=previous_period");
+    EXPECT_EQ(week["results"]["visitors"]["value"], all.visitors.size());
+    EXPECT_EQ(week["results"]["visits"]["value"], all.sessions.size());
+    EXPECT_EQ(week["results"]["pageviews"]["value"], all.pageviews);
+    EXPECT_EQ(week["results"]["events"]["value"], all.events);
+    EXPECT_EQ(week["results"]["pageviews"]["change"], 100);  // nothing the week before
+    const Sent& today = days.at(day_of(now_ms()));
+    const json day = get(client, "/api/v1/stats/aggregate?site_id=default&period=day");
+    EXPECT_EQ(day, json({{"results", {{"visitors", {{"value", today.visitors.size()}}}}}}));
+
+    const json series =
+        get(client,
+            "/api/v1/stats/timeseries?site_id=default&period=7d&metrics=pageviews,visitors,events");
+    ASSERT_EQ(series["results"].size(), 7u);
+    for (const json& row : series["results"]) {
+        const auto d = parse_day(row["date"].get<std::string>());
+        ASSERT_TRUE(d);
+        const auto it = days.find(*d);
+        EXPECT_EQ(row["pageviews"], it == days.end() ? 0 : it->second.pageviews) << row;
+        EXPECT_EQ(row["visitors"], it == days.end() ? 0 : it->second.visitors.size()) << row;
+        EXPECT_EQ(row["events"], it == days.end() ? 0 : it->second.events) << row;
+    }
+    const json months = get(
+        client,
+        "/api/v1/stats/timeseries?site_id=default&period=12mo&interval=month&metrics=pageviews");
+    ASSERT_EQ(months["results"].size(), 12u);
+    std::uint64_t sum = 0;
+    for (const json& row : months["results"])
+        sum += row["pageviews"].get<std::uint64_t>();
+    EXPECT_EQ(sum, all.pageviews);
+    EXPECT_EQ(client.get("/api/v1/stats/realtime/visitors?site_id=default")
+                  .body.find_first_not_of("0123456789"),
+              std::string::npos);
+}
+
+TEST_F(Stats, BreakdownsByPagePropertyAndNameWithPages) {
+    const auto days = send_three_days(client);
+    std::map<std::string, std::uint64_t> pages, plan_events;
+    std::map<std::string, std::set<std::string>> plan_visitors;
+    std::uint64_t pageviews = 0, events = 0;
+    for (const auto& [day, sent] : days) {
+        for (const auto& [p, n] : sent.pages)
+            pages[p] += n;
+        for (const auto& [p, n] : sent.plan_events)
+            plan_events[p] += n;
+        for (const auto& [p, v] : sent.plan_visitors)
+            plan_visitors[p].insert(v.begin(), v.end());
+        pageviews += sent.pageviews;
+        events += sent.events;
+    }
+    const json by_page =
+        get(client,
+            "/api/v1/stats/"
+            "breakdown?site_id=default&period=7d&property=event:page&metrics=pageviews&limit=100");
+    std::map<std::string, std::uint64_t> got;
+    for (const json& row : by_page["results"])
+        got[row["page"]] = row["pageviews"];
+    EXPECT_EQ(got, pages);
+    // Pages of two: the first page's rows, then the next, in the same order.
+    const json first =
+        get(client,
+            "/api/v1/stats/"
+            "breakdown?site_id=default&period=7d&property=event:page&metrics=pageviews&limit=2");
+    const json second = get(
+        client,
+        "/api/v1/stats/"
+        "breakdown?site_id=default&period=7d&property=event:page&metrics=pageviews&limit=2&page=2");
+    ASSERT_EQ(first["results"].size(), 2u);
+    EXPECT_EQ(first["results"][0], by_page["results"][0]);
+    EXPECT_EQ(second["results"][0], by_page["results"][2]);
+
+    const json plans = get(
+        client,
+        "/api/v1/stats/"
+        "breakdown?site_id=default&period=7d&property=event:props:plan&metrics=visitors,events");
+    ASSERT_EQ(plans["results"].size(), plan_events.size());
+    for (const json& row : plans["results"]) {
+        EXPECT_EQ(row["events"], plan_events[row["plan"]]) << row;
+        EXPECT_EQ(row["visitors"], plan_visitors[row["plan"]].size()) << row;
+    }
+    const json names =
+        get(client,
+            "/api/v1/stats/breakdown?site_id=default&period=7d&property=event:name&metrics=events");
+    EXPECT_EQ(names["results"],
+              json::parse("[{\"name\":\"pageview\",\"events\":" + std::to_string(pageviews) +
+                          "},{\"name\":\"signup\",\"events\":" + std::to_string(events) + "}]"));
+    const json sources =
+        get(client,
+            "/api/v1/stats/"
+            "breakdown?site_id=default&period=7d&property=visit:source&metrics=pageviews");
+    std::uint64_t from_sources = 0;
+    for (const json& row : sources["results"])
+        from_sources += row["pageviews"].get<std::uint64_t>();
+    EXPECT_EQ(from_sources, pageviews);
+    EXPECT_EQ(sources["results"].size(), 2u);  // google.com and "Direct / None"
+}
+
+TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"/api/v1/stats/aggregate?site_id=default&filters=event:page%3D%3D/", "filters"},
+        {"/api/v1/stats/aggregate?site_id=default&period=yesterday", "period"},
+        {"/api/v1/stats/aggregate?site_id=default&metrics=bounce_rate", "metrics"},
+        {"/api/v1/stats/aggregate?site_id=default&compare=previous_year", "compare"},
+        {"/api/v1/stats/aggregate?period=day", "site_id"},
+        {"/api/v1/stats/timeseries?site_id=default&interval=week", "interval"},
+        {"/api/v1/stats/breakdown?site_id=default&property=visit:city&metrics=pageviews",
+         "property"},
+        {"/api/v1/stats/breakdown?site_id=default&property=event:page", "metrics"},
+        {"/api/v1/stats/breakdown?site_id=default&property=event:page&metrics=pageviews&limit=0",
+         "limit"},
+        {"/api/v1/stats/timeseries?site_id=default&period=custom&date=2024-01-10", "date"},
+        {"/api/v1/stats/realtime/visitors?site_id=default&period=day", "period"}};
+    for (const auto& [target, field] : cases) {
+        const auto r = client.get(target);
+        EXPECT_EQ(r.status, 400) << target;
+        EXPECT_EQ(json::parse(r.body)["field"], field) << target << " -> " << r.body;
+    }
+}
+
+}  // namespace
+}  // namespace tally::test
