@@ -324,8 +324,14 @@ http::Response StatsApi::breakdown(const http::Request& request) const {
                 query::property_key(store_, q.site, q.range, column, wanted);
             for (const query::PropertyRow& row : key.values)
                 rows.push_back({row.value, row.count, row.visitors});
-            if (key.other.count > 0)
-                rows.push_back({"(other)", key.other.count, key.other.visitors});
+            // The values past the key's cap, ranked among the others by their count.
+            if (key.other.count > 0) {
+                Row other{"(other)", key.other.count, key.other.visitors};
+                rows.insert(
+                    std::upper_bound(rows.begin(), rows.end(), other,
+                                     [](const Row& a, const Row& b) { return a.count > b.count; }),
+                    std::move(other));
+            }
         } else {
             return bad("property",
                        "property must be event:page, visit:source, visit:country, visit:device, "

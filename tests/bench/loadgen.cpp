@@ -9,7 +9,7 @@
 // 100 requests/s). Events are counted as the server accepted them: 1 per 200 for a page
 // view, the answer's "accepted" for a batch. Prints one line of figures.
 //
-//   loadgen --port P [--mode pageview|batch|dashboard] [--connections 64] [--seconds 10]
+//   loadgen --port P [--mode pageview|plausible|batch|dashboard] [--connections 64] [--seconds 10]
 //           [--rate R | --event-rate E] [--batch-size 1000] [--path /track/pageview]
 
 #include <arpa/inet.h>
@@ -86,6 +86,30 @@ class EventMaker {
         return s;
     }
     std::string pageview() { return "{" + pageview_fields() + "}"; }
+    /// A Plausible tracker's page view (POST /api/event), the same pages and referrers.
+    std::string plausible() {
+        static const char* kReferrers[] = {"https://www.google.com/search?q=tally",
+                                           "https://news.ycombinator.com/item?id=1", ""};
+        const char* ref = kReferrers[rng_() % 3];
+        return R"({"n":"pageview","u":"https://shop.example.com/p/)" + std::to_string(zipf()) +
+               R"(?utm_source=x","d":"shop.example.com","r":)" +
+               (*ref ? "\"" + std::string(ref) + "\"" : std::string("null")) + "}";
+    }
+    /// A User-Agent header: a real browser's, or 1 time in 20 a crawler's.
+    std::string agent() {
+        static const char* kBrowsers[] = {
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+            "like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0"};
+        static const char* kBots[] = {
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/131.0.0.0 Safari/537.36"};
+        return rng_() % 20 == 0 ? kBots[rng_() % 3] : kBrowsers[rng_() % 3];
+    }
     std::string batch_item() {
         if (rng_() % 10 == 0) {
             return R"({"type":"event","event_name":"add_to_cart","session_id":"sess-)" +
@@ -180,6 +204,7 @@ int main(int argc, char** argv) {
     if (o.path.empty()) {
         o.path = o.mode == "batch"       ? "/track/batch"
                  : o.mode == "dashboard" ? "/dashboard/today"
+                 : o.mode == "plausible" ? "/api/event"
                                          : "/track/pageview";
     }
 
@@ -196,9 +221,13 @@ int main(int argc, char** argv) {
             body += "]";
         } else if (o.mode == "pageview") {
             body = maker.pageview();
+        } else if (o.mode == "plausible") {
+            body = maker.plausible();
         }
         std::string r = (o.mode == "dashboard" ? "GET " : "POST ") + o.path +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        if (o.mode == "pageview" || o.mode == "plausible")
+            r += "User-Agent: " + maker.agent() + "\r\n";
         if (!body.empty()) {
             r +=
                 "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
@@ -309,13 +338,13 @@ int main(int argc, char** argv) {
             }
             int status = 0;
             while (std::size_t len = complete_response(c.in, status)) {
-                if (status == 200)
+                if (status >= 200 && status < 300)
                     accepted += accepted_events(std::string_view(c.in).substr(0, len), o.mode);
                 c.in.erase(0, len);
                 const auto done = Clock::now();
                 latencies_us.push_back(
                     std::chrono::duration<double, std::micro>(done - c.started).count());
-                (status == 200 ? ok : errors)++;
+                (status >= 200 && status < 300 ? ok : errors)++;
                 c.busy = false;
                 if (!stopping)
                     start(c, done);
