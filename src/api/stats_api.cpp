@@ -184,6 +184,72 @@ query::DayRange days(std::int64_t first, std::int64_t last) {
     return range;
 }
 
+/// A breakdown's row: its name, pageviews or events, and visitors (property values only).
+struct BreakdownRow {
+    std::string name;
+    std::uint64_t count;
+    std::uint64_t visitors;
+};
+
+/// The rows of q.property's breakdown, in order, and the results' key for their names; a
+/// Response when the property is not one Tally breaks down.
+std::optional<http::Response> breakdown_rows(const store::Store& store, const StatsQuery& q,
+                                             bool props, std::vector<BreakdownRow>& rows,
+                                             std::string& column) {
+    const std::size_t wanted = q.limit * q.page;
+    const std::string& p = q.property;
+    auto ranked = [&](query::TopList list, const char* name) {
+        column = name;
+        for (auto& [member, n] : query::top_list(store, q.site, q.range, list, wanted))
+            rows.push_back({member == "direct" && list == query::TopList::referrers
+                                ? std::string("Direct / None")
+                                : std::move(member),
+                            n, 0});
+    };
+    if (p == "event:page") {
+        ranked(query::TopList::pages, "page");
+    } else if (p == "visit:source") {
+        ranked(query::TopList::referrers, "source");
+    } else if (p == "visit:country") {
+        ranked(query::TopList::countries, "country");
+    } else if (p == "visit:device" || p == "event:name") {
+        const query::Dashboard d = query::build_dashboard(store, q.site, q.range, now_ms());
+        column = p == "visit:device" ? "device" : "name";
+        if (p == "visit:device") {
+            for (const auto& [name, i] : {std::pair{"Desktop", 0}, {"Mobile", 1}, {"Tablet", 2}})
+                rows.push_back({name, d.devices[static_cast<std::size_t>(i)], 0});
+        } else {
+            rows.push_back({"pageview", d.page_views, 0});
+            for (const auto& [name, n] : d.events)
+                rows.push_back({name, n, 0});
+        }
+        std::stable_sort(
+            rows.begin(), rows.end(),
+            [](const BreakdownRow& a, const BreakdownRow& b) { return a.count > b.count; });
+        std::erase_if(rows, [](const BreakdownRow& r) { return r.count == 0; });
+    } else if (props) {
+        column = p.substr(12);
+        const query::PropertyKeyRows key =
+            query::property_key(store, q.site, q.range, column, wanted);
+        for (const query::PropertyRow& row : key.values)
+            rows.push_back({row.value, row.count, row.visitors});
+        // The values past the key's cap, ranked among the others by their count.
+        if (key.other.count > 0) {
+            BreakdownRow other{"(other)", key.other.count, key.other.visitors};
+            rows.insert(std::upper_bound(rows.begin(), rows.end(), other,
+                                         [](const BreakdownRow& a, const BreakdownRow& b) {
+                                             return a.count > b.count;
+                                         }),
+                        std::move(other));
+        }
+    } else {
+        return bad("property",
+                   "property must be event:page, visit:source, visit:country, visit:device, "
+                   "event:name or event:props:<key>");
+    }
+    return std::nullopt;
+}
+
 template <typename Parse>
 http::Response guarded(const Authorization& authorization, const http::Request& request,
                        Parse&& answer) {
@@ -281,62 +347,10 @@ http::Response StatsApi::breakdown(const http::Request& request) const {
                                           "event:props:<key>); ask for pageviews or events");
             }
         }
-        // (name, pageviews or events, visitors) per row, in order.
-        struct Row {
-            std::string name;
-            std::uint64_t count;
-            std::uint64_t visitors;
-        };
-        std::vector<Row> rows;
+        std::vector<BreakdownRow> rows;
         std::string column;
-        auto ranked = [&](query::TopList list, const char* name) {
-            column = name;
-            for (auto& [member, n] : query::top_list(store_, q.site, q.range, list, wanted))
-                rows.push_back({member == "direct" && list == query::TopList::referrers
-                                    ? std::string("Direct / None")
-                                    : std::move(member),
-                                n, 0});
-        };
-        if (p == "event:page") {
-            ranked(query::TopList::pages, "page");
-        } else if (p == "visit:source") {
-            ranked(query::TopList::referrers, "source");
-        } else if (p == "visit:country") {
-            ranked(query::TopList::countries, "country");
-        } else if (p == "visit:device" || p == "event:name") {
-            const query::Dashboard d = query::build_dashboard(store_, q.site, q.range, now_ms());
-            column = p == "visit:device" ? "device" : "name";
-            if (p == "visit:device") {
-                for (const auto& [name, i] :
-                     {std::pair{"Desktop", 0}, {"Mobile", 1}, {"Tablet", 2}})
-                    rows.push_back({name, d.devices[static_cast<std::size_t>(i)], 0});
-            } else {
-                rows.push_back({"pageview", d.page_views, 0});
-                for (const auto& [name, n] : d.events)
-                    rows.push_back({name, n, 0});
-            }
-            std::stable_sort(rows.begin(), rows.end(),
-                             [](const Row& a, const Row& b) { return a.count > b.count; });
-            std::erase_if(rows, [](const Row& r) { return r.count == 0; });
-        } else if (props) {
-            column = p.substr(12);
-            const query::PropertyKeyRows key =
-                query::property_key(store_, q.site, q.range, column, wanted);
-            for (const query::PropertyRow& row : key.values)
-                rows.push_back({row.value, row.count, row.visitors});
-            // The values past the key's cap, ranked among the others by their count.
-            if (key.other.count > 0) {
-                Row other{"(other)", key.other.count, key.other.visitors};
-                rows.insert(
-                    std::upper_bound(rows.begin(), rows.end(), other,
-                                     [](const Row& a, const Row& b) { return a.count > b.count; }),
-                    std::move(other));
-            }
-        } else {
-            return bad("property",
-                       "property must be event:page, visit:source, visit:country, visit:device, "
-                       "event:name or event:props:<key>");
-        }
+        if (auto error = breakdown_rows(store_, q, props, rows, column))
+            return std::move(*error);
         json results = json::array();
         for (std::size_t i = (q.page - 1) * q.limit; i < rows.size() && i < wanted; ++i) {
             json row = {{column, rows[i].name}};
