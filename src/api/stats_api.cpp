@@ -342,9 +342,13 @@ http::Response StatsApi::breakdown(const http::Request& request) const {
         const bool props = p.starts_with("event:props:") && p.size() > 12;
         for (const std::string& metric : q.metrics) {
             if (metric == "visits" || (metric == "visitors" && !props)) {
-                return bad("metrics", metric + " is not broken down by " + p +
-                                          " (Tally keeps distinct visitors per value only for "
-                                          "event:props:<key>); ask for pageviews or events");
+                std::string message = metric;
+                message += " is not broken down by ";
+                message += p;
+                message +=
+                    " (Tally keeps distinct visitors per value only for event:props:<key>);"
+                    " ask for pageviews or events";
+                return bad("metrics", message);
             }
         }
         std::vector<BreakdownRow> rows;

@@ -33,7 +33,7 @@ namespace tally::ingest {
 
 class InactivitySessions {
   public:
-    static constexpr std::int64_t kTimeoutMs = 30 * 60'000;
+    static constexpr std::int64_t kTimeoutMs = std::int64_t{30} * 60'000;
     static constexpr std::size_t kShards = 16;
 
     explicit InactivitySessions(std::size_t capacity = 500'000);
