@@ -126,18 +126,7 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
         referrers.add(day.referrers);
         countries.add(day.countries);
     };
-    for (const store::SiteShard* shard : parts) {
-        for (auto it = shard->days.lower_bound(range.first);
-             it != shard->days.end() && it->first <= range.last; ++it) {
-            add(it->second);
-        }
-        // The period's days that left retention: disjoint from those still held.
-        if (range.period) {
-            const auto& rollups = shard->rollups(*range.period);
-            if (auto it = rollups.find(range.first); it != rollups.end())
-                add(it->second);
-        }
-    }
+    for_each_state(parts, range, add);
     d.top_pages = pages.top(kTopListSize);
     d.top_referrers = referrers.top(kTopListSize);
     d.countries = countries.top(kTopListSize);
@@ -155,22 +144,11 @@ Ranked top_list(const store::Store& store, std::string_view site, const DayRange
     Ranked out;
     store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
         TopMerger merger;
-        auto add = [&](const store::DayState& day) {
+        for_each_state(parts, range, [&](const store::DayState& day) {
             merger.add(list == TopList::pages       ? day.pages
                        : list == TopList::referrers ? day.referrers
                                                     : day.countries);
-        };
-        for (const store::SiteShard* shard : parts) {
-            for (auto it = shard->days.lower_bound(range.first);
-                 it != shard->days.end() && it->first <= range.last; ++it) {
-                add(it->second);
-            }
-            if (range.period) {
-                const auto& rollups = shard->rollups(*range.period);
-                if (auto it = rollups.find(range.first); it != rollups.end())
-                    add(it->second);
-            }
-        }
+        });
         out = merger.top(k);
     });
     return out;

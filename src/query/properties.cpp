@@ -44,21 +44,10 @@ PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> p
                                       std::size_t values_shown) {
     store::PropertyBreakdown merged;
     std::size_t keys = 0;
-    auto add = [&](const store::DayState& day) {
+    for_each_state(parts, range, [&](const store::DayState& day) {
         if (auto it = day.properties.find(event); it != day.properties.end())
             merged.merge(it->second, keys);
-    };
-    for (const store::SiteShard* shard : parts) {
-        for (auto it = shard->days.lower_bound(range.first);
-             it != shard->days.end() && it->first <= range.last; ++it) {
-            add(it->second);
-        }
-        if (range.period) {
-            const auto& rollups = shard->rollups(*range.period);
-            if (auto it = rollups.find(range.first); it != rollups.end())
-                add(it->second);
-        }
-    }
+    });
     PropertiesBreakdown answer;
     answer.event = std::string(event);
     answer.keys_not_broken_down = merged.keys_refused();
@@ -76,18 +65,12 @@ PropertyKeyRows property_key(const store::Store& store, std::string_view site,
                              std::size_t values_shown) {
     store::PropertyKey merged;
     store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
-        auto add = [&](const store::DayState& day) {
+        for_each_state(parts, range, [&](const store::DayState& day) {
             for (const auto& [event, breakdown] : day.properties) {
                 if (auto it = breakdown.keys().find(key); it != breakdown.keys().end())
                     merged.merge(it->second);
             }
-        };
-        for (const store::SiteShard* shard : parts) {
-            for (auto it = shard->days.lower_bound(range.first);
-                 it != shard->days.end() && it->first <= range.last; ++it) {
-                add(it->second);
-            }
-        }
+        });
     });
     return rows_of(std::string(key), merged, values_shown);
 }

@@ -24,6 +24,17 @@ inline std::int64_t now_ms() {
         .count();
 }
 
+/// VmRSS of process `pid` in KiB (0 when unreadable).
+inline long rss_kib(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    }
+    return 0;
+}
+
 inline std::string today() {
     return format_day(day_of(now_ms()));
 }

@@ -132,17 +132,6 @@ void drain(WsClient& ws, LiveState& state, milliseconds quiet = milliseconds(3 *
     }
 }
 
-/// VmRSS of process `pid` in KiB (0 when unreadable).
-long rss_kib(int pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    }
-    return 0;
-}
-
 /// The ISO week label (YYYY-Www) of day number `day`.
 std::string iso_week(std::int64_t day) {
     const std::int64_t weekday = ((day + 3) % 7 + 7) % 7;  // Monday = 0; day 0 was a Thursday

@@ -178,17 +178,6 @@ TEST_F(Stats, BreakdownsByPagePropertyAndNameWithPages) {
     EXPECT_EQ(sources["results"].size(), 2u);  // google.com and "Direct / None"
 }
 
-/// VmRSS of process `pid` in KiB (0 when unreadable).
-long rss_kib(int pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    }
-    return 0;
-}
-
 TEST_F(Stats, ACardinalityAttackOnAPropertyStaysWithinItsCapsAndSaysSo) {
     const long before = rss_kib(daemon.pid());
     constexpr int kValues = 100'000;

@@ -35,6 +35,25 @@ std::optional<DayRange> parse_range(std::string_view text, std::int64_t now_ms);
 
 using Ranked = std::vector<std::pair<std::string, std::uint64_t>>;
 
+/// Calls fn(const store::DayState&) for every day of `range` held in `parts` (the site's
+/// part in every shard, whose locks the caller holds), and for a week or month range its
+/// period's roll-up: the days of it that left retention, disjoint from those still held.
+template <typename Fn>
+void for_each_state(std::span<const store::SiteShard* const> parts, const DayRange& range,
+                    Fn&& fn) {
+    for (const store::SiteShard* shard : parts) {
+        for (auto it = shard->days.lower_bound(range.first);
+             it != shard->days.end() && it->first <= range.last; ++it) {
+            fn(it->second);
+        }
+        if (range.period) {
+            const auto& rollups = shard->rollups(*range.period);
+            if (auto it = rollups.find(range.first); it != rollups.end())
+                fn(it->second);
+        }
+    }
+}
+
 /// One value of a custom property: the events that carried it and their distinct
 /// visitors (exact up to 512, then within a HyperLogLog's 0.81 %).
 struct PropertyRow {
