@@ -99,7 +99,7 @@ async function made(d, widgets, extra = {}) {
 
 const at = (x, y, width, height) => ({ x, y, width, height });
 
-test("drag and resize with the mouse, save, reload: the same layout", { skip }, async (t) => {
+test("drag and resize with the mouse or the keys, save, reload: the same layout", { skip }, async (t) => {
   const d = await Tallyd.start(t, { args: ["--demo"] });
   const doc = await made(d, [
     { id: "n", type: "number", title: "Requests", query: { metrics: ["demo.http.requests"], aggregation: "sum" }, position: at(0, 0, 3, 2) },
@@ -143,6 +143,19 @@ test("drag and resize with the mouse, save, reload: the same layout", { skip }, 
   await page.reload();
   await drawn(page);
   assert.deepEqual(await cellOf(page.locator('.grid-stack-item[gs-id="n"]')), shown);
+
+  // The same with the keyboard: the move handle, arrows to move, Shift+arrows to resize.
+  await page.click("#edit");
+  const keyed = page.locator('.grid-stack-item[gs-id="l"]');
+  await keyed.locator(".move-handle").focus();
+  for (const key of ["ArrowDown", "ArrowDown", "ArrowLeft", "Shift+ArrowLeft", "Shift+ArrowDown"])
+    await page.keyboard.press(key);
+  assert.deepEqual(await cellOf(keyed), [3, 2, 7, 5]);
+  assert.match(await page.locator("#announce").textContent(), /column 4, row 3, 7 wide, 5 high/);
+  await page.click("#save");
+  await page.waitForSelector("#edit:not([hidden])");
+  const keyedStored = (await api(d, "GET", `/api/v1/dashboards/${doc.id}`)).body;
+  assert.deepEqual(keyedStored.widgets.find((w) => w.id === "l").position, at(3, 2, 7, 5));
   assert.deepEqual(page.errors, []);
 });
 

@@ -178,7 +178,11 @@ TEST_F(DashboardsTest, MetricWidgetsAgreeWithAnOracle) {
                   8),
            widget("p50", "gauge",
                   {{"metrics", {"dash.latency"}}, {"aggregation", "p50"}, {"window", "1h"}}, 0, 3),
-           widget("missing", "number", {{"metrics", {"dash.never_sent"}}}, 4, 3)}}});
+           widget("missing", "number", {{"metrics", {"dash.never_sent"}}}, 4, 3),
+           // Every other kind over the same grouped query: the same series, drawn otherwise.
+           widget("heat", "heatmap", by_endpoint, 8, 3), widget("dots", "scatter", by_endpoint, 0, 6),
+           widget("bars", "bar_chart", by_endpoint, 4, 6), widget("area", "area_chart", by_endpoint, 8, 6),
+           widget("pie", "pie_chart", by_endpoint, 0, 9), widget("rows", "table", by_endpoint, 4, 9)}}});
     const std::string range =
         "from=" + std::to_string(t0) + "&to=" + std::to_string(t0 + 2 * kMinute);
     const json answer = data(made["id"], range);
@@ -197,6 +201,8 @@ TEST_F(DashboardsTest, MetricWidgetsAgreeWithAnOracle) {
         EXPECT_EQ(series["points"].size(), 2u);  // one a minute
         EXPECT_EQ(series["points"][0][0], t0);
     }
+    for (const char* kind : {"heat", "dots", "bars", "area", "pie", "rows"})
+        EXPECT_EQ(by_id[kind]["series"], by_id["split"]["series"]) << kind;
     EXPECT_NEAR(by_id["ratio"]["value"].get<double>(), errors / (sum_a + sum_b) * 100, 1e-9);
     std::sort(latencies.begin(), latencies.end());
     const double exact = latencies[static_cast<std::size_t>(0.5 * (latencies.size() - 1))];
@@ -217,6 +223,7 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
         send(json{{"page_url", "https://example.com/p" + std::to_string(i % 4)},
                   {"session_id", "s" + std::to_string(i % 7)},
                   {"user_id", "u" + std::to_string(i % 5)},
+                  {"country", i % 3 == 0 ? "DE" : "FR"},
                   {"timestamp", iso(now - i * 1000)}});
     }
     // Plans: pro for i = 0, 3 (users u0, u3), free for the other four (u1, u2, u4, u1).
@@ -244,7 +251,8 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
                   widget("now", "number", analytics("realtime"), 8, 3),
                   widget("plans", "table", analytics("events:signup", "props:signup:plan"), 0, 6),
                   widget("plan_visitors", "bar_chart", analytics("visitors", "props:signup:plan"),
-                         4, 6)}}});
+                         4, 6),
+                  widget("world", "map", analytics("pageviews", "countries"), 8, 6)}}});
     const json answer = data(made["id"], "from=now/d&to=now");
     std::map<std::string, json> by_id;
     for (const json& w : answer["widgets"])
@@ -258,6 +266,11 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
     for (const json& row : by_id["pages"]["rows"])
         pages.push_back({row["name"], row["value"]});
     EXPECT_EQ(pages, page["top_pages"]);
+    json countries = json::array();
+    for (const json& row : by_id["world"]["rows"])
+        countries.push_back({row["name"], row["value"]});
+    EXPECT_EQ(countries, page["countries"]);
+    EXPECT_EQ(countries, json::parse(R"([["FR",20],["DE",10]])"));
     std::uint64_t devices = 0;
     for (const json& row : by_id["devices"]["rows"])
         devices += row["value"].get<std::uint64_t>();

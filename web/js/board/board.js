@@ -178,6 +178,11 @@ export class Board {
       return b;
     };
     button("Configure", "⚙", () => this.configure(widget.id)).className = "edit-only";
+    // The keyboard's way to do what the mouse does: focus it, then the arrow keys move the
+    // widget a cell, Shift and the arrow keys resize it.
+    const handle = button("Move or resize (arrow keys move, Shift+arrow keys resize)", "✥", () => {});
+    handle.className = "edit-only move-handle";
+    handle.addEventListener("keydown", (event) => this.nudge(el, event));
     button("Download CSV", "CSV", () => this.downloadWidget(widget.id, "csv"));
     button("Download JSON", "JSON", () => this.downloadWidget(widget.id, "json"));
     button("Download PNG", "PNG", () => this.downloadWidget(widget.id, "png"));
@@ -346,7 +351,28 @@ export class Board {
     else this.draw().then(() => this.follow());
   }
 
-  // The draft's positions from the grid (what the mouse moved).
+  // One cell's move (arrow keys) or resize (Shift+arrow keys) of the widget `el`, within
+  // the 12 columns; the new cell is announced for screen readers.
+  nudge(el, event) {
+    const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const step = steps[event.key];
+    const node = el.gridstackNode;
+    if (!this.editing || !step || !node) return;
+    event.preventDefault();
+    let { x, y, w, h } = node;
+    if (event.shiftKey) {
+      w = Math.min(12 - x, Math.max(1, w + step[0]));
+      h = Math.max(1, h + step[1]);
+    } else {
+      x = Math.min(12 - w, Math.max(0, x + step[0]));
+      y = Math.max(0, y + step[1]);
+    }
+    this.grid.update(el, { x, y, w, h });
+    const now = el.gridstackNode;
+    $("announce").textContent = `${el.querySelector("h3").textContent}: column ${now.x + 1}, row ${now.y + 1}, ${now.w} wide, ${now.h} high`;
+  }
+
+  // The draft's positions from the grid (what the mouse or the keys moved).
   readLayout() {
     const byId = new Map(this.draft.widgets.map((w) => [w.id, w]));
     for (const node of this.grid.engine.nodes) {
