@@ -138,7 +138,7 @@ function heatmapOption(widget, data, t) {
       max = Math.max(max, v);
     }
   });
-  const label = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const label = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   return {
     ...baseOption(t),
     tooltip: { trigger: "item", confine: true },
