@@ -213,7 +213,8 @@ std::optional<http::Response> breakdown_rows(const store::Store& store, const St
     } else if (p == "visit:country") {
         ranked(query::TopList::countries, "country");
     } else if (p == "visit:device" || p == "event:name") {
-        const query::Dashboard d = query::build_dashboard(store, q.site, q.range, now_ms());
+        const query::Dashboard d =
+            query::build_dashboard(store, q.site, q.range, now_ms(), query::Lists::none);
         column = p == "visit:device" ? "device" : "name";
         if (p == "visit:device") {
             for (const auto& [name, i] : {std::pair{"Desktop", 0}, {"Mobile", 1}, {"Tablet", 2}})
@@ -292,10 +293,12 @@ http::Response StatsApi::aggregate(const http::Request& request) const {
         if (auto* error = std::get_if<http::Response>(&parsed))
             return std::move(*error);
         const StatsQuery& q = std::get<StatsQuery>(parsed);
-        const query::Dashboard now = query::build_dashboard(store_, q.site, q.range, now_ms());
+        const query::Dashboard now =
+            query::build_dashboard(store_, q.site, q.range, now_ms(), query::Lists::none);
         const std::int64_t length = q.range.last - q.range.first + 1;
         const query::Dashboard before = query::build_dashboard(
-            store_, q.site, days(q.range.first - length, q.range.first - 1), now_ms());
+            store_, q.site, days(q.range.first - length, q.range.first - 1), now_ms(),
+            query::Lists::none);
         json results = json::object();
         for (const std::string& metric : q.metrics) {
             json entry = {{"value", figure(now, metric)}};
@@ -317,8 +320,8 @@ http::Response StatsApi::timeseries(const http::Request& request) const {
         json results = json::array();
         for (std::int64_t first = q.range.first; first <= q.range.last;) {
             const std::int64_t last = q.monthly ? std::min(month_end(first), q.range.last) : first;
-            const query::Dashboard d =
-                query::build_dashboard(store_, q.site, days(first, last), now_ms());
+            const query::Dashboard d = query::build_dashboard(store_, q.site, days(first, last),
+                                                              now_ms(), query::Lists::none);
             json row = {{"date", format_day(q.monthly ? month_start(first, 0) : first)}};
             for (const std::string& metric : q.metrics)
                 row[metric] = figure(d, metric);

@@ -163,23 +163,29 @@ json breakdown_answer(const AnalyticsQuery& q, const Sources& sources, const Tim
     using Breakdown = AnalyticsQuery::Breakdown;
     if (q.breakdown == Breakdown::props)
         return property_answer(q, sources, range);
-    const query::Dashboard d =
-        query::build_dashboard(sources.store, q.site, days_of(range), now_ms);
+    const query::DayRange days = days_of(range);
+    const auto top = [&](query::TopList list) {
+        return rows_of(query::top_list(sources.store, q.site, days, list, query::kTopListSize));
+    };
     json rows;
     switch (q.breakdown) {
         case Breakdown::pages:
-            rows = rows_of(d.top_pages);
+            rows = top(query::TopList::pages);
             break;
         case Breakdown::referrers:
-            rows = rows_of(d.top_referrers);
+            rows = top(query::TopList::referrers);
             break;
         case Breakdown::countries:
-            rows = rows_of(d.countries);
+            rows = top(query::TopList::countries);
             break;
         case Breakdown::events:
-            rows = rows_of(d.events);
+            rows = rows_of(
+                query::build_dashboard(sources.store, q.site, days, now_ms, query::Lists::none)
+                    .events);
             break;
         default: {
+            const query::Dashboard d =
+                query::build_dashboard(sources.store, q.site, days, now_ms, query::Lists::none);
             query::Ranked devices;
             for (int i = 0; i < kDeviceCount; ++i)
                 devices.emplace_back(device_name(static_cast<Device>(i)), d.devices[i]);
@@ -194,11 +200,13 @@ json uniques_answer(const AnalyticsQuery& q, const Sources& sources, const TimeR
                     std::int64_t now_ms) {
     const query::DayRange days = days_of(range);
     const bool visitors = q.metric == AnalyticsQuery::Metric::visitors;
-    const query::Dashboard whole = query::build_dashboard(sources.store, q.site, days, now_ms);
+    const query::Dashboard whole =
+        query::build_dashboard(sources.store, q.site, days, now_ms, query::Lists::none);
     json points = json::array();
     for (std::int64_t day = days.first; day <= days.last && day <= day_of(now_ms); ++day) {
         const query::Dashboard one = query::build_dashboard(
-            sources.store, q.site, days_of({day * kMsPerDay, day * kMsPerDay + 1}), now_ms);
+            sources.store, q.site, days_of({day * kMsPerDay, day * kMsPerDay + 1}), now_ms,
+            query::Lists::none);
         points.push_back({day * kMsPerDay, visitors ? one.unique_visitors : one.unique_sessions});
     }
     json series = json::array({{{"name", visitors ? "visitors" : "sessions"},

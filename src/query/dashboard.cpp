@@ -2,6 +2,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <unordered_map>
 
 #include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
@@ -20,33 +21,26 @@ class TopMerger {
     void add(const sketch::SpaceSaving& summary) {
         const auto floor = static_cast<std::int64_t>(summary.error_bound());
         floor_total_ += floor;
+        excess_.reserve(excess_.size() + summary.size());
         summary.for_each([&](std::string_view member, std::uint64_t count, std::uint64_t) {
-            items_.push_back({member, static_cast<std::int64_t>(count) - floor});
+            excess_[member] += static_cast<std::int64_t>(count) - floor;
         });
     }
 
     /// The k largest merged counts, count descending, ties by member ascending.
     Ranked top(std::size_t k) {
-        std::sort(items_.begin(), items_.end(),
-                  [](const Item& a, const Item& b) { return a.member < b.member; });
-        std::vector<Item> merged;
-        for (const Item& item : items_) {
-            if (!merged.empty() && merged.back().member == item.member) {
-                merged.back().excess += item.excess;
-            } else {
-                merged.push_back(item);
-            }
-        }
-        auto order = [](const Item& a, const Item& b) {
-            return a.excess != b.excess ? a.excess > b.excess : a.member < b.member;
+        std::vector<std::pair<std::string_view, std::int64_t>> merged(excess_.begin(),
+                                                                      excess_.end());
+        auto order = [](const auto& a, const auto& b) {
+            return a.second != b.second ? a.second > b.second : a.first < b.first;
         };
         const std::size_t n = std::min(k, merged.size());
         std::partial_sort(merged.begin(), merged.begin() + static_cast<std::ptrdiff_t>(n),
                           merged.end(), order);
         Ranked result;
         for (std::size_t i = 0; i < n; ++i) {
-            result.emplace_back(std::string(merged[i].member),
-                                static_cast<std::uint64_t>(merged[i].excess + floor_total_));
+            result.emplace_back(std::string(merged[i].first),
+                                static_cast<std::uint64_t>(merged[i].second + floor_total_));
         }
         return result;
     }
@@ -55,11 +49,8 @@ class TopMerger {
     std::uint64_t error_bound() const { return static_cast<std::uint64_t>(floor_total_); }
 
   private:
-    struct Item {
-        std::string_view member;
-        std::int64_t excess;  // count above the summary's floor
-    };
-    std::vector<Item> items_;
+    // Each member's counts above its summaries' floors, summed; views into the summaries.
+    std::unordered_map<std::string_view, std::int64_t> excess_;
     std::int64_t floor_total_ = 0;
 };
 
@@ -102,7 +93,7 @@ nlohmann::ordered_json properties_json(const PropertiesBreakdown& breakdown) {
 }  // namespace
 
 Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
-                                 std::string_view site, const DayRange& range) {
+                                 std::string_view site, const DayRange& range, Lists lists) {
     Dashboard d;
     d.date = range.label;
     d.site = std::string(site);
@@ -122,6 +113,8 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
             events[name] += series.total;
         visitors.merge(day.visitors);
         sessions.merge(day.sessions);
+        if (lists == Lists::none)
+            return;
         pages.add(day.pages);
         referrers.add(day.referrers);
         countries.add(day.countries);
@@ -167,11 +160,11 @@ std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries
 }
 
 Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
-                          std::int64_t now_ms) {
+                          std::int64_t now_ms, Lists lists) {
     Dashboard d;
     // One pass under all the shards' locks.
     store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
-        d = build_dashboard_locked(parts, site, range);
+        d = build_dashboard_locked(parts, site, range, lists);
     });
     const std::int64_t today = day_of(now_ms);
     if (range.first <= today && today <= range.last)

@@ -103,12 +103,17 @@ struct Dashboard {
 
 inline constexpr std::size_t kTopListSize = 10;
 
+/// Whether a dashboard's top lists are merged (most of a long range's cost), or left empty
+/// for callers that want only its counters and unique counts.
+enum class Lists { top, none };
+
 Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,
-                          std::int64_t now_ms);
+                          std::int64_t now_ms, Lists lists = Lists::top);
 /// build_dashboard's work on `parts`, the site's part in every shard, whose locks the
 /// caller holds (Store::visit_site_all, Store::visit_live). real_time_users is left 0.
 Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
-                                 std::string_view site, const DayRange& range);
+                                 std::string_view site, const DayRange& range,
+                                 Lists lists = Lists::top);
 enum class TopList { pages, referrers, countries };
 /// The `k` first members of one of a range's top lists, by the dashboard's rule (count
 /// descending, ties by name), for breakdowns longer than the dashboard's 10.
