@@ -214,6 +214,76 @@ TEST_F(Stats, ACardinalityAttackOnAPropertyStaysWithinItsCapsAndSaysSo) {
     }
 }
 
+TEST_F(Stats, EveryPeriodCountsTheDaysItNames) {
+    const auto days = send_three_days(client);
+    const std::int64_t today = day_of(now_ms());
+    // The first and last day of each period, as Plausible defines them.
+    int year = 0;
+    unsigned month = 0, dom = 0;
+    civil_from_days(today, year, month, dom);
+    const std::int64_t month_first = days_from_civil(year, month, 1);
+    const auto months_back = [&](int n) {
+        int y = year, m = static_cast<int>(month) - n;
+        while (m < 1) {
+            m += 12;
+            --y;
+        }
+        return days_from_civil(y, static_cast<unsigned>(m), 1);
+    };
+    const std::string custom = format_day(today - 1) + "," + format_day(today);
+    const std::tuple<std::string, std::int64_t, std::int64_t> periods[] = {
+        {"day", today, today},
+        {"7d", today - 6, today},
+        {"30d", today - 29, today},
+        {"month", month_first, today},
+        {"6mo", months_back(5), today},
+        {"12mo", months_back(11), today},
+        {"custom&date=" + custom, today - 1, today},
+        {"day&date=" + format_day(today - 1), today - 1, today - 1}};
+    for (const auto& [period, first, last] : periods) {
+        std::uint64_t pageviews = 0, events = 0;
+        for (const auto& [day, sent] : days) {
+            if (day >= first && day <= last) {
+                pageviews += sent.pageviews;
+                events += sent.events;
+            }
+        }
+        const json answer =
+            get(client, "/api/v1/stats/aggregate?site_id=default&metrics=pageviews,events&period=" +
+                            period);
+        EXPECT_EQ(answer["results"]["pageviews"]["value"], pageviews) << period;
+        EXPECT_EQ(answer["results"]["events"]["value"], events) << period;
+    }
+}
+
+TEST_F(Stats, CountryAndDeviceBreakdownsMatchTheDashboard) {
+    json batch = json::array();
+    for (int i = 0; i < 40; ++i) {
+        batch.push_back({{"type", "pageview"},
+                         {"page_url", "/"},
+                         {"session_id", "s" + std::to_string(i)},
+                         {"country", i % 4 == 0 ? "JP" : "BR"},
+                         {"device_type", i % 5 == 0 ? "tablet"
+                                         : i % 2    ? "mobile"
+                                                    : "desktop"}});
+    }
+    ASSERT_EQ(client.post("/track/batch", batch.dump()).status, 200);
+    const json countries =
+        get(client,
+            "/api/v1/stats/"
+            "breakdown?site_id=default&period=day&property=visit:country&metrics=pageviews");
+    EXPECT_EQ(countries["results"],
+              json::parse(R"([{"country":"BR","pageviews":30},{"country":"JP","pageviews":10}])"));
+    const json devices =
+        get(client,
+            "/api/v1/stats/"
+            "breakdown?site_id=default&period=day&property=visit:device&metrics=pageviews");
+    EXPECT_EQ(
+        devices["results"],
+        json::parse(
+            R"([{"device":"Desktop","pageviews":16},{"device":"Mobile","pageviews":16},{"device":"Tablet","pageviews":8}])"));
+}
+
 TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
     const std::pair<const char*, const char*> cases[] = {
         {"/api/v1/stats/aggregate?site_id=default&filters=event:page%3D%3D/", "filters"},
