@@ -215,14 +215,19 @@ std::optional<http::Response> breakdown_rows(const store::Store& store, const St
     } else if (p == "visit:device" || p == "event:name") {
         const query::Dashboard d =
             query::build_dashboard(store, q.site, q.range, now_ms(), query::Lists::none);
+        const query::VisitorsBy visitors = query::visitors_by(store, q.site, q.range);
         column = p == "visit:device" ? "device" : "name";
         if (p == "visit:device") {
-            for (const auto& [name, i] : {std::pair{"Desktop", 0}, {"Mobile", 1}, {"Tablet", 2}})
-                rows.push_back({name, d.devices[static_cast<std::size_t>(i)], 0});
+            for (const auto& [name, i] : {std::pair{"Desktop", 0}, {"Mobile", 1}, {"Tablet", 2}}) {
+                const auto at = static_cast<std::size_t>(i);
+                rows.push_back({name, d.devices[at], visitors.devices[at]});
+            }
         } else {
-            rows.push_back({"pageview", d.page_views, 0});
-            for (const auto& [name, n] : d.events)
-                rows.push_back({name, n, 0});
+            rows.push_back({"pageview", d.page_views, visitors.pageviews});
+            for (const auto& [name, n] : d.events) {
+                const auto it = visitors.events.find(name);
+                rows.push_back({name, n, it == visitors.events.end() ? 0 : it->second});
+            }
         }
         std::stable_sort(
             rows.begin(), rows.end(),
@@ -296,9 +301,9 @@ http::Response StatsApi::aggregate(const http::Request& request) const {
         const query::Dashboard now =
             query::build_dashboard(store_, q.site, q.range, now_ms(), query::Lists::none);
         const std::int64_t length = q.range.last - q.range.first + 1;
-        const query::Dashboard before = query::build_dashboard(
-            store_, q.site, days(q.range.first - length, q.range.first - 1), now_ms(),
-            query::Lists::none);
+        const query::Dashboard before =
+            query::build_dashboard(store_, q.site, days(q.range.first - length, q.range.first - 1),
+                                   now_ms(), query::Lists::none);
         json results = json::object();
         for (const std::string& metric : q.metrics) {
             json entry = {{"value", figure(now, metric)}};
@@ -343,13 +348,16 @@ http::Response StatsApi::breakdown(const http::Request& request) const {
         const std::size_t wanted = q.limit * q.page;
         const std::string& p = q.property;
         const bool props = p.starts_with("event:props:") && p.size() > 12;
+        const bool with_visitors =
+            props || q.property == "visit:device" || q.property == "event:name";
         for (const std::string& metric : q.metrics) {
-            if (metric == "visits" || (metric == "visitors" && !props)) {
+            if (metric == "visits" || (metric == "visitors" && !with_visitors)) {
                 std::string message = metric;
                 message += " is not broken down by ";
                 message += p;
                 message +=
-                    " (Tally keeps distinct visitors per value only for event:props:<key>);"
+                    " (Tally keeps distinct visitors by device, event name and property value "
+                    "only);"
                     " ask for pageviews or events";
                 return bad("metrics", message);
             }

@@ -94,16 +94,20 @@ std::optional<sketch::HyperLogLog> read_hll(Reader& in) {
     return sketch::HyperLogLog::from_redis_bytes(bytes);
 }
 
-bool read_property_value(Reader& in, store::PropertyValue& value) {
-    value.count = in.u64();
-    const std::string_view set = in.bytes(in.u32());
+bool read_distinct_set(Reader& in, sketch::DistinctSet& out) {
+    const std::string_view bytes = in.bytes(in.u32());
     if (!in.ok())
         return false;
-    auto visitors = sketch::DistinctSet::decode(set);
-    if (!visitors)
+    auto set = sketch::DistinctSet::decode(bytes);
+    if (!set)
         return false;
-    value.visitors = std::move(*visitors);
+    out = std::move(*set);
     return true;
+}
+
+bool read_property_value(Reader& in, store::PropertyValue& value) {
+    value.count = in.u64();
+    return read_distinct_set(in, value.visitors);
 }
 
 bool read_property_key(Reader& in, store::PropertyKey& slot) {
@@ -121,10 +125,8 @@ bool read_property_key(Reader& in, store::PropertyKey& slot) {
     return in.ok();
 }
 
-/// put_properties's bytes into `state`; nothing left means none were saved.
+/// put_properties's bytes into `state`.
 bool read_properties(Reader& in, store::DayState& state) {
-    if (in.done())
-        return true;
     const std::uint64_t n_events = in.count(in.u32(), 4 + 8 + 4);
     for (std::uint64_t i = 0; i < n_events && in.ok(); ++i) {
         const std::string_view name = in.str();
@@ -143,6 +145,26 @@ bool read_properties(Reader& in, store::DayState& state) {
         }
     }
     return in.ok();
+}
+
+/// put_visitor_tail's bytes into `state`; nothing left (an older snapshot) means none.
+bool read_visitor_tail(Reader& in, store::DayState& state) {
+    if (in.done())
+        return true;
+    const std::string_view version = in.bytes(1);
+    if (!in.ok() || version[0] != '\x01')
+        return false;
+    for (sketch::DistinctSet& set : state.device_visitors) {
+        if (!read_distinct_set(in, set))
+            return false;
+    }
+    const std::uint64_t n_events = in.count(in.u32(), 4 + 4);
+    for (std::uint64_t i = 0; i < n_events && in.ok(); ++i) {
+        auto it = state.events.find(in.str());
+        if (it == state.events.end() || !read_distinct_set(in, it->second.visitors))
+            return false;
+    }
+    return in.ok() && read_properties(in, state);
 }
 
 struct StagedDay {
@@ -200,7 +222,7 @@ bool read_day_body(Reader& in, store::DayState& state) {
             return false;
         *summary = std::move(*restored);
     }
-    return read_properties(in, state) && in.ok() && in.done() && state.consistent();
+    return read_visitor_tail(in, state) && in.ok() && in.done() && state.consistent();
 }
 
 bool stage_day(Staged& staged, StagedDay day) {

@@ -77,18 +77,21 @@ void put_funnel(std::string& out, const store::FunnelLog::View& funnel) {
     });
 }
 
+void put_distinct_set(std::string& out, const sketch::DistinctSet& set);
+
 void put_property_value(std::string& out, const store::PropertyValue& value) {
     put_u64(out, value.count);
-    std::string set;
-    value.visitors.encode(set);
-    put_str(out, set);
+    put_distinct_set(out, value.visitors);
 }
 
-/// The property breakdowns, after the rest of a day's body; absent (no bytes) when the day
-/// has none, which is also how snapshots from before breakdowns read.
+void put_distinct_set(std::string& out, const sketch::DistinctSet& set) {
+    std::string bytes;
+    set.encode(bytes);
+    put_str(out, bytes);
+}
+
+/// The property breakdowns.
 void put_properties(std::string& out, const store::StringMap<store::PropertyBreakdown>& events) {
-    if (events.empty())
-        return;
     put_u32(out, static_cast<std::uint32_t>(events.size()));
     for (const auto& [name, breakdown] : events) {
         put_str(out, name);
@@ -104,6 +107,21 @@ void put_properties(std::string& out, const store::StringMap<store::PropertyBrea
             }
         }
     }
+}
+
+/// What a day's body holds after its top lists: a version byte (1), each device's
+/// visitors, each event name's visitors, the property breakdowns. Snapshots from before
+/// these figures end after the top lists, and read as days without them.
+void put_visitor_tail(std::string& out, const store::DayState& state) {
+    out.push_back('\x01');
+    for (const sketch::DistinctSet& set : state.device_visitors)
+        put_distinct_set(out, set);
+    put_u32(out, static_cast<std::uint32_t>(state.events.size()));
+    for (const auto& [name, series] : state.events) {
+        put_str(out, name);
+        put_distinct_set(out, series.visitors);
+    }
+    put_properties(out, state.properties);
 }
 
 /// Opens a section in `out`; end_section() fills in its length (the CRC comes later,
@@ -185,7 +203,7 @@ void put_day_body(std::string& out, const store::DayState& state,
     put_space_saving(out, state.pages);
     put_space_saving(out, state.referrers);
     put_space_saving(out, state.countries);
-    put_properties(out, state.properties);
+    put_visitor_tail(out, state);
 }
 
 void encode_day(std::string& out, std::uint32_t shard, std::string_view site, std::int64_t day,

@@ -75,6 +75,29 @@ PropertyKeyRows property_key(const store::Store& store, std::string_view site,
     return rows_of(std::string(key), merged, values_shown);
 }
 
+VisitorsBy visitors_by(const store::Store& store, std::string_view site, const DayRange& range) {
+    std::array<sketch::DistinctSet, kDeviceCount> devices;
+    std::map<std::string, sketch::DistinctSet, std::less<>> events;
+    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
+        for_each_state(parts, range, [&](const store::DayState& day) {
+            for (std::size_t d = 0; d < devices.size(); ++d)
+                devices[d].merge(day.device_visitors[d]);
+            for (const auto& [name, series] : day.events)
+                events[name].merge(series.visitors);
+        });
+    });
+    VisitorsBy answer;
+    sketch::DistinctSet all;
+    for (std::size_t d = 0; d < devices.size(); ++d) {
+        answer.devices[d] = devices[d].count();
+        all.merge(devices[d]);
+    }
+    answer.pageviews = all.count();
+    for (const auto& [name, set] : events)
+        answer.events.emplace(name, set.count());
+    return answer;
+}
+
 PropertiesBreakdown properties(const store::Store& store, std::string_view site,
                                const DayRange& range, std::string_view event,
                                std::size_t values_shown) {

@@ -123,6 +123,7 @@ void DayState::apply(const Event& event) {
         ++page_views;
         ++pageviews_per_minute[static_cast<std::size_t>(minute)];
         ++devices[static_cast<std::size_t>(event.device)];
+        device_visitors[static_cast<std::size_t>(event.device)].add_hash(visitor_hash);
         pages.add(event.page);
         referrers.add(event.referrer);
         if (!event.country.empty())
@@ -133,6 +134,7 @@ void DayState::apply(const Event& event) {
             it = events.emplace(event.event_name, EventSeries{}).first;
         ++it->second.total;
         ++it->second.per_minute[static_cast<std::size_t>(minute)];
+        it->second.visitors.add_hash(visitor_hash);
     }
     funnel.record(event);
     if (!event.properties.empty()) {
@@ -154,11 +156,14 @@ void DayState::merge(const DayState& other, bool with_funnel) {
     page_views += other.page_views;
     for (std::size_t m = 0; m < pageviews_per_minute.size(); ++m)
         pageviews_per_minute[m] += other.pageviews_per_minute[m];
-    for (std::size_t d = 0; d < devices.size(); ++d)
+    for (std::size_t d = 0; d < devices.size(); ++d) {
         devices[d] += other.devices[d];
+        device_visitors[d].merge(other.device_visitors[d]);
+    }
     for (const auto& [name, series] : other.events) {
         EventSeries& mine = events[name];
         mine.total += series.total;
+        mine.visitors.merge(series.visitors);
         for (std::size_t m = 0; m < mine.per_minute.size(); ++m)
             mine.per_minute[m] += series.per_minute[m];
     }

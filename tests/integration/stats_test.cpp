@@ -18,7 +18,7 @@ using Stats = DaemonTest;
 struct Sent {
     std::map<std::string, std::uint64_t> pages, plans, plan_events;
     std::map<std::string, std::set<std::string>> plan_visitors;
-    std::set<std::string> visitors, sessions;
+    std::set<std::string> visitors, sessions, page_visitors;
     std::uint64_t pageviews = 0, events = 0;
 };
 
@@ -54,6 +54,7 @@ std::map<std::int64_t, Sent> send_three_days(HttpClient& client) {
                              {"referrer", i % 2 ? "https://google.com/" : ""}});
             ++day.pageviews;
             ++day.pages[page];
+            day.page_visitors.insert(user);
         }
         day.visitors.insert(user);
         day.sessions.insert(session);
@@ -167,6 +168,17 @@ TEST_F(Stats, BreakdownsByPagePropertyAndNameWithPages) {
     EXPECT_EQ(names["results"],
               json::parse("[{\"name\":\"pageview\",\"events\":" + std::to_string(pageviews) +
                           "},{\"name\":\"signup\",\"events\":" + std::to_string(events) + "}]"));
+    std::set<std::string> signup_visitors, page_visitors;
+    for (const auto& [plan, who] : plan_visitors)
+        signup_visitors.insert(who.begin(), who.end());
+    for (const auto& [day, sent] : days)
+        page_visitors.insert(sent.page_visitors.begin(), sent.page_visitors.end());
+    const json name_visitors = get(client,
+                                   "/api/v1/stats/breakdown?site_id=default&period=7d&property="
+                                   "event:name&metrics=visitors");
+    ASSERT_EQ(name_visitors["results"].size(), 2u);
+    EXPECT_EQ(name_visitors["results"][0]["visitors"], page_visitors.size());
+    EXPECT_EQ(name_visitors["results"][1]["visitors"], signup_visitors.size());
     const json sources =
         get(client,
             "/api/v1/stats/"
@@ -282,6 +294,13 @@ TEST_F(Stats, CountryAndDeviceBreakdownsMatchTheDashboard) {
         devices["results"],
         json::parse(
             R"([{"device":"Desktop","pageviews":16},{"device":"Mobile","pageviews":16},{"device":"Tablet","pageviews":8}])"));
+    // Visitors by device: 40 sessions with no user id from one client, so one cookieless
+    // visitor (site, IP, User-Agent) on every device.
+    const json device_visitors = get(client,
+                                     "/api/v1/stats/breakdown?site_id=default&period=day&property="
+                                     "visit:device&metrics=visitors,pageviews");
+    for (const json& row : device_visitors["results"])
+        EXPECT_EQ(row["visitors"], 1) << row;
 }
 
 TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
@@ -295,6 +314,7 @@ TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
         {"/api/v1/stats/breakdown?site_id=default&property=visit:city&metrics=pageviews",
          "property"},
         {"/api/v1/stats/breakdown?site_id=default&property=event:page", "metrics"},
+        {"/api/v1/stats/breakdown?site_id=default&property=visit:source&metrics=visits", "metrics"},
         {"/api/v1/stats/breakdown?site_id=default&property=event:page&metrics=pageviews&limit=0",
          "limit"},
         {"/api/v1/stats/timeseries?site_id=default&period=custom&date=2024-01-10", "date"},

@@ -8,12 +8,12 @@
 //
 // What the figures are: visitors and visits are the range's merged HyperLogLogs of
 // visitors and sessions (Redis-compatible, 0.81 % standard error; exact counts while
-// small); pageviews and events are exact. Breakdowns by page, source, country and device
-// come from the day's counters and top lists (exact while the top lists are, the
-// dashboard's rule), and have pageviews (or events, by name) but no per-member visitors:
-// asking for visitors there is a 400 that says so. A property breakdown
-// (event:props:<key>) has both: each value's distinct visitors (exact to 512, then a
-// HyperLogLog) and its events.
+// small); pageviews and events are exact. Breakdowns by page, source and country come
+// from the day's counters and top lists (exact while the top lists are, the dashboard's
+// rule) and have pageviews but no per-member visitors: asking for visitors there is a 400
+// that says so. Breakdowns by device, event name and property value (event:props:<key>)
+// have both: each member's distinct visitors (a set exact to 512, then a HyperLogLog,
+// 0.81 %) and its count.
 
 #include "tally/api/authorization.hpp"
 #include "tally/http/router.hpp"

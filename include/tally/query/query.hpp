@@ -151,6 +151,15 @@ PropertiesBreakdown properties_locked(std::span<const store::SiteShard* const> p
                                       const DayRange& range, std::string_view event,
                                       std::size_t values_shown = kPropertyValuesShown);
 
+/// Distinct visitors by device (of page views) and by custom event name over a range:
+/// each (day, shard)'s sets merged, exact up to 512 a member, then a HyperLogLog's 0.81 %.
+struct VisitorsBy {
+    std::uint64_t pageviews = 0;  // visitors who viewed a page (the devices' union)
+    std::array<std::uint64_t, kDeviceCount> devices{};
+    std::map<std::string, std::uint64_t, std::less<>> events;
+};
+VisitorsBy visitors_by(const store::Store& store, std::string_view site, const DayRange& range);
+
 /// One property key over every event of a range (the Plausible Stats API's
 /// event:props:<key>), each event's values merged; `values_shown` most frequent values.
 PropertyKeyRows property_key(const store::Store& store, std::string_view site,

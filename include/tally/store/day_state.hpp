@@ -2,9 +2,10 @@
 // DayState: everything Tally knows about one site on one UTC day, in one shard.
 //
 // A day holds exact counters (page views per minute, custom events per name per minute,
-// devices), two HyperLogLogs (visitors, sessions) and three Space-Saving top lists
-// (pages, referrers, countries), plus the funnel log: every pageview and custom event as
-// (time, step label) per funnel identity, which is what makes /funnel exact.
+// devices, with each device's and each event name's distinct visitors), two HyperLogLogs (visitors,
+// sessions) and three Space-Saving top lists (pages, referrers, countries), plus the funnel log:
+// every pageview and custom event as (time, step label) per funnel identity, which is what makes
+// /funnel exact.
 //
 // Invariants
 //   page_views == sum(pageviews_per_minute) == sum(devices) == pages.total()
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "tally/base/event.hpp"
+#include "tally/sketch/distinct_set.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/sketch/space_saving.hpp"
 #include "tally/store/chunked_log.hpp"
@@ -43,6 +45,7 @@ using MinuteCounts = std::array<std::uint32_t, kMinutesPerDay>;
 struct EventSeries {
     std::uint64_t total = 0;
     MinuteCounts per_minute{};
+    sketch::DistinctSet visitors;  // who sent it (exact up to 512, then a HyperLogLog)
 };
 
 /// One step a funnel identity took: when, which label ("signup" or "pageview:/p") and
@@ -122,6 +125,8 @@ struct DayState {
     std::uint64_t page_views = 0;
     MinuteCounts pageviews_per_minute{};
     std::array<std::uint64_t, kDeviceCount> devices{};
+    /// Each device's distinct visitors (page views'), for breakdowns by device.
+    std::array<sketch::DistinctSet, kDeviceCount> device_visitors;
     StringMap<EventSeries> events;
     sketch::HyperLogLog visitors;
     sketch::HyperLogLog sessions;

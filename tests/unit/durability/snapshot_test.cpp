@@ -108,6 +108,13 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
                 d.top_error_bound = 0;
             }
             out.dashboards.push_back(query::to_json(d));
+            const query::VisitorsBy by = query::visitors_by(store, site, *r);
+            std::string visitors = std::to_string(by.pageviews);
+            for (const std::uint64_t n : by.devices)
+                visitors += " " + std::to_string(n);
+            for (const auto& [name, n] : by.events)
+                visitors += " " + name + "=" + std::to_string(n);
+            out.dashboards.push_back(visitors);
         }
         for (const std::string& name :
              {std::string(""), std::string("signup"), std::string("buy")}) {
