@@ -114,8 +114,31 @@ TEST_F(Compat, CrawlersAndEngagementAreAnsweredButNotCounted) {
               202);
     EXPECT_EQ(umami({{"website", "a.example"}, {"data", {{"plan", "pro"}}}}, "identify").status,
               200);
+    for (const std::string agent :
+         {"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+          "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "HeadlessChrome/131.0.0.0 Safari/537.36",
+          "python-requests/2.31.0"}) {
+        EXPECT_EQ(
+            plausible({{"n", "pageview"}, {"u", "https://a.example/"}, {"d", "a.example"}}, agent)
+                .header("x-plausible-dropped"),
+            "1")
+            << agent;
+    }
     EXPECT_EQ(figures("a.example")["page_views"], 0);
-    EXPECT_EQ(metric("tally_events_dropped_total{reason=\"bot\"}"), "2");
+    // Real browsers count: a phone's Safari and a desktop Firefox.
+    for (const std::string agent :
+         {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+          "like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+          "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}) {
+        EXPECT_EQ(
+            plausible({{"n", "pageview"}, {"u", "https://b.example/"}, {"d", "b.example"}}, agent)
+                .header("x-plausible-dropped"),
+            "")
+            << agent;
+    }
+    EXPECT_EQ(figures("b.example")["page_views"], 2);
+    EXPECT_EQ(metric("tally_events_dropped_total{reason=\"bot\"}"), "5");
     EXPECT_EQ(metric("tally_events_dropped_total{reason=\"engagement\"}"), "1");
     EXPECT_EQ(metric("tally_events_dropped_total{reason=\"identify\"}"), "1");
     const json ready = json::parse(client.get("/readyz").body);
