@@ -24,6 +24,14 @@ inline std::int64_t now_ms() {
         .count();
 }
 
+// Under AddressSanitizer (scripts/build.sh -DTALLY_SANITIZE=ON, which builds tallyd and the
+// tests alike) freed memory sits in a quarantine, so RSS says nothing about what is held.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kRssMeaningful = false;
+#else
+inline constexpr bool kRssMeaningful = true;
+#endif
+
 /// VmRSS of process `pid` in KiB (0 when unreadable).
 inline long rss_kib(int pid) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");

@@ -20,14 +20,6 @@ using std::chrono::milliseconds;
 
 constexpr int kBatchMs = 100;  // live.batch_ms, the default
 
-// Under AddressSanitizer (scripts/build.sh -DTALLY_SANITIZE=ON, which builds tallyd and the
-// tests alike) freed memory sits in a quarantine, so RSS says nothing about what is held.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-
 /// What a dashboard client holds: the snapshot with the deltas applied.
 class LiveState {
   public:
