@@ -54,19 +54,17 @@ std::optional<std::string> unknown_parameter(std::string_view query,
     return std::nullopt;
 }
 
+/// The first day of the month `months_back` months before `day`'s.
 std::int64_t month_start(std::int64_t day, int months_back) {
-    const std::string text = format_day(day);
-    int year = std::stoi(text.substr(0, 4));
-    int month = std::stoi(text.substr(5, 2)) - months_back;
-    while (month < 1) {
-        month += 12;
-        --year;
-    }
-    return days_from_civil(year, static_cast<unsigned>(month), 1);
+    int year = 0;
+    unsigned month = 0, dom = 0;
+    civil_from_days(day, year, month, dom);
+    const int index = year * 12 + static_cast<int>(month) - 1 - months_back;
+    return days_from_civil(index / 12, static_cast<unsigned>(index % 12 + 1), 1);
 }
 
 std::int64_t month_end(std::int64_t day) {
-    return month_start(month_start(day, 0) + 31, 0) - 1;
+    return store::period_end(store::Period::month, month_start(day, 0));
 }
 
 /// period (and date) into a range of days; a Response when they are not understood.

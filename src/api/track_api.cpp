@@ -115,6 +115,14 @@ http::Response ok_response() {
 }
 }  // namespace
 
+void TrackApi::answer_dropped(const http::Request& request, http::Responder& respond,
+                              std::string_view reason, std::uint64_t events,
+                              http::Response&& response) {
+    metrics_.count_dropped(request.worker, reason, events);
+    add_cors(request, response);
+    respond(std::move(response));
+}
+
 void TrackApi::answer_when_logged(const http::Request& request, http::Responder respond,
                                   http::Response&& response) {
     add_cors(request, response);
@@ -158,10 +166,7 @@ void TrackApi::single(const http::Request& request, http::Responder respond, std
     Scratch& scratch = scratch_[request.worker % scratch_.size()];
     Event& event = scratch.event;
     if (options_.filter_track_api && from_bot(request, scratch)) {
-        metrics_.count_dropped(request.worker, "bot");
-        http::Response response = ok_response();
-        add_cors(request, response);
-        return respond(std::move(response));
+        return answer_dropped(request, respond, "bot", 1, ok_response());
     }
 
     if (auto rejection = parse(request.body, context, hasher_, event, scratch.buffers)) {
@@ -253,11 +258,9 @@ void TrackApi::batch(const http::Request& request, http::Responder respond) {
     }
     if (options_.filter_track_api && from_bot(request, scratch)) {
         // Answered as if counted; each event it would have counted is dropped.
-        metrics_.count_dropped(request.worker, "bot", parsed.accepted.size());
-        http::Response response = http::json_response(
-            200, batch_answer(request, parsed.accepted.size(), parsed.rejected, now));
-        add_cors(request, response);
-        return respond(std::move(response));
+        return answer_dropped(request, respond, "bot", parsed.accepted.size(),
+                              http::json_response(200, batch_answer(request, parsed.accepted.size(),
+                                                                    parsed.rejected, now)));
     }
     const std::size_t admitted = admit_batch(request.worker, scratch);
     if (admitted > 0 && !write_path_.write(request.worker, parsed.accepted.data(), admitted, now))

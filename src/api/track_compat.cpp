@@ -14,11 +14,12 @@ namespace tally::api {
 
 namespace {
 
-/// A UUID-shaped id from a hex string (Umami's clients expect UUIDs).
+/// A UUID-shaped id from a hex string and a salt (Umami's clients expect UUIDs); each salt
+/// gives an unrelated-looking id.
 std::string uuid_of(std::string_view hex, std::uint64_t salt) {
     char buf[40];
-    const std::uint64_t a = std::hash<std::string_view>{}(hex);
-    const std::uint64_t b = a * 0x9E3779B97F4A7C15ULL ^ salt;
+    const std::uint64_t a = std::hash<std::string_view>{}(hex) ^ (salt * 0x9E3779B97F4A7C15ULL);
+    const std::uint64_t b = (a ^ (a >> 29)) * 0xBF58476D1CE4E5B9ULL;
     std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
                   static_cast<unsigned long long>(a >> 32),
                   static_cast<unsigned long long>((a >> 16) & 0xFFFF),
@@ -90,19 +91,13 @@ void TrackApi::compat(const http::Request& request, http::Responder respond, Tra
     if (parsed)
         return respond(reject(request, route, 400, *parsed));
     if (from_bot(request, scratch)) {
-        metrics_.count_dropped(request.worker, "bot");
-        http::Response response = compat_answer(tracker, scratch, false);
-        add_cors(request, response);
-        return respond(std::move(response));
+        return answer_dropped(request, respond, "bot", 1, compat_answer(tracker, scratch, false));
     }
     const char* dropped = hit.kind == ingest::CompatHit::Kind::engagement ? "engagement"
                           : hit.kind == ingest::CompatHit::Kind::ignored  ? "identify"
                                                                           : nullptr;
     if (dropped) {
-        metrics_.count_dropped(request.worker, dropped);
-        http::Response response = compat_answer(tracker, scratch, true);
-        add_cors(request, response);
-        return respond(std::move(response));
+        return answer_dropped(request, respond, dropped, 1, compat_answer(tracker, scratch, true));
     }
     if (tracker == Tracker::umami) {
         if (auto it = options_.umami_websites.find(hit.sites.front());

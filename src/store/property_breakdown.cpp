@@ -1,6 +1,8 @@
 #include "tally/store/property_breakdown.hpp"
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace tally::store {
 
@@ -285,17 +287,29 @@ PropertyKey* PropertyBreakdown::admit_key(std::string_view key, std::size_t& sit
 
 bool PropertyBreakdown::record(std::string_view properties, std::uint64_t visitor_hash,
                                std::size_t& site_keys) {
-    // Scan once to check the text, then count: a damaged record changes nothing.
-    if (!for_each_property(properties, [](std::string_view, std::string_view) {}))
+    // One scan into a reused list, counted only once the whole text has read well: a damaged
+    // record changes nothing.
+    thread_local std::vector<std::pair<std::string, std::string>> members;
+    std::size_t n = 0;
+    const bool read =
+        for_each_property(properties, [&](std::string_view key, std::string_view value) {
+            if (n == members.size())
+                members.emplace_back();
+            members[n].first.assign(key);
+            members[n].second.assign(value);
+            ++n;
+        });
+    if (!read)
         return false;
-    for_each_property(properties, [&](std::string_view key, std::string_view value) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& [key, value] = members[i];
         PropertyKey* slot = value.size() <= kMaxValueBytes ? admit_key(key, site_keys) : nullptr;
         if (slot == nullptr) {
             ++keys_refused_;
-            return;
+            continue;
         }
         slot->add(value, visitor_hash);
-    });
+    }
     return true;
 }
 

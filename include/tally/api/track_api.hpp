@@ -95,6 +95,10 @@ class TrackApi {
     http::Response compat_answer(Tracker tracker, const Scratch& scratch, bool counted) const;
     std::string batch_answer(const http::Request& request, std::size_t admitted,
                              std::vector<BatchItemRejection>& rejected, std::int64_t now);
+    /// Answers `response` at once (with CORS) for input that is not counted: `events`
+    /// counted as dropped for `reason` (a crawler, an engagement report, ...).
+    void answer_dropped(const http::Request& request, http::Responder& respond,
+                        std::string_view reason, std::uint64_t events, http::Response&& response);
     /// Gives `response` (a 200) once the request's events are in the log per the mode.
     void answer_when_logged(const http::Request& request, http::Responder respond,
                             http::Response&& response);
