@@ -162,10 +162,14 @@ std::uint64_t HyperLogLog::count() const {
     for (int v = 0; v < 64; ++v)
         histogram[v] = partial[0][v] + partial[1][v] + partial[2][v] + partial[3][v];
 
+    return ertl_estimate(histogram, kRegisters, kQ);
+}
+
+std::uint64_t ertl_estimate(const int* histogram, std::size_t registers, int q) {
     // hllCount, the same double operations in the same order (see the header essay).
-    const double m = kRegisters;
-    double z = m * hll_tau((m - histogram[kQ + 1]) / m);
-    for (int j = kQ; j >= 1; --j) {
+    const auto m = static_cast<double>(registers);
+    double z = m * hll_tau((m - histogram[q + 1]) / m);
+    for (int j = q; j >= 1; --j) {
         z += histogram[j];
         z *= 0.5;
     }

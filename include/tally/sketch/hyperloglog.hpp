@@ -147,4 +147,10 @@ class HyperLogLog {
     std::array<std::uint8_t, kRegisters> registers_;
 };
 
+/// Ertl's estimator as Redis's hllCount evaluates it, for any register count: `histogram`
+/// holds, for k in 0..q+1, how many of the `registers` registers equal k, where q is 64
+/// minus the index bits. HyperLogLog::count() is this with 16384 registers and q = 50;
+/// smaller sketches (compact_distinct_set.hpp) share it.
+std::uint64_t ertl_estimate(const int* histogram, std::size_t registers, int q);
+
 }  // namespace tally::sketch
