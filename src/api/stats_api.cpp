@@ -182,7 +182,7 @@ query::DayRange days(std::int64_t first, std::int64_t last) {
     return range;
 }
 
-/// A breakdown's row: its name, pageviews or events, and visitors (property values only).
+/// A breakdown's row: its name, pageviews or events, and visitors.
 struct BreakdownRow {
     std::string name;
     std::uint64_t count;
@@ -191,18 +191,25 @@ struct BreakdownRow {
 
 /// The rows of q.property's breakdown, in order, and the results' key for their names; a
 /// Response when the property is not one Tally breaks down.
-std::optional<http::Response> breakdown_rows(const store::Store& store, const StatsQuery& q,
+std::optional<http::Response> breakdown_rows(const store::Store& store,
+                                             query::TopListCache& top_lists, const StatsQuery& q,
                                              bool props, std::vector<BreakdownRow>& rows,
                                              std::string& column) {
     const std::size_t wanted = q.limit * q.page;
     const std::string& p = q.property;
+    const auto member_visitors =
+        std::find(q.metrics.begin(), q.metrics.end(), "visitors") != q.metrics.end()
+            ? query::WithVisitors::yes
+            : query::WithVisitors::no;
     auto ranked = [&](query::TopList list, const char* name) {
         column = name;
-        for (auto& [member, n] : query::top_list(store, q.site, q.range, list, wanted))
-            rows.push_back({member == "direct" && list == query::TopList::referrers
+        for (query::TopListRow& row :
+             query::top_list_rows(store, q.site, q.range, list, wanted, member_visitors,
+                                  &top_lists))
+            rows.push_back({row.member == "direct" && list == query::TopList::referrers
                                 ? std::string("Direct / None")
-                                : std::move(member),
-                            n, 0});
+                                : std::move(row.member),
+                            row.count, row.visitors});
     };
     if (p == "event:page") {
         ranked(query::TopList::pages, "page");
@@ -346,23 +353,14 @@ http::Response StatsApi::breakdown(const http::Request& request) const {
         const std::size_t wanted = q.limit * q.page;
         const std::string& p = q.property;
         const bool props = p.starts_with("event:props:") && p.size() > 12;
-        const bool with_visitors =
-            props || q.property == "visit:device" || q.property == "event:name";
-        for (const std::string& metric : q.metrics) {
-            if (metric == "visits" || (metric == "visitors" && !with_visitors)) {
-                std::string message = metric;
-                message += " is not broken down by ";
-                message += p;
-                message +=
-                    " (Tally keeps distinct visitors by device, event name and property value "
-                    "only);"
-                    " ask for pageviews or events";
-                return bad("metrics", message);
-            }
+        if (std::find(q.metrics.begin(), q.metrics.end(), "visits") != q.metrics.end()) {
+            return bad("metrics",
+                       "visits is not broken down (Tally keeps each member's distinct visitors, "
+                       "not its sessions); ask for visitors, pageviews or events");
         }
         std::vector<BreakdownRow> rows;
         std::string column;
-        if (auto error = breakdown_rows(store_, q, props, rows, column))
+        if (auto error = breakdown_rows(store_, top_lists_, q, props, rows, column))
             return std::move(*error);
         json results = json::array();
         for (std::size_t i = (q.page - 1) * q.limit; i < rows.size() && i < wanted; ++i) {

@@ -63,6 +63,7 @@ void App::build_state() {
         throw std::system_error(ec, "cannot create data dir " + data.string());
     hasher_ = std::make_unique<ingest::VisitorHasher>(data / "salts");
     compat_sessions_ = std::make_unique<ingest::InactivitySessions>(config_.compat_sessions);
+    top_list_cache_ = std::make_unique<query::TopListCache>(config_.query_cache_mb << 20);
     load_crawler_list();
     store_ = std::make_unique<store::Store>(store::StoreOptions{
         shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
@@ -125,7 +126,7 @@ void App::add_routes() {
     track_api_ = std::make_unique<api::TrackApi>(
         std::move(track_options), *hasher_, *compat_sessions_, *write_path_, *rejects_, *metrics_);
     read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
-    stats_api_ = std::make_unique<api::StatsApi>(authorization_, *store_);
+    stats_api_ = std::make_unique<api::StatsApi>(authorization_, *store_, *top_list_cache_);
     ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get(),
                                              crawlers_ ? crawlers_->version() : std::string());
@@ -166,6 +167,16 @@ void App::register_metrics() {
         "Visitors dropped from the session table to make room (their next event starts a "
         "new session).",
         "counter", [this] { return double(compat_sessions_->evicted()); });
+    metrics_->add_callback(
+        "tally_query_cache_bytes",
+        "Bytes held by the merged top lists of settled days (limits.query_cache_mb).", "gauge",
+        [this] { return double(top_list_cache_->stats().bytes); });
+    metrics_->add_callback("tally_query_cache_hits_total",
+                           "Breakdowns that reused a merge of their settled days.", "counter",
+                           [this] { return double(top_list_cache_->stats().hits); });
+    metrics_->add_callback("tally_query_cache_misses_total",
+                           "Breakdowns that merged their settled days afresh.", "counter",
+                           [this] { return double(top_list_cache_->stats().misses); });
     engine_->register_metrics(*metrics_);
     metrics_api_->register_metrics(*metrics_);
     if (statsd_)

@@ -33,6 +33,7 @@
 #include "tally/http/router.hpp"
 #include "tally/http/server.hpp"
 #include "tally/ingest/compat_sessions.hpp"
+#include "tally/query/top_list_cache.hpp"
 #include "tally/ingest/visitor_hash.hpp"
 #include "tally/live/hub.hpp"
 #include "tally/metrics/derive.hpp"
@@ -81,6 +82,7 @@ class App {
     // The state and its durability.
     std::unique_ptr<ingest::VisitorHasher> hasher_;
     std::unique_ptr<ingest::InactivitySessions> compat_sessions_;
+    std::unique_ptr<query::TopListCache> top_list_cache_;
     std::unique_ptr<bots::CrawlerList> crawlers_;  // null: bots are not filtered
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<metrics::Engine> engine_;  // the metrics service's series

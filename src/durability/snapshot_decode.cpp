@@ -147,12 +147,31 @@ bool read_properties(Reader& in, store::DayState& state) {
     return in.ok();
 }
 
-/// put_visitor_tail's bytes into `state`; nothing left (an older snapshot) means none.
+/// put_member_visitors's bytes into `visitors`: only members `list` monitors, once each.
+bool read_member_visitors(Reader& in, const sketch::SpaceSaving& list,
+                          store::MemberVisitors& visitors) {
+    const std::uint64_t n = in.count(in.u32(), 4 + 4 + 2);
+    if (n > list.size())
+        return false;
+    for (std::uint64_t i = 0; i < n && in.ok(); ++i) {
+        const std::string_view member = in.str();
+        const std::string_view bytes = in.bytes(in.u32());
+        if (!in.ok() || list.count_of(member) == 0)
+            return false;
+        auto set = sketch::CompactDistinctSet::decode(bytes);
+        if (!set || !visitors.emplace(std::string(member), std::move(*set)).second)
+            return false;
+    }
+    return in.ok();
+}
+
+/// put_visitor_tail's bytes into `state`; nothing left (an older snapshot) means none, and
+/// version 1 has no members' visitors.
 bool read_visitor_tail(Reader& in, store::DayState& state) {
     if (in.done())
         return true;
     const std::string_view version = in.bytes(1);
-    if (!in.ok() || version[0] != '\x01')
+    if (!in.ok() || (version[0] != '\x01' && version[0] != '\x02'))
         return false;
     for (sketch::DistinctSet& set : state.device_visitors) {
         if (!read_distinct_set(in, set))
@@ -164,7 +183,12 @@ bool read_visitor_tail(Reader& in, store::DayState& state) {
         if (it == state.events.end() || !read_distinct_set(in, it->second.visitors))
             return false;
     }
-    return in.ok() && read_properties(in, state);
+    if (!in.ok() || !read_properties(in, state))
+        return false;
+    return version[0] == '\x01' ||
+           (read_member_visitors(in, state.pages, state.page_visitors) &&
+            read_member_visitors(in, state.referrers, state.referrer_visitors) &&
+            read_member_visitors(in, state.countries, state.country_visitors));
 }
 
 struct StagedDay {

@@ -109,11 +109,24 @@ void put_properties(std::string& out, const store::StringMap<store::PropertyBrea
     }
 }
 
-/// What a day's body holds after its top lists: a version byte (1), each device's
-/// visitors, each event name's visitors, the property breakdowns. Snapshots from before
-/// these figures end after the top lists, and read as days without them.
+/// Each top-list member's visitors: a count, then (member, set) pairs.
+void put_member_visitors(std::string& out, const store::MemberVisitors& visitors) {
+    put_u32(out, static_cast<std::uint32_t>(visitors.size()));
+    for (const auto& [member, set] : visitors) {
+        put_str(out, member);
+        std::string bytes;
+        set.encode(bytes);
+        put_str(out, bytes);
+    }
+}
+
+/// What a day's body holds after its top lists: a version byte (2), each device's
+/// visitors, each event name's visitors, the property breakdowns, then the visitors of the
+/// pages', referrers' and countries' members. Version 1 ended after the property
+/// breakdowns; snapshots from before these figures end after the top lists, and read as
+/// days without them.
 void put_visitor_tail(std::string& out, const store::DayState& state) {
-    out.push_back('\x01');
+    out.push_back('\x02');
     for (const sketch::DistinctSet& set : state.device_visitors)
         put_distinct_set(out, set);
     put_u32(out, static_cast<std::uint32_t>(state.events.size()));
@@ -122,6 +135,9 @@ void put_visitor_tail(std::string& out, const store::DayState& state) {
         put_distinct_set(out, series.visitors);
     }
     put_properties(out, state.properties);
+    put_member_visitors(out, state.page_visitors);
+    put_member_visitors(out, state.referrer_visitors);
+    put_member_visitors(out, state.country_visitors);
 }
 
 /// Opens a section in `out`; end_section() fills in its length (the CRC comes later,

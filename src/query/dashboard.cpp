@@ -6,53 +6,11 @@
 
 #include "tally/base/time.hpp"
 #include "tally/query/query.hpp"
+#include "top_merger.hpp"
 
 namespace tally::query {
 
 namespace {
-
-/// Merges the top lists of several Space-Saving summaries (days x shards) by the rule of
-/// SpaceSaving::merge without its capacity cut: a member's count is the sum of its counts
-/// where it is monitored plus the floor (largest evicted count) of each summary where it is
-/// not. Exact while every summary is exact (all floors 0). Works on views into the
-/// summaries, so the caller holds their locks until top() returns.
-class TopMerger {
-  public:
-    void add(const sketch::SpaceSaving& summary) {
-        const auto floor = static_cast<std::int64_t>(summary.error_bound());
-        floor_total_ += floor;
-        excess_.reserve(excess_.size() + summary.size());
-        summary.for_each([&](std::string_view member, std::uint64_t count, std::uint64_t) {
-            excess_[member] += static_cast<std::int64_t>(count) - floor;
-        });
-    }
-
-    /// The k largest merged counts, count descending, ties by member ascending.
-    Ranked top(std::size_t k) {
-        std::vector<std::pair<std::string_view, std::int64_t>> merged(excess_.begin(),
-                                                                      excess_.end());
-        auto order = [](const auto& a, const auto& b) {
-            return a.second != b.second ? a.second > b.second : a.first < b.first;
-        };
-        const std::size_t n = std::min(k, merged.size());
-        std::partial_sort(merged.begin(), merged.begin() + static_cast<std::ptrdiff_t>(n),
-                          merged.end(), order);
-        Ranked result;
-        for (std::size_t i = 0; i < n; ++i) {
-            result.emplace_back(std::string(merged[i].first),
-                                static_cast<std::uint64_t>(merged[i].second + floor_total_));
-        }
-        return result;
-    }
-
-    /// The largest overestimate any merged count may carry.
-    std::uint64_t error_bound() const { return static_cast<std::uint64_t>(floor_total_); }
-
-  private:
-    // Each member's counts above its summaries' floors, summed; views into the summaries.
-    std::unordered_map<std::string_view, std::int64_t> excess_;
-    std::int64_t floor_total_ = 0;
-};
 
 /// RFC 4180 quoting for a CSV field when it needs it.
 std::string csv_field(std::string_view value) {
@@ -130,33 +88,6 @@ Dashboard build_dashboard_locked(std::span<const store::SiteShard* const> parts,
     d.unique_sessions = sessions.count();
     d.events.assign(events.begin(), events.end());
     return d;
-}
-
-Ranked top_list(const store::Store& store, std::string_view site, const DayRange& range,
-                TopList list, std::size_t k) {
-    Ranked out;
-    store.visit_site_all(site, [&](std::span<const store::SiteShard* const> parts) {
-        TopMerger merger;
-        for_each_state(parts, range, [&](const store::DayState& day) {
-            merger.add(list == TopList::pages       ? day.pages
-                       : list == TopList::referrers ? day.referrers
-                                                    : day.countries);
-        });
-        out = merger.top(k);
-    });
-    return out;
-}
-
-std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,
-                           std::string_view member) {
-    // TopMerger's rule for one member: its count where monitored (never 0 there), the
-    // summary's floor where not.
-    std::uint64_t total = 0;
-    for (const sketch::SpaceSaving* summary : summaries) {
-        const std::uint64_t count = summary->count_of(member);
-        total += count != 0 ? count : summary->error_bound();
-    }
-    return total;
 }
 
 Dashboard build_dashboard(const store::Store& store, std::string_view site, const DayRange& range,

@@ -65,8 +65,12 @@ void CompactDistinctSet::merge(const CompactDistinctSet& other) {
     if (other.registers_) {
         if (!registers_)
             promote();
+        // Plain pointers: byte stores may alias anything, so through the unique_ptrs the
+        // compiler would reload them every register and not vectorise the loop.
+        std::uint8_t* mine = registers_->data();
+        const std::uint8_t* theirs = other.registers_->data();
         for (std::size_t i = 0; i < kRegisters; ++i)
-            (*registers_)[i] = std::max((*registers_)[i], (*other.registers_)[i]);
+            mine[i] = std::max(mine[i], theirs[i]);
         return;
     }
     if (registers_) {

@@ -194,10 +194,13 @@ struct SpaceSaving::Impl {
     // Hands the minimum's counter to `member` (the summary is full). The evicted member's
     // map node and string buffer are reused, so this allocates only when the new member
     // does not fit the old buffer.
-    std::uint64_t replace_min(std::string_view member, std::uint64_t weight) {
+    std::uint64_t replace_min(std::string_view member, std::uint64_t weight,
+                              std::string* evicted) {
         const std::uint32_t c = buckets[min_bucket].first;
         Counter& counter = counters[c];
         floor = std::max(floor, counter.count);
+        if (evicted)
+            evicted->assign(*counter.member);
 
         auto node = index.extract(*counter.member);
         node.key().assign(member.data(), member.size());
@@ -249,6 +252,18 @@ SpaceSaving& SpaceSaving::operator=(SpaceSaving&& other) noexcept {
 SpaceSaving::~SpaceSaving() = default;
 
 std::uint64_t SpaceSaving::add(std::string_view member, std::uint64_t weight) {
+    return add(member, weight, nullptr, nullptr);
+}
+
+bool SpaceSaving::add_reporting_eviction(std::string_view member, std::string& evicted,
+                                         std::uint64_t weight) {
+    bool did_evict = false;
+    add(member, weight, &evicted, &did_evict);
+    return did_evict;
+}
+
+std::uint64_t SpaceSaving::add(std::string_view member, std::uint64_t weight,
+                               std::string* evicted, bool* did_evict) {
     Impl& s = *impl_;
     if (weight == 0)
         return count_of(member);
@@ -262,7 +277,9 @@ std::uint64_t SpaceSaving::add(std::string_view member, std::uint64_t weight) {
     // Unmonitored: it may have been seen up to `floor` times (0 while exact).
     if (s.counters.size() < s.capacity)
         return s.insert(member, s.floor + weight, s.floor);
-    return s.replace_min(member, weight);
+    if (did_evict)
+        *did_evict = true;
+    return s.replace_min(member, weight, evicted);
 }
 
 std::vector<SpaceSaving::Entry> SpaceSaving::top(std::size_t k) const {

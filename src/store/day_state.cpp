@@ -1,5 +1,7 @@
 #include "tally/store/day_state.hpp"
 
+#include <algorithm>
+
 #include "tally/base/time.hpp"
 
 namespace tally::store {
@@ -110,6 +112,40 @@ void FunnelLog::merge(const FunnelLog& other) {
     });
 }
 
+namespace {
+
+/// Counts `member` in `list` and the visitor in its set, keeping the sets to the members the
+/// list monitors: an eviction takes the evicted member's set with it.
+void count_member(sketch::SpaceSaving& list, MemberVisitors& visitors, std::string_view member,
+                  std::uint64_t visitor_hash) {
+    std::string evicted;
+    if (list.add_reporting_eviction(member, evicted))
+        visitors.erase(evicted);
+    auto it = visitors.find(member);
+    if (it == visitors.end())
+        it = visitors.emplace(std::string(member), sketch::CompactDistinctSet{}).first;
+    it->second.add_hash(visitor_hash);
+}
+
+/// After `list` merged another list, folds that list's sets (`other`) into `visitors` and
+/// drops the sets of members the merged list no longer monitors.
+void merge_member_visitors(const sketch::SpaceSaving& list, MemberVisitors& visitors,
+                           const MemberVisitors& other) {
+    for (const auto& [member, set] : other) {
+        if (list.count_of(member) != 0)
+            visitors[member].merge(set);
+    }
+    std::erase_if(visitors, [&](const auto& entry) { return list.count_of(entry.first) == 0; });
+}
+
+bool monitors_all(const sketch::SpaceSaving& list, const MemberVisitors& visitors) {
+    return visitors.size() <= list.size() &&
+           std::all_of(visitors.begin(), visitors.end(),
+                       [&](const auto& entry) { return list.count_of(entry.first) != 0; });
+}
+
+}  // namespace
+
 DayState::DayState(std::size_t top_capacity)
     : pages(top_capacity), referrers(top_capacity), countries(top_capacity) {}
 
@@ -124,10 +160,10 @@ void DayState::apply(const Event& event) {
         ++pageviews_per_minute[static_cast<std::size_t>(minute)];
         ++devices[static_cast<std::size_t>(event.device)];
         device_visitors[static_cast<std::size_t>(event.device)].add_hash(visitor_hash);
-        pages.add(event.page);
-        referrers.add(event.referrer);
+        count_member(pages, page_visitors, event.page, visitor_hash);
+        count_member(referrers, referrer_visitors, event.referrer, visitor_hash);
         if (!event.country.empty())
-            countries.add(event.country);
+            count_member(countries, country_visitors, event.country, visitor_hash);
     } else {
         auto it = events.find(event.event_name);
         if (it == events.end())
@@ -172,6 +208,9 @@ void DayState::merge(const DayState& other, bool with_funnel) {
     pages.merge(other.pages);
     referrers.merge(other.referrers);
     countries.merge(other.countries);
+    merge_member_visitors(pages, page_visitors, other.page_visitors);
+    merge_member_visitors(referrers, referrer_visitors, other.referrer_visitors);
+    merge_member_visitors(countries, country_visitors, other.country_visitors);
     for (const auto& [name, breakdown] : other.properties) {
         auto it = properties.find(name);
         if (it == properties.end())
@@ -190,7 +229,9 @@ bool DayState::consistent() const {
     for (std::uint64_t n : devices)
         by_device += n;
     if (minutes != page_views || by_device != page_views || pages.total() != page_views ||
-        referrers.total() != page_views || countries.total() > page_views) {
+        referrers.total() != page_views || countries.total() > page_views ||
+        !monitors_all(pages, page_visitors) || !monitors_all(referrers, referrer_visitors) ||
+        !monitors_all(countries, country_visitors)) {
         return false;
     }
     std::size_t keys = 0;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "common.hpp"
 
@@ -17,7 +18,8 @@ using Stats = DaemonTest;
 
 struct Sent {
     std::map<std::string, std::uint64_t> pages, plans, plan_events;
-    std::map<std::string, std::set<std::string>> plan_visitors;
+    std::map<std::string, std::set<std::string>> plan_visitors, visitors_by_page,
+        visitors_by_source;
     std::set<std::string> visitors, sessions, page_visitors;
     std::uint64_t pageviews = 0, events = 0;
 };
@@ -55,6 +57,8 @@ std::map<std::int64_t, Sent> send_three_days(HttpClient& client) {
             ++day.pageviews;
             ++day.pages[page];
             day.page_visitors.insert(user);
+            day.visitors_by_page[page].insert(user);
+            day.visitors_by_source[i % 2 ? "google.com" : "Direct / None"].insert(user);
         }
         day.visitors.insert(user);
         day.sessions.insert(session);
@@ -190,6 +194,63 @@ TEST_F(Stats, BreakdownsByPagePropertyAndNameWithPages) {
     EXPECT_EQ(sources["results"].size(), 2u);  // google.com and "Direct / None"
 }
 
+// Each page's and each source's distinct visitors over three days (a member's sets merged
+// across days), exact at this size; visitors is also the default metric.
+TEST_F(Stats, PageAndSourceBreakdownsCountEachMembersVisitors) {
+    const auto days = send_three_days(client);
+    std::map<std::string, std::set<std::string>> by_page, by_source;
+    for (const auto& [day, sent] : days) {
+        for (const auto& [p, who] : sent.visitors_by_page)
+            by_page[p].insert(who.begin(), who.end());
+        for (const auto& [s, who] : sent.visitors_by_source)
+            by_source[s].insert(who.begin(), who.end());
+    }
+    for (const auto& [property, column, oracle] :
+         {std::tuple{"event:page", "page", &by_page},
+          std::tuple{"visit:source", "source", &by_source}}) {
+        const json rows = get(client, std::string("/api/v1/stats/breakdown?site_id=default&period="
+                                                  "7d&limit=100&property=") +
+                                          property);
+        ASSERT_EQ(rows["results"].size(), oracle->size()) << rows;
+        for (const json& row : rows["results"]) {
+            EXPECT_EQ(row.size(), 2u) << row;  // the member and visitors, the default metric
+            EXPECT_EQ(row["visitors"], (*oracle)[row[column]].size()) << row;
+        }
+    }
+}
+
+// The settled days' merge is reused (the cache's hits move) and never stale: a late event
+// into yesterday changes the next answer.
+TEST_F(Stats, ABreakdownReusesItsSettledDaysAndSeesLateEvents) {
+    send_three_days(client);
+    const std::string target =
+        "/api/v1/stats/breakdown?site_id=default&period=7d&property=event:page&metrics="
+        "pageviews,visitors&limit=100";
+    const json first = get(client, target);
+    EXPECT_EQ(get(client, target), first);
+    EXPECT_EQ(get(client, target), first);
+    const std::string metrics = client.get("/metrics").body;
+    EXPECT_NE(metrics.find("\ntally_query_cache_hits_total 2\n"), std::string::npos);
+    EXPECT_NE(metrics.find("\ntally_query_cache_misses_total 1\n"), std::string::npos);
+
+    const std::int64_t yesterday = now_ms() - 23 * 3'600'000;
+    send({{"page_url", "/late"},
+          {"user_id", "late-visitor"},
+          {"session_id", "late"},
+          {"timestamp", iso(yesterday)}});
+    const json after = get(client, target);
+    ASSERT_EQ(after["results"].size(), first["results"].size() + 1);
+    bool seen = false;
+    for (const json& row : after["results"]) {
+        if (row["page"] == "/late") {
+            EXPECT_EQ(row["pageviews"], 1);
+            EXPECT_EQ(row["visitors"], 1);
+            seen = true;
+        }
+    }
+    EXPECT_TRUE(seen) << after;
+}
+
 TEST_F(Stats, ACardinalityAttackOnAPropertyStaysWithinItsCapsAndSaysSo) {
     const long before = rss_kib(daemon.pid());
     constexpr int kValues = 100'000;
@@ -301,6 +362,11 @@ TEST_F(Stats, CountryAndDeviceBreakdownsMatchTheDashboard) {
                                      "visit:device&metrics=visitors,pageviews");
     for (const json& row : device_visitors["results"])
         EXPECT_EQ(row["visitors"], 1) << row;
+    const json country_visitors = get(client,
+                                      "/api/v1/stats/breakdown?site_id=default&period=day&"
+                                      "property=visit:country");
+    EXPECT_EQ(country_visitors["results"],
+              json::parse(R"([{"country":"BR","visitors":1},{"country":"JP","visitors":1}])"));
 }
 
 TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
@@ -313,7 +379,8 @@ TEST_F(Stats, UnsupportedParametersAre400sNamingThem) {
         {"/api/v1/stats/timeseries?site_id=default&interval=week", "interval"},
         {"/api/v1/stats/breakdown?site_id=default&property=visit:city&metrics=pageviews",
          "property"},
-        {"/api/v1/stats/breakdown?site_id=default&property=event:page", "metrics"},
+        {"/api/v1/stats/breakdown?site_id=default&property=event:page&metrics=visits",
+         "metrics"},
         {"/api/v1/stats/breakdown?site_id=default&property=visit:source&metrics=visits", "metrics"},
         {"/api/v1/stats/breakdown?site_id=default&property=event:page&metrics=pageviews&limit=0",
          "limit"},

@@ -17,14 +17,16 @@
 
 #include "tally/api/authorization.hpp"
 #include "tally/http/router.hpp"
+#include "tally/query/top_list_cache.hpp"
 #include "tally/store/store.hpp"
 
 namespace tally::api {
 
 class StatsApi {
   public:
-    StatsApi(const Authorization& authorization, const store::Store& store)
-        : authorization_(authorization), store_(store) {}
+    StatsApi(const Authorization& authorization, const store::Store& store,
+             query::TopListCache& top_lists)
+        : authorization_(authorization), store_(store), top_lists_(top_lists) {}
 
     void add_routes(http::Router& router);
 
@@ -36,6 +38,7 @@ class StatsApi {
 
     const Authorization& authorization_;
     const store::Store& store_;
+    query::TopListCache& top_lists_;
 };
 
 }  // namespace tally::api

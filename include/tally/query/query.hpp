@@ -20,6 +20,8 @@
 
 namespace tally::query {
 
+class TopListCache;
+
 /// An inclusive range of UTC days and how the caller named it.
 struct DayRange {
     std::int64_t first = 0;
@@ -119,6 +121,20 @@ enum class TopList { pages, referrers, countries };
 /// descending, ties by name), for breakdowns longer than the dashboard's 10.
 Ranked top_list(const store::Store& store, std::string_view site, const DayRange& range,
                 TopList list, std::size_t k);
+/// One row of a top-list breakdown: a member, its merged count, its distinct visitors.
+struct TopListRow {
+    std::string member;
+    std::uint64_t count = 0;
+    std::uint64_t visitors = 0;  // 0 unless asked for
+};
+enum class WithVisitors { no, yes };
+/// top_list() as rows, with each member's distinct visitors when asked: the union of its
+/// sets over every (day, shard) of the range, within the bound day_state.hpp gives (exact to
+/// 128, then 3.25 %, less any visitors from before its list monitored it). With a cache, the
+/// merge of the range's days but its last is made once and reused (top_list_cache.hpp).
+std::vector<TopListRow> top_list_rows(const store::Store& store, std::string_view site,
+                                      const DayRange& range, TopList list, std::size_t k,
+                                      WithVisitors visitors, TopListCache* cache = nullptr);
 /// A top-list member's merged count over several summaries, by the rule the dashboard's
 /// top lists use (exact while the summaries are). The caller holds their locks.
 std::uint64_t merged_count(std::span<const sketch::SpaceSaving* const> summaries,

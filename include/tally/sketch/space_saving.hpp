@@ -103,6 +103,10 @@ class SpaceSaving {
     /// Counts `member` `weight` more times. Returns the member's new count.
     /// A weight of 0 changes nothing and returns count_of(member).
     std::uint64_t add(std::string_view member, std::uint64_t weight = 1);
+    /// add() for callers that keep something per monitored member: true when `member` was
+    /// new and took the place of an evicted member, whose name is then in `evicted`.
+    bool add_reporting_eviction(std::string_view member, std::string& evicted,
+                                std::uint64_t weight = 1);
 
     /// Up to k entries, count descending, ties by member ascending.
     std::vector<Entry> top(std::size_t k) const;
@@ -140,6 +144,9 @@ class SpaceSaving {
     std::uint64_t error_bound() const;  // max overestimate of any count (0 while exact)
 
   private:
+    std::uint64_t add(std::string_view member, std::uint64_t weight, std::string* evicted,
+                      bool* did_evict);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -3,22 +3,30 @@
 //
 // A day holds exact counters (page views per minute, custom events per name per minute,
 // devices, with each device's and each event name's distinct visitors), two HyperLogLogs (visitors,
-// sessions) and three Space-Saving top lists (pages, referrers, countries), plus the funnel log:
-// every pageview and custom event as (time, step label) per funnel identity, which is what makes
-// /funnel exact.
+// sessions) and three Space-Saving top lists (pages, referrers, countries), each monitored member
+// with its distinct visitors, plus the funnel log: every pageview and custom event as (time, step
+// label) per funnel identity, which is what makes /funnel exact.
+//
+// A top-list member's visitors are counted from when the list began monitoring it: an evicted
+// member loses its set and a newcomer starts empty. So a member's visitors may miss those of
+// its views before it was monitored, at most its count's error (the list's floor, N/capacity),
+// and are otherwise within CompactDistinctSet's bound (exact to 128, then 3.25 %).
 //
 // Invariants
 //   page_views == sum(pageviews_per_minute) == sum(devices) == pages.total()
 //              == referrers.total();  countries.total() <= page_views (country is optional).
 //   events[n].total == sum(events[n].per_minute).
+//   page_visitors, referrer_visitors, country_visitors hold only members their list monitors.
 //
 // Cost: about 32 KiB for the HyperLogLogs, 5.6 KiB per minute table (one for page views,
 // one per custom event name), the top lists grow to their capacity (10,000 members by
 // default, ~140 bytes each), and the funnel log 16 bytes per event plus one entry per
 // identity (funnel_log's tables). The number of event names per day is capped by the store
 // (limits.max_event_names_per_day), so a day's memory is bounded by that cap, the top-list
-// capacity, and the day's event count for the funnel log. The property breakdowns are
-// bounded by their own caps (property_breakdown.hpp).
+// capacity, and the day's event count for the funnel log. Members' visitor sets cost at most
+// 1.1 KiB each, so up to 3 x capacity x 1.1 KiB (33 MiB at the default 10,000) for a day whose
+// lists are full of members with over 128 visitors each; a small site's cost far less. The
+// property breakdowns are bounded by their own caps (property_breakdown.hpp).
 
 #include <array>
 #include <cstdint>
@@ -29,6 +37,7 @@
 #include <vector>
 
 #include "tally/base/event.hpp"
+#include "tally/sketch/compact_distinct_set.hpp"
 #include "tally/sketch/distinct_set.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 #include "tally/sketch/space_saving.hpp"
@@ -121,6 +130,9 @@ class FunnelLog {
     ChunkedLog<FunnelStep> steps_;
 };
 
+/// The distinct visitors of each member a top list monitors (and of no other).
+using MemberVisitors = StringMap<sketch::CompactDistinctSet>;
+
 struct DayState {
     std::uint64_t page_views = 0;
     MinuteCounts pageviews_per_minute{};
@@ -133,6 +145,9 @@ struct DayState {
     sketch::SpaceSaving pages;
     sketch::SpaceSaving referrers;
     sketch::SpaceSaving countries;
+    MemberVisitors page_visitors;
+    MemberVisitors referrer_visitors;
+    MemberVisitors country_visitors;
     FunnelLog funnel;
     /// Custom properties by event name ("pageview" for a page view's), broken down by key
     /// and value (property_breakdown.hpp); property_keys counts their keys against the

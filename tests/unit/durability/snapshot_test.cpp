@@ -115,6 +115,17 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
             for (const auto& [name, n] : by.events)
                 visitors += " " + name + "=" + std::to_string(n);
             out.dashboards.push_back(visitors);
+            if (exact_top_lists_only && site == "a")
+                continue;
+            for (auto list : {query::TopList::pages, query::TopList::referrers,
+                              query::TopList::countries}) {
+                std::string rows;
+                for (const query::TopListRow& row :
+                     query::top_list_rows(store, site, *r, list, 100, query::WithVisitors::yes))
+                    rows += row.member + "=" + std::to_string(row.count) + "/" +
+                            std::to_string(row.visitors) + " ";
+                out.dashboards.push_back(rows);
+            }
         }
         for (const std::string& name :
              {std::string(""), std::string("signup"), std::string("buy")}) {

@@ -237,6 +237,20 @@ TEST(SpaceSaving, EvictionTakesTheOldestMinimum) {
     EXPECT_EQ(ss.error_bound(), 2u);
 }
 
+TEST(SpaceSaving, ReportsTheMemberItEvicts) {
+    SpaceSaving ss(2);
+    std::string evicted = "untouched";
+    EXPECT_FALSE(ss.add_reporting_eviction("a", evicted));
+    EXPECT_FALSE(ss.add_reporting_eviction("b", evicted));
+    EXPECT_FALSE(ss.add_reporting_eviction("a", evicted));  // monitored: no eviction
+    EXPECT_FALSE(ss.add_reporting_eviction("zero", evicted, 0));
+    EXPECT_EQ(evicted, "untouched");
+    EXPECT_TRUE(ss.add_reporting_eviction("c", evicted));  // b is the minimum
+    EXPECT_EQ(evicted, "b");
+    EXPECT_EQ(ss.count_of("c"), 2u);
+    EXPECT_EQ(ss.total(), 4u);
+}
+
 TEST(SpaceSaving, MergeEvictsTheLastRankedFirst) {
     // After a merge, equal counts are ordered by top()'s ranking: the last ranked goes.
     SpaceSaving a(3), b(3);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "events.hpp"
 #include "tally/query/query.hpp"
 #include "tally/store/store.hpp"
@@ -36,6 +39,55 @@ TEST(Store, ShardsMergeToTheSameFiguresAsOne) {
     EXPECT_EQ(d.page_views, 4000u);
     EXPECT_EQ(d.devices[0] + d.devices[1] + d.devices[2], 4000u);
     EXPECT_EQ(d.events.size(), 3u);
+}
+
+// Each page's visitors over a day split across shards equal those of one shard: a member's
+// sets unite across shards. Exact at this size (every page has under 128 visitors).
+TEST(Store, MemberVisitorsUniteAcrossShards) {
+    store::Store one({1, 100, 100, 10000});
+    store::Store four({4, 100, 100, 10000});
+    std::map<std::string, std::set<std::string>> oracle;
+    for (int i = 0; i < 3000; ++i) {
+        const std::string path = "/p" + std::to_string(i % 7);
+        const std::string user = "u" + std::to_string(i % 53);
+        auto e = page(path, user, "s" + std::to_string(i), kNoon + i);
+        oracle[path].insert(user);
+        one.admit(0, e);
+        one.apply(0, e, kNoon);
+        four.admit(static_cast<std::size_t>(i % 4), e);
+        four.apply(static_cast<std::size_t>(i % 4), e, kNoon);
+    }
+    for (const store::Store* s : {&one, &four}) {
+        const auto rows = query::top_list_rows(*s, "default", day_range(kNoon),
+                                               query::TopList::pages, 10, query::WithVisitors::yes);
+        ASSERT_EQ(rows.size(), oracle.size());
+        for (const query::TopListRow& row : rows)
+            EXPECT_EQ(row.visitors, oracle[row.member].size()) << row.member;
+    }
+}
+
+// A member evicted from its day's top list takes its visitor set with it; a newcomer starts
+// empty, so a member's visitors are those since it was monitored.
+TEST(DayState, MemberVisitorsFollowTheTopList) {
+    store::DayState day(2);
+    day.apply(page("/a", "u1", "s"));
+    day.apply(page("/a", "u2", "s"));
+    day.apply(page("/b", "u1", "s"));
+    day.apply(page("/c", "u3", "s"));  // evicts /b, the minimum
+    EXPECT_EQ(day.page_visitors.size(), 2u);
+    EXPECT_FALSE(day.page_visitors.contains("/b"));
+    EXPECT_EQ(day.page_visitors.at("/a").count(), 2u);
+    EXPECT_EQ(day.page_visitors.at("/c").count(), 1u);
+    EXPECT_TRUE(day.consistent());
+
+    store::DayState other(2);
+    other.apply(page("/c", "u4", "s"));
+    other.apply(page("/d", "u5", "s"));
+    day.merge(other);  // keeps /a (2) and /c (2 + 1): /d goes
+    EXPECT_EQ(day.page_visitors.size(), 2u);
+    EXPECT_EQ(day.page_visitors.at("/c").count(), 2u);
+    EXPECT_FALSE(day.page_visitors.contains("/d"));
+    EXPECT_TRUE(day.consistent());
 }
 
 TEST(Store, CapsOnSitesAndEventNames) {
