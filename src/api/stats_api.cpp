@@ -203,9 +203,8 @@ std::optional<http::Response> breakdown_rows(const store::Store& store,
             : query::WithVisitors::no;
     auto ranked = [&](query::TopList list, const char* name) {
         column = name;
-        for (query::TopListRow& row :
-             query::top_list_rows(store, q.site, q.range, list, wanted, member_visitors,
-                                  &top_lists))
+        for (query::TopListRow& row : query::top_list_rows(store, q.site, q.range, list, wanted,
+                                                           member_visitors, &top_lists))
             rows.push_back({row.member == "direct" && list == query::TopList::referrers
                                 ? std::string("Direct / None")
                                 : std::move(row.member),

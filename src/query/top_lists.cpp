@@ -38,7 +38,8 @@ TopListCache::Fingerprint fingerprint_of(std::span<const store::SiteShard* const
 std::shared_ptr<const TopListCache::Merged> merge_settled(
     std::span<const store::SiteShard* const> parts, const DayRange& range, TopList list) {
     TopMerger merger;
-    for_each_state(parts, range, [&](const store::DayState& day) { merger.add(list_of(day, list)); });
+    for_each_state(parts, range,
+                   [&](const store::DayState& day) { merger.add(list_of(day, list)); });
     auto merged = std::make_shared<TopListCache::Merged>();
     merged->floor_total = merger.floor_total();
     merged->fingerprint = fingerprint_of(parts, range);
@@ -135,7 +136,8 @@ sketch::CompactDistinctSet settled_visitors(std::span<const store::SiteShard* co
     std::lock_guard lock(settled.visitors_mutex);
     if (auto it = settled.visitors.find(member); it != settled.visitors.end())
         return it->second;
-    sketch::CompactDistinctSet set = member_visitors(parts, SplitRange(range).settled, list, member);
+    sketch::CompactDistinctSet set =
+        member_visitors(parts, SplitRange(range).settled, list, member);
     if (settled.visitors.size() < settled.visitor_slots)
         settled.visitors.emplace(member, set);
     return set;

@@ -194,8 +194,7 @@ struct SpaceSaving::Impl {
     // Hands the minimum's counter to `member` (the summary is full). The evicted member's
     // map node and string buffer are reused, so this allocates only when the new member
     // does not fit the old buffer.
-    std::uint64_t replace_min(std::string_view member, std::uint64_t weight,
-                              std::string* evicted) {
+    std::uint64_t replace_min(std::string_view member, std::uint64_t weight, std::string* evicted) {
         const std::uint32_t c = buckets[min_bucket].first;
         Counter& counter = counters[c];
         floor = std::max(floor, counter.count);
@@ -262,8 +261,8 @@ bool SpaceSaving::add_reporting_eviction(std::string_view member, std::string& e
     return did_evict;
 }
 
-std::uint64_t SpaceSaving::add(std::string_view member, std::uint64_t weight,
-                               std::string* evicted, bool* did_evict) {
+std::uint64_t SpaceSaving::add(std::string_view member, std::uint64_t weight, std::string* evicted,
+                               bool* did_evict) {
     Impl& s = *impl_;
     if (weight == 0)
         return count_of(member);

@@ -87,6 +87,8 @@ void try_load(std::string_view bytes) {
             }
         });
         (void)query::to_json(query::build_dashboard(store, site, range, now));
+        (void)query::top_list_rows(store, site, range, query::TopList::pages, 10,
+                                   query::WithVisitors::yes);
         (void)query::funnel(store, site, range.first, {"a", "pageview:/"});
         (void)query::active_users(store, site, now);
         (void)query::recent_top_pages(store, site, now, 10);

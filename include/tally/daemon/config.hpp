@@ -5,8 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +50,7 @@ struct Config {
     std::size_t max_event_names_per_day = 1000;
     std::size_t top_capacity = 10'000;
     std::size_t compat_sessions = 500'000;  // visitors whose Plausible/Umami session is kept
-    std::size_t query_cache_mb = 64;  // merged top lists of settled days (top_list_cache.hpp)
+    std::size_t query_cache_mb = 64;        // merged top lists of settled days (top_list_cache.hpp)
 
     // compat.*
     std::map<std::string, std::string> umami_websites;  // Umami website id -> site

@@ -117,8 +117,8 @@ Answers answers(const store::Store& store, bool exact_top_lists_only = false) {
             out.dashboards.push_back(visitors);
             if (exact_top_lists_only && site == "a")
                 continue;
-            for (auto list : {query::TopList::pages, query::TopList::referrers,
-                              query::TopList::countries}) {
+            for (auto list :
+                 {query::TopList::pages, query::TopList::referrers, query::TopList::countries}) {
                 std::string rows;
                 for (const query::TopListRow& row :
                      query::top_list_rows(store, site, *r, list, 100, query::WithVisitors::yes))
