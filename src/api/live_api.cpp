@@ -6,10 +6,67 @@
 
 namespace tally::api {
 
+std::shared_ptr<void> ConnectionsPerClient::take(const std::string& address) {
+    std::lock_guard lock(state_->mutex);
+    std::size_t& open = state_->open[address];
+    if (open >= state_->cap) {
+        if (open == 0)
+            state_->open.erase(address);  // a cap of 0: keep no entry
+        return nullptr;
+    }
+    ++open;
+    // Not null (a null shared_ptr reads as "refused"); the deleter only gives the place back.
+    return std::shared_ptr<void>(state_.get(), [state = state_, address](void*) {
+        std::lock_guard give_back(state->mutex);
+        auto it = state->open.find(address);
+        if (it != state->open.end() && --it->second == 0)
+            state->open.erase(it);
+    });
+}
+
+std::size_t ConnectionsPerClient::addresses() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->open.size();
+}
+
+namespace {
+
+/// A hub's peer holding its client's place in ConnectionsPerClient for as long as the
+/// connection (which owns the peer) lives.
+class PeerWithPlace final : public http::WsPeer {
+  public:
+    PeerWithPlace(std::shared_ptr<http::WsPeer> peer, std::shared_ptr<void> place)
+        : peer_(std::move(peer)), place_(std::move(place)) {}
+    void on_open(std::weak_ptr<http::WsConnection> connection) override {
+        peer_->on_open(std::move(connection));
+    }
+    void on_message(std::string_view text) override { peer_->on_message(text); }
+    void on_lagging() override { peer_->on_lagging(); }
+
+  private:
+    std::shared_ptr<http::WsPeer> peer_;
+    std::shared_ptr<void> place_;
+};
+
+}  // namespace
+
 std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::upgrade(
     const http::Request& request) const {
     if (auto denied = authorization_.check(request))
         return std::move(*denied);
+    auto place = per_client_.take(client_address(request, options_.trusted_proxies));
+    if (!place) {
+        return http::error_response(
+            429, "too many live connections from this address (live.max_clients_per_ip)");
+    }
+    auto decision = accept(request);
+    if (auto* peer = std::get_if<std::shared_ptr<http::WsPeer>>(&decision))
+        return std::make_shared<PeerWithPlace>(std::move(*peer), std::move(place));
+    return decision;
+}
+
+std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::accept(
+    const http::Request& request) const {
     constexpr std::string_view kMetricsPrefix = "/ws/metrics/";
     if (request.path.starts_with(kMetricsPrefix)) {
         const std::string_view id = request.path.substr(kMetricsPrefix.size());

@@ -35,4 +35,34 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
     return value;
 }
 
+std::string client_address(const http::Request& request,
+                           const std::vector<std::string>& trusted_proxies) {
+    const std::string_view peer = request.client_ip;
+    auto trusted = [&](std::string_view ip) {
+        for (const auto& proxy : trusted_proxies) {
+            if (proxy == ip)
+                return true;
+        }
+        return false;
+    };
+    if (request.x_forwarded_for.empty() || !trusted(peer))
+        return std::string(peer);
+    // "client, proxy1, proxy2": walk from the right past our own trusted proxies.
+    std::string_view list = request.x_forwarded_for;
+    while (!list.empty()) {
+        const auto comma = list.rfind(',');
+        std::string_view hop = comma == std::string_view::npos ? list : list.substr(comma + 1);
+        while (!hop.empty() && hop.front() == ' ')
+            hop.remove_prefix(1);
+        while (!hop.empty() && hop.back() == ' ')
+            hop.remove_suffix(1);
+        if (!hop.empty() && !trusted(hop))
+            return std::string(hop);
+        if (comma == std::string_view::npos)
+            break;
+        list = list.substr(0, comma);
+    }
+    return std::string(peer);
+}
+
 }  // namespace tally::api

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "tally/api/params.hpp"
 #include "tally/base/time.hpp"
 
 namespace tally::api {
@@ -42,32 +43,7 @@ void TrackApi::add_routes(http::Router& router) {
 }
 
 std::string TrackApi::client_ip(const http::Request& request) const {
-    const std::string_view peer = request.client_ip;
-    auto trusted = [this](std::string_view ip) {
-        for (const auto& proxy : options_.trusted_proxies) {
-            if (proxy == ip)
-                return true;
-        }
-        return false;
-    };
-    if (request.x_forwarded_for.empty() || !trusted(peer))
-        return std::string(peer);
-    // "client, proxy1, proxy2": walk from the right past our own trusted proxies.
-    std::string_view list = request.x_forwarded_for;
-    while (!list.empty()) {
-        const auto comma = list.rfind(',');
-        std::string_view hop = comma == std::string_view::npos ? list : list.substr(comma + 1);
-        while (!hop.empty() && hop.front() == ' ')
-            hop.remove_prefix(1);
-        while (!hop.empty() && hop.back() == ' ')
-            hop.remove_suffix(1);
-        if (!hop.empty() && !trusted(hop))
-            return std::string(hop);
-        if (comma == std::string_view::npos)
-            break;
-        list = list.substr(0, comma);
-    }
-    return std::string(peer);
+    return client_address(request, options_.trusted_proxies);
 }
 
 void TrackApi::add_cors(const http::Request& request, http::Response& response) const {

@@ -131,7 +131,9 @@ void App::add_routes() {
                                              mirror_.get(), fleet_reader_.get(),
                                              crawlers_ ? crawlers_->version() : std::string());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
-    live_api_ = std::make_unique<api::LiveApi>(authorization_, *hub_, *metrics_hub_);
+    live_api_ = std::make_unique<api::LiveApi>(
+        authorization_, *hub_, *metrics_hub_,
+        api::LiveOptions{config_.trusted_proxies, config_.live_max_clients_per_ip});
     metrics_api_ =
         std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
     dashboards_api_ = std::make_unique<api::DashboardsApi>(authorization_, *dashboards_,

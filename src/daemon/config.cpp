@@ -309,6 +309,10 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.live_max_clients = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
          }},
+        {"live.max_clients_per_ip",
+         [](Config& c, const json& v, const std::string& k) {
+             c.live_max_clients_per_ip = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
         {"limits.compat_sessions",
          [](Config& c, const json& v, const std::string& k) {
              c.compat_sessions = static_cast<std::size_t>(as_integer(v, k, 16, 100'000'000));

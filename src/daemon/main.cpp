@@ -3,13 +3,42 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
 #include "app.hpp"
+
+namespace {
+
+/// Every connection is a file descriptor: HTTP connections, live dashboards and metric
+/// subscribers have budgets of their own, and the log segments, snapshots and Redis need a
+/// few hundred more. Raises the soft limit as far as the hard one allows and says so when
+/// the budgets do not fit, rather than failing accept() under load.
+void fit_open_files(const tally::daemon::Config& config) {
+    const rlim_t wanted = config.max_connections + 2 * config.live_max_clients + 512;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = std::min(wanted, limit.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < wanted) {
+        spdlog::warn(
+            "open files limit {} is below the connection budgets' {} "
+            "(http.max_connections + 2 x live.max_clients + 512): raise ulimit -n or "
+            "lower the budgets",
+            limit.rlim_cur, wanted);
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using tally::daemon::CommandLine;
@@ -44,6 +73,7 @@ int main(int argc, char** argv) {
     // answers 503 until the limit is raised, instead of the daemon being killed.
     signal(SIGXFSZ, SIG_IGN);
 
+    fit_open_files(command_line.config);
     try {
         tally::daemon::App app(command_line.config);
         std::atomic<bool> done{false};

@@ -230,8 +230,12 @@ void Server::stop(std::chrono::milliseconds grace) {
 namespace tally::http {
 
 void ServerStats::register_metrics(telemetry::Metrics& metrics) const {
-    metrics.add_callback("tally_http_open_connections", "Open HTTP connections.", "gauge",
-                         [this] { return static_cast<double>(open_connections.load()); });
+    metrics.add_callback("tally_http_open_connections",
+                         "Open HTTP connections (http.max_connections), WebSockets not included.",
+                         "gauge", [this] { return static_cast<double>(open_connections.load()); });
+    metrics.add_callback("tally_ws_open_connections",
+                         "Open WebSocket connections (live dashboards and metric subscribers).",
+                         "gauge", [this] { return static_cast<double>(open_websockets.load()); });
     metrics.add_callback("tally_http_refused_connections_total",
                          "Connections closed at once because the connection cap was reached.",
                          "counter",

@@ -33,11 +33,11 @@ constexpr std::size_t kMaxMessage = 4096;
 ws_session::ws_session(stream_type&& stream, server_state& state, worker& w,
                        std::shared_ptr<WsPeer> peer)
     : state_(state), worker_(w), ws_(std::move(stream)), peer_(std::move(peer)) {
-    state_.stats.open_connections.fetch_add(1, std::memory_order_relaxed);
+    state_.stats.open_websockets.fetch_add(1, std::memory_order_relaxed);
 }
 
 ws_session::~ws_session() {
-    state_.stats.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    state_.stats.open_websockets.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ws_session::run(request_type request) {

@@ -17,6 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using WsHeaders = std::vector<std::pair<std::string, std::string>>;
 
 constexpr int kBatchMs = 100;  // live.batch_ms, the default
 
@@ -625,6 +626,75 @@ TEST(LiveCap, ClientsOverTheCapAreRefusedAndCounted) {
     HttpClient http(daemon.port());
     auto metrics = http.get("/metrics");
     EXPECT_NE(metrics.body.find("tally_ws_clients 2"), std::string::npos) << metrics.body;
+}
+
+// Dashboards and tracking have separate budgets: 50 dashboards fill both live.max_clients and
+// what would have been every HTTP connection, and tracking still gets all of its own.
+TEST(LiveBudget, DashboardsAtTheirCapLeaveTrackingItsConnections) {
+    TempDir dir;
+    const std::string config = dir.path() + "/tallyd.json";
+    std::ofstream(config) << R"({"http":{"max_connections":50},)"
+                          << R"("live":{"max_clients":50,"max_clients_per_ip":10,"batch_ms":50}})";
+    Tallyd daemon({"--config", config});
+    std::vector<std::unique_ptr<WsClient>> dashboards;
+    for (int i = 0; i < 50; ++i) {
+        const std::string from = "127.0.0." + std::to_string(2 + i / 10);  // 10 an address
+        dashboards.push_back(
+            std::make_unique<WsClient>(daemon.port(), "/ws", WsHeaders{}, 0, from));
+        ASSERT_TRUE(dashboards.back()->connected()) << i;
+    }
+    WsClient one_more(daemon.port(), "/ws", {}, 0, "127.0.0.20");
+    EXPECT_EQ(one_more.status(), 503);
+
+    // 20 page views on connections of their own, all held open at once, then 30 more.
+    std::vector<std::unique_ptr<HttpClient>> trackers;
+    for (int i = 0; i < 20; ++i) {
+        trackers.push_back(std::make_unique<HttpClient>(daemon.port()));
+        const auto r =
+            trackers.back()->post("/track/pageview", R"({"page_url":"/budget","session_id":"s)" +
+                                                         std::to_string(i) + R"("})");
+        EXPECT_EQ(r.status, 200) << i << " " << r.body;
+    }
+    HttpClient http(daemon.port());
+    for (int i = 0; i < 30; ++i) {
+        EXPECT_EQ(http.post("/track/pageview", R"({"page_url":"/budget","session_id":"t"})").status,
+                  200);
+    }
+    EXPECT_EQ(json::parse(http.get("/dashboard/today").body)["page_views"], 50);
+    const std::string metrics = http.get("/metrics").body;
+    EXPECT_NE(metrics.find("\ntally_ws_open_connections 50\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("\ntally_http_open_connections 21\n"), std::string::npos);
+}
+
+// One address holds at most live.max_clients_per_ip live connections (429 past it); others
+// are not affected, and a closed connection gives its place back.
+TEST(LiveBudget, OneAddressHoldsAtMostItsShare) {
+    TempDir dir;
+    const std::string config = dir.path() + "/tallyd.json";
+    std::ofstream(config) << R"({"live":{"max_clients_per_ip":3,"batch_ms":50}})";
+    Tallyd daemon({"--config", config});
+    std::vector<std::unique_ptr<WsClient>> mine;
+    for (int i = 0; i < 3; ++i) {
+        mine.push_back(
+            std::make_unique<WsClient>(daemon.port(), "/ws", WsHeaders{}, 0, "127.0.0.2"));
+        ASSERT_TRUE(mine.back()->connected());
+    }
+    WsClient fourth(daemon.port(), "/ws", {}, 0, "127.0.0.2");
+    EXPECT_EQ(fourth.status(), 429);
+    WsClient metrics_too(daemon.port(), "/ws/metrics/x", {}, 0, "127.0.0.2");
+    EXPECT_EQ(metrics_too.status(), 429);
+    WsClient elsewhere(daemon.port(), "/ws", {}, 0, "127.0.0.3");
+    EXPECT_TRUE(elsewhere.connected());
+
+    mine.pop_back();
+    bool admitted = false;
+    for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {
+        WsClient again(daemon.port(), "/ws", {}, 0, "127.0.0.2");
+        admitted = again.connected();
+        if (!admitted)
+            std::this_thread::sleep_for(milliseconds(50));  // the close is still on its way
+    }
+    EXPECT_TRUE(admitted);
 }
 
 TEST(LiveIdle, ClientThatNeverAnswersIsDropped) {

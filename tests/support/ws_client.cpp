@@ -27,13 +27,15 @@ struct WsClient::Impl {
 
 WsClient::WsClient(int port, const std::string& target,
                    const std::vector<std::pair<std::string, std::string>>& headers,
-                   int receive_buffer)
+                   int receive_buffer, const std::string& source_ip)
     : impl_(std::make_unique<Impl>()) {
     beast::error_code ec;
     auto& socket = impl_->ws.next_layer();
     socket.open(tcp::v4(), ec);
     if (receive_buffer > 0)
         socket.set_option(net::socket_base::receive_buffer_size(receive_buffer), ec);
+    if (!source_ip.empty())
+        socket.bind(tcp::endpoint(net::ip::make_address(source_ip), 0), ec);
     socket.connect(
         tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
     if (ec)

@@ -15,9 +15,11 @@ class WsClient {
   public:
     /// Connects to ws://127.0.0.1:`port``target`. `receive_buffer` > 0 shrinks the socket's
     /// receive buffer (a client that never reads then blocks the server's writes sooner).
+    /// `source_ip` (another loopback address, 127.0.0.2 ...) makes the client another
+    /// address to the server.
     explicit WsClient(int port, const std::string& target = "/ws",
                       const std::vector<std::pair<std::string, std::string>>& headers = {},
-                      int receive_buffer = 0);
+                      int receive_buffer = 0, const std::string& source_ip = "");
     ~WsClient();
     WsClient(const WsClient&) = delete;
     WsClient& operator=(const WsClient&) = delete;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tally/http/router.hpp"
 #include "tally/query/query.hpp"
@@ -23,6 +24,11 @@ std::optional<std::string> site_param(const http::Request& request, http::Respon
 /// `date`) in `error` when it is none of them.
 std::optional<query::DayRange> range_param(std::string_view text, std::int64_t now_ms,
                                            http::Response& error);
+
+/// The client's address: the peer's, or, when the peer is one of `trusted_proxies`, the
+/// rightmost X-Forwarded-For hop that is not one of them.
+std::string client_address(const http::Request& request,
+                           const std::vector<std::string>& trusted_proxies);
 
 /// A whole decimal integer, nothing else.
 std::optional<std::int64_t> parse_int(std::string_view text);

@@ -63,7 +63,8 @@ struct Config {
     std::chrono::milliseconds redis_flush{250};
     QuerySource query_source = QuerySource::local;  // redis needs redis_url
     std::chrono::milliseconds live_batch{100};
-    std::size_t live_max_clients = 10'000;  // /ws connections; more are refused with 503
+    std::size_t live_max_clients = 10'000;      // /ws connections; more are refused with 503
+    std::size_t live_max_clients_per_ip = 100;  // /ws connections of one address; more: 429
     std::chrono::milliseconds live_idle_timeout{30'000};  // a silent /ws client is dropped
     int retention_days = 30;  // day states, log segments (at least 3: events may be 48 h old)
     int rollup_retention_days = 400;  // week and month roll-ups

@@ -36,7 +36,10 @@ struct ServerOptions {
     std::chrono::milliseconds read_timeout{10'000};
     /// A keep-alive connection may wait this long for the first byte of its next request.
     std::chrono::milliseconds idle_timeout{60'000};
-    std::size_t max_connections = 10'000;  // beyond: accepted, sent a 503 and closed at once
+    /// HTTP connections; beyond: accepted, sent a 503 and closed at once. A connection that
+    /// becomes a WebSocket leaves this budget (websocket_accept keeps the WebSockets' own), so
+    /// dashboards cannot crowd out tracking.
+    std::size_t max_connections = 10'000;
     /// The path served as a WebSocket (itself and the paths below it: "/ws", "/ws/metrics/x"),
     /// "" for none, and what decides on its upgrade requests (see tally/http/websocket.hpp).
     /// Other requests to it go to the Handler.
@@ -48,7 +51,8 @@ struct ServerOptions {
 
 /// Counters the server keeps about itself; /metrics reads them.
 struct ServerStats {
-    std::atomic<std::int64_t> open_connections{0};
+    std::atomic<std::int64_t> open_connections{0};  // HTTP, not yet (or never) upgraded
+    std::atomic<std::int64_t> open_websockets{0};
     std::atomic<std::uint64_t> accepted_connections{0};
     std::atomic<std::uint64_t> refused_connections{0};  // over max_connections
     std::atomic<std::uint64_t> timeouts{0};             // read, idle and write timeouts
