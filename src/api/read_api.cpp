@@ -18,7 +18,8 @@ http::Response redis_unavailable(const std::string& why) {
 
 /// The fleet reader's callback for one read from Redis: `make(result)` gives the 200, marked
 /// as the fleet's (X-Tally-Source: the web page then polls this server rather than follow
-/// its own /ws, web/js/live.js); a failed read is a 503.
+/// its own /ws, web/js/live.js), and with X-Tally-Stale-Seconds when it is the last good
+/// answer because Redis cannot be read; a failed read without one is a 503.
 template <typename Result, typename Make>
 auto fleet_answer(http::Responder respond, Make make) {
     return [respond, make = std::move(make)](std::optional<Result> result,
@@ -27,6 +28,10 @@ auto fleet_answer(http::Responder respond, Make make) {
             return respond(redis_unavailable(problem));
         http::Response response = make(*result);
         response.headers.emplace_back("X-Tally-Source", "redis");
+        if (result->stale_seconds) {
+            response.headers.emplace_back("X-Tally-Stale-Seconds",
+                                          std::to_string(*result->stale_seconds));
+        }
         respond(std::move(response));
     };
 }
@@ -287,9 +292,9 @@ void ReadApi::timeseries_from_redis(const http::Request& request, http::Responde
     // this instance's own.
     if (!q->request.event_name.empty())
         return respond(local_timeseries(*q));
-    auto answer = fleet_answer<std::vector<query::Point>>(
-        respond, [](const std::vector<query::Point>& points) {
-            return http::json_response(200, query::to_json(points));
+    auto answer = fleet_answer<query::FleetReader::Series>(
+        respond, [](const query::FleetReader::Series& series) {
+            return http::json_response(200, query::to_json(series.points));
         });
     if (!fleet_->read_pageview_series(q->site, q->request, std::move(answer)))
         respond(redis_unavailable("too many reads waiting"));

@@ -115,6 +115,7 @@ void App::build_redis() {
         query::FleetReaderOptions reader_options;
         reader_options.address = address;
         reader_options.retention_days = config_.retention_days;
+        reader_options.stale_max = config_.redis_stale_max;
         fleet_reader_ = std::make_unique<query::FleetReader>(reader_options);
     }
 }

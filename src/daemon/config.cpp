@@ -297,6 +297,10 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
                  bad(k, "must be local or redis");
              }
          }},
+        {"redis.stale_max_s",
+         [](Config& c, const json& v, const std::string& k) {
+             c.redis_stale_max = std::chrono::seconds(as_integer(v, k, 0, 86'400));
+         }},
         {"redis.flush_ms", [](Config& c, const json& v,
                               const std::string& k) { c.redis_flush = as_ms(v, k, 10, 60'000); }},
         {"live.batch_ms", [](Config& c, const json& v,

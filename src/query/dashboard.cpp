@@ -128,6 +128,8 @@ std::string to_json(const Dashboard& d) {
     j["top_error_bound"] = d.top_error_bound;
     if (d.properties)
         j["properties"] = properties_json(*d.properties);
+    if (d.stale_seconds)
+        j["stale_seconds"] = *d.stale_seconds;
     return j.dump();
 }
 

@@ -353,7 +353,9 @@ class DashboardRead {
 }  // namespace
 
 FleetReader::FleetReader(FleetReaderOptions options)
-    : options_(std::move(options)), backoff_(options_.min_backoff) {
+    : options_(std::move(options)),
+      backoff_(options_.min_backoff),
+      probe_backoff_(options_.min_backoff) {
     // The first step runs at once: it connects, so up() turns true soon after the start.
     loop_.start(options_.health_interval, [this] { step(); });
 }
@@ -393,9 +395,16 @@ bool FleetReader::enqueue(Job job) {
 void FleetReader::register_metrics(telemetry::Metrics& metrics) const {
     metrics.add_callback("tally_redis_reads_total", "Dashboards read from Redis.", "counter",
                          [this] { return static_cast<double>(reads()); });
-    metrics.add_callback("tally_redis_read_errors_total",
-                         "Dashboard reads from Redis that failed (answered 503).", "counter",
-                         [this] { return static_cast<double>(errors()); });
+    metrics.add_callback(
+        "tally_redis_read_errors_total",
+        "Reads from Redis that failed (answered from the last good figures, or 503).", "counter",
+        [this] { return static_cast<double>(errors()); });
+    metrics.add_callback("tally_redis_stale_answers_total",
+                         "Fleet reads answered from the last good figures (Redis unreadable).",
+                         "counter", [this] { return static_cast<double>(stale_answers()); });
+    metrics.add_callback("tally_redis_circuit_open",
+                         "1 while fleet reads skip Redis and its probes have not yet succeeded.",
+                         "gauge", [this] { return circuit_open() ? 1.0 : 0.0; });
     metrics.add_callback("tally_redis_reader_up",
                          "1 while the dashboard reader's Redis connection works.", "gauge",
                          [this] { return up() ? 1.0 : 0.0; });
@@ -426,6 +435,8 @@ void FleetReader::stop() {
 }
 
 void FleetReader::step() {
+    if (circuit_open_.load(std::memory_order_relaxed))
+        probe();
     bool served = false;
     while (std::optional<Job> job = next_job()) {
         serve(*job);
@@ -445,37 +456,142 @@ std::optional<FleetReader::Job> FleetReader::next_job() {
     return job;
 }
 
+namespace {
+
+/// What a kept answer stands for: a dashboard's site and days; a series' site, event,
+/// buckets and the length of its window (a polled chart's window moves with the clock, and
+/// the last good one is what it should see while Redis is away).
+std::string job_key(const std::string& site, const query::DayRange& range,
+                    const std::optional<query::TimeseriesRequest>& series) {
+    if (!series)
+        return "d " + site + " " + std::to_string(range.first) + " " + std::to_string(range.last);
+    return "s " + site + " " + series->event_name + " " + std::to_string(series->bucket_ms) + " " +
+           std::to_string(static_cast<int>(series->aggregation)) + " " +
+           std::to_string(series->to_ms - series->from_ms);
+}
+
+}  // namespace
+
 void FleetReader::serve(Job& job) {
     std::optional<query::Dashboard> dashboard;
     std::optional<std::vector<query::Point>> points;
     std::string error;
-    if (connect()) {
-        try {
-            if (job.series)
-                points = read_series(job);
-            else
-                dashboard = read(job);
-        } catch (const ReadFailure& failure) {
-            error = failure.what();
-            if (failure.connection_lost)
-                disconnect(error);
-        } catch (const std::exception& e) {
-            // Memory ran out, say: where the replies stopped is unknown, so the connection
-            // goes too.
-            error = e.what();
-            disconnect(error);
-        }
-    } else {
-        error = problem();
-    }
+    bool connection_failed = false;
+    if (circuit_open_.load(std::memory_order_relaxed))
+        error = "circuit open after " + std::to_string(failures_in_a_row_) +
+                " failed reads (probing in the background): " + problem();
+    else
+        error = read_from_redis(job, dashboard, points, connection_failed);
+    const bool fresh = dashboard || points;
+    if (!fresh)
+        count_failure(connection_failed);
+    else
+        failures_in_a_row_ = 0;
+    std::optional<std::int64_t> stale_seconds;
+    const bool answered = keep_or_recall(job, dashboard, points, stale_seconds);
     last_served_ = Clock::now();
     reads_.fetch_add(1, std::memory_order_relaxed);
-    if (!dashboard && !points)
+    if (!fresh)
         errors_.fetch_add(1, std::memory_order_relaxed);
-    if (job.series)
-        job.series_done(std::move(points), std::move(error));
-    else
+    if (answered && !fresh)
+        stale_answers_.fetch_add(1, std::memory_order_relaxed);
+    if (job.series) {
+        std::optional<Series> series;
+        if (points)
+            series = Series{std::move(*points), stale_seconds};
+        job.series_done(std::move(series), std::move(error));
+    } else {
+        if (dashboard)
+            dashboard->stale_seconds = stale_seconds;
         job.done(std::move(dashboard), std::move(error));
+    }
+}
+
+std::string FleetReader::read_from_redis(Job& job, std::optional<query::Dashboard>& dashboard,
+                                         std::optional<std::vector<query::Point>>& points,
+                                         bool& connection_failed) {
+    if (!connect()) {
+        connection_failed = true;
+        return problem();
+    }
+    try {
+        if (job.series)
+            points = read_series(job);
+        else
+            dashboard = read(job);
+        return {};
+    } catch (const ReadFailure& failure) {
+        if (failure.connection_lost) {
+            disconnect(failure.what());
+            connection_failed = true;
+        }
+        return failure.what();
+    } catch (const std::exception& e) {
+        // Memory ran out, say: where the replies stopped is unknown, so the connection goes
+        // too.
+        disconnect(e.what());
+        connection_failed = true;
+        return e.what();
+    }
+}
+
+bool FleetReader::keep_or_recall(const Job& job, std::optional<query::Dashboard>& dashboard,
+                                 std::optional<std::vector<query::Point>>& points,
+                                 std::optional<std::int64_t>& stale_seconds) {
+    const std::string key = job_key(job.site, job.range, job.series);
+    const auto now = Clock::now();
+    if (dashboard || points) {
+        if (kept_.size() >= options_.kept_answers && !kept_.contains(key)) {
+            // Full: the oldest answer goes (a linear pass over a few hundred entries, only
+            // when a new key arrives at a full table).
+            auto oldest = std::min_element(
+                kept_.begin(), kept_.end(),
+                [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+            kept_.erase(oldest);
+        }
+        kept_[key] = Kept{dashboard, points, now};
+        return true;
+    }
+    const auto it = kept_.find(key);
+    if (it == kept_.end())
+        return false;
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.at);
+    if (age > options_.stale_max)
+        return false;
+    dashboard = it->second.dashboard;
+    points = it->second.points;
+    stale_seconds = age.count();
+    return true;
+}
+
+void FleetReader::count_failure(bool connection_failed) {
+    if (!connection_failed || circuit_open_.load(std::memory_order_relaxed))
+        return;
+    if (++failures_in_a_row_ < options_.failures_to_open)
+        return;
+    circuit_open_.store(true, std::memory_order_relaxed);
+    probe_backoff_ = options_.min_backoff;
+    next_probe_ = Clock::now() + probe_backoff_;
+    spdlog::warn(
+        "redis reader: circuit open after {} failed reads; answering from the last "
+        "good figures (up to {} s old) and probing Redis in the background",
+        failures_in_a_row_, options_.stale_max.count());
+}
+
+void FleetReader::probe() {
+    const auto now = Clock::now();
+    if (now < next_probe_)
+        return;
+    next_attempt_ = now;  // the probe's back-off is the circuit's, not connect()'s
+    check_health();
+    if (up()) {
+        circuit_open_.store(false, std::memory_order_relaxed);
+        failures_in_a_row_ = 0;
+        spdlog::info("redis reader: circuit closed, Redis answers again");
+        return;
+    }
+    probe_backoff_ = std::min(probe_backoff_ * 2, options_.max_backoff);
+    next_probe_ = now + probe_backoff_;
 }
 
 std::vector<query::Point> FleetReader::read_series(const Job& job) {

@@ -12,7 +12,7 @@ import {
   newPage,
   redisServerPath,
   screenshot,
-  startRedis,
+  startRedisProcess,
   Tallyd,
   waitFor,
 } from "./support.mjs";
@@ -328,7 +328,8 @@ test("the site and day pickers: another site, yesterday, kept in the address", {
 test("with query_source redis the page shows the fleet's figures from Redis, polling", {
   skip: skip || (existsSync(redisServerPath) ? false : `${redisServerPath} not found`),
 }, async (t) => {
-  const redis = await startRedis(t);
+  const redisServer = await startRedisProcess(t);
+  const redis = redisServer.url;
   // One instance takes the events and mirrors them; the other has none of its own and
   // answers /dashboard from Redis.
   const ingest = await Tallyd.start(t, { args: ["--redis", redis, "--instance-id", "ingest"] });
@@ -359,5 +360,13 @@ test("with query_source redis the page shows the fleet's figures from Redis, pol
     what: "the fleet's chart, sum 31",
   });
   await screenshot(page, "dashboard-fleet");
+
+  // Redis goes away: the page keeps the fleet's last good figures and says how old they are.
+  await redisServer.stop();
+  await state(page, "stale");
+  assert.match(await page.textContent("#status .label"), /^stale: \d+ s old$/);
+  assert.match(await page.getAttribute("#status", "title"), /last good figures/);
+  assert.equal((await shown(page)).page_views, 31);
+  await screenshot(page, "dashboard-fleet-stale");
   assert.deepEqual(page.errors, []);
 });

@@ -60,6 +60,11 @@ export const redisServerPath = process.env.REDIS_SERVER || "/usr/bin/redis-serve
 // A redis-server on a free loopback port, no persistence, killed when test `t` ends.
 // Returns its redis:// URL. (CI installs redis-server: scripts/install-deps.sh --test.)
 export async function startRedis(t) {
+  return (await startRedisProcess(t)).url;
+}
+
+/// A redis-server for the test: its URL, and stop() to take it away mid-test.
+export async function startRedisProcess(t) {
   const port = await freePort();
   const child = spawn(
     redisServerPath,
@@ -84,7 +89,13 @@ export async function startRedis(t) {
       }),
     { timeout: 10_000, what: `redis-server on port ${port}` },
   );
-  return `redis://127.0.0.1:${port}`;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 export class Tallyd {

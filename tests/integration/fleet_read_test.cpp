@@ -29,9 +29,10 @@ class FleetRead : public ::testing::Test {
         // DEBUG SLEEP stands for a Redis that stalls.
         redis_ = std::make_unique<RedisServer>(
             std::vector<std::string>{"--enable-debug-command", "yes"});
+        std::ofstream(dir_.path() + "/tallyd.json") << R"({"redis":{"stale_max_s":3}})";
         daemon_ = std::make_unique<Tallyd>(std::vector<std::string>{
             "--redis", "redis://127.0.0.1:" + std::to_string(redis_->port()), "--query-source",
-            "redis", "--token", "t0k", "--threads", "1"});
+            "redis", "--token", "t0k", "--threads", "1", "--config", dir_.path() + "/tallyd.json"});
         client_ = std::make_unique<HttpClient>(daemon_->port());
         ASSERT_TRUE(wait_ready(200)) << daemon_->log_text();
     }
@@ -53,6 +54,7 @@ class FleetRead : public ::testing::Test {
         ASSERT_NE(reply->type, REDIS_REPLY_ERROR) << reply_string(reply.get());
     }
 
+    TempDir dir_;
     std::unique_ptr<RedisServer> redis_;
     std::unique_ptr<Tallyd> daemon_;
     std::unique_ptr<HttpClient> client_;
@@ -165,6 +167,52 @@ TEST_F(FleetRead, RedisDownIs503AndNotReadyUntilItIsBack) {
     r = client_->get("/dashboard/today?site=fleetonly", kAuth);
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(json::parse(r.body)["page_views"], 4);
+}
+
+std::string wait_for(HttpClient& client, const std::string& target,
+                     const std::function<bool(const std::string&)>& done);
+
+// Redis goes away after a good read: the last good figures come back marked with their age
+// (and fast, once the circuit is open), until redis.stale_max_s (3 here) has passed; then
+// 503. Redis back: fresh figures, unmarked, and the circuit closed.
+TEST_F(FleetRead, RedisDownServesTheLastGoodFiguresMarkedStaleThen503) {
+    run({"INCRBY", redis::DayKeys("fleetonly", today()).pageviews, "7"});
+    HttpResponse r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_FALSE(json::parse(r.body).contains("stale_seconds"));
+    EXPECT_EQ(r.header("x-tally-stale-seconds"), "");
+
+    redis_->stop();
+    for (int i = 0; i < 5; ++i) {  // three failed reads open the circuit
+        const auto started = std::chrono::steady_clock::now();
+        r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+        ASSERT_EQ(r.status, 200) << r.body;
+        const json body = json::parse(r.body);
+        EXPECT_EQ(body["page_views"], 7);
+        ASSERT_TRUE(body.contains("stale_seconds")) << r.body;
+        EXPECT_LE(body["stale_seconds"].get<int>(), 3);
+        EXPECT_EQ(r.header("x-tally-stale-seconds"),
+                  std::to_string(body["stale_seconds"].get<int>()));
+        if (i >= 3) {  // open: no attempt at Redis, so no connect timeout either
+            EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+        }
+    }
+    std::string metrics = client_->get("/metrics", kAuth).body;
+    EXPECT_NE(metrics.find("\ntally_redis_circuit_open 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("\ntally_redis_stale_answers_total 5\n"), std::string::npos);
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(4200));  // past stale_max_s
+    r = client_->get("/dashboard/today?site=fleetonly", kAuth);
+    EXPECT_EQ(r.status, 503) << r.body;
+
+    redis_->start();
+    run({"INCRBY", redis::DayKeys("fleetonly", today()).pageviews, "1"});
+    const std::string fresh = wait_for(
+        *client_, "/dashboard/today?site=fleetonly",
+        [](const std::string& body) { return !json::parse(body).contains("stale_seconds"); });
+    EXPECT_EQ(json::parse(fresh)["page_views"], 1) << fresh;  // a new Redis: only the new key
+    metrics = client_->get("/metrics", kAuth).body;
+    EXPECT_NE(metrics.find("\ntally_redis_circuit_open 0\n"), std::string::npos) << metrics;
 }
 
 /// `target` from `client` until it answers 200 with a body that `done` accepts (bounded):

@@ -12,7 +12,8 @@
 // So does a server whose /dashboard answers for the whole fleet from Redis (query_source
 // redis, X-Tally-Source: redis): its /ws would stream only its own events.
 //
-// States given to onStatus: "connecting", "live", "polling", "reconnecting", "auth".
+// States given to onStatus: "connecting", "live", "polling", "reconnecting", "auth", and
+// "stale" (detail: the age in seconds of the fleet figures shown, Redis being unreadable).
 
 import * as api from "./api.js";
 import { rangeKind } from "./model.js";
@@ -78,6 +79,8 @@ export class Live {
       const { metrics, fleet } = await api.dashboard(this.range, this.site, this.abort.signal, this.props);
       if (this.stopped) return false;
       this.fleet = fleet;
+      // A fleet server that cannot read Redis answers its last good figures, with their age.
+      this.staleSeconds = metrics.stale_seconds ?? null;
       this.onSnapshot(metrics, "rest");
       return true;
     } catch (e) {
@@ -155,6 +158,10 @@ export class Live {
   }
 
   pollingStatus() {
+    if (this.staleSeconds !== null && this.staleSeconds !== undefined) {
+      this.status("stale", String(this.staleSeconds));
+      return;
+    }
     this.status("polling", `every ${POLL_MS / 1000} s${this.fleet ? ": the fleet, from Redis" : ""}`);
   }
 }

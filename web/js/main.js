@@ -159,8 +159,13 @@ const STATUS_TEXT = {
 function showStatus(state, detail) {
   const s = $("status");
   s.dataset.state = state;
-  s.querySelector(".label").textContent = STATUS_TEXT[state] || state;
-  s.title = detail || "";
+  if (state === "stale") {
+    s.querySelector(".label").textContent = `stale: ${detail} s old`;
+    s.title = `The fleet's last good figures, ${detail} s old: Redis cannot be read now.`;
+  } else {
+    s.querySelector(".label").textContent = STATUS_TEXT[state] || state;
+    s.title = detail || "";
+  }
   if (state === "auth") askToken();
   if (state === "polling" && $("feed").querySelector(".empty"))
     w.clearFeed($("feed"), "No live feed for this range yet: figures are read every 5 s.");

@@ -61,6 +61,7 @@ struct Config {
     // redis.*, live.*, retention (used by later parts; accepted and validated now)
     std::string redis_url;  // "" = no mirror
     std::chrono::milliseconds redis_flush{250};
+    std::chrono::seconds redis_stale_max{300};      // fleet figures kept while Redis is away
     QuerySource query_source = QuerySource::local;  // redis needs redis_url
     std::chrono::milliseconds live_batch{100};
     std::size_t live_max_clients = 10'000;      // /ws connections; more are refused with 503

@@ -20,6 +20,15 @@
 // answers 503), so a slow or absent Redis costs the daemon at most `queue_capacity` waiting
 // requests.
 //
+// Redis down. Every answer read is kept (the last good one per site, range and series
+// request, at most `kept_answers`). A read that fails is answered from the kept one, marked
+// with its age (Dashboard::stale_seconds, or the series' `stale_seconds`) while it is at most
+// `stale_max` old, and only then fails (the caller's 503). After `failures_to_open` (3) reads
+// in a row that fail on the connection, the circuit opens: reads no longer try Redis at all
+// (each would wait out its timeouts) and are answered from the kept figures at once, while
+// the thread probes Redis (connect and PING) with a back-off doubling from `min_backoff` to
+// `max_backoff`; the first probe that gets a PONG closes the circuit.
+//
 // Connection. Connect and command timeouts are `timeout` (1 s), so one read is bounded
 // by a few timeouts. A broken connection is dropped and reopened by the next read; when
 // that fails, reads fail at once until a back-off (doubling from `min_backoff` up to
@@ -83,6 +92,9 @@ struct FleetReaderOptions {
     std::chrono::milliseconds instances_refresh{10'000};  // how long SMEMBERS's findings hold
     std::size_t union_chunk = 64;  // the threshold algorithm's first read per day (doubles)
     int retention_days = 30;       // the mirror's: older days have left Redis (their keys' TTL)
+    std::chrono::seconds stale_max{300};  // how old a kept answer may be (redis.stale_max_s)
+    std::size_t failures_to_open = 3;     // connection failures in a row that open the circuit
+    std::size_t kept_answers = 256;       // last good answers kept (each a few KiB)
 };
 
 class FleetReader {
@@ -102,8 +114,13 @@ class FleetReader {
     /// and `done` never runs, when the queue is full or the reader stopped.
     bool read_dashboard(std::string site, query::DayRange range, Done done);
 
-    /// The answer of a time-series read: the points, or nullopt and why it failed.
-    using SeriesDone = std::function<void(std::optional<std::vector<query::Point>>, std::string)>;
+    /// The answer of a time-series read: the points (and their age when they are the kept
+    /// ones), or nullopt and why it failed.
+    struct Series {
+        std::vector<query::Point> points;
+        std::optional<std::int64_t> stale_seconds;
+    };
+    using SeriesDone = std::function<void(std::optional<Series>, std::string)>;
     /// Queues the read of `site`'s page views per bucket (`request.event_name` must be empty:
     /// Redis holds page views per minute, custom events only per day), aggregated exactly as
     /// query::timeseries does: the days' counters first (one pipeline), then one MGET of the
@@ -118,7 +135,11 @@ class FleetReader {
     std::string problem() const;
     std::uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
-    /// Adds the reader's figures to /metrics: reads(), errors() and up().
+    /// Reads answered from kept figures, and whether the circuit is open.
+    std::uint64_t stale_answers() const { return stale_answers_.load(std::memory_order_relaxed); }
+    bool circuit_open() const { return circuit_open_.load(std::memory_order_relaxed); }
+    /// Adds the reader's figures to /metrics: reads(), errors(), stale_answers(), up() and
+    /// circuit_open().
     void register_metrics(telemetry::Metrics& metrics) const;
 
     /// Answers every queued read with an error, and joins the thread. Idempotent.
@@ -145,6 +166,19 @@ class FleetReader {
     /// The next queued read; nullopt when there is none or the reader is stopping.
     std::optional<Job> next_job();
     void serve(Job& job);
+    /// The read against Redis: fills `dashboard` or `points`, or returns why it failed and
+    /// whether the connection was at fault.
+    std::string read_from_redis(Job& job, std::optional<query::Dashboard>& dashboard,
+                                std::optional<std::vector<query::Point>>& points,
+                                bool& connection_failed);
+    /// Keeps a good answer; or, for a failed read, fills in the kept one with its age if it
+    /// is young enough. Returns whether there is an answer.
+    bool keep_or_recall(const Job& job, std::optional<query::Dashboard>& dashboard,
+                        std::optional<std::vector<query::Point>>& points,
+                        std::optional<std::int64_t>& stale_seconds);
+    void count_failure(bool connection_failed);
+    /// The circuit is open: one probe when its back-off allows.
+    void probe();
     void check_health();
     /// Opens the connection if there is none and the back-off allows; false with
     /// problem() set otherwise.
@@ -168,10 +202,21 @@ class FleetReader {
     };
     std::unordered_map<std::string, InstanceKeys> instance_keys_;  // by site
     Clock::time_point last_served_{};  // when the last read was answered
+    std::size_t failures_in_a_row_ = 0;
+    Clock::time_point next_probe_{};
+    std::chrono::milliseconds probe_backoff_;
+    struct Kept {
+        std::optional<query::Dashboard> dashboard;
+        std::optional<std::vector<query::Point>> points;
+        Clock::time_point at;
+    };
+    std::unordered_map<std::string, Kept> kept_;  // by job_key()
 
     std::atomic<bool> up_{false};
     std::atomic<std::uint64_t> reads_{0};
     std::atomic<std::uint64_t> errors_{0};
+    std::atomic<std::uint64_t> stale_answers_{0};
+    std::atomic<bool> circuit_open_{false};
 
     mutable std::mutex mutex_;  // guards what follows
     std::deque<Job> queue_;

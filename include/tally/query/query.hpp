@@ -101,6 +101,9 @@ struct Dashboard {
     std::uint64_t top_error_bound = 0;
     /// With ?props=<event>: that event's property breakdown.
     std::optional<PropertiesBreakdown> properties;
+    /// Set when the figures are the fleet's last good ones from Redis, this many seconds
+    /// old, because Redis cannot be read now (fleet_reader.hpp).
+    std::optional<std::int64_t> stale_seconds;
 };
 
 inline constexpr std::size_t kTopListSize = 10;

@@ -366,15 +366,21 @@ TEST_F(Reader, RedisDownIsAnErrorThenRecoversAfterARestart) {
     ASSERT_NE(json("shop", "2025-11-17").find("\"page_views\":5,"), std::string::npos);
 
     redis_->stop();
+    // A read made before: its last good figures, marked with their age, and the reason.
     Answer down = read(*reader_, "shop", range_of("2025-11-17"));
-    EXPECT_FALSE(down.dashboard);
+    ASSERT_TRUE(down.dashboard);
+    EXPECT_EQ(down.dashboard->page_views, 5u);
+    ASSERT_TRUE(down.dashboard->stale_seconds);
+    EXPECT_LE(*down.dashboard->stale_seconds, 1);
+    EXPECT_NE(query::to_json(*down.dashboard).find("\"stale_seconds\":"), std::string::npos);
     EXPECT_FALSE(down.error.empty());
     EXPECT_FALSE(reader_->up());
     EXPECT_FALSE(reader_->problem().empty());
-    // While down, reads keep failing fast (the back-off), with the reason.
-    Answer again = read(*reader_, "shop", range_of("2025-11-17"));
+    // A read never made: nothing kept, so an error, fast (the back-off), with the reason.
+    Answer again = read(*reader_, "shop", range_of("2025-11-18"));
     EXPECT_FALSE(again.dashboard);
     EXPECT_NE(again.error.find(std::to_string(redis_->port())), std::string::npos) << again.error;
+    EXPECT_EQ(reader_->stale_answers(), 1u);
 
     // Back (empty: no persistence) on the same port: up() returns without any read (the
     // idle health check reconnects), and reads answer again.
@@ -388,7 +394,36 @@ TEST_F(Reader, RedisDownIsAnErrorThenRecoversAfterARestart) {
     Answer back = read(*reader_, "shop", range_of("2025-11-17"));
     ASSERT_TRUE(back.dashboard) << back.error;
     EXPECT_EQ(back.dashboard->page_views, 9u);
+    EXPECT_FALSE(back.dashboard->stale_seconds);
     EXPECT_EQ(reader_->errors(), 2u);
+}
+
+// Three reads in a row failing on the connection open the circuit: reads stop trying Redis
+// (no more connection attempts from them), the background probes close it when Redis is
+// back. Kept figures older than stale_max are not served.
+TEST_F(Reader, TheCircuitOpensAfterThreeFailuresAndAProbeClosesIt) {
+    FleetReaderOptions o = options();
+    o.stale_max = std::chrono::seconds(0);
+    FleetReader reader(o);
+    ASSERT_TRUE(read(reader, "shop", range_of("2025-11-17")).dashboard);
+    redis_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past stale_max
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_FALSE(reader.circuit_open()) << i;
+        EXPECT_FALSE(read(reader, "shop", range_of("2025-11-17")).dashboard) << i;
+    }
+    EXPECT_TRUE(reader.circuit_open());
+    Answer open = read(reader, "shop", range_of("2025-11-17"));
+    EXPECT_FALSE(open.dashboard);
+    EXPECT_NE(open.error.find("circuit open"), std::string::npos) << open.error;
+    EXPECT_EQ(reader.stale_answers(), 0u);
+
+    redis_->start();
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (reader.circuit_open() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(reader.circuit_open());
+    EXPECT_TRUE(read(reader, "shop", range_of("2025-11-17")).dashboard);
 }
 
 TEST_F(Reader, AWrongTypeFailsTheReadButNotTheConnection) {
