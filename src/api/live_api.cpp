@@ -24,11 +24,6 @@ std::shared_ptr<void> ConnectionsPerClient::take(const std::string& address) {
     });
 }
 
-std::size_t ConnectionsPerClient::addresses() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->open.size();
-}
-
 namespace {
 
 /// A hub's peer holding its client's place in ConnectionsPerClient for as long as the

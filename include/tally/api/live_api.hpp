@@ -31,8 +31,6 @@ class ConnectionsPerClient {
     /// A place for one more connection from `address`, held until the returned handle is
     /// destroyed; null when the address already holds `cap`.
     std::shared_ptr<void> take(const std::string& address);
-    /// Addresses with a connection open.
-    std::size_t addresses() const;
 
   private:
     struct State {
