@@ -65,8 +65,9 @@ void App::build_state() {
     compat_sessions_ = std::make_unique<ingest::InactivitySessions>(config_.compat_sessions);
     top_list_cache_ = std::make_unique<query::TopListCache>(config_.query_cache_mb << 20);
     load_crawler_list();
-    store_ = std::make_unique<store::Store>(store::StoreOptions{
-        shards_, config_.max_sites, config_.max_event_names_per_day, config_.top_capacity});
+    store_ = std::make_unique<store::Store>(
+        store::StoreOptions{shards_, config_.max_sites, config_.max_event_names_per_day,
+                            config_.top_capacity, config_.max_active_sessions});
     log_ = std::make_unique<durability::EventLog>(durability::EventLogOptions{
         data / "log", shards_, config_.fsync, config_.fsync_interval, config_.segment_bytes});
     durability::RejectsLogOptions rejects_options;

@@ -98,8 +98,11 @@ Dashboard build_dashboard(const store::Store& store, std::string_view site, cons
         d = build_dashboard_locked(parts, site, range, lists);
     });
     const std::int64_t today = day_of(now_ms);
-    if (range.first <= today && today <= range.last)
-        d.real_time_users = real_time_users(store, site, now_ms);
+    if (range.first <= today && today <= range.last) {
+        const auto real_time = store.active_sessions().real_time(site, now_ms);
+        d.real_time_users = real_time.sessions;
+        d.real_time_users_capped = real_time.capped;
+    }
     return d;
 }
 
@@ -121,6 +124,8 @@ std::string to_json(const Dashboard& d) {
     j["devices"] = {{"desktop", d.devices[0]}, {"mobile", d.devices[1]}, {"tablet", d.devices[2]}};
     j["countries"] = ranked(d.countries);
     j["real_time_users"] = d.real_time_users;
+    if (d.real_time_users_capped)
+        j["real_time_users_capped"] = true;
     nlohmann::ordered_json events = nlohmann::ordered_json::object();
     for (const auto& [name, count] : d.events)
         events[name] = count;

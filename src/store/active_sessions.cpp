@@ -14,8 +14,9 @@ std::size_t slot_of(std::int64_t minute, std::size_t slots) {
 }
 }  // namespace
 
-ActiveSessions::ActiveSessions()
-    : partitions_(std::make_unique<std::array<Partition, kPartitions>>()) {}
+ActiveSessions::ActiveSessions(std::size_t max_sessions)
+    : partition_cap_(std::max<std::size_t>(1, max_sessions / kPartitions)),
+      partitions_(std::make_unique<std::array<Partition, kPartitions>>()) {}
 ActiveSessions::~ActiveSessions() = default;
 
 void ActiveSessions::Site::count_in(std::int64_t minute) {
@@ -34,13 +35,36 @@ void ActiveSessions::Site::uncount(std::int64_t minute) {
         --per_minute[slot];
 }
 
-void ActiveSessions::Site::sweep(std::int64_t now_minute) {
+std::size_t ActiveSessions::Site::sweep(std::int64_t now_minute) {
     if (now_minute <= last_sweep)
-        return;
+        return 0;
     last_sweep = now_minute;
-    std::erase_if(sessions, [now_minute](const auto& item) {
+    return std::erase_if(sessions, [now_minute](const auto& item) {
         return item.second.minute <= now_minute - kWindowMinutes;
     });
+}
+
+bool ActiveSessions::has_room(Partition& partition, std::int64_t now_minute) const {
+    if (partition.held < partition_cap_)
+        return true;
+    if (partition.last_full_sweep < now_minute) {
+        partition.last_full_sweep = now_minute;
+        for (auto& [name, site] : partition.sites)
+            partition.held -= site.sweep(now_minute);
+    }
+    return partition.held < partition_cap_;
+}
+
+void ActiveSessions::hold(Partition& partition, Site& s, std::string_view session,
+                          std::string_view visitor, std::int64_t minute, std::int64_t now_minute) {
+    if (!has_room(partition, now_minute)) {
+        s.refused_minute = std::max(s.refused_minute, minute);
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    s.sessions.emplace(std::string(session), Entry{minute, std::string(visitor)});
+    ++partition.held;
+    s.count_in(minute);
 }
 
 void ActiveSessions::record(std::string_view site, std::string_view session,
@@ -57,12 +81,11 @@ void ActiveSessions::record(std::string_view site, std::string_view session,
     if (site_it == partition.sites.end())
         site_it = partition.sites.try_emplace(std::string(site)).first;
     Site& s = site_it->second;
-    s.sweep(now_minute);
+    partition.held -= s.sweep(now_minute);
 
     auto it = s.sessions.find(session);
     if (it == s.sessions.end()) {
-        s.sessions.emplace(std::string(session), Entry{minute, std::string(visitor)});
-        s.count_in(minute);
+        hold(partition, s, session, visitor, minute, now_minute);
     } else if (minute > it->second.minute || !in_window(it->second.minute, now_minute)) {
         s.uncount(it->second.minute);
         it->second.minute = minute;
@@ -70,9 +93,10 @@ void ActiveSessions::record(std::string_view site, std::string_view session,
     }
 }
 
-std::uint64_t ActiveSessions::count(std::string_view site, std::int64_t now_ms) const {
+ActiveSessions::RealTime ActiveSessions::real_time(std::string_view site,
+                                                   std::int64_t now_ms) const {
     const std::int64_t now_minute = minute_number(now_ms);
-    std::uint64_t total = 0;
+    RealTime out;
     for (const Partition& partition : *partitions_) {
         std::lock_guard lock(partition.mutex);
         auto it = partition.sites.find(site);
@@ -80,8 +104,18 @@ std::uint64_t ActiveSessions::count(std::string_view site, std::int64_t now_ms) 
             continue;
         for (std::size_t slot = 0; slot < kSlots; ++slot) {
             if (in_window(it->second.slot_minute[slot], now_minute))
-                total += it->second.per_minute[slot];
+                out.sessions += it->second.per_minute[slot];
         }
+        out.capped = out.capped || in_window(it->second.refused_minute, now_minute);
+    }
+    return out;
+}
+
+std::size_t ActiveSessions::held() const {
+    std::size_t total = 0;
+    for (const Partition& partition : *partitions_) {
+        std::lock_guard lock(partition.mutex);
+        total += partition.held;
     }
     return total;
 }
@@ -123,9 +157,9 @@ void ActiveSessions::restore(std::vector<Saved> sessions) {
         Site& s = partition.sites[saved.site];
         auto it = s.sessions.find(saved.session);
         if (it == s.sessions.end()) {
-            s.sessions.emplace(std::move(saved.session),
-                               Entry{saved.minute, std::move(saved.visitor)});
-            s.count_in(saved.minute);
+            // Beyond the budget (a smaller one than when saved), the oldest were restored
+            // first and the newest are refused: the window's figure is flagged short.
+            hold(partition, s, saved.session, saved.visitor, saved.minute, saved.minute);
         } else if (saved.minute > it->second.minute) {
             s.uncount(it->second.minute);
             it->second.minute = saved.minute;

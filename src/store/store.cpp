@@ -6,7 +6,8 @@
 
 namespace tally::store {
 
-Store::Store(StoreOptions options) : options_(options) {
+Store::Store(StoreOptions options)
+    : options_(options), active_sessions_(options.max_active_sessions) {
     if (options_.shards == 0)
         options_.shards = 1;
     shards_.reserve(options_.shards);
@@ -283,6 +284,15 @@ void Store::register_metrics(telemetry::Metrics& metrics) const {
                          [this] { return static_cast<double>(day_count()); });
     metrics.add_callback("tally_rollups", "Per-shard week and month roll-ups in memory.", "gauge",
                          [this] { return static_cast<double>(rollup_count()); });
+    metrics.add_callback("tally_active_sessions",
+                         "Sessions of the last minutes held for real_time_users "
+                         "(limits.active_sessions).",
+                         "gauge", [this] { return static_cast<double>(active_sessions_.held()); });
+    metrics.add_callback(
+        "tally_active_sessions_refused_total",
+        "New sessions not held because limits.active_sessions was full (real_time_users is "
+        "then flagged real_time_users_capped).",
+        "counter", [this] { return static_cast<double>(active_sessions_.refused()); });
 }
 
 }  // namespace tally::store

@@ -112,6 +112,12 @@ function draw() {
     w.setNumber($("unique-visitors"), m.unique_visitors);
     w.setNumber($("unique-sessions"), m.unique_sessions);
     w.setNumber($("real-time-users"), rangeHoldsToday(view.range) ? m.real_time_users : null);
+    // The server held no more sessions than its budget (limits.active_sessions): at least.
+    const capped = Boolean(m.real_time_users_capped) && rangeHoldsToday(view.range);
+    $("real-time-users").classList.toggle("capped", capped);
+    $("real-time-users").title = capped
+      ? "At least this many: more sessions arrived than the server's budget holds (limits.active_sessions)"
+      : "";
     w.bars($("top-pages"), m.top_pages);
     w.bars($("top-referrers"), m.top_referrers);
     w.bars($("countries"), m.countries);

@@ -87,6 +87,7 @@ export function applyDelta(m, d) {
     unique_visitors: d.unique_visitors ?? m.unique_visitors,
     unique_sessions: d.unique_sessions ?? m.unique_sessions,
     real_time_users: d.real_time_users ?? m.real_time_users,
+    real_time_users_capped: d.real_time_users_capped ?? m.real_time_users_capped,
   };
 }
 

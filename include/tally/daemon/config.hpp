@@ -49,8 +49,9 @@ struct Config {
     std::size_t max_sites = 1000;
     std::size_t max_event_names_per_day = 1000;
     std::size_t top_capacity = 10'000;
-    std::size_t compat_sessions = 500'000;  // visitors whose Plausible/Umami session is kept
-    std::size_t query_cache_mb = 64;        // merged top lists of settled days (top_list_cache.hpp)
+    std::size_t compat_sessions = 500'000;      // visitors whose Plausible/Umami session is kept
+    std::size_t max_active_sessions = 500'000;  // sessions held for real_time_users
+    std::size_t query_cache_mb = 64;  // merged top lists of settled days (top_list_cache.hpp)
 
     // compat.*
     std::map<std::string, std::string> umami_websites;  // Umami website id -> site

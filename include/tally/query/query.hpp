@@ -95,6 +95,9 @@ struct Dashboard {
     Ranked top_pages, top_referrers, countries;
     std::array<std::uint64_t, kDeviceCount> devices{};
     std::uint64_t real_time_users = 0;
+    /// True when real_time_users is short: sessions were refused for the store's budget of
+    /// active sessions in the last minutes (active_sessions.hpp).
+    bool real_time_users_capped = false;
     std::vector<std::pair<std::string, std::uint64_t>> events;  // by name
     /// The largest overestimate any top-list count may carry (0 while the lists are exact,
     /// i.e. every day had at most their capacity of distinct members).

@@ -48,6 +48,7 @@ struct StoreOptions {
     std::size_t max_sites = 1000;
     std::size_t max_event_names_per_day = 1000;
     std::size_t top_capacity = sketch::SpaceSaving::kDefaultCapacity;
+    std::size_t max_active_sessions = ActiveSessions::kDefaultMaxSessions;
 };
 
 enum class Admission { ok, too_many_sites, too_many_event_names };

@@ -134,6 +134,42 @@ TEST(Store, WindowsCountRecentSessionsOnce) {
 namespace tally::test {
 namespace {
 
+// A flood of distinct sessions stays within the budget (an equal share per partition); the
+// figure is then short and says so, until the refusals leave the window; sessions that left
+// the window make room again.
+TEST(ActiveSessions, AFloodOfSessionsStaysWithinTheBudgetAndIsFlagged) {
+    const std::size_t budget = 64 * 4;  // 4 a partition
+    store::ActiveSessions active(budget);
+    const std::int64_t t0 = kNoon;
+    active.record("s", "first", "v", t0, t0);
+    EXPECT_FALSE(active.real_time("s", t0).capped);
+    for (int i = 0; i < 10'000; ++i)
+        active.record("s", "flood-" + std::to_string(i), "v", t0, t0);
+    EXPECT_LE(active.held(), budget);
+    EXPECT_GE(active.held(), budget * 3 / 4);  // the hash spreads sessions over partitions
+    const auto now = active.real_time("s", t0);
+    EXPECT_EQ(now.sessions, active.held());
+    EXPECT_TRUE(now.capped);
+    EXPECT_EQ(active.refused(), 10'001 - active.held());
+    // A session already held still moves forward in time while the budget is full.
+    active.record("s", "first", "v", t0 + 60'000, t0 + 60'000);
+    EXPECT_TRUE(active.real_time("s", t0 + 60'000).capped);
+
+    // Ten minutes later the flood has left the window: no flag, and room for new sessions.
+    const std::int64_t later = t0 + 10 * 60'000;
+    EXPECT_FALSE(active.real_time("s", later).capped);
+    const std::uint64_t refused_before = active.refused();
+    for (int i = 0; i < 100; ++i)
+        active.record("s", "new-" + std::to_string(i), "v", later, later);
+    // (A partition may draw more than its 4 of the 100: those are refused, and flagged.)
+    const auto after = active.real_time("s", later);
+    const std::uint64_t refused_now = active.refused() - refused_before;
+    EXPECT_EQ(after.sessions + refused_now, 100u);
+    EXPECT_GE(after.sessions, 90u);
+    EXPECT_EQ(after.capped, refused_now > 0);
+    EXPECT_LE(active.held(), budget);  // what is left of the flood goes at the next sweeps
+}
+
 TEST(ActiveSessions, ExactAcrossMinutesAndSlotReuse) {
     store::ActiveSessions active;
     const std::int64_t t0 = kNoon;
