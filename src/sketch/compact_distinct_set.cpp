@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "byte_codec.hpp"
+#include "sorted_hashes.hpp"
 #include "tally/sketch/hyperloglog.hpp"
 
 namespace tally::sketch {
@@ -43,11 +44,7 @@ void CompactDistinctSet::add_hash(std::uint64_t hash) {
         add_to(*registers_, hash);
         return;
     }
-    const auto at = std::lower_bound(hashes_.begin(), hashes_.end(), hash);
-    if (at != hashes_.end() && *at == hash)
-        return;
-    hashes_.insert(at, hash);
-    if (hashes_.size() > kMaxExactHashes)
+    if (sorted_hashes::insert(hashes_, hash) && hashes_.size() > kMaxExactHashes)
         promote();
 }
 
@@ -78,11 +75,7 @@ void CompactDistinctSet::merge(const CompactDistinctSet& other) {
             add_to(*registers_, h);
         return;
     }
-    std::vector<std::uint64_t> both;
-    both.reserve(hashes_.size() + other.hashes_.size());
-    std::set_union(hashes_.begin(), hashes_.end(), other.hashes_.begin(), other.hashes_.end(),
-                   std::back_inserter(both));
-    hashes_ = std::move(both);
+    sorted_hashes::unite(hashes_, other.hashes_);
     if (hashes_.size() > kMaxExactHashes)
         promote();
 }
@@ -109,9 +102,7 @@ void CompactDistinctSet::encode(std::string& out) const {
         return;
     }
     out.push_back(static_cast<char>(kFormSmall));
-    codec::put_varint(out, hashes_.size());
-    for (const std::uint64_t h : hashes_)
-        codec::put_u64_le(out, h);
+    sorted_hashes::encode(out, hashes_);
 }
 
 std::optional<CompactDistinctSet> CompactDistinctSet::decode(std::string_view bytes) {
@@ -134,16 +125,12 @@ std::optional<CompactDistinctSet> CompactDistinctSet::decode(std::string_view by
         }
         return set;
     }
-    const auto n = in.varint();
-    if (*form != kFormSmall || !n || *n > kMaxExactHashes || *n * 8 != in.remaining())
+    if (*form != kFormSmall)
         return std::nullopt;
-    set.hashes_.reserve(*n);
-    for (std::uint64_t i = 0; i < *n; ++i) {
-        const std::uint64_t h = *in.u64_le();  // present: the length was checked above
-        if (!set.hashes_.empty() && h <= set.hashes_.back())
-            return std::nullopt;
-        set.hashes_.push_back(h);
-    }
+    auto hashes = sorted_hashes::decode(in, kMaxExactHashes);
+    if (!hashes)
+        return std::nullopt;
+    set.hashes_ = std::move(*hashes);
     return set;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "byte_codec.hpp"
+#include "sorted_hashes.hpp"
 
 namespace tally::sketch {
 
@@ -32,12 +33,7 @@ void DistinctSet::add_hash(std::uint64_t hash) {
         hll_->add_hash(hash);
         return;
     }
-    const auto at = std::lower_bound(hashes_.begin(), hashes_.end(), hash);
-    if (at != hashes_.end() && *at == hash) {
-        return;
-    }
-    hashes_.insert(at, hash);
-    if (hashes_.size() > kMaxExactHashes) {
+    if (sorted_hashes::insert(hashes_, hash) && hashes_.size() > kMaxExactHashes) {
         promote();
     }
 }
@@ -74,11 +70,7 @@ void DistinctSet::merge(const DistinctSet& other) {
         }
         return;
     }
-    std::vector<std::uint64_t> both;
-    both.reserve(hashes_.size() + other.hashes_.size());
-    std::set_union(hashes_.begin(), hashes_.end(), other.hashes_.begin(), other.hashes_.end(),
-                   std::back_inserter(both));
-    hashes_ = std::move(both);
+    sorted_hashes::unite(hashes_, other.hashes_);
     if (hashes_.size() > kMaxExactHashes) {
         promote();
     }
@@ -112,10 +104,7 @@ void DistinctSet::encode(std::string& out) const {
         return;
     }
     out.push_back(static_cast<char>(kFormSmall));
-    codec::put_varint(out, hashes_.size());
-    for (const std::uint64_t h : hashes_) {
-        codec::put_u64_le(out, h);
-    }
+    sorted_hashes::encode(out, hashes_);
 }
 
 std::optional<DistinctSet> DistinctSet::decode(std::string_view bytes) {
@@ -134,18 +123,14 @@ std::optional<DistinctSet> DistinctSet::decode(std::string_view bytes) {
         set.hll_ = std::make_unique<HyperLogLog>(*hll);
         return set;
     }
-    const auto n = in.varint();
-    if (*form != kFormSmall || !n || *n > kMaxExactHashes || *n * 8 != in.remaining()) {
+    if (*form != kFormSmall) {
         return std::nullopt;
     }
-    set.hashes_.reserve(*n);
-    for (std::uint64_t i = 0; i < *n; ++i) {
-        const std::uint64_t h = *in.u64_le();  // present: the length was checked above
-        if (!set.hashes_.empty() && h <= set.hashes_.back()) {
-            return std::nullopt;
-        }
-        set.hashes_.push_back(h);
+    auto hashes = sorted_hashes::decode(in, kMaxExactHashes);
+    if (!hashes) {
+        return std::nullopt;
     }
+    set.hashes_ = std::move(*hashes);
     return set;
 }
 
