@@ -482,19 +482,20 @@ void FleetReader::serve(Job& job) {
                 " failed reads (probing in the background): " + problem();
     else
         error = read_from_redis(job, dashboard, points, connection_failed);
-    const bool fresh = dashboard || points;
-    if (!fresh)
-        count_failure(connection_failed);
-    else
-        failures_in_a_row_ = 0;
+    const std::string key = job_key(job.site, job.range, job.series);
     std::optional<std::int64_t> stale_seconds;
-    const bool answered = keep_or_recall(job, dashboard, points, stale_seconds);
+    if (dashboard || points) {
+        failures_in_a_row_ = 0;
+        keep(key, dashboard, points);
+    } else {
+        count_failure(connection_failed);
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        stale_seconds = recall(key, dashboard, points);
+        if (stale_seconds)
+            stale_answers_.fetch_add(1, std::memory_order_relaxed);
+    }
     last_served_ = Clock::now();
     reads_.fetch_add(1, std::memory_order_relaxed);
-    if (!fresh)
-        errors_.fetch_add(1, std::memory_order_relaxed);
-    if (answered && !fresh)
-        stale_answers_.fetch_add(1, std::memory_order_relaxed);
     if (job.series) {
         std::optional<Series> series;
         if (points)
@@ -535,33 +536,31 @@ std::string FleetReader::read_from_redis(Job& job, std::optional<query::Dashboar
     }
 }
 
-bool FleetReader::keep_or_recall(const Job& job, std::optional<query::Dashboard>& dashboard,
-                                 std::optional<std::vector<query::Point>>& points,
-                                 std::optional<std::int64_t>& stale_seconds) {
-    const std::string key = job_key(job.site, job.range, job.series);
-    const auto now = Clock::now();
-    if (dashboard || points) {
-        if (kept_.size() >= options_.kept_answers && !kept_.contains(key)) {
-            // Full: the oldest answer goes (a linear pass over a few hundred entries, only
-            // when a new key arrives at a full table).
-            auto oldest = std::min_element(
-                kept_.begin(), kept_.end(),
-                [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
-            kept_.erase(oldest);
-        }
-        kept_[key] = Kept{dashboard, points, now};
-        return true;
+void FleetReader::keep(const std::string& key, const std::optional<query::Dashboard>& dashboard,
+                       const std::optional<std::vector<query::Point>>& points) {
+    if (kept_.size() >= options_.kept_answers && !kept_.contains(key)) {
+        // Full: the oldest answer goes (a linear pass over a few hundred entries, only when
+        // a new key arrives at a full table).
+        auto oldest = std::min_element(
+            kept_.begin(), kept_.end(),
+            [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+        kept_.erase(oldest);
     }
+    kept_[key] = Kept{dashboard, points, Clock::now()};
+}
+
+std::optional<std::int64_t> FleetReader::recall(
+    const std::string& key, std::optional<query::Dashboard>& dashboard,
+    std::optional<std::vector<query::Point>>& points) const {
     const auto it = kept_.find(key);
     if (it == kept_.end())
-        return false;
-    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.at);
+        return std::nullopt;
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - it->second.at);
     if (age > options_.stale_max)
-        return false;
+        return std::nullopt;
     dashboard = it->second.dashboard;
     points = it->second.points;
-    stale_seconds = age.count();
-    return true;
+    return age.count();
 }
 
 void FleetReader::count_failure(bool connection_failed) {

@@ -36,13 +36,14 @@ TopListCache::Fingerprint fingerprint_of(std::span<const store::SiteShard* const
 
 /// The merge of `range`'s lists as a cache entry, owning its members.
 std::shared_ptr<const TopListCache::Merged> merge_settled(
-    std::span<const store::SiteShard* const> parts, const DayRange& range, TopList list) {
+    std::span<const store::SiteShard* const> parts, const DayRange& range, TopList list,
+    const TopListCache::Fingerprint& fingerprint) {
     TopMerger merger;
     for_each_state(parts, range,
                    [&](const store::DayState& day) { merger.add(list_of(day, list)); });
     auto merged = std::make_shared<TopListCache::Merged>();
     merged->floor_total = merger.floor_total();
-    merged->fingerprint = fingerprint_of(parts, range);
+    merged->fingerprint = fingerprint;
     merged->excess.reserve(merger.excess().size());
     merged->ranked.reserve(merger.excess().size());
     for (const auto& [member, excess] : merger.excess()) {
@@ -104,9 +105,10 @@ Ranked top_locked(std::span<const store::SiteShard* const> parts, std::string_vi
     const TopListCache::Key key{std::string(site), static_cast<int>(list), split.settled.first,
                                 split.settled.last,
                                 range.period ? static_cast<int>(*range.period) : 0};
-    settled = cache->find(key, fingerprint_of(parts, split.settled));
+    const TopListCache::Fingerprint fingerprint = fingerprint_of(parts, split.settled);
+    settled = cache->find(key, fingerprint);
     if (!settled) {
-        settled = merge_settled(parts, split.settled, list);
+        settled = merge_settled(parts, split.settled, list, fingerprint);
         cache->insert(key, settled);
     }
     TopMerger today;
@@ -128,16 +130,16 @@ sketch::CompactDistinctSet member_visitors(std::span<const store::SiteShard* con
     return set;
 }
 
-/// `member`'s sets over the entry's days: kept in the entry once made, while it has room.
+/// `member`'s sets over the entry's days (`days`): kept in the entry once made, while it has
+/// room.
 sketch::CompactDistinctSet settled_visitors(std::span<const store::SiteShard* const> parts,
-                                            const DayRange& range, TopList list,
+                                            const DayRange& days, TopList list,
                                             const TopListCache::Merged& settled,
                                             const std::string& member) {
     std::lock_guard lock(settled.visitors_mutex);
     if (auto it = settled.visitors.find(member); it != settled.visitors.end())
         return it->second;
-    sketch::CompactDistinctSet set =
-        member_visitors(parts, SplitRange(range).settled, list, member);
+    sketch::CompactDistinctSet set = member_visitors(parts, days, list, member);
     if (settled.visitors.size() < settled.visitor_slots)
         settled.visitors.emplace(member, set);
     return set;
@@ -148,13 +150,16 @@ sketch::CompactDistinctSet settled_visitors(std::span<const store::SiteShard* co
 void add_visitors(std::span<const store::SiteShard* const> parts, const DayRange& range,
                   TopList list, const TopListCache::Merged* settled,
                   std::vector<TopListRow>& rows) {
-    for (TopListRow& row : rows) {
-        if (settled == nullptr) {
+    if (settled == nullptr) {
+        for (TopListRow& row : rows)
             row.visitors = member_visitors(parts, range, list, row.member).count();
-            continue;
-        }
-        sketch::CompactDistinctSet set = settled_visitors(parts, range, list, *settled, row.member);
-        set.merge(member_visitors(parts, SplitRange(range).fresh, list, row.member));
+        return;
+    }
+    const SplitRange split(range);
+    for (TopListRow& row : rows) {
+        sketch::CompactDistinctSet set =
+            settled_visitors(parts, split.settled, list, *settled, row.member);
+        set.merge(member_visitors(parts, split.fresh, list, row.member));
         row.visitors = set.count();
     }
 }

@@ -1,7 +1,5 @@
 #include "tally/sketch/distinct_set.hpp"
 
-#include <algorithm>
-#include <iterator>
 #include <utility>
 
 #include "byte_codec.hpp"

@@ -171,11 +171,14 @@ class FleetReader {
     std::string read_from_redis(Job& job, std::optional<query::Dashboard>& dashboard,
                                 std::optional<std::vector<query::Point>>& points,
                                 bool& connection_failed);
-    /// Keeps a good answer; or, for a failed read, fills in the kept one with its age if it
-    /// is young enough. Returns whether there is an answer.
-    bool keep_or_recall(const Job& job, std::optional<query::Dashboard>& dashboard,
-                        std::optional<std::vector<query::Point>>& points,
-                        std::optional<std::int64_t>& stale_seconds);
+    /// Keeps a good answer under `key` (job_key in the .cpp), the oldest going when full.
+    void keep(const std::string& key, const std::optional<query::Dashboard>& dashboard,
+              const std::optional<std::vector<query::Point>>& points);
+    /// For a failed read: the kept answer under `key`, filled in, and its age in seconds;
+    /// nullopt when there is none or it is older than stale_max.
+    std::optional<std::int64_t> recall(const std::string& key,
+                                       std::optional<query::Dashboard>& dashboard,
+                                       std::optional<std::vector<query::Point>>& points) const;
     void count_failure(bool connection_failed);
     /// The circuit is open: one probe when its back-off allows.
     void probe();
