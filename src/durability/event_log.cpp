@@ -195,22 +195,21 @@ void EventLog::replay_segments(std::size_t writer_index,
         read_segment(path, first, data);
         stats.skipped_bytes += first;
 
-        std::size_t offset = 0;
+        RecordCursor cursor(data);
         DecodeStatus status = DecodeStatus::ok;
-        while (offset < data.size()) {
-            const DecodeResult result =
-                decode_record(std::string_view(data).substr(offset), record);
-            status = result.status;
+        while (!cursor.done()) {
+            status = cursor.next(record);
             if (status != DecodeStatus::ok)
                 break;
-            const LogPosition at{segment, first + offset};
+            // A batch's records all sit at its start: positions are batches' ends.
+            const LogPosition at{segment, first + cursor.frame_offset()};
             if (!record.is_point)
                 fn(writer_index, at, record.event);
             else if (on_point)
                 on_point(writer_index, at, record.point);
             ++stats.records;
-            offset += result.consumed;
         }
+        const std::size_t offset = cursor.end();
         stats.bytes += offset;
         const std::uint64_t good_end = first + offset;
         if (offset < data.size()) {
@@ -415,23 +414,13 @@ bool EventLog::append_encoded(std::size_t writer_index, Encode&& encode, LogPosi
 bool EventLog::append(std::size_t writer_index, const Event* events, std::size_t count,
                       LogPosition* end) {
     return append_encoded(
-        writer_index,
-        [&](std::string& buffer) {
-            for (std::size_t i = 0; i < count; ++i)
-                append_record(events[i], buffer);
-        },
-        end);
+        writer_index, [&](std::string& buffer) { append_records(events, count, buffer); }, end);
 }
 
 bool EventLog::append(std::size_t writer_index, const MetricPoint* points, std::size_t count,
                       LogPosition* end) {
     return append_encoded(
-        writer_index,
-        [&](std::string& buffer) {
-            for (std::size_t i = 0; i < count; ++i)
-                append_record(points[i], buffer);
-        },
-        end);
+        writer_index, [&](std::string& buffer) { append_records(points, count, buffer); }, end);
 }
 
 void EventLog::when_durable(std::size_t writer_index, Durable done) {
@@ -632,12 +621,10 @@ std::int64_t newest_timestamp(const fs::path& path) {
     }
     std::int64_t newest = INT64_MIN;
     LoggedRecord record;
-    for (std::size_t offset = 0; offset < data.size();) {
-        const DecodeResult result = decode_record(std::string_view(data).substr(offset), record);
-        if (result.status != DecodeStatus::ok)
+    for (RecordCursor cursor(data); !cursor.done();) {
+        if (cursor.next(record) != DecodeStatus::ok)
             return INT64_MAX;
         newest = std::max(newest, record.timestamp_ms());
-        offset += result.consumed;
     }
     return newest;
 }

@@ -249,49 +249,114 @@ bool decode_payload(std::string_view payload, MetricPoint& point) {
 
 namespace {
 
-/// The frame at the start of `bytes`: its payload, or why there is none.
-DecodeResult read_frame(std::string_view bytes, std::string_view& payload) {
+/// Appends `count` records, a batch when more than one (see record.hpp).
+template <typename Item>
+void append_batched(const Item* items, std::size_t count, std::string& out) {
+    if (count == 1) {
+        append_record(items[0], out);
+        return;
+    }
+    std::size_t frame = 0;
+    std::size_t in_frame = 0;  // records in the batch at `frame`
+    for (std::size_t i = 0; i < count; ++i) {
+        if (in_frame > 0 && out.size() - frame > kBatchSplitBytes) {
+            close_frame(out, frame);
+            in_frame = 0;
+        }
+        if (in_frame == 0) {
+            frame = out.size();
+            out.append(kRecordHeaderSize, '\0');
+            out.push_back(static_cast<char>(kBatchVersion));
+        }
+        append_record(items[i], out);
+        ++in_frame;
+    }
+    if (in_frame > 0)
+        close_frame(out, frame);
+}
+
+/// The frame at the start of `bytes`: its payload and size, or why there is none.
+DecodeStatus read_frame(std::string_view bytes, std::string_view& payload, std::size_t& size) {
     if (bytes.size() < kRecordHeaderSize)
-        return {DecodeStatus::need_more, 0};
+        return DecodeStatus::need_more;
     const std::uint32_t length = get_u32(bytes.data());
     const std::uint32_t checksum = get_u32(bytes.data() + 4);
     if (length > kMaxPayload)
-        return {DecodeStatus::corrupt, 0};
+        return DecodeStatus::corrupt;
     if (bytes.size() - kRecordHeaderSize < length)
-        return {DecodeStatus::need_more, 0};
+        return DecodeStatus::need_more;
     payload = bytes.substr(kRecordHeaderSize, length);
     if (crc32c(payload) != checksum)
-        return {DecodeStatus::corrupt, 0};
-    return {DecodeStatus::ok, kRecordHeaderSize + length};
+        return DecodeStatus::corrupt;
+    size = kRecordHeaderSize + length;
+    return DecodeStatus::ok;
+}
+
+/// One record's payload (not a batch) into `record`.
+bool decode_single(std::string_view payload, LoggedRecord& record) {
+    record.is_point = !payload.empty() && payload[0] == static_cast<char>(kMetricRecordVersion);
+    return record.is_point ? decode_payload(payload, record.point)
+                           : decode_payload(payload, record.event);
 }
 
 }  // namespace
 
-DecodeResult decode_record(std::string_view bytes, LoggedRecord& record) {
-    std::string_view payload;
-    const DecodeResult frame = read_frame(bytes, payload);
-    if (frame.status != DecodeStatus::ok)
-        return frame;
-    record.is_point = !payload.empty() && payload[0] == static_cast<char>(kMetricRecordVersion);
-    const bool decoded = record.is_point ? decode_payload(payload, record.point)
-                                         : decode_payload(payload, record.event);
-    return decoded ? frame : DecodeResult{DecodeStatus::corrupt, 0};
+void append_records(const Event* events, std::size_t count, std::string& out) {
+    append_batched(events, count, out);
 }
 
-DecodeResult decode_record(std::string_view bytes, Event& event) {
-    if (bytes.size() < kRecordHeaderSize)
-        return {DecodeStatus::need_more, 0};
-    const std::uint32_t length = get_u32(bytes.data());
-    const std::uint32_t checksum = get_u32(bytes.data() + 4);
-    if (length > kMaxPayload)
-        return {DecodeStatus::corrupt, 0};
-    if (bytes.size() - kRecordHeaderSize < length)
-        return {DecodeStatus::need_more, 0};
-    const std::string_view payload = bytes.substr(kRecordHeaderSize, length);
-    if (crc32c(payload) != checksum || !decode_payload(payload, event)) {
-        return {DecodeStatus::corrupt, 0};
+void append_records(const MetricPoint* points, std::size_t count, std::string& out) {
+    append_batched(points, count, out);
+}
+
+DecodeStatus RecordCursor::read_batch(std::string_view payload) {
+    payload.remove_prefix(1);  // the version
+    std::size_t records = 0;
+    while (!payload.empty()) {
+        std::string_view inner;
+        std::size_t size = 0;
+        // A batch's checksum held, so a bad record inside it was written so: corrupt.
+        if (read_frame(payload, inner, size) != DecodeStatus::ok)
+            return DecodeStatus::corrupt;
+        if (records == batch_.size())
+            batch_.emplace_back();
+        if (!inner.empty() && inner[0] == static_cast<char>(kBatchVersion))
+            return DecodeStatus::corrupt;
+        if (!decode_single(inner, batch_[records]))
+            return DecodeStatus::corrupt;
+        ++records;
+        payload.remove_prefix(size);
     }
-    return {DecodeStatus::ok, kRecordHeaderSize + length};
+    if (records < 2)
+        return DecodeStatus::corrupt;  // never written: one record is framed alone
+    batch_size_ = records;
+    return DecodeStatus::ok;
+}
+
+DecodeStatus RecordCursor::next(LoggedRecord& record) {
+    if (pending_ < batch_size_) {
+        // Swapped rather than copied: the record's old strings become the buffer's spares.
+        std::swap(record, batch_[pending_++]);
+        return DecodeStatus::ok;
+    }
+    std::string_view payload;
+    std::size_t size = 0;
+    const DecodeStatus status = read_frame(bytes_.substr(end_), payload, size);
+    if (status != DecodeStatus::ok)
+        return status;
+    if (!payload.empty() && payload[0] == static_cast<char>(kBatchVersion)) {
+        batch_size_ = pending_ = 0;
+        if (read_batch(payload) != DecodeStatus::ok) {
+            batch_size_ = 0;
+            return DecodeStatus::corrupt;
+        }
+        std::swap(record, batch_[pending_++]);
+    } else if (!decode_single(payload, record)) {
+        return DecodeStatus::corrupt;
+    }
+    frame_ = end_;
+    end_ += size;
+    return DecodeStatus::ok;
 }
 
 }  // namespace tally::durability

@@ -202,7 +202,7 @@ export async function newPage(browser, options = {}) {
   const page = await context.newPage();
   page.errors = [];
   page.consoleErrors = [];
-  page.on("pageerror", (e) => page.errors.push(String(e)));
+  page.on("pageerror", (e) => page.errors.push(e.stack || String(e)));
   page.on("console", (m) => {
     if (m.type() === "error") page.consoleErrors.push(m.text());
   });

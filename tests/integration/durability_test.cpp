@@ -103,13 +103,11 @@ std::vector<std::string> logged_pages(const std::string& data_dir) {
     for (const auto& entry : fs::directory_iterator(data_dir + "/log")) {
         std::ifstream in(entry.path(), std::ios::binary);
         const std::string bytes{std::istreambuf_iterator<char>(in), {}};
-        Event event;
-        for (std::size_t offset = 0; offset < bytes.size();) {
-            const auto r = durability::decode_record(std::string_view(bytes).substr(offset), event);
-            if (r.status != durability::DecodeStatus::ok)
+        durability::LoggedRecord record;
+        for (durability::RecordCursor cursor(bytes); !cursor.done();) {
+            if (cursor.next(record) != durability::DecodeStatus::ok)
                 break;
-            pages.push_back(event.page);
-            offset += r.consumed;
+            pages.push_back(record.event.page);
         }
     }
     return pages;

@@ -3,7 +3,8 @@
 // appends never contend. An event is answered 200 only after its record is in the log.
 //
 // Files are named w<shard>-<segment:08>.log; a writer starts a new segment when the
-// current one passes segment_bytes. Records are framed and checksummed (record.hpp).
+// current one passes segment_bytes. Records are framed and checksummed (record.hpp); the
+// records of one append share a frame, so replay counts an append wholly or not at all.
 //
 // fsync modes (durability.fsync):
 //   always   - group commit. append() only write(2)s; the caller then hands its answer to
@@ -142,14 +143,15 @@ class EventLog {
     /// (always) or interval thread. Throws std::system_error naming the file on failure.
     void open();
 
-    /// Appends `events` as one write(2) for `writer`; never fsyncs (see when_durable).
+    /// Appends `events` as one write(2) of one batch for `writer`; never fsyncs (see
+    /// when_durable).
     /// False when the write failed (disk full, I/O error): the file is left as before the
     /// call and nothing may be answered 200. With `end`, the writer's position after the
     /// batch is stored there (under the writer's lock, so positions of one writer come in
     /// log order).
     bool append(std::size_t writer, const Event* events, std::size_t count,
                 LogPosition* end = nullptr);
-    /// The same for metric points: one write(2) of `count` point records.
+    /// The same for metric points: one write(2) of one batch of `count` point records.
     bool append(std::size_t writer, const MetricPoint* points, std::size_t count,
                 LogPosition* end = nullptr);
 

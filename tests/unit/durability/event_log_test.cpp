@@ -82,16 +82,20 @@ TEST(EventLog, SegmentsRotateAndReplayInOrder) {
         EXPECT_EQ(pages[static_cast<std::size_t>(i)], "/p" + std::to_string(i));
 }
 
-TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
+// A cut anywhere keeps every append wholly before it, and of the append it falls in,
+// nothing: two single events, then a batch of three.
+TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteAppend) {
     test::TempDir dir;
     {
         EventLog log({dir.path(), 1, FsyncMode::never});
         log.replay([](const Event&) {});
         log.open();
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < 2; ++i) {
             auto e = event(i);
             ASSERT_TRUE(log.append(0, &e, 1));
         }
+        std::vector<Event> batch = {event(2), event(3), event(4)};
+        ASSERT_TRUE(log.append(0, batch.data(), batch.size()));
     }
     const auto file = dir.path() + "/w0-00000001.log";
     std::string bytes;
@@ -99,17 +103,16 @@ TEST(EventLog, TruncatedAtEveryOffsetKeepsEveryCompleteRecord) {
         std::ifstream in(file, std::ios::binary);
         bytes.assign(std::istreambuf_iterator<char>(in), {});
     }
-    // Record boundaries: replay of growing prefixes.
+    // Where each record's frame ends (a batch's records share it): replay of growing
+    // prefixes keeps the records whose frame ends within the prefix.
     std::vector<std::size_t> ends;
-    {
-        std::size_t offset = 0;
-        while (offset < bytes.size()) {
-            Event e;
-            auto r = decode_record(std::string_view(bytes).substr(offset), e);
-            offset += r.consumed;
-            ends.push_back(offset);
-        }
+    for (RecordCursor cursor(bytes); !cursor.done();) {
+        LoggedRecord record;
+        ASSERT_EQ(cursor.next(record), DecodeStatus::ok);
+        ends.push_back(cursor.end());
     }
+    ASSERT_EQ(ends.size(), 5u);
+    EXPECT_EQ(ends[2], ends[4]);
     for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
         std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes.substr(0, cut);
         ReplayStats stats;
@@ -301,15 +304,10 @@ TEST(DiskTrouble, FailedWriteLeavesNoHalfRecordAndRecovers) {
         EXPECT_EQ(failures, 5u);
         EXPECT_LE(bytes.size(), kLimit);
         // The file holds whole records only.
-        std::size_t offset = 0;
         std::size_t records = 0;
-        Event e;
-        while (offset < bytes.size()) {
-            const auto r = decode_record(std::string_view(bytes).substr(offset), e);
-            ASSERT_EQ(r.status, DecodeStatus::ok) << "garbage at " << offset;
-            offset += r.consumed;
-            ++records;
-        }
+        LoggedRecord record;
+        for (RecordCursor cursor(bytes); !cursor.done(); ++records)
+            ASSERT_EQ(cursor.next(record), DecodeStatus::ok) << "garbage at " << cursor.end();
         EXPECT_EQ(records, logged);
 
         // Space is back: the next append works and the log is healthy again.
@@ -342,10 +340,10 @@ TEST(EventLog, FlippedByteInTheLastRecordsKeepsEverythingBefore) {
     const std::string file = dir.path() + "/w0-00000001.log";
     const std::string bytes = file_bytes(file);
     std::vector<std::size_t> starts;
-    for (std::size_t offset = 0; offset < bytes.size();) {
-        starts.push_back(offset);
-        Event e;
-        offset += decode_record(std::string_view(bytes).substr(offset), e).consumed;
+    for (RecordCursor cursor(bytes); !cursor.done();) {
+        LoggedRecord record;
+        ASSERT_EQ(cursor.next(record), DecodeStatus::ok);
+        starts.push_back(cursor.frame_offset());
     }
     ASSERT_EQ(starts.size(), static_cast<std::size_t>(kRecords));
     // Every byte of the last three records, flipped in turn.

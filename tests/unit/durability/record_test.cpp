@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "tally/durability/crc32c.hpp"
 #include "tally/durability/record.hpp"
 
@@ -41,28 +45,56 @@ TEST(Crc32c, KnownVectors) {
     EXPECT_EQ(crc32c("6789", crc32c("12345")), crc32c("123456789"));
 }
 
+/// Every record the cursor hands out from `bytes`, and the status it stopped at (ok when
+/// it read them all).
+std::vector<LoggedRecord> read_all(std::string_view bytes, DecodeStatus* stopped = nullptr) {
+    std::vector<LoggedRecord> records;
+    RecordCursor cursor(bytes);
+    DecodeStatus status = DecodeStatus::ok;
+    while (!cursor.done()) {
+        LoggedRecord record;
+        status = cursor.next(record);
+        if (status != DecodeStatus::ok)
+            break;
+        records.push_back(std::move(record));
+    }
+    if (stopped != nullptr)
+        *stopped = status;
+    return records;
+}
+
+MetricPoint point(int i) {
+    MetricPoint p;
+    p.type = MetricType::count;
+    p.timestamp_ms = 1'700'000'000'000 + i;
+    p.value = i;
+    p.workspace = "default";
+    p.name = "api.requests";
+    p.tags = {{"route", "/r" + std::to_string(i)}};
+    return p;
+}
+
 TEST(Record, RoundTrip) {
     std::string log;
     for (int i = 0; i < 50; ++i)
         append_record(sample(i), log);
-    std::size_t offset = 0;
+    DecodeStatus stopped{};
+    const auto records = read_all(log, &stopped);
+    EXPECT_EQ(stopped, DecodeStatus::ok);
+    ASSERT_EQ(records.size(), 50u);
     for (int i = 0; i < 50; ++i) {
-        Event e;
-        auto r = decode_record(std::string_view(log).substr(offset), e);
-        ASSERT_EQ(r.status, DecodeStatus::ok);
-        EXPECT_TRUE(same(e, sample(i))) << i;
-        offset += r.consumed;
+        EXPECT_FALSE(records[static_cast<std::size_t>(i)].is_point);
+        EXPECT_TRUE(same(records[static_cast<std::size_t>(i)].event, sample(i))) << i;
     }
-    EXPECT_EQ(offset, log.size());
 }
 
 TEST(Record, EveryTruncationIsNeedMore) {
     std::string rec;
     append_record(sample(3), rec);
     for (std::size_t cut = 0; cut < rec.size(); ++cut) {
-        Event e;
-        auto r = decode_record(std::string_view(rec).substr(0, cut), e);
-        EXPECT_EQ(r.status, DecodeStatus::need_more) << cut;
+        DecodeStatus stopped{};
+        EXPECT_TRUE(read_all(std::string_view(rec).substr(0, cut), &stopped).empty());
+        EXPECT_EQ(stopped, cut == 0 ? DecodeStatus::ok : DecodeStatus::need_more) << cut;
     }
 }
 
@@ -73,13 +105,131 @@ TEST(Record, EveryFlippedByteIsDetected) {
         for (unsigned char bit : {0x01, 0x80}) {
             std::string bad = rec;
             bad[i] = static_cast<char>(bad[i] ^ bit);
-            Event e;
-            auto r = decode_record(bad, e);
+            DecodeStatus stopped{};
             // A flipped length byte may make the record look longer (need_more) or absurd
             // (corrupt); never a wrong "ok".
-            EXPECT_NE(r.status, DecodeStatus::ok) << "byte " << i;
+            EXPECT_TRUE(read_all(bad, &stopped).empty()) << "byte " << i;
+            EXPECT_NE(stopped, DecodeStatus::ok) << "byte " << i;
         }
     }
+}
+
+// Records appended together share a frame; the cursor hands them out one by one, with the
+// batch's offset, mixed with plain records before and after.
+TEST(Record, BatchesRoundTripAmongPlainRecords) {
+    std::vector<Event> events;
+    for (int i = 0; i < 5; ++i)
+        events.push_back(sample(i));
+    std::vector<MetricPoint> points = {point(1), point(2), point(3)};
+    std::string log;
+    append_records(events.data(), 1, log);  // one record: plain
+    const std::size_t batch_at = log.size();
+    append_records(events.data() + 1, 4, log);
+    const std::size_t points_at = log.size();
+    append_records(points.data(), points.size(), log);
+    append_record(sample(9), log);
+
+    RecordCursor cursor(log);
+    std::vector<std::size_t> frames;
+    std::vector<LoggedRecord> records;
+    while (!cursor.done()) {
+        LoggedRecord record;
+        ASSERT_EQ(cursor.next(record), DecodeStatus::ok);
+        frames.push_back(cursor.frame_offset());
+        records.push_back(std::move(record));
+    }
+    ASSERT_EQ(records.size(), 1u + 4u + 3u + 1u);
+    EXPECT_EQ(cursor.end(), log.size());
+    for (std::size_t i = 0; i < 5; ++i)
+        EXPECT_TRUE(same(records[i].event, events[i])) << i;
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_TRUE(records[5 + i].is_point);
+        EXPECT_EQ(records[5 + i].point.tags, points[i].tags);
+        EXPECT_EQ(frames[5 + i], points_at);
+    }
+    EXPECT_TRUE(same(records[8].event, sample(9)));
+    EXPECT_EQ(frames[0], 0u);
+    for (std::size_t i = 1; i < 5; ++i)
+        EXPECT_EQ(frames[i], batch_at);
+}
+
+// A batch cut anywhere, or with any byte flipped, yields none of its records: the ones
+// before it all, the cursor stopped at its start.
+TEST(Record, ABatchIsReadWhollyOrNotAtAll) {
+    std::vector<Event> events;
+    for (int i = 0; i < 4; ++i)
+        events.push_back(sample(i));
+    std::string log;
+    append_record(sample(7), log);
+    const std::size_t batch_at = log.size();
+    append_records(events.data(), events.size(), log);
+    for (std::size_t cut = batch_at + 1; cut < log.size(); ++cut) {
+        DecodeStatus stopped{};
+        EXPECT_EQ(read_all(std::string_view(log).substr(0, cut), &stopped).size(), 1u) << cut;
+        EXPECT_EQ(stopped, DecodeStatus::need_more) << cut;
+    }
+    for (std::size_t i = batch_at; i < log.size(); ++i) {
+        std::string bad = log;
+        bad[i] = static_cast<char>(bad[i] ^ 0x10);
+        RecordCursor cursor(bad);
+        LoggedRecord record;
+        ASSERT_EQ(cursor.next(record), DecodeStatus::ok);
+        EXPECT_NE(cursor.next(record), DecodeStatus::ok) << "byte " << i;
+        EXPECT_EQ(cursor.end(), batch_at);
+    }
+}
+
+/// A frame around `payload`, checksum right.
+std::string framed(const std::string& payload) {
+    std::string out(kRecordHeaderSize, '\0');
+    const auto length = static_cast<std::uint32_t>(payload.size());
+    const std::uint32_t checksum = crc32c(payload);
+    for (int i = 0; i < 4; ++i) {
+        out[static_cast<std::size_t>(i)] = static_cast<char>(length >> (8 * i));
+        out[4 + static_cast<std::size_t>(i)] = static_cast<char>(checksum >> (8 * i));
+    }
+    return out + payload;
+}
+
+// Only what append_records writes is a batch: not one of a single record, not an empty
+// one, not one inside another, not one with a record that does not decode.
+TEST(Record, MalformedBatchesAreCorrupt) {
+    std::string one;
+    append_record(sample(1), one);
+    std::string two = one;
+    append_record(sample(2), two);
+    const std::string version(1, static_cast<char>(kBatchVersion));
+    for (const std::string& payload :
+         {version, version + one, version + framed(version + two) + one,
+          version + two + framed("\x01junk"), version + two + "x"}) {
+        DecodeStatus stopped{};
+        EXPECT_TRUE(read_all(framed(payload), &stopped).empty());
+        EXPECT_EQ(stopped, DecodeStatus::corrupt);
+    }
+    DecodeStatus stopped{};
+    EXPECT_EQ(read_all(framed(version + two), &stopped).size(), 2u);
+    EXPECT_EQ(stopped, DecodeStatus::ok);
+}
+
+// A request too large for one frame is split into batches, none above the frame limit.
+TEST(Record, AHugeAppendIsSplitIntoFramesUnderTheLimit) {
+    std::vector<Event> events(1'100, sample(1));
+    for (Event& e : events)
+        e.properties.assign(32 * 1024, 'p');
+    std::string log;
+    append_records(events.data(), events.size(), log);
+    ASSERT_GT(log.size(), kBatchSplitBytes);
+    std::set<std::size_t> frames;
+    RecordCursor cursor(log);
+    std::size_t records = 0;
+    while (!cursor.done()) {
+        LoggedRecord record;
+        ASSERT_EQ(cursor.next(record), DecodeStatus::ok);
+        frames.insert(cursor.frame_offset());
+        ++records;
+    }
+    EXPECT_EQ(records, events.size());
+    EXPECT_EQ(frames.size(), 2u);
 }
 
 TEST(Record, MalformedPayloadsAreRejected) {

@@ -300,6 +300,10 @@ export async function render(el, widget, data, compare, offsetMs, { onGroup } = 
   else if (widget.type === "heatmap") option = heatmapOption(widget, data, t);
   else if (widget.type === "gauge") option = gaugeOption(widget, data, t);
   else option = await mapOption(widget, data, t);
+  // Progressive rendering paints a large series over several frames, and a chart disposed
+  // mid-paint (redrawn for new data or the theme) throws from its next frame. Widgets are
+  // small enough to paint in one frame.
+  for (const s of option.series || []) s.progressive ??= 0;
   const holder = document.createElement("div");
   holder.className = "chart";
   el.replaceChildren(holder);
