@@ -339,9 +339,14 @@ http::Response ReadApi::funnel(const http::Request& request) const {
         day = *parsed;
     }
     nlohmann::json answer = nlohmann::json::array();
-    for (const auto& [step, count] : query::funnel(store_, *site, day, steps))
+    bool incomplete = false;
+    for (const auto& [step, count] : query::funnel(store_, *site, day, steps, &incomplete))
         answer.push_back({step, count});
-    return http::json_response(200, answer.dump());
+    http::Response response = http::json_response(200, answer.dump());
+    // The answer keeps its shape (an array); a day that lost steps says so in a header.
+    if (incomplete)
+        response.headers.emplace_back("X-Tally-Incomplete", "funnel steps of this day were lost");
+    return response;
 }
 
 http::Response ReadApi::active_users(const http::Request& request) const {

@@ -81,6 +81,11 @@ void App::build_state() {
     persistence_options.snapshots_kept = config_.snapshots_kept;
     persistence_options.retention_days = config_.retention_days;
     persistence_options.rollup_retention_days = config_.rollup_retention_days;
+    persistence_options.funnel_dir = data / "funnels";
+    funnel_spiller_ = std::make_unique<durability::FunnelSpiller>(
+        durability::FunnelSpillOptions{persistence_options.funnel_dir,
+                                       config_.funnel_memory_mb << 20},
+        *store_);
     metrics::EngineOptions engine_options;
     engine_options.shards = shards_;
     engine_options.limits = {config_.metrics_max_series, config_.metrics_max_series_per_name};
@@ -163,6 +168,7 @@ void App::register_metrics() {
     hub_->register_metrics(*metrics_);
     metrics_hub_->register_metrics(*metrics_);
     store_->register_metrics(*metrics_);
+    funnel_spiller_->register_metrics(*metrics_);
     metrics_->add_callback("tally_compat_sessions",
                            "Visitors of Plausible and Umami trackers whose session is kept.",
                            "gauge", [this] { return double(compat_sessions_->size()); });
@@ -213,6 +219,7 @@ http::ServerOptions App::server_options() {
 
 void App::start_background() {
     persistence_->start();
+    funnel_spiller_->start();
     if (mirror_)
         mirror_->start();
     // Visitor salts of days more than two days past are deleted, so old cookieless ids
@@ -250,6 +257,7 @@ int App::run() {
     // 1. Rebuild the state from the newest snapshot and the log after it, before anything
     // is served.
     const durability::Persistence::Recovery recovery = persistence_->recover(now_ms());
+    funnel_spiller_->tidy();  // runs written after the snapshot: their steps were replayed
     const std::size_t dashboards = dashboards_->load();
     spdlog::info("dashboards: {} loaded", dashboards);
 
@@ -301,6 +309,7 @@ void App::shut_down() {
     // any request still waiting for a group fsync while the router it answers through still
     // exists), and snapshot it so the next start replays nothing.
     ready_.store(false);
+    funnel_spiller_->stop();  // before the last snapshot, which names every run written
     persistence_->stop();
     log_->close();
     if (mirror_)

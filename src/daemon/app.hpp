@@ -28,6 +28,7 @@
 #include "tally/bots/crawler_list.hpp"
 #include "tally/daemon/config.hpp"
 #include "tally/durability/event_log.hpp"
+#include "tally/durability/funnel_spiller.hpp"
 #include "tally/durability/persistence.hpp"
 #include "tally/durability/rejects_log.hpp"
 #include "tally/http/router.hpp"
@@ -90,7 +91,8 @@ class App {
     std::unique_ptr<metrics::EngineState> engine_state_;  // its snapshots and recovery
     std::unique_ptr<durability::EventLog> log_;
     std::unique_ptr<durability::RejectsLog> rejects_;
-    std::unique_ptr<durability::Persistence> persistence_;  // snapshots, recovery, retention
+    std::unique_ptr<durability::FunnelSpiller> funnel_spiller_;  // funnel steps beyond memory
+    std::unique_ptr<durability::Persistence> persistence_;       // snapshots, recovery, retention
     std::unique_ptr<mirror::Mirror> mirror_;  // null without --redis; started after recovery
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;

@@ -325,6 +325,10 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.max_active_sessions = static_cast<std::size_t>(as_integer(v, k, 64, 100'000'000));
          }},
+        {"limits.funnel_memory_mb",
+         [](Config& c, const json& v, const std::string& k) {
+             c.funnel_memory_mb = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
         {"limits.query_cache_mb",
          [](Config& c, const json& v, const std::string& k) {
              c.query_cache_mb = static_cast<std::size_t>(as_integer(v, k, 0, 1'000'000));

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "tally/base/time.hpp"
 
@@ -46,14 +48,49 @@ std::vector<LogPosition> earliest(const std::vector<LogPosition>& a,
     return out;
 }
 
+/// The (shard, site, day)s whose funnels recovery rebuilds, looked up per held record.
+class FunnelRebuilds {
+  public:
+    FunnelRebuilds(const SnapshotMeta& meta, std::size_t shards) : shards_(shards, false) {
+        for (const FunnelToRebuild& f : meta.funnels_to_rebuild) {
+            shards_[f.shard % shards] = true;
+            days_.emplace(f.shard % shards, f.site, f.day);
+        }
+    }
+    bool empty() const { return days_.empty(); }
+    bool shard(std::size_t shard) const { return shards_[shard]; }
+    bool wanted(std::size_t shard, const Event& event) const {
+        return shards_[shard] && days_.contains({shard, event.site, day_of(event.timestamp_ms)});
+    }
+
+  private:
+    std::vector<bool> shards_;
+    std::set<std::tuple<std::size_t, std::string, std::int64_t>> days_;
+};
+
 }  // namespace
+
+void Persistence::begin_funnel_rebuilds(const SnapshotMeta& meta) {
+    for (const FunnelToRebuild& f : meta.funnels_to_rebuild) {
+        spdlog::error(
+            "funnels: {} on {} (shard {}): {}; rebuilding that day's funnel from the "
+            "event log",
+            f.site, format_day(f.day), f.shard, f.why);
+        store_.begin_funnel_rebuild(f.shard % store_.shard_count(), f.site, f.day);
+    }
+}
 
 ReplayStats Persistence::replay(const SnapshotMeta& meta, const std::vector<LogPosition>& side_from,
                                 std::int64_t now_ms, std::uint64_t& in_snapshot) {
     const std::size_t shards = store_.shard_count();
     const ReplayFilter filter(meta);
-    const std::vector<LogPosition> from =
+    const FunnelRebuilds rebuilds(meta, shards);
+    std::vector<LogPosition> from =
         side_ == nullptr ? meta.log_positions : earliest(meta.log_positions, side_from);
+    for (std::size_t w = 0; w < from.size(); ++w) {
+        if (rebuilds.shard(w % shards))
+            from[w] = LogPosition{};  // the whole log: the rebuilt days' held records
+    }
     // Writers replay on their own threads (each into its own shard, under the shard locks
     // ingest uses), so a start-up replay uses every core.
     std::atomic<std::uint64_t> held{0};
@@ -63,6 +100,8 @@ ReplayStats Persistence::replay(const SnapshotMeta& meta, const std::vector<LogP
         // The snapshot saved this site's part of the shard after this record.
         if (before(meta.log_positions, writer, at) || filter.in_snapshot(writer, event.site, at)) {
             held.fetch_add(1, std::memory_order_relaxed);
+            if (rebuilds.wanted(writer % shards, event))
+                store_.record_funnel(writer % shards, event);
             return;
         }
         // Register the site and name with the caps; the event was answered 200 once, so
@@ -82,6 +121,8 @@ ReplayStats Persistence::replay(const SnapshotMeta& meta, const std::vector<LogP
     ReplayStats stats = log_.replay_from(
         from, on_event, std::max(1U, std::thread::hardware_concurrency()), on_point);
     in_snapshot = held.load();
+    for (const FunnelToRebuild& f : meta.funnels_to_rebuild)
+        store_.funnel_rebuilt(f.shard % shards, f.site, f.day);
     return stats;
 }
 
@@ -94,7 +135,7 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
     Recovery recovery;
     LoadReport report;
     const std::optional<SnapshotMeta> loaded =
-        load_newest_snapshot(options_.snapshot_dir, store_, &report);
+        load_newest_snapshot(options_.snapshot_dir, store_, &report, options_.funnel_dir);
     recovery.snapshot = report.loaded;
     recovery.skipped = report.skipped;
     for (const auto& [path, why] : report.skipped) {
@@ -110,6 +151,8 @@ Persistence::Recovery Persistence::recover(std::int64_t now_ms) {
 
     const std::size_t shards = store_.shard_count();
     const SnapshotMeta meta = loaded ? *loaded : SnapshotMeta{};
+    begin_funnel_rebuilds(meta);
+    recovery.funnels_rebuilt = meta.funnels_to_rebuild;
     const std::vector<LogPosition> side_from =
         side_ != nullptr ? side_->load(options_.snapshot_dir) : std::vector<LogPosition>{};
     recovery.replay = replay(meta, side_from, now_ms, recovery.in_snapshot);
@@ -196,6 +239,10 @@ void Persistence::retain(std::int64_t now_ms) {
                                                      today - options_.rollup_retention_days + 1);
     if (side_ != nullptr)
         side_->retain(now_ms);
+    for (const std::string& file : retired.funnel_run_files) {
+        std::error_code ec;
+        fs::remove(options_.funnel_dir / file, ec);
+    }
     if (retired.days > 0 || retired.rollups > 0) {
         spdlog::info(
             "retention: {} day state(s) folded into roll-ups and dropped, {} roll-up(s) "

@@ -9,6 +9,7 @@
 #include "snapshot_format.hpp"
 #include "tally/base/names.hpp"
 #include "tally/durability/crc32c.hpp"
+#include "tally/durability/funnel_run_files.hpp"
 
 namespace tally::durability {
 
@@ -198,6 +199,12 @@ struct StagedDay {
     store::DayState state;
     std::uint8_t period = 0;  // 0: a day; else a roll-up's store::Period
     bool has_funnel = false;
+    struct RunRef {
+        std::string file;
+        std::uint64_t steps = 0;
+        std::uint32_t checksum = 0;
+    };
+    std::vector<RunRef> runs = {};  // the funnel's runs, opened once the file checks out
 };
 
 struct StagedWindows {
@@ -314,11 +321,53 @@ bool decode_funnel(Reader& in, Staged& staged) {
         return false;  // a funnel comes after its day
     StagedDay& target = staged.days[it->second];
     auto funnel = read_funnel(in);
-    if (!funnel || !in.ok() || !in.done() || target.has_funnel)
+    if (!funnel || !in.ok() || target.has_funnel)
+        return false;
+    if (!in.done()) {
+        // The runs and the incomplete flag (absent from snapshots older than runs).
+        const std::uint64_t runs = in.count(in.u32(), 16);
+        for (std::uint64_t i = 0; i < runs && in.ok(); ++i) {
+            StagedDay::RunRef ref;
+            ref.file = in.str();
+            ref.steps = in.u64();
+            ref.checksum = in.u32();
+            if (!valid_funnel_run_name(ref.file))
+                return false;
+            target.runs.push_back(std::move(ref));
+        }
+        const std::string_view incomplete = in.bytes(1);
+        if (!in.ok() || static_cast<unsigned char>(incomplete[0]) > 1)
+            return false;
+        target.state.funnel_incomplete = incomplete[0] == 1;
+    }
+    if (!in.done())
         return false;
     target.state.funnel = std::move(*funnel);
     target.has_funnel = true;
     return true;
+}
+
+/// A day's runs from `dir`; when one does not open, or is not the run the snapshot names,
+/// the day loads without its funnel, for recovery to rebuild.
+void open_runs(StagedDay& d, const std::filesystem::path& dir, SnapshotMeta& meta) {
+    std::vector<std::shared_ptr<const store::FunnelRun>> runs;
+    for (const StagedDay::RunRef& ref : d.runs) {
+        std::string why;
+        auto run = dir.empty() ? nullptr : open_funnel_run(dir, ref.file, why);
+        if (run != nullptr && (run->steps() != ref.steps || run->checksum() != ref.checksum ||
+                               run->site() != d.site || run->day() != d.day)) {
+            why = "not the run the snapshot names";
+            run = nullptr;
+        }
+        if (run == nullptr) {
+            meta.funnels_to_rebuild.push_back({d.shard, d.site, d.day, ref.file + ": " + why});
+            d.state.funnel = store::FunnelLog{};
+            d.state.funnel_incomplete = true;
+            return;
+        }
+        runs.push_back(std::move(run));
+    }
+    d.state.funnel_runs = std::move(runs);
 }
 
 bool decode_windows(Reader& in, Staged& staged) {
@@ -437,12 +486,14 @@ bool stage(std::string_view bytes, Staged& staged, std::string* error) {
 }  // namespace
 
 std::optional<SnapshotMeta> decode_snapshot(std::string_view bytes, store::Store& into,
-                                            std::string* error) {
+                                            std::string* error,
+                                            const std::filesystem::path& funnel_dir) {
     Staged staged;
     if (!stage(bytes, staged, error))
         return std::nullopt;
     for (StagedDay& d : staged.days) {
         if (d.period == 0) {
+            open_runs(d, funnel_dir, staged.meta);
             into.restore_day(d.shard, d.site, d.day, std::move(d.state));
         } else {
             into.restore_rollup(d.shard, d.site, static_cast<store::Period>(d.period), d.day,

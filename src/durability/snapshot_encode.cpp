@@ -10,6 +10,7 @@
 #include "snapshot_format.hpp"
 #include "tally/base/time.hpp"
 #include "tally/durability/crc32c.hpp"
+#include "tally/store/funnel_run.hpp"
 
 namespace tally::durability {
 
@@ -244,11 +245,13 @@ void encode_rollup(std::string& out, std::uint32_t shard, std::string_view site,
 }
 
 /// A settled day (see encode_snapshot) or a roll-up, to write once the lock is released.
+struct PendingFunnel;
 struct PendingDay {
     std::uint32_t shard;
     std::string site;
     std::int64_t day;
     const store::DayState* state;
+    std::shared_ptr<PendingFunnel> funnel;  // taken under the lock: the funnel can move to disk
 };
 struct PendingRollup {
     std::uint32_t shard;
@@ -269,12 +272,28 @@ void encode_site_mark(std::string& out, std::uint32_t shard, std::string_view si
     end_section(out, start);
 }
 
-/// A day's funnel log to write once the shard's lock is released.
+/// A day's funnel to write once the shard's lock is released: the log's View and the runs
+/// that hold the rest (named, with their steps and checksums, so a load checks it has them).
 struct PendingFunnel {
     std::uint32_t shard;
     std::string site;
     std::int64_t day;
     store::FunnelLog::View view;
+    std::vector<std::shared_ptr<const store::FunnelRun>> runs;
+    bool incomplete = false;
+
+    static bool needed(const store::DayState& state) {
+        return !state.funnel.steps().empty() || !state.funnel.labels().empty() ||
+               !state.funnel_runs.empty() || state.funnel_incomplete;
+    }
+    PendingFunnel(std::uint32_t shard_index, std::string site_name, std::int64_t day_number,
+                  const store::DayState& state)
+        : shard(shard_index),
+          site(std::move(site_name)),
+          day(day_number),
+          view(state.funnel.view()),
+          runs(state.funnel_runs),
+          incomplete(state.funnel_incomplete) {}
 };
 
 void encode_funnel(std::string& out, const PendingFunnel& funnel) {
@@ -283,6 +302,14 @@ void encode_funnel(std::string& out, const PendingFunnel& funnel) {
     put_str(out, funnel.site);
     put_i64(out, funnel.day);
     put_funnel(out, funnel.view);
+    // Since runs exist: the runs, then whether steps were lost. Older snapshots end above.
+    put_u32(out, static_cast<std::uint32_t>(funnel.runs.size()));
+    for (const auto& run : funnel.runs) {
+        put_str(out, run->file());
+        put_u64(out, run->steps());
+        put_u32(out, run->checksum());
+    }
+    out.push_back(funnel.incomplete ? '\1' : '\0');
     end_section(out, start);
 }
 
@@ -415,12 +442,16 @@ class SnapshotEncoder {
         const auto shard = static_cast<std::uint32_t>(i);
         for (const auto& [day, state] : part.days) {
             if (day < first_open_day_) {
-                settled_.push_back(PendingDay{shard, name, day, &state});
+                settled_.push_back(
+                    PendingDay{shard, name, day, &state,
+                               PendingFunnel::needed(state)
+                                   ? std::make_shared<PendingFunnel>(shard, name, day, state)
+                                   : nullptr});
                 continue;
             }
             encode_day(locked_, shard, name, day, state, &hlls_);
-            if (!state.funnel.steps().empty() || !state.funnel.labels().empty())
-                funnels_.push_back(PendingFunnel{shard, name, day, state.funnel.view()});
+            if (PendingFunnel::needed(state))
+                funnels_.emplace_back(shard, name, day, state);
         }
         for (store::Period period : {store::Period::week, store::Period::month}) {
             for (const auto& [first, state] : part.rollups(period))
@@ -438,9 +469,8 @@ class SnapshotEncoder {
             encode_funnel(out_, funnel);
         for (const PendingDay& day : settled_) {
             encode_day(out_, day.shard, day.site, day.day, *day.state);
-            const store::FunnelLog::View view = day.state->funnel.view();
-            if (view.steps.size() != 0 || view.labels.size() != 0)
-                encode_funnel(out_, PendingFunnel{day.shard, day.site, day.day, view});
+            if (day.funnel != nullptr)
+                encode_funnel(out_, *day.funnel);
         }
         for (const PendingRollup& rollup : rollups_)
             encode_rollup(out_, rollup.shard, rollup.site, rollup.period, rollup.first,

@@ -230,12 +230,12 @@ std::optional<SnapshotMeta> read_snapshot_meta(const fs::path& path, std::string
 }
 
 std::optional<SnapshotMeta> load_newest_snapshot(const fs::path& dir, store::Store& into,
-                                                 LoadReport* report) {
+                                                 LoadReport* report, const fs::path& funnel_dir) {
     for (const fs::path& path : list_snapshots(dir)) {
         std::string bytes;
         std::string error;
         if (read_file(path, bytes, error)) {
-            if (auto meta = decode_snapshot(bytes, into, &error)) {
+            if (auto meta = decode_snapshot(bytes, into, &error, funnel_dir)) {
                 if (report)
                     report->loaded = path;
                 return meta;

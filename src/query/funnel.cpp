@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "tally/query/query.hpp"
+#include "tally/store/funnel_run.hpp"
 
 namespace tally::query {
 
@@ -42,7 +43,7 @@ std::size_t steps_completed(Trail& trail, const std::vector<std::uint32_t>& step
 }  // namespace
 
 Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
-              const std::vector<std::string>& steps) {
+              const std::vector<std::string>& steps, bool* incomplete) {
     // Distinct step names; a name may stand at several steps ("a,b,a").
     std::vector<std::string> names;
     std::vector<std::uint32_t> step_names;
@@ -55,12 +56,18 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
         step_names.push_back(static_cast<std::uint32_t>(it - names.begin()));
     }
 
-    // Join the shards' logs per identity, keeping only events that match a step.
+    // Join the shards' logs and runs per identity, keeping only events that match a step.
+    // Runs are read after the shards' locks: they never change, and the mapping stays
+    // while the query holds them.
     store::StringMap<Trail> trails;
+    std::vector<std::shared_ptr<const store::FunnelRun>> runs;
+    bool lost = false;
     store.visit_site(site, [&](const store::SiteShard& shard) {
         auto it = shard.days.find(day);
         if (it == shard.days.end())
             return;
+        runs.insert(runs.end(), it->second.funnel_runs.begin(), it->second.funnel_runs.end());
+        lost = lost || it->second.funnel_incomplete;
         const store::FunnelLog& log = it->second.funnel;
         // This shard's label id -> distinct-name index.
         std::vector<std::pair<std::uint32_t, std::uint32_t>> wanted;
@@ -84,6 +91,19 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
             }
         });
     });
+
+    for (const auto& run : runs) {
+        for (std::uint32_t i = 0; i < names.size(); ++i) {
+            run->for_each_step(names[i], [&](std::string_view identity, std::int64_t ts) {
+                auto trail = trails.find(identity);
+                if (trail == trails.end())
+                    trail = trails.emplace(std::string(identity), Trail{}).first;
+                trail->second.emplace_back(ts, i);
+            });
+        }
+    }
+    if (incomplete != nullptr)
+        *incomplete = lost;
 
     std::vector<std::uint64_t> reached(steps.size(), 0);
     for (auto& [identity, trail] : trails) {

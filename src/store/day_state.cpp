@@ -17,6 +17,7 @@ std::uint32_t FunnelLog::intern_label(std::string_view label, std::size_t hash, 
     const auto id = static_cast<std::uint32_t>(label_names_.size());
     label_names_.push_back(std::string(label));
     labels_.insert(hash, id);
+    bytes_ += string_cost(label);
     if (is_page)
         ++page_labels_;
     return id;
@@ -32,6 +33,7 @@ std::uint32_t FunnelLog::intern_identity(std::string_view identity) {
     const auto id = static_cast<std::uint32_t>(identity_names_.size());
     identity_names_.push_back(std::string(identity));
     identities_.insert(hash, id);
+    bytes_ += string_cost(identity);
     return id;
 }
 
@@ -54,6 +56,7 @@ void FunnelLog::record(const Event& event) {
         label = intern_label(event.event_name, InternTable::hash(event.event_name), false);
     }
     steps_.push_back(FunnelStep{event.timestamp_ms, label, intern_identity(event.funnel_key())});
+    bytes_ += sizeof(FunnelStep);
 }
 
 std::int64_t FunnelLog::label_id(std::string_view step) const {
@@ -74,6 +77,7 @@ std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
         if (log.find_label(label, hash))
             return std::nullopt;
         const auto id = static_cast<std::uint32_t>(log.label_names_.size());
+        log.bytes_ += string_cost(label);
         log.label_names_.push_back(std::move(label));
         log.labels_.insert(hash, id);
     }
@@ -86,6 +90,7 @@ std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
         if (log.identities_.find(identity, hash, identity_of))
             return std::nullopt;
         const auto id = static_cast<std::uint32_t>(log.identity_names_.size());
+        log.bytes_ += string_cost(identity);
         log.identity_names_.push_back(std::move(identity));
         log.identities_.insert(hash, id);
     }
@@ -94,6 +99,7 @@ std::optional<FunnelLog> FunnelLog::restore(std::vector<std::string> labels,
             return std::nullopt;
         log.steps_.push_back(step);
     }
+    log.bytes_ += steps.size() * sizeof(FunnelStep);
     log.page_labels_ = page_labels;
     return log;
 }
@@ -110,6 +116,25 @@ void FunnelLog::merge(const FunnelLog& other) {
     other.steps_.for_each([&](const FunnelStep& step) {
         steps_.push_back(FunnelStep{step.timestamp_ms, label[step.label], identity[step.identity]});
     });
+    bytes_ += other.steps_.size() * sizeof(FunnelStep);
+}
+
+FunnelLog FunnelLog::without_first(std::size_t steps) const {
+    FunnelLog rest;
+    label_names_.for_each([&rest](const std::string& name) {
+        rest.intern_label(name, InternTable::hash(name), false);
+    });
+    rest.page_labels_ = page_labels_;
+    std::vector<std::uint32_t> identity(identity_names_.size(), UINT32_MAX);
+    for (std::size_t i = steps; i < steps_.size(); ++i) {
+        const FunnelStep& step = steps_[i];
+        std::uint32_t& id = identity[step.identity];
+        if (id == UINT32_MAX)
+            id = rest.intern_identity(identity_names_[step.identity]);
+        rest.steps_.push_back(FunnelStep{step.timestamp_ms, step.label, id});
+        rest.bytes_ += sizeof(FunnelStep);
+    }
+    return rest;
 }
 
 namespace {
@@ -217,8 +242,11 @@ void DayState::merge(const DayState& other, bool with_funnel) {
             it = properties.emplace(name, PropertyBreakdown{}).first;
         it->second.merge(breakdown, property_keys);
     }
-    if (with_funnel)
+    if (with_funnel) {
         funnel.merge(other.funnel);
+        funnel_runs.insert(funnel_runs.end(), other.funnel_runs.begin(), other.funnel_runs.end());
+        funnel_incomplete = funnel_incomplete || other.funnel_incomplete;
+    }
 }
 
 bool DayState::consistent() const {

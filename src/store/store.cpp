@@ -1,5 +1,7 @@
 #include "tally/store/store.hpp"
+
 #include <algorithm>
+#include "tally/store/funnel_run.hpp"
 #include "tally/telemetry/metrics.hpp"
 
 #include "tally/base/time.hpp"
@@ -180,6 +182,8 @@ RetireStats Store::retire(std::int64_t first_kept_day, std::int64_t first_kept_r
                             it = rollups.try_emplace(first, options_.top_capacity).first;
                         it->second.merge(node.mapped(), /*with_funnel=*/false);
                     }
+                    for (const auto& run : node.mapped().funnel_runs)
+                        stats.funnel_run_files.push_back(run->file());
                     garbage.push_back(std::move(node.mapped()));
                     ++stats.days;
                 }

@@ -51,6 +51,7 @@ struct Config {
     std::size_t top_capacity = 10'000;
     std::size_t compat_sessions = 500'000;      // visitors whose Plausible/Umami session is kept
     std::size_t max_active_sessions = 500'000;  // sessions held for real_time_users
+    std::size_t funnel_memory_mb = 128;         // funnel steps in memory; the rest goes to disk
     std::size_t query_cache_mb = 64;  // merged top lists of settled days (top_list_cache.hpp)
 
     // compat.*

@@ -18,6 +18,12 @@
 // saved state and none after it: replaying from it, with the filter, counts every record
 // exactly once.
 //
+// Funnel runs. A snapshot names the runs holding each day's funnel steps beyond memory;
+// a run that is missing or damaged is reported, and that day's funnel is rebuilt from the
+// log: its writers replay from their start, and the records the snapshot held of that site
+// and day are recorded into its funnel alone. Retention keeps every segment with an event
+// of a kept day, so the rebuild is whole; the day is marked incomplete until it is.
+//
 // Retention (same thread, at start and every minute): day states older than
 // retention_days are folded into week and month roll-ups and leave memory (Store::retire);
 // roll-ups older than rollup_retention_days go; log segments go when every kept snapshot
@@ -46,6 +52,8 @@ struct PersistenceOptions {
     std::size_t snapshots_kept = 2;
     int retention_days = 30;          // day states and log segments
     int rollup_retention_days = 400;  // week and month roll-ups
+    /// Where the funnel runs are (funnel_spiller.hpp); empty: days hold no runs.
+    std::filesystem::path funnel_dir;
 };
 
 class Persistence {
@@ -63,6 +71,9 @@ class Persistence {
         std::vector<std::pair<std::filesystem::path, std::string>> skipped;  // corrupt ones
         ReplayStats replay;             // records read after the snapshot's positions
         std::uint64_t in_snapshot = 0;  // of which the snapshot's site marks already held
+        /// Days whose funnel runs did not open, rebuilt from the log (the held records of
+        /// their site and day): with why.
+        std::vector<FunnelToRebuild> funnels_rebuilt;
         double ms = 0;
     };
     /// Loads the newest valid snapshot, replays the log after it, opens the log and runs
@@ -87,6 +98,8 @@ class Persistence {
     /// `side_from`), from the earliest of the two.
     ReplayStats replay(const SnapshotMeta& meta, const std::vector<LogPosition>& side_from,
                        std::int64_t now_ms, std::uint64_t& in_snapshot);
+    /// Logs the days of `meta.funnels_to_rebuild` and readies the store to rebuild them.
+    void begin_funnel_rebuilds(const SnapshotMeta& meta);
 
     PersistenceOptions options_;
     store::Store& store_;

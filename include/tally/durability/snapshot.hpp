@@ -107,6 +107,14 @@ struct SitePosition {
     bool operator==(const SitePosition&) const = default;
 };
 
+struct FunnelToRebuild {
+    std::uint32_t shard = 0;  // as saved
+    std::string site;
+    std::int64_t day = 0;
+    std::string why;  // the run and what is wrong with it
+    bool operator==(const FunnelToRebuild&) const = default;
+};
+
 struct SnapshotMeta {
     std::int64_t created_ms = 0;
     /// One per log writer: recovery replays each writer from here (every record before it
@@ -114,6 +122,9 @@ struct SnapshotMeta {
     std::vector<LogPosition> log_positions;
     std::uint32_t shards = 0;                       // the store's shard count when saved (info)
     std::vector<SitePosition> site_positions = {};  // from the site-mark sections
+    /// Not saved: the days whose funnel runs a load could not open (missing or damaged),
+    /// loaded without their funnel and marked incomplete, for recovery to rebuild from the log.
+    std::vector<FunnelToRebuild> funnels_to_rebuild = {};
     bool operator==(const SnapshotMeta&) const = default;
 };
 
@@ -156,9 +167,11 @@ std::string encode_snapshot(const store::Store& store, SnapshotMeta meta,
 
 /// Checks and decodes a whole snapshot, then, only if it is valid, loads it into `into`
 /// (normally an empty Store). nullopt with the reason in *error otherwise; `into` is then
-/// untouched. Never crashes on any input.
+/// untouched. Never crashes on any input. The funnel runs a day names are opened from
+/// `funnel_dir` (see SnapshotMeta::funnels_to_rebuild for those that do not open).
 std::optional<SnapshotMeta> decode_snapshot(std::string_view bytes, store::Store& into,
-                                            std::string* error = nullptr);
+                                            std::string* error = nullptr,
+                                            const std::filesystem::path& funnel_dir = {});
 
 struct WrittenSnapshot {
     std::filesystem::path path;
@@ -182,7 +195,8 @@ struct LoadReport {
 /// one is corrupt (each listed in report->skipped). nullopt when none loads (also when the
 /// directory is missing or empty).
 std::optional<SnapshotMeta> load_newest_snapshot(const std::filesystem::path& dir,
-                                                 store::Store& into, LoadReport* report = nullptr);
+                                                 store::Store& into, LoadReport* report = nullptr,
+                                                 const std::filesystem::path& funnel_dir = {});
 
 /// The meta section of the snapshot at `path` (its checksum checked, the rest not read).
 std::optional<SnapshotMeta> read_snapshot_meta(const std::filesystem::path& path,

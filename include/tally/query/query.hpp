@@ -231,9 +231,11 @@ std::string to_json(const std::vector<Point>& points);
 
 /// For each step k, with its name, n_k: the identities (the user id, else the session id)
 /// that did steps 1..k on `day` in that order, each at or after the previous one's time. A
-/// step is an event name or "pageview:/path".
+/// step is an event name or "pageview:/path". Reads the steps in memory and those moved to
+/// runs on disk alike. `incomplete` (when given) says whether steps of the day were lost (a
+/// damaged run the log could not rebuild): the counts are then lower bounds.
 Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day,
-              const std::vector<std::string>& steps);
+              const std::vector<std::string>& steps, bool* incomplete = nullptr);
 
 struct ActiveUser {
     std::string user_id;

@@ -30,6 +30,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +115,14 @@ class FunnelLog {
     /// kMaxPageLabels: they were recorded once, under the cap.
     void merge(const FunnelLog& other);
 
+    /// This log without its first `steps` steps (moved to a run): the same labels (so the
+    /// page-label cap goes on counting the day's pages) and only the identities the
+    /// remaining steps name.
+    FunnelLog without_first(std::size_t steps) const;
+
+    /// About what the log holds in memory: the steps, each string with its intern slot.
+    std::size_t memory_bytes() const { return bytes_; }
+
   private:
     std::uint32_t intern_label(std::string_view label, std::size_t hash, bool is_page);
     std::uint32_t intern_identity(std::string_view identity);
@@ -122,13 +131,21 @@ class FunnelLog {
             label, hash, [this](std::uint32_t id) -> std::string_view { return label_names_[id]; });
     }
 
+    static std::size_t string_cost(std::string_view s) {
+        // The string, its heap block past the short-string buffer, two intern slots.
+        return sizeof(std::string) + (s.size() > 15 ? s.size() + 1 : 0) + 32;
+    }
+
     InternTable labels_;
     ChunkedLog<std::string> label_names_;
     std::size_t page_labels_ = 0;
     InternTable identities_;
     ChunkedLog<std::string> identity_names_;
     ChunkedLog<FunnelStep> steps_;
+    std::size_t bytes_ = 0;
 };
+
+class FunnelRun;
 
 /// The distinct visitors of each member a top list monitors (and of no other).
 using MemberVisitors = StringMap<sketch::CompactDistinctSet>;
@@ -148,7 +165,13 @@ struct DayState {
     MemberVisitors page_visitors;
     MemberVisitors referrer_visitors;
     MemberVisitors country_visitors;
+    /// The day's funnel steps: those in memory, and those moved to runs on disk (in the
+    /// order they were moved). /funnel reads both.
     FunnelLog funnel;
+    std::vector<std::shared_ptr<const FunnelRun>> funnel_runs;
+    /// Set when steps of this day were lost (a damaged run the event log could not rebuild):
+    /// /funnel then says its answer is incomplete.
+    bool funnel_incomplete = false;
     /// Custom properties by event name ("pageview" for a page view's), broken down by key
     /// and value (property_breakdown.hpp); property_keys counts their keys against the
     /// site's cap.

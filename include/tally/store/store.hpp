@@ -78,6 +78,8 @@ struct SiteShard {
 struct RetireStats {
     std::size_t days = 0;     // day states folded and dropped
     std::size_t rollups = 0;  // roll-ups dropped
+    /// The funnel runs of the dropped days, for the caller to delete.
+    std::vector<std::string> funnel_run_files;
 };
 
 class Store {
@@ -178,6 +180,37 @@ class Store {
     void restore_active_sessions(std::vector<ActiveSessions::Saved> sessions) {
         active_sessions_.restore(std::move(sessions));
     }
+
+    /// Funnel steps beyond memory (funnel_run.hpp): a day's log chosen to move to a run.
+    struct FunnelToMove {
+        std::string site;
+        std::int64_t day = 0;
+        FunnelLog::View log;  // read after the lock; its first `steps` steps go to the run
+        std::size_t steps = 0;
+        std::size_t bytes = 0;  // the log's memory_bytes() when taken
+    };
+    /// When shard `shard`'s funnel logs hold more than `budget_bytes`, its largest one;
+    /// nullopt otherwise.
+    std::optional<FunnelToMove> funnel_to_move(std::size_t shard, std::size_t budget_bytes) const;
+    /// Gives `moved`'s day its run, which drops the run's steps from memory. False when the
+    /// day has left meanwhile (retention): the caller deletes the run.
+    bool funnel_moved(std::size_t shard, const FunnelToMove& moved,
+                      std::shared_ptr<const FunnelRun> run);
+    /// What a shard's funnels hold: bytes in memory, runs and their bytes on disk.
+    struct FunnelFootprint {
+        std::size_t memory_bytes = 0;
+        std::size_t runs = 0;
+        std::size_t disk_bytes = 0;
+    };
+    FunnelFootprint funnel_footprint(std::size_t shard) const;
+    /// Every funnel run the store holds (file names), e.g. to delete the others.
+    std::vector<std::string> funnel_run_files() const;
+    /// Rebuilding a day's funnel from the event log (its runs were damaged): forget its
+    /// steps and runs and mark it incomplete, then record_funnel() each of its logged events,
+    /// then funnel_rebuilt(). False when the shard holds no such day.
+    bool begin_funnel_rebuild(std::size_t shard, std::string_view site, std::int64_t day);
+    void record_funnel(std::size_t shard, const Event& event);
+    void funnel_rebuilt(std::size_t shard, std::string_view site, std::int64_t day);
 
     /// The sites known to the store, sorted.
     std::vector<std::string> sites() const;
