@@ -1,5 +1,6 @@
 #include "tally/durability/funnel_spiller.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -73,7 +74,14 @@ std::size_t FunnelSpiller::tidy() {
 
 void FunnelSpiller::start() {
     loop_.start(
-        options_.interval, [this] { move_once(); }, true);
+        options_.interval,
+        [this] {
+            // The logs just freed were the largest blocks the daemon had: hand the heap's
+            // free pages back, or resident memory stays at its high-water mark.
+            if (move_once() > 0)
+                ::malloc_trim(0);
+        },
+        true);
 }
 
 std::size_t FunnelSpiller::move_once() {

@@ -32,15 +32,26 @@ inline constexpr bool kRssMeaningful = false;
 inline constexpr bool kRssMeaningful = true;
 #endif
 
-/// VmRSS of process `pid` in KiB (0 when unreadable).
-inline long rss_kib(int pid) {
+/// A figure of /proc/<pid>/status in KiB, as "VmRSS:" (0 when unreadable).
+inline long status_kib(int pid, const std::string& field) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
+        if (line.rfind(field, 0) == 0)
+            return std::stol(line.substr(field.size()));
     }
     return 0;
+}
+
+/// VmRSS of process `pid` in KiB (0 when unreadable).
+inline long rss_kib(int pid) {
+    return status_kib(pid, "VmRSS:");
+}
+
+/// The anonymous part of the resident set (the heap, not pages of mapped files, which the
+/// kernel drops under pressure), in KiB.
+inline long rss_anon_kib(int pid) {
+    return status_kib(pid, "RssAnon:");
 }
 
 inline std::string today() {

@@ -2,7 +2,7 @@
 // FunnelSpiller: keeps the funnel logs in memory within their budget by moving the largest
 // to runs on disk (store/funnel_run.hpp), off the ingest path.
 //
-// Every interval, for each shard: when its logs hold more than its share of the budget
+// Every interval (100 ms), for each shard: when its logs hold more than its share of the budget
 // (limits.funnel_memory_mb / shards), the largest is taken (a View, under the shard's lock:
 // pointer copies), written to a run with no lock held, and handed back: the day drops the
 // steps the run holds and keeps the few that arrived meanwhile. That repeats until the
@@ -39,7 +39,7 @@ namespace tally::durability {
 struct FunnelSpillOptions {
     std::filesystem::path dir;  // <data-dir>/funnels
     std::size_t memory_budget_bytes = std::size_t{128} << 20;
-    std::chrono::milliseconds interval{1000};
+    std::chrono::milliseconds interval{100};
 };
 
 class FunnelSpiller {
