@@ -187,6 +187,7 @@ void App::register_metrics() {
     metrics_->add_callback("tally_query_cache_misses_total",
                            "Breakdowns that merged their settled days afresh.", "counter",
                            [this] { return double(top_list_cache_->stats().misses); });
+    register_memory_metrics();
     engine_->register_metrics(*metrics_);
     metrics_api_->register_metrics(*metrics_);
     if (statsd_)
@@ -195,6 +196,52 @@ void App::register_metrics() {
         mirror_->register_metrics(*metrics_);
     if (fleet_reader_)
         fleet_reader_->register_metrics(*metrics_);
+}
+
+void App::register_memory_metrics() {
+    // What the structures that grow with traffic hold, each beside its budget: estimates
+    // from their counts (entries of a known size) or their own byte counts.
+    constexpr double kActiveSessionBytes = 150;  // active_sessions.hpp
+    constexpr double kCompatSessionBytes = 80;   // compat_sessions.hpp
+    const auto funnel_bytes = [this] {
+        std::size_t sum = 0;
+        for (std::size_t shard = 0; shard < store_->shard_count(); ++shard)
+            sum += store_->funnel_footprint(shard).memory_bytes;
+        return static_cast<double>(sum);
+    };
+    const std::string help =
+        "Bytes a structure that grows with traffic holds in memory (estimated from its entries).";
+    metrics_->add_callback("tally_memory_bytes{structure=\"funnel_steps\"}", help, "gauge",
+                           funnel_bytes);
+    metrics_->add_callback(
+        "tally_memory_bytes{structure=\"active_sessions\"}", help, "gauge", [this] {
+            return kActiveSessionBytes * static_cast<double>(store_->active_sessions().held());
+        });
+    metrics_->add_callback(
+        "tally_memory_bytes{structure=\"compat_sessions\"}", help, "gauge",
+        [this] { return kCompatSessionBytes * static_cast<double>(compat_sessions_->size()); });
+    metrics_->add_callback("tally_memory_bytes{structure=\"query_cache\"}", help, "gauge",
+                           [this] { return double(top_list_cache_->stats().bytes); });
+    const std::string budget_help = "The configured budget of a structure's memory (limits.*).";
+    const std::pair<const char*, double> budgets[] = {
+        {"funnel_steps", double(config_.funnel_memory_mb << 20)},
+        {"active_sessions", kActiveSessionBytes * double(config_.max_active_sessions)},
+        {"compat_sessions", kCompatSessionBytes * double(config_.compat_sessions)},
+        {"query_cache", double(config_.query_cache_mb << 20)},
+    };
+    for (const auto& [structure, bytes] : budgets) {
+        metrics_->add_callback(
+            std::string("tally_memory_budget_bytes{structure=\"") + structure + "\"}", budget_help,
+            "gauge", [value = bytes] { return value; });
+    }
+    metrics_->add_callback("tally_disk_bytes{structure=\"funnel_runs\"}",
+                           "Bytes a structure keeps on disk beyond its memory budget.", "gauge",
+                           [this] {
+                               std::size_t sum = 0;
+                               for (std::size_t shard = 0; shard < store_->shard_count(); ++shard)
+                                   sum += store_->funnel_footprint(shard).disk_bytes;
+                               return static_cast<double>(sum);
+                           });
 }
 
 http::ServerOptions App::server_options() {

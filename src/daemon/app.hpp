@@ -63,6 +63,8 @@ class App {
     void load_crawler_list();
     void build_redis();
     void add_routes();
+    /// tally_memory_bytes and tally_memory_budget_bytes per structure, tally_disk_bytes.
+    void register_memory_metrics();
     void register_metrics();
     /// tally.http.requests.count and tally.http.response.time of one answered request.
     void record_request(const http::Request& request, std::size_t route, unsigned status,

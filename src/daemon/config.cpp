@@ -260,8 +260,8 @@ std::vector<std::pair<std::string, Setter>> durability_http_setters() {
     };
 }
 
-// Caps on what traffic may create, the Redis mirror, the live pushes.
-std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
+// Caps and budgets: what traffic may create, and the memory it may take.
+std::vector<std::pair<std::string, Setter>> limit_setters() {
     return {
         {"limits.max_sites",
          [](Config& c, const json& v, const std::string& k) {
@@ -275,6 +275,28 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
          [](Config& c, const json& v, const std::string& k) {
              c.top_capacity = static_cast<std::size_t>(as_integer(v, k, 10, 10'000'000));
          }},
+        {"limits.compat_sessions",
+         [](Config& c, const json& v, const std::string& k) {
+             c.compat_sessions = static_cast<std::size_t>(as_integer(v, k, 16, 100'000'000));
+         }},
+        {"limits.active_sessions",
+         [](Config& c, const json& v, const std::string& k) {
+             c.max_active_sessions = static_cast<std::size_t>(as_integer(v, k, 64, 100'000'000));
+         }},
+        {"limits.funnel_memory_mb",
+         [](Config& c, const json& v, const std::string& k) {
+             c.funnel_memory_mb = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
+         }},
+        {"limits.query_cache_mb",
+         [](Config& c, const json& v, const std::string& k) {
+             c.query_cache_mb = static_cast<std::size_t>(as_integer(v, k, 0, 1'000'000));
+         }},
+    };
+}
+
+// The Redis mirror, the live pushes, the incumbents' trackers, the bot filter.
+std::vector<std::pair<std::string, Setter>> mirror_live_setters() {
+    return {
         {"redis.url",
          [](Config& c, const json& v, const std::string& k) {
              if (v.is_null()) {
@@ -316,22 +338,6 @@ std::vector<std::pair<std::string, Setter>> limit_mirror_live_setters() {
         {"live.max_clients_per_ip",
          [](Config& c, const json& v, const std::string& k) {
              c.live_max_clients_per_ip = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
-         }},
-        {"limits.compat_sessions",
-         [](Config& c, const json& v, const std::string& k) {
-             c.compat_sessions = static_cast<std::size_t>(as_integer(v, k, 16, 100'000'000));
-         }},
-        {"limits.active_sessions",
-         [](Config& c, const json& v, const std::string& k) {
-             c.max_active_sessions = static_cast<std::size_t>(as_integer(v, k, 64, 100'000'000));
-         }},
-        {"limits.funnel_memory_mb",
-         [](Config& c, const json& v, const std::string& k) {
-             c.funnel_memory_mb = static_cast<std::size_t>(as_integer(v, k, 1, 1'000'000));
-         }},
-        {"limits.query_cache_mb",
-         [](Config& c, const json& v, const std::string& k) {
-             c.query_cache_mb = static_cast<std::size_t>(as_integer(v, k, 0, 1'000'000));
          }},
         {"compat.umami_websites", set_umami_websites},
         {"bots.crawler_list",
@@ -379,8 +385,8 @@ std::vector<std::pair<std::string, Setter>> metric_retention_setters() {
 const std::map<std::string, Setter>& setters() {
     static const std::map<std::string, Setter> table = [] {
         std::map<std::string, Setter> all;
-        for (auto group : {core_setters, durability_http_setters, limit_mirror_live_setters,
-                           metric_retention_setters}) {
+        for (auto group : {core_setters, durability_http_setters, limit_setters,
+                           mirror_live_setters, metric_retention_setters}) {
             for (auto& [key, setter] : group())
                 all.emplace(key, std::move(setter));
         }

@@ -524,7 +524,9 @@ class SnapshotEncoder {
     // 48 hours old, so the oldest day it writes is today - 2), and roll-ups change only in
     // retention, which runs on the snapshotting thread (see snapshot.hpp): both are
     // serialised after the lock, through pointers that stay valid because only retention
-    // removes map nodes, and std::map insertions move none.
+    // removes map nodes, and std::map insertions move none. A settled day's funnel is the
+    // exception: the spiller may move it to disk at any time, so its View and runs are
+    // taken under the lock like an open day's.
     const std::int64_t first_open_day_;
     std::vector<PendingDay> settled_;
     std::vector<PendingRollup> rollups_;

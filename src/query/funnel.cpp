@@ -93,12 +93,19 @@ Ranked funnel(const store::Store& store, std::string_view site, std::int64_t day
     });
 
     for (const auto& run : runs) {
+        // This run's identity -> its trail, found once (as for a shard's log above).
+        std::vector<Trail*> by_id(run->identities(), nullptr);
         for (std::uint32_t i = 0; i < names.size(); ++i) {
-            run->for_each_step(names[i], [&](std::string_view identity, std::int64_t ts) {
-                auto trail = trails.find(identity);
-                if (trail == trails.end())
-                    trail = trails.emplace(std::string(identity), Trail{}).first;
-                trail->second.emplace_back(ts, i);
+            run->for_each_step(names[i], [&](std::uint32_t identity, std::int64_t ts) {
+                Trail*& trail = by_id[identity];
+                if (trail == nullptr) {
+                    const std::string_view name = run->identity_name(identity);
+                    auto it = trails.find(name);
+                    if (it == trails.end())
+                        it = trails.emplace(std::string(name), Trail{}).first;
+                    trail = &it->second;
+                }
+                trail->emplace_back(ts, i);
             });
         }
     }

@@ -2,7 +2,7 @@
 //
 // One thread, epoll, N keep-alive connections to 127.0.0.1, one request in flight per
 // connection. Bodies are realistic and varied: Zipf-distributed pages over 500 paths,
-// 100k sessions, 50k users, referrers, countries, user agents; pre-generated so the
+// 100k sessions, 50k users (--users), referrers, countries, user agents; pre-generated so the
 // generator's own cost stays out of the measurement. Optionally throttled to a total rate
 // (for "p99 at half the peak"): --rate counts requests, --event-rate counts events (a
 // batch request carries --batch-size of them, so --event-rate 100000 --batch-size 1000 is
@@ -10,7 +10,8 @@
 // view, the answer's "accepted" for a batch. Prints one line of figures.
 //
 //   loadgen --port P [--mode pageview|plausible|batch|dashboard] [--connections 64] [--seconds 10]
-//           [--rate R | --event-rate E] [--batch-size 1000] [--path /track/pageview]
+//           [--rate R | --event-rate E] [--batch-size 1000] [--batch-pool 16] [--users 50000]
+//           [--path /track/pageview]
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -46,12 +47,14 @@ struct Options {
     double rate = 0;        // total requests/s, 0 = as fast as possible
     double event_rate = 0;  // total events/s (sets `rate` from the events per request)
     int batch_size = 1000;
+    int batch_pool = 16;  // distinct batch bodies, sent round-robin
+    int users = 50'000;   // distinct user ids the events are spread over
 };
 
 /// Realistic events: a Zipf page popularity, returning users, a few referrers.
 class EventMaker {
   public:
-    explicit EventMaker(unsigned seed) : rng_(seed), zipf_(500) {}
+    EventMaker(unsigned seed, int users) : rng_(seed), zipf_(500), users_(users) {}
 
     std::string pageview_fields() {
         static const char* kReferrers[] = {"",
@@ -72,7 +75,7 @@ class EventMaker {
             "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile "
             "Safari/537.36",
             "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"};
-        const int user = static_cast<int>(rng_() % 50000);
+        const int user = static_cast<int>(rng_() % static_cast<unsigned>(users_));
         std::string s = R"("page_url":"https://shop.example.com/p/)" + std::to_string(zipf()) +
                         R"(?utm_source=x",)";
         s += R"("session_id":"sess-)" + std::to_string(user * 3 + static_cast<int>(rng_() % 3)) +
@@ -123,6 +126,7 @@ class EventMaker {
     int zipf() { return zipf_(rng_); }
     std::mt19937_64 rng_;
     tally::bench::Zipf zipf_;
+    int users_;
 };
 
 struct Connection {
@@ -194,6 +198,10 @@ int main(int argc, char** argv) {
             o.rate = std::strtod(v, nullptr);
         else if (k == "--event-rate")
             o.event_rate = std::strtod(v, nullptr);
+        else if (k == "--users")
+            o.users = std::stoi(v);
+        else if (k == "--batch-pool")
+            o.batch_pool = std::stoi(v);
         else if (k == "--batch-size")
             o.batch_size = static_cast<int>(std::strtol(v, nullptr, 10));
         else {
@@ -209,9 +217,9 @@ int main(int argc, char** argv) {
     }
 
     // Pre-built requests.
-    EventMaker maker(42);
+    EventMaker maker(42, o.users);
     std::vector<std::string> requests;
-    const int pool = o.mode == "batch" ? 16 : o.mode == "dashboard" ? 1 : 20000;
+    const int pool = o.mode == "batch" ? o.batch_pool : o.mode == "dashboard" ? 1 : 20000;
     for (int i = 0; i < pool; ++i) {
         std::string body;
         if (o.mode == "batch") {

@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Read every group the run could hold: a label is at most the input long.
     std::uint64_t steps = 0;
     for (const char* label : {"", "signup", "pageview:/", "a"}) {
-        run->for_each_step(label, [&](std::string_view identity, std::int64_t) {
-            if (identity.size() > size)
+        run->for_each_step(label, [&](std::uint32_t identity, std::int64_t) {
+            if (identity >= run->identities() || run->identity_name(identity).size() > size)
                 std::abort();
             ++steps;
         });

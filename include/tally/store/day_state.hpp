@@ -23,7 +23,8 @@
 // default, ~140 bytes each), and the funnel log 16 bytes per event plus one entry per
 // identity (funnel_log's tables). The number of event names per day is capped by the store
 // (limits.max_event_names_per_day), so a day's memory is bounded by that cap, the top-list
-// capacity, and the day's event count for the funnel log. Members' visitor sets cost at most
+// capacity, and the day's event count for the funnel log, whose steps move to runs on disk
+// (funnel_run.hpp) once the shard's logs pass their budget. Members' visitor sets cost at most
 // 1.1 KiB each, so up to 3 x capacity x 1.1 KiB (33 MiB at the default 10,000) for a day whose
 // lists are full of members with over 128 visitors each; a small site's cost far less. The
 // property breakdowns are bounded by their own caps (property_breakdown.hpp).

@@ -62,8 +62,8 @@ class FunnelRun {
     std::uint64_t steps() const { return steps_; }
     std::uint64_t bytes() const { return body_.size(); }
 
-    /// Calls fn(std::string_view identity, std::int64_t timestamp_ms) for every step named
-    /// `label`, in the order they arrived.
+    /// Calls fn(std::uint32_t identity, std::int64_t timestamp_ms) for every step named
+    /// `label`, in the order they arrived; identity_name() gives an identity's string.
     template <typename Fn>
     void for_each_step(std::string_view label, Fn&& fn) const {
         const auto it = groups_.find(label);
@@ -75,8 +75,17 @@ class FunnelRun {
             std::int64_t timestamp_ms = 0;
             std::memcpy(&identity, step, 4);
             std::memcpy(&timestamp_ms, step + 4, 8);
-            fn(identity_name(identity), timestamp_ms);
+            fn(identity, timestamp_ms);
         }
+    }
+
+    std::uint32_t identities() const { return identities_; }
+    std::string_view identity_name(std::uint32_t identity) const {
+        std::uint64_t from = 0;
+        std::uint64_t to = 0;
+        std::memcpy(&from, offsets_at_ + 8 * std::size_t{identity}, 8);
+        std::memcpy(&to, offsets_at_ + 8 * (std::size_t{identity} + 1), 8);
+        return {blob_at_ + from, static_cast<std::size_t>(to - from)};
     }
 
   private:
@@ -86,13 +95,6 @@ class FunnelRun {
     };
     FunnelRun() = default;
     bool read(std::string_view body, std::string& why);
-    std::string_view identity_name(std::uint32_t identity) const {
-        std::uint64_t from = 0;
-        std::uint64_t to = 0;
-        std::memcpy(&from, offsets_at_ + 8 * std::size_t{identity}, 8);
-        std::memcpy(&to, offsets_at_ + 8 * (std::size_t{identity} + 1), 8);
-        return {blob_at_ + from, static_cast<std::size_t>(to - from)};
-    }
 
     std::shared_ptr<const void> owner_;
     std::string_view body_;

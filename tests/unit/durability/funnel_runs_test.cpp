@@ -80,8 +80,8 @@ TEST(FunnelRun, ABodyRoundTripsAndEveryTruncationIsRefused) {
     EXPECT_EQ(run->steps(), 500u);
     EXPECT_EQ(run->site(), "default");
     std::size_t signups = 0;
-    run->for_each_step("signup", [&](std::string_view identity, std::int64_t) {
-        EXPECT_TRUE(identity.starts_with("user-"));
+    run->for_each_step("signup", [&](std::uint32_t identity, std::int64_t) {
+        EXPECT_TRUE(run->identity_name(identity).starts_with("user-"));
         ++signups;
     });
     EXPECT_GT(signups, 0u);
