@@ -25,10 +25,14 @@ std::uint64_t real_time_users(const store::Store& store, std::string_view site,
 }
 
 Ranked recent_top_pages(const store::Store& store, std::string_view site, std::int64_t now_ms,
-                        std::size_t k) {
+                        std::size_t k, std::uint64_t* refused) {
     store::StringMap<std::uint64_t> views;
-    store.visit_site(
-        site, [&](const store::SiteShard& shard) { shard.windows.collect_pages(now_ms, views); });
+    std::uint64_t past_cap = 0;
+    store.visit_site(site, [&](const store::SiteShard& shard) {
+        past_cap += shard.windows.collect_pages(now_ms, views);
+    });
+    if (refused != nullptr)
+        *refused = past_cap;
     Ranked pages(views.begin(), views.end());
     auto by_count_then_name = [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;

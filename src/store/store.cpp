@@ -69,7 +69,7 @@ void Store::apply_locked(Shard& shard, const Event& event, std::int64_t now_ms,
     if (day == site.days.end())
         day = site.days.try_emplace(day_number, top_capacity).first;
     day->second.apply(event);
-    site.windows.record(event, now_ms);
+    site.windows.record(event, now_ms, top_capacity);
     if (record) {
         auto changes = shard.changes.find(event.site);
         if (changes == shard.changes.end())

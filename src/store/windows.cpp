@@ -10,11 +10,12 @@ Windows::Bucket& Windows::bucket_for(std::int64_t minute) {
     if (bucket.minute != minute) {
         bucket.minute = minute;
         bucket.pages.clear();
+        bucket.refused = 0;
     }
     return bucket;
 }
 
-void Windows::record(const Event& event, std::int64_t now_ms) {
+void Windows::record(const Event& event, std::int64_t now_ms, std::size_t max_pages) {
     const std::int64_t now_minute = minute_number(now_ms);
     const std::int64_t minute = minute_number(event.timestamp_ms);
     if (minute <= now_minute - kPagesMinutes || minute > now_minute + kFutureMinutes)
@@ -31,14 +32,20 @@ void Windows::record(const Event& event, std::int64_t now_ms) {
     Bucket& bucket = bucket_for(minute);
     auto it = bucket.pages.find(event.page);
     if (it == bucket.pages.end()) {
+        if (bucket.pages.size() >= max_pages) {
+            ++bucket.refused;
+            return;
+        }
         bucket.pages.emplace(event.page, 1);
     } else {
         ++it->second;
     }
 }
 
-void Windows::collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_views) const {
+std::uint64_t Windows::collect_pages(std::int64_t now_ms,
+                                     StringMap<std::uint64_t>& page_views) const {
     const std::int64_t now_minute = minute_number(now_ms);
+    std::uint64_t refused = 0;
     for (const Bucket& bucket : buckets_) {
         if (bucket.minute <= now_minute - kPagesMinutes ||
             bucket.minute > now_minute + kFutureMinutes) {
@@ -46,7 +53,9 @@ void Windows::collect_pages(std::int64_t now_ms, StringMap<std::uint64_t>& page_
         }
         for (const auto& [page, views] : bucket.pages)
             page_views[page] += views;
+        refused += bucket.refused;
     }
+    return refused;
 }
 
 void Windows::restore_bucket(std::int64_t minute, const StringMap<std::uint64_t>& pages) {

@@ -248,8 +248,9 @@ std::vector<ActiveUser> active_users(const store::Store& store, std::string_view
 /// Distinct sessions in the last 5 minutes.
 std::uint64_t real_time_users(const store::Store& store, std::string_view site,
                               std::int64_t now_ms);
-/// The `k` most viewed pages of the last 15 minutes.
+/// The `k` most viewed pages of the last 15 minutes. `refused` (when given) gets the views
+/// of those minutes not windowed because their minute held its cap of distinct pages.
 Ranked recent_top_pages(const store::Store& store, std::string_view site, std::int64_t now_ms,
-                        std::size_t k);
+                        std::size_t k, std::uint64_t* refused = nullptr);
 
 }  // namespace tally::query

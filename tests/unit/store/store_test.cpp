@@ -128,6 +128,26 @@ TEST(Store, WindowsCountRecentSessionsOnce) {
               (query::Ranked{{"/a", 2}, {"/b", 2}}));
 }
 
+// A flood of distinct paths: each minute of the window holds at most the top-list capacity
+// of pages; views of pages past it are counted as refused, those of pages it holds go on.
+TEST(Store, AFloodOfDistinctPagesStaysWithinEachMinutesCap) {
+    store::Store s({1, 10, 10, 100});
+    const std::int64_t now = kNoon;
+    for (int i = 0; i < 1'000; ++i)
+        s.apply(0, page("/flood/" + std::to_string(i), "u", "s", now), now);
+    s.apply(0, page("/flood/7", "u", "s", now), now);
+    std::uint64_t refused = 0;
+    const auto pages = query::recent_top_pages(s, "default", now, 1'000, &refused);
+    EXPECT_EQ(pages.size(), 100u);
+    EXPECT_EQ(refused, 900u);
+    EXPECT_EQ(pages.front(), (std::pair<std::string, std::uint64_t>{"/flood/7", 2}));
+    // The next minute starts afresh.
+    s.apply(0, page("/late", "u", "s", now + 60'000), now + 60'000);
+    const auto later = query::recent_top_pages(s, "default", now + 60'000, 1'000, &refused);
+    EXPECT_EQ(later.size(), 101u);
+    EXPECT_EQ(refused, 900u);
+}
+
 }  // namespace
 }  // namespace tally::test
 
