@@ -151,7 +151,7 @@ std::shared_ptr<const store::FunnelRun> open_funnel_run(const fs::path& dir,
     const fs::path path = dir / name;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        why = std::string("cannot open: ") + std::strerror(errno);
+        why = "cannot open: " + std::generic_category().message(errno);
         return nullptr;
     }
     struct stat info {};

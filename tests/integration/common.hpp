@@ -70,6 +70,22 @@ inline std::string pageview(json extra = json::object()) {
     return body.dump();
 }
 
+/// Batches `from` to `to` of a flood of page views of "/", each with a session id of its
+/// own (batch b holds sessions b*1000 .. b*1000+999); true when every batch got 200.
+inline bool flood_sessions(HttpClient& client, int from, int to) {
+    for (int b = from; b < to; ++b) {
+        json batch = json::array();
+        for (int i = 0; i < 1'000; ++i) {
+            batch.push_back({{"type", "pageview"},
+                             {"page_url", "/"},
+                             {"session_id", "flood-" + std::to_string(b * 1'000 + i)}});
+        }
+        if (client.post("/track/batch", batch.dump()).status != 200)
+            return false;
+    }
+    return true;
+}
+
 inline json dashboard(HttpClient& client, const std::string& date,
                       const std::string& site = "default") {
     auto r = client.get("/dashboard/" + date + "?site=" + site);

@@ -180,9 +180,12 @@ TEST_F(DashboardsTest, MetricWidgetsAgreeWithAnOracle) {
                   {{"metrics", {"dash.latency"}}, {"aggregation", "p50"}, {"window", "1h"}}, 0, 3),
            widget("missing", "number", {{"metrics", {"dash.never_sent"}}}, 4, 3),
            // Every other kind over the same grouped query: the same series, drawn otherwise.
-           widget("heat", "heatmap", by_endpoint, 8, 3), widget("dots", "scatter", by_endpoint, 0, 6),
-           widget("bars", "bar_chart", by_endpoint, 4, 6), widget("area", "area_chart", by_endpoint, 8, 6),
-           widget("pie", "pie_chart", by_endpoint, 0, 9), widget("rows", "table", by_endpoint, 4, 9)}}});
+           widget("heat", "heatmap", by_endpoint, 8, 3),
+           widget("dots", "scatter", by_endpoint, 0, 6),
+           widget("bars", "bar_chart", by_endpoint, 4, 6),
+           widget("area", "area_chart", by_endpoint, 8, 6),
+           widget("pie", "pie_chart", by_endpoint, 0, 9),
+           widget("rows", "table", by_endpoint, 4, 9)}}});
     const std::string range =
         "from=" + std::to_string(t0) + "&to=" + std::to_string(t0 + 2 * kMinute);
     const json answer = data(made["id"], range);
@@ -240,19 +243,18 @@ TEST_F(DashboardsTest, AnalyticsWidgetsAgreeWithTheDashboardPage) {
             q["breakdown"] = breakdown;
         return q;
     };
-    const json made =
-        create({{"name", "Web"},
-                {"widgets",
-                 {widget("views", "number", analytics("pageviews")),
-                  widget("visitors", "number", analytics("visitors"), 4),
-                  widget("signups", "number", analytics("events:signup"), 8),
-                  widget("pages", "table", analytics("pageviews", "pages"), 0, 3),
-                  widget("devices", "pie_chart", analytics("pageviews", "devices"), 4, 3),
-                  widget("now", "number", analytics("realtime"), 8, 3),
-                  widget("plans", "table", analytics("events:signup", "props:signup:plan"), 0, 6),
-                  widget("plan_visitors", "bar_chart", analytics("visitors", "props:signup:plan"),
-                         4, 6),
-                  widget("world", "map", analytics("pageviews", "countries"), 8, 6)}}});
+    const json made = create(
+        {{"name", "Web"},
+         {"widgets",
+          {widget("views", "number", analytics("pageviews")),
+           widget("visitors", "number", analytics("visitors"), 4),
+           widget("signups", "number", analytics("events:signup"), 8),
+           widget("pages", "table", analytics("pageviews", "pages"), 0, 3),
+           widget("devices", "pie_chart", analytics("pageviews", "devices"), 4, 3),
+           widget("now", "number", analytics("realtime"), 8, 3),
+           widget("plans", "table", analytics("events:signup", "props:signup:plan"), 0, 6),
+           widget("plan_visitors", "bar_chart", analytics("visitors", "props:signup:plan"), 4, 6),
+           widget("world", "map", analytics("pageviews", "countries"), 8, 6)}}});
     const json answer = data(made["id"], "from=now/d&to=now");
     std::map<std::string, json> by_id;
     for (const json& w : answer["widgets"])

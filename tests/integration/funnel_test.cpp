@@ -175,6 +175,10 @@ TEST(FunnelsOnDisk, ExactBeyondTheBudgetAcrossRestartsAndADamagedRun) {
     EXPECT_LE(metric(client, "tally_funnel_memory_bytes"), 1.5 * (1 << 20));
     EXPECT_GT(metric(client, "tally_funnel_disk_bytes"), 1 << 20);
     EXPECT_EQ(metric(client, "tally_funnel_memory_budget_bytes"), 1 << 20);
+    // The same in the family of every structure's memory and budget.
+    EXPECT_EQ(metric(client, R"(tally_memory_budget_bytes{structure="funnel_steps"})"), 1 << 20);
+    EXPECT_LE(metric(client, R"(tally_memory_bytes{structure="funnel_steps"})"), 1.5 * (1 << 20));
+    EXPECT_GT(metric(client, R"(tally_disk_bytes{structure="funnel_runs"})"), 1 << 20);
     expect_exact(client, sent, "in memory and on disk");
 
     daemon.restart();
@@ -248,22 +252,11 @@ TEST(FunnelsOnDisk, AFloodOfIdentitiesStaysWithinTheBudgets) {
         << R"({"limits":{"funnel_memory_mb":1,"active_sessions":1000}})";
     Tallyd daemon({"--config", dir.path() + "/tallyd.json"});
     HttpClient client(daemon.port());
-    const auto flood = [&](int from, int to) {
-        for (int b = from; b < to; ++b) {
-            json batch = json::array();
-            for (int i = 0; i < 1'000; ++i) {
-                batch.push_back({{"type", "pageview"},
-                                 {"page_url", "/"},
-                                 {"session_id", "flood-" + std::to_string(b * 1'000 + i)}});
-            }
-            ASSERT_EQ(client.post("/track/batch", batch.dump()).status, 200);
-        }
-    };
-    flood(0, 50);
+    ASSERT_TRUE(flood_sessions(client, 0, 50));
     wait_for_runs(client, 1);
     const long rss_at_50k = rss_kib(daemon.pid());
     const long anon_at_50k = rss_anon_kib(daemon.pid());
-    flood(50, 200);
+    ASSERT_TRUE(flood_sessions(client, 50, 200));
     wait_for_runs(client, 2);
     const long rss_at_200k = rss_kib(daemon.pid());
     const long anon_at_200k = rss_anon_kib(daemon.pid());
@@ -274,7 +267,7 @@ TEST(FunnelsOnDisk, AFloodOfIdentitiesStaysWithinTheBudgets) {
     EXPECT_LE(metric(client, "tally_funnel_memory_bytes"), 1.5 * (1 << 20));
     std::printf(
         "RSS %ld KiB at 50,000 distinct sessions, %ld KiB at 200,000 (anonymous: %ld "
-        "-> %ld KiB; the rest is pages of the runs' files)\n",
+        "-> %ld KiB)\n",
         rss_at_50k, rss_at_200k, anon_at_50k, anon_at_200k);
     // 150,000 more identities hold about 15 MiB of funnel log in memory without the budget.
     if (kRssMeaningful) {

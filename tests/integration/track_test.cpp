@@ -260,15 +260,7 @@ TEST(TrackFlood, DistinctSessionsStayWithinTheActiveSessionsBudgetAndAreFlagged)
     HttpClient client(daemon.port());
     EXPECT_FALSE(dashboard(client, "today").contains("real_time_users_capped"));
     const long rss_before = rss_kib(daemon.pid());
-    for (int b = 0; b < 50; ++b) {
-        json batch = json::array();
-        for (int i = 0; i < 1'000; ++i) {
-            batch.push_back({{"type", "pageview"},
-                             {"page_url", "/"},
-                             {"session_id", "flood-" + std::to_string(b * 1'000 + i)}});
-        }
-        ASSERT_EQ(client.post("/track/batch", batch.dump()).status, 200);
-    }
+    ASSERT_TRUE(flood_sessions(client, 0, 50));
     const json d = dashboard(client, "today");
     EXPECT_EQ(d["page_views"], 50'000);
     EXPECT_LE(d["real_time_users"].get<int>(), 1'000);
