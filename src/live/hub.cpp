@@ -217,7 +217,7 @@ json recent_feed(const store::ChangeSet& changes) {
 std::string delta_frame(std::uint64_t seq, const std::string& site, const std::string& label,
                         const store::ChangeSet& c, const Totals& pages, const Totals& referrers,
                         const Totals& countries, std::uint64_t visitors, std::uint64_t sessions,
-                        std::uint64_t real_time,
+                        store::ActiveSessions::RealTime real_time,
                         const std::optional<query::PropertiesBreakdown>& properties) {
     json j;
     j["type"] = "delta";
@@ -247,7 +247,9 @@ std::string delta_frame(std::uint64_t seq, const std::string& site, const std::s
         j["countries"] = ranked(countries);
     j["unique_visitors"] = visitors;
     j["unique_sessions"] = sessions;
-    j["real_time_users"] = real_time;
+    j["real_time_users"] = real_time.sessions;
+    // Always sent, so a dashboard that showed "capped" learns when it is no longer.
+    j["real_time_users_capped"] = real_time.capped;
     if (json feed = recent_feed(c); !feed.empty())
         j["recent"] = std::move(feed);
     if (properties)
@@ -397,19 +399,21 @@ void Hub::send_frames(Plan& plan, std::int64_t now_ms) {
     sent_ = std::move(sent);
 }
 
-std::uint64_t Hub::real_time_users_for(const Key& key, const Work& w, const Sent& s, bool recount,
-                                       std::int64_t now_ms) const {
+store::ActiveSessions::RealTime Hub::real_time_users_for(const Key& key, const Work& w,
+                                                         const Sent& s, bool recount,
+                                                         std::int64_t now_ms) const {
     const std::int64_t today = day_of(now_ms);
     if (today < w.range.first || w.range.last < today)
-        return 0;
+        return {};
     if (w.delta_due() || w.snapshot || recount)
-        return query::real_time_users(store_, key.site, now_ms);
-    return s.real_time_users;  // not recounted this batch
+        return store_.active_sessions().real_time(key.site, now_ms);
+    return {s.real_time_users, s.real_time_capped};  // not recounted this batch
 }
 
-void Hub::add_frames(const Key& key, Work& w, Sent& s, std::uint64_t real_time,
+void Hub::add_frames(const Key& key, Work& w, Sent& s, store::ActiveSessions::RealTime real_time,
                      http::WsBatch& batch) {
-    const bool real_time_moved = real_time != s.real_time_users;
+    const bool real_time_moved =
+        real_time.sessions != s.real_time_users || real_time.capped != s.real_time_capped;
     if (w.delta_due()) {
         keep_top(w.totals.pages, s.top_pages);
         keep_top(w.totals.referrers, s.top_referrers);
@@ -417,10 +421,12 @@ void Hub::add_frames(const Key& key, Work& w, Sent& s, std::uint64_t real_time,
     }
     if (w.changed || real_time_moved)
         ++s.seq;
-    s.real_time_users = real_time;
+    s.real_time_users = real_time.sessions;
+    s.real_time_capped = real_time.capped;
 
     if (w.snapshot) {
-        w.snapshot->real_time_users = real_time;
+        w.snapshot->real_time_users = real_time.sessions;
+        w.snapshot->real_time_users_capped = real_time.capped;
         s.unique_visitors = w.snapshot->unique_visitors;
         s.unique_sessions = w.snapshot->unique_sessions;
         s.top_pages = w.snapshot->top_pages;

@@ -77,6 +77,11 @@ class LiveState {
             if (frame.contains(absolute))
                 metrics_[absolute] = frame[absolute];
         }
+        // As /dashboard has it: present only while true.
+        if (frame.value("real_time_users_capped", false))
+            metrics_["real_time_users_capped"] = true;
+        else if (frame.contains("real_time_users_capped"))
+            metrics_.erase("real_time_users_capped");
         if (frame.contains("recent"))
             recent_ += frame["recent"].size();
         return type;
@@ -626,6 +631,27 @@ TEST(LiveCap, ClientsOverTheCapAreRefusedAndCounted) {
     HttpClient http(daemon.port());
     auto metrics = http.get("/metrics");
     EXPECT_NE(metrics.body.find("tally_ws_clients 2"), std::string::npos) << metrics.body;
+}
+
+// A flood of sessions past limits.active_sessions: the deltas say real_time_users is capped,
+// and the dashboard a live client holds stays equal to /dashboard's.
+TEST(LiveBudget, DeltasSayWhenRealTimeUsersIsCapped) {
+    TempDir dir;
+    const std::string config = dir.path() + "/tallyd.json";
+    std::ofstream(config) << R"({"limits":{"active_sessions":64},"live":{"batch_ms":50}})";
+    Tallyd daemon({"--config", config});
+    HttpClient client(daemon.port());
+    WsClient ws(daemon.port());
+    LiveState state;
+    drain(ws, state, milliseconds(150));
+    ASSERT_EQ(state.snapshots(), 1);
+    EXPECT_FALSE(state.metrics().contains("real_time_users_capped"));
+    ASSERT_TRUE(flood_sessions(client, 0, 1));
+    drain(ws, state, milliseconds(300));
+    EXPECT_GE(state.deltas(), 1);
+    EXPECT_EQ(state.metrics()["real_time_users_capped"], true) << state.metrics();
+    EXPECT_LE(state.metrics()["real_time_users"].get<int>(), 64);
+    EXPECT_EQ(state.metrics(), dashboard(client, "today"));
 }
 
 // Dashboards and tracking have separate budgets: 50 dashboards fill both live.max_clients and

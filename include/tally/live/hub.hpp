@@ -129,6 +129,7 @@ class Hub {
         std::uint64_t unique_visitors = 0;
         std::uint64_t unique_sessions = 0;
         std::uint64_t real_time_users = 0;
+        bool real_time_capped = false;  // the active-sessions budget refused some
         // The top lists the clients hold (see keep_top in hub.cpp).
         std::vector<std::pair<std::string, std::uint64_t>> top_pages, top_referrers, top_countries;
     };
@@ -143,12 +144,14 @@ class Hub {
     /// 3. The frames, built once per (site, range) and handed over all at once.
     void send_frames(Plan& plan, std::int64_t now_ms);
     /// Step 3 for one (site, range): `sent` brought up to date, its frames added to `batch`.
-    void add_frames(const Key& key, Work& work, Sent& sent, std::uint64_t real_time,
-                    http::WsBatch& batch);
-    /// real_time_users for `work`'s range: 0 unless it holds today; recounted when a delta
-    /// or a snapshot is due or `recount`, else what its clients hold.
-    std::uint64_t real_time_users_for(const Key& key, const Work& work, const Sent& sent,
-                                      bool recount, std::int64_t now_ms) const;
+    void add_frames(const Key& key, Work& work, Sent& sent,
+                    store::ActiveSessions::RealTime real_time, http::WsBatch& batch);
+    /// real_time_users (and whether it is capped) for `work`'s range: 0 unless it holds
+    /// today; recounted when a delta or a snapshot is due or `recount`, else what its
+    /// clients hold.
+    store::ActiveSessions::RealTime real_time_users_for(const Key& key, const Work& work,
+                                                        const Sent& sent, bool recount,
+                                                        std::int64_t now_ms) const;
 
     store::Store& store_;
     HubOptions options_;
