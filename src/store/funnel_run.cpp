@@ -60,7 +60,8 @@ class BodyReader {
 }  // namespace
 
 void encode_funnel_run(std::string_view site, std::int64_t day, const FunnelLog::View& log,
-                       std::size_t steps, const std::function<void(std::string_view)>& sink) {
+                       std::size_t steps, const std::function<void(std::string_view)>& sink,
+                       std::size_t chunk_bytes) {
     // Group sizes by label, then each step's place: a stable counting sort.
     std::vector<std::uint64_t> first(log.labels.size() + 1, 0);
     for (std::size_t i = 0; i < steps; ++i)
@@ -91,14 +92,29 @@ void encode_funnel_run(std::string_view site, std::int64_t day, const FunnelLog:
     sink(head);
     log.identities.for_each([&](const std::string& s) { sink(s); });
 
-    std::string packed(steps * FunnelRun::kStepBytes, '\0');
-    for (std::size_t i = 0; i < steps; ++i) {
-        const FunnelStep& step = log.steps[i];
-        char* at = packed.data() + first[step.label]++ * FunnelRun::kStepBytes;
-        std::memcpy(at, &step.identity, 4);
-        std::memcpy(at + 4, &step.timestamp_ms, 8);
+    // The groups in chunks of labels of about chunk_bytes, one pass over the steps each,
+    // so that moving a log never holds a second copy of it (a chunk is larger only when one
+    // label's group is).
+    std::string packed;
+    for (std::size_t label = 0; label < log.labels.size();) {
+        const std::uint64_t base = first[label];
+        std::size_t end = label + 1;
+        while (end < log.labels.size() &&
+               (first[end + 1] - base) * FunnelRun::kStepBytes <= chunk_bytes) {
+            ++end;
+        }
+        packed.assign((first[end] - base) * FunnelRun::kStepBytes, '\0');
+        for (std::size_t i = 0; i < steps && !packed.empty(); ++i) {
+            const FunnelStep& step = log.steps[i];
+            if (step.label < label || step.label >= end)
+                continue;
+            char* at = packed.data() + (first[step.label]++ - base) * FunnelRun::kStepBytes;
+            std::memcpy(at, &step.identity, 4);
+            std::memcpy(at + 4, &step.timestamp_ms, 8);
+        }
+        sink(packed);
+        label = end;
     }
-    sink(packed);
 }
 
 std::shared_ptr<const FunnelRun> FunnelRun::parse(std::shared_ptr<const void> owner,

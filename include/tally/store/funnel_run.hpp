@@ -41,8 +41,11 @@ namespace tally::store {
 
 /// Writes the body of a run holding `log`'s first `steps` steps of `site` on `day`, in
 /// pieces handed to `sink` (so the caller checksums and writes them without a second copy).
+/// The steps are sorted into their groups `chunk_bytes` at a time (a pass over the log
+/// each): what a move holds besides the log.
 void encode_funnel_run(std::string_view site, std::int64_t day, const FunnelLog::View& log,
-                       std::size_t steps, const std::function<void(std::string_view)>& sink);
+                       std::size_t steps, const std::function<void(std::string_view)>& sink,
+                       std::size_t chunk_bytes = std::size_t{8} << 20);
 
 class FunnelRun {
   public:

@@ -89,6 +89,17 @@ TEST(FunnelRun, ABodyRoundTripsAndEveryTruncationIsRefused) {
         const std::string_view part = std::string_view(*owner).substr(0, cut);
         EXPECT_EQ(store::FunnelRun::parse(owner, part, "f0.run", 0, why), nullptr) << cut;
     }
+    // Sorted into groups a few labels at a time (a pass each), the body is the same.
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{100}, std::size_t{1000}}) {
+        std::string chunked;
+        s.visit_shard(0, [&](const auto& sites) {
+            const auto& log = sites.find("default")->second.days.begin()->second.funnel;
+            store::encode_funnel_run(
+                "default", day_of(kNoon), log.view(), log.steps().size(),
+                [&](std::string_view piece) { chunked.append(piece); }, chunk);
+        });
+        EXPECT_EQ(chunked, body) << chunk;
+    }
 }
 
 TEST(FunnelRunFiles, AWrittenRunOpensAndADamagedOneIsReported) {
