@@ -15,6 +15,14 @@ constexpr std::size_t kMinStepsToMove = 4096;
 
 }  // namespace
 
+DayState* Store::day_locked(Shard& shard, std::string_view site, std::int64_t day) {
+    const auto part = shard.sites.find(site);
+    if (part == shard.sites.end())
+        return nullptr;
+    const auto it = part->second.days.find(day);
+    return it == part->second.days.end() ? nullptr : &it->second;
+}
+
 std::optional<Store::FunnelToMove> Store::funnel_to_move(std::size_t shard_index,
                                                          std::size_t budget_bytes) const {
     const Shard& shard = *shards_[shard_index % shards_.size()];
@@ -46,16 +54,12 @@ bool Store::funnel_moved(std::size_t shard_index, const FunnelToMove& moved,
     FunnelLog old;  // freed after the lock
     {
         std::lock_guard lock(shard.mutex);
-        const auto site = shard.sites.find(moved.site);
-        if (site == shard.sites.end())
+        DayState* state = day_locked(shard, moved.site, moved.day);
+        if (state == nullptr)
             return false;
-        const auto day = site->second.days.find(moved.day);
-        if (day == site->second.days.end())
-            return false;
-        DayState& state = day->second;
-        FunnelLog rest = state.funnel.without_first(moved.steps);
-        old = std::exchange(state.funnel, std::move(rest));
-        state.funnel_runs.push_back(std::move(run));
+        FunnelLog rest = state->funnel.without_first(moved.steps);
+        old = std::exchange(state->funnel, std::move(rest));
+        state->funnel_runs.push_back(std::move(run));
     }
     return true;
 }
@@ -92,38 +96,27 @@ std::vector<std::string> Store::funnel_run_files() const {
 bool Store::begin_funnel_rebuild(std::size_t shard_index, std::string_view site, std::int64_t day) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     std::lock_guard lock(shard.mutex);
-    const auto part = shard.sites.find(site);
-    if (part == shard.sites.end())
+    DayState* state = day_locked(shard, site, day);
+    if (state == nullptr)
         return false;
-    const auto it = part->second.days.find(day);
-    if (it == part->second.days.end())
-        return false;
-    it->second.funnel = FunnelLog{};
-    it->second.funnel_runs.clear();
-    it->second.funnel_incomplete = true;
+    state->funnel = FunnelLog{};
+    state->funnel_runs.clear();
+    state->funnel_incomplete = true;
     return true;
 }
 
 void Store::record_funnel(std::size_t shard_index, const Event& event) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     std::lock_guard lock(shard.mutex);
-    const auto part = shard.sites.find(event.site);
-    if (part == shard.sites.end())
-        return;
-    const auto it = part->second.days.find(day_of(event.timestamp_ms));
-    if (it != part->second.days.end())
-        it->second.funnel.record(event);
+    if (DayState* state = day_locked(shard, event.site, day_of(event.timestamp_ms)))
+        state->funnel.record(event);
 }
 
 void Store::funnel_rebuilt(std::size_t shard_index, std::string_view site, std::int64_t day) {
     Shard& shard = *shards_[shard_index % shards_.size()];
     std::lock_guard lock(shard.mutex);
-    const auto part = shard.sites.find(site);
-    if (part == shard.sites.end())
-        return;
-    const auto it = part->second.days.find(day);
-    if (it != part->second.days.end())
-        it->second.funnel_incomplete = false;
+    if (DayState* state = day_locked(shard, site, day))
+        state->funnel_incomplete = false;
 }
 
 }  // namespace tally::store

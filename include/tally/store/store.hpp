@@ -265,6 +265,8 @@ class Store {
     Admission admit_in_registry(const Event& event);
     /// `site`'s part of `shard`, created when absent; the caller holds shard.mutex.
     static SiteShard& site_of(Shard& shard, std::string_view site);
+    /// `site`'s state of `day` in the shard, or null; the caller holds shard.mutex.
+    static DayState* day_locked(Shard& shard, std::string_view site, std::int64_t day);
     /// Counts `event` in the shard; the caller holds shard.mutex.
     static void apply_locked(Shard& shard, const Event& event, std::int64_t now_ms,
                              std::size_t top_capacity, bool record);
