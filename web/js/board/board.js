@@ -9,7 +9,7 @@
 // reload of the data (at most one a second).
 
 import * as api from "../api.js";
-import { render, chartPNG } from "./render.js";
+import { render, chartPNG, disposeChart } from "./render.js";
 import { WidgetDialog } from "./editor.js";
 import { download } from "./download.js";
 
@@ -227,7 +227,7 @@ export class Board {
   }
 
   disposeCharts() {
-    for (const handle of this.handles.values()) handle.chart?.dispose();
+    for (const handle of this.handles.values()) disposeChart(handle.chart);
     this.handles.clear();
   }
 
@@ -254,7 +254,7 @@ export class Board {
     dialog.querySelector("h2").textContent = widget.title;
     dialog.showModal();
     const handle = await render(dialog.querySelector(".widget-body"), { ...widget, type: "line_chart" }, { series: [series] }, null, 0);
-    dialog.addEventListener("close", () => handle.chart?.dispose(), { once: true });
+    dialog.addEventListener("close", () => disposeChart(handle.chart), { once: true });
   }
 
   downloadWidget(id, format) {

@@ -300,10 +300,6 @@ export async function render(el, widget, data, compare, offsetMs, { onGroup } = 
   else if (widget.type === "heatmap") option = heatmapOption(widget, data, t);
   else if (widget.type === "gauge") option = gaugeOption(widget, data, t);
   else option = await mapOption(widget, data, t);
-  // Progressive rendering paints a large series over several frames, and a chart disposed
-  // mid-paint (redrawn for new data or the theme) throws from its next frame. Widgets are
-  // small enough to paint in one frame.
-  for (const s of option.series || []) s.progressive ??= 0;
   const holder = document.createElement("div");
   holder.className = "chart";
   el.replaceChildren(holder);
@@ -317,6 +313,17 @@ export async function render(el, widget, data, compare, offsetMs, { onGroup } = 
   }
   const previous = (option.series || []).filter((x) => x.lineStyle?.type === "dashed").length;
   return { chart, previous };
+}
+
+// Disposes a widget's chart. zrender paints an incremental layer (a heatmap's cells always
+// use one) over several frames; a chart disposed before its next frame threw from that frame
+// ("reading 'layerStack'"). That frame returns at once when the painter's redraw id has
+// moved on, so it is moved on here (a private field of zrender's canvas painter).
+export function disposeChart(chart) {
+  if (!chart) return;
+  const painter = chart.getZr()?.painter;
+  chart.dispose();
+  if (painter) painter._redrawId = NaN;
 }
 
 // A chart's PNG, as a data URL (white or dark background as the page).
