@@ -14,12 +14,12 @@ done
 packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev nlohmann-json3-dev libsimdjson-dev libhiredis-dev libspdlog-dev zlib1g-dev
-  libxlsxwriter-dev libre2-dev
+  libxlsxwriter-dev libre2-dev libssl-dev
 )
 if [ "$want_tests" = 1 ]; then
   # redis-server for the HyperLogLog and mirror tests; prometheus for promtool, which
   # checks /metrics, and for the real Prometheus that tests/clients runs against the export.
-  packages+=(libgtest-dev redis-server prometheus)
+  packages+=(libgtest-dev redis-server prometheus prometheus-alertmanager)
   # Debian's Chromium, driven by playwright-core in tests/browser (its fonts are only
   # recommended, and recommends are not installed here).
   packages+=(chromium fonts-liberation)

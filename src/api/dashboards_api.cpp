@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/dashboards/";
 constexpr std::string_view kDataSuffix = "/data";
-constexpr std::int64_t kWeekMs = 7 * kMsPerDay;
 constexpr std::int64_t kMaxRangeMs = 400 * kMsPerDay;
 
 http::Response invalid(const dashboards::Invalid& bad) {
@@ -150,11 +149,15 @@ void DashboardsApi::add_routes(http::Router& router) {
 }
 
 http::Response DashboardsApi::list(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const Access& access = std::get<Access>(allowed);
     json out = json::array();
-    for (const json& document : dashboards_.list())
-        out.push_back(summary(document));
+    for (const json& document : dashboards_.list()) {
+        if (documents::workspace_of(document) == access.workspace)
+            out.push_back(summary(document));
+    }
     return http::json_response(200, json{{"dashboards", std::move(out)}}.dump());
 }
 
@@ -165,19 +168,23 @@ http::Response DashboardsApi::templates(const http::Request& request) const {
 }
 
 http::Response DashboardsApi::create(const http::Request& request) {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::edit);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const Access& access = std::get<Access>(allowed);
     if (request.body.size() > dashboards::kMaxDocumentBytes)
         return http::error_response(413, "a dashboard is at most 256 KiB");
     auto body = document_to_create(json::parse(request.body, nullptr, false));
     if (auto* error = std::get_if<http::Response>(&body))
         return std::move(*error);
-    auto valid = dashboards::validate_dashboard(std::get<json>(body));
-    if (const auto* bad = std::get_if<dashboards::Invalid>(&valid))
-        return invalid(*bad);
+    auto valid = validated(std::move(std::get<json>(body)), access);
+    if (auto* error = std::get_if<http::Response>(&valid))
+        return std::move(*error);
     auto result = dashboards_.create(std::move(std::get<json>(valid)), now_ms());
     if (result.outcome != documents::DocumentStore::Outcome::ok)
         return store_failure(result);
+    record_change(authorization_.audit(), access, "dashboard.create",
+                  result.document["id"].get<std::string>(), 0, 1);
     http::Response response = http::json_response(201, result.document.dump());
     response.headers.emplace_back("Location",
                                   std::string(kPrefix) + result.document["id"].get<std::string>());
@@ -185,46 +192,53 @@ http::Response DashboardsApi::create(const http::Request& request) {
 }
 
 http::Response DashboardsApi::one(const http::Request& request) {
-    if (auto denied = authorization_.check(request))
+    const bool reads =
+        request.method == http::Method::get || request.method == http::Method::head;
+    auto allowed = authorization_.allow(request, reads ? Need::read : Need::edit);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const Access& access = std::get<Access>(allowed);
     std::string_view rest = request.path.substr(kPrefix.size());
     const bool wants_data = rest.ends_with(kDataSuffix);
     if (wants_data)
         rest.remove_suffix(kDataSuffix.size());
     const std::string id(rest);
-    if (!documents::DocumentStore::valid_id(id))
-        return http::error_response(404, "no such dashboard");
+    // Another workspace's dashboard reads as one that does not exist.
+    const auto document =
+        documents::DocumentStore::valid_id(id) ? dashboards_.get(id) : std::nullopt;
+    if (!document || documents::workspace_of(*document) != access.workspace)
+        return not_found("dashboard");
     if (wants_data) {
-        if (request.method != http::Method::get && request.method != http::Method::head)
+        if (!reads)
             return http::error_response(405, "use GET for a dashboard's data");
-        return data(request, id);
+        return data(request, access, *document);
     }
     if (request.method == http::Method::put)
-        return replace(request, id);
+        return replace(request, access, id);
     if (request.method == http::Method::delete_) {
         auto result = dashboards_.remove(id);
         if (result.outcome != documents::DocumentStore::Outcome::ok)
             return store_failure(result);
+        record_change(authorization_.audit(), access, "dashboard.delete", id,
+                      (*document)["version"].get<std::int64_t>(), 0);
         http::Response response;
         response.status = 204;
         return response;
     }
-    const auto document = dashboards_.get(id);
-    if (!document)
-        return http::error_response(404, "no such dashboard");
     return http::json_response(200, document->dump());
 }
 
-http::Response DashboardsApi::replace(const http::Request& request, const std::string& id) {
+http::Response DashboardsApi::replace(const http::Request& request, const Access& access,
+                                      const std::string& id) {
     if (request.body.size() > dashboards::kMaxDocumentBytes)
         return http::error_response(413, "a dashboard is at most 256 KiB");
     const json body = json::parse(request.body, nullptr, false);
     if (!body.is_object() || !body.contains("version") || !body["version"].is_number_integer())
         return http::error_response(400, "version (the one you edited) is required", "version");
     const std::int64_t version = body["version"].get<std::int64_t>();
-    auto valid = dashboards::validate_dashboard(body);
-    if (const auto* bad = std::get_if<dashboards::Invalid>(&valid))
-        return invalid(*bad);
+    auto valid = validated(body, access);
+    if (auto* error = std::get_if<http::Response>(&valid))
+        return std::move(*error);
     auto result = dashboards_.replace(id, std::move(std::get<json>(valid)), version, now_ms());
     using Outcome = documents::DocumentStore::Outcome;
     if (result.outcome == Outcome::conflict) {
@@ -236,49 +250,22 @@ http::Response DashboardsApi::replace(const http::Request& request, const std::s
     }
     if (result.outcome != Outcome::ok)
         return store_failure(result);
+    record_change(authorization_.audit(), access, "dashboard.update", id, version,
+                  result.document["version"].get<std::int64_t>());
     return http::json_response(200, result.document.dump());
 }
 
-http::Response DashboardsApi::data(const http::Request& request, const std::string& id) const {
-    const auto document = dashboards_.get(id);
-    if (!document)
-        return http::error_response(404, "no such dashboard");
+http::Response DashboardsApi::data(const http::Request& request, const Access& access,
+                                   const json& stored) const {
+    const json* document = &stored;
     const std::int64_t now = now_ms();
     auto parsed = data_request(request, *document, now);
     if (auto* error = std::get_if<http::Response>(&parsed))
         return std::move(*error);
     const DataRequest& wanted = std::get<DataRequest>(parsed);
-    const dashboards::TimeRange& range = wanted.range;
-    std::int64_t offset = 0;
-    if (wanted.compare == "previous_period")
-        offset = range.to_ms - range.from_ms;
-    else if (wanted.compare == "previous_week")
-        offset = kWeekMs;
-    const dashboards::TimeRange earlier{range.from_ms - offset, range.to_ms - offset};
-    // ?widget=<id>: that widget alone (a widget's own download).
     const auto only = http::query_param(request.query, "widget");
-    json widgets = json::array();
-    for (const json& widget : (*document)["widgets"]) {
-        if (only && widget["id"] != *only)
-            continue;
-        json item = {{"id", widget["id"]},
-                     {"type", widget["type"]},
-                     {"title", widget.value("title", "")},
-                     {"data", dashboards::widget_data(widget, sources_, range, now)}};
-        if (offset != 0)
-            item["compare_data"] = dashboards::widget_data(widget, sources_, earlier, now);
-        widgets.push_back(std::move(item));
-    }
-    json answer = {{"id", id},
-                   {"name", (*document)["name"]},
-                   {"version", (*document)["version"]},
-                   {"range", {{"from", range.from_ms}, {"to", range.to_ms}}},
-                   {"compare", wanted.compare},
-                   {"widgets", std::move(widgets)}};
-    if (offset != 0) {
-        answer["compare_range"] = {{"from", earlier.from_ms}, {"to", earlier.to_ms}};
-        answer["offset_ms"] = offset;
-    }
+    json answer = dashboards::dashboard_data(*document, scoped_sources(access), wanted.range,
+                                             wanted.compare, only ? &*only : nullptr, now);
     // A widget's own file is named after it, the dashboard's after the dashboard.
     std::string file = (*document)["name"].get<std::string>();
     if (only && !answer["widgets"].empty()) {
@@ -287,6 +274,27 @@ http::Response DashboardsApi::data(const http::Request& request, const std::stri
             file = *only;
     }
     return export_response(answer, wanted.format, file);
+}
+
+std::variant<json, http::Response> DashboardsApi::validated(json body,
+                                                             const Access& access) const {
+    body.erase("workspace");  // set here, from the token, never from the body
+    auto valid = dashboards::validate_dashboard(body);
+    if (const auto* bad = std::get_if<dashboards::Invalid>(&valid))
+        return invalid(*bad);
+    json& document = std::get<json>(valid);
+    if (access.workspace != workspaces::kDefault)
+        document["workspace"] = access.workspace;
+    return std::move(document);
+}
+
+dashboards::Sources DashboardsApi::scoped_sources(const Access& access) const {
+    dashboards::Sources scoped = sources_;
+    scoped.workspace = access.metrics_workspace();
+    scoped.sees_site = [this, access](std::string_view site) {
+        return authorization_.sees_site(access, site);
+    };
+    return scoped;
 }
 
 }  // namespace tally::api

@@ -47,27 +47,28 @@ class PeerWithPlace final : public http::WsPeer {
 
 std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::upgrade(
     const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
     auto place = per_client_.take(client_address(request, options_.trusted_proxies));
     if (!place) {
         return http::error_response(
             429, "too many live connections from this address (live.max_clients_per_ip)");
     }
-    auto decision = accept(request);
+    auto decision = accept(request, std::get<Access>(allowed));
     if (auto* peer = std::get_if<std::shared_ptr<http::WsPeer>>(&decision))
         return std::make_shared<PeerWithPlace>(std::move(*peer), std::move(place));
     return decision;
 }
 
 std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::accept(
-    const http::Request& request) const {
+    const http::Request& request, const Access& access) const {
     constexpr std::string_view kMetricsPrefix = "/ws/metrics/";
     if (request.path.starts_with(kMetricsPrefix)) {
         const std::string_view id = request.path.substr(kMetricsPrefix.size());
         if (id.empty() || id.size() > 128 || id.find('/') != std::string_view::npos)
             return http::error_response(400, "expected /ws/metrics/<client_id>", "client_id");
-        return metrics_hub_.accept(std::string(id));
+        return metrics_hub_.accept(std::string(id), access.metrics_workspace());
     }
     if (request.path != "/ws")
         return http::error_response(404, "not found");
@@ -75,6 +76,8 @@ std::variant<http::Response, std::shared_ptr<http::WsPeer>> LiveApi::accept(
     auto site = site_param(request, error);
     if (!site)
         return error;
+    if (!authorization_.sees_site(access, *site))
+        return not_found("site");
     // The client keeps what it asked for ("today" moves at midnight); the hub resolves it
     // again at every batch.
     std::string date = http::query_param(request.query, "date").value_or("today");

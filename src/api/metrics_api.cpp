@@ -152,10 +152,15 @@ void MetricsApi::register_metrics(telemetry::Metrics& metrics) const {
 }
 
 bool MetricsApi::write(const http::Request& request, Scratch& scratch, std::int64_t now,
-                       http::Responder& respond) {
+                       const std::string& workspace, http::Responder& respond) {
     scratch.refused.clear();
     if (scratch.points.empty())
         return true;
+    // The points go to the token's workspace (the parsers leave it empty: the default one).
+    if (!workspace.empty()) {
+        for (MetricPoint& point : scratch.points)
+            point.workspace = workspace;
+    }
     const auto written =
         write_path_.write_points(request.worker, scratch.points, scratch.refused, now);
     if (!written) {
@@ -181,8 +186,10 @@ void MetricsApi::answer_when_logged(const http::Request& request, http::Responde
 }
 
 void MetricsApi::post_metrics(const http::Request& request, http::Responder respond) {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::ingest);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return respond(std::move(*denied));
+    const std::string workspace = std::get<Access>(allowed).metrics_workspace();
     Scratch& scratch = *scratch_[request.worker % scratch_.size()];
     const std::int64_t now = now_ms();
     if (auto bad = ingest::parse_metrics_json(request.body, now, scratch.points, scratch.rejected,
@@ -199,7 +206,7 @@ void MetricsApi::post_metrics(const http::Request& request, http::Responder resp
         else
             scratch.index.push_back(i);
     }
-    if (!write(request, scratch, now, respond))
+    if (!write(request, scratch, now, workspace, respond))
         return;
     for (BatchItemRejection& item : scratch.refused) {
         item.index = scratch.index[item.index];
@@ -218,8 +225,10 @@ void MetricsApi::post_metrics(const http::Request& request, http::Responder resp
 }
 
 void MetricsApi::post_statsd(const http::Request& request, http::Responder respond) {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::ingest);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return respond(std::move(*denied));
+    const std::string workspace = std::get<Access>(allowed).metrics_workspace();
     if (request.body.size() > kMaxBodyBytes)
         return respond(http::error_response(413, "body too large: at most 1 MiB"));
     Scratch& scratch = *scratch_[request.worker % scratch_.size()];
@@ -227,7 +236,7 @@ void MetricsApi::post_statsd(const http::Request& request, http::Responder respo
     const ingest::StatsdResult parsed = ingest::parse_statsd(request.body, now, scratch.points);
     statsd_bad_lines_.fetch_add(parsed.bad, std::memory_order_relaxed);
     statsd_ignored_.fetch_add(parsed.events + parsed.service_checks, std::memory_order_relaxed);
-    if (!write(request, scratch, now, respond))
+    if (!write(request, scratch, now, workspace, respond))
         return;
     const std::size_t accepted = scratch.points.size() - scratch.refused.size();
     json body = {{"accepted", accepted},
@@ -257,8 +266,10 @@ http::Response influx_error(unsigned status, const std::string& message) {
 }  // namespace
 
 void MetricsApi::post_influx(const http::Request& request, http::Responder respond) {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::ingest);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return respond(std::move(*denied));
+    const std::string workspace = std::get<Access>(allowed).metrics_workspace();
     Scratch& scratch = *scratch_[request.worker % scratch_.size()];
     std::string_view body = request.body;
     if (request.content_encoding == "gzip") {
@@ -280,7 +291,7 @@ void MetricsApi::post_influx(const http::Request& request, http::Responder respo
         ingest::parse_influx_lines(body, *precision, now, scratch.points);
     if (parsed.error)
         influx_bad_bodies_.fetch_add(1, std::memory_order_relaxed);
-    if (!write(request, scratch, now, respond))
+    if (!write(request, scratch, now, workspace, respond))
         return;
     http::Response response;
     response.status = 204;
@@ -296,10 +307,12 @@ void MetricsApi::post_influx(const http::Request& request, http::Responder respo
 }
 
 http::Response MetricsApi::list(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
     json names = json::array();
-    for (const metrics::NameSummary& name : metrics::list_names(engine_, "")) {
+    const std::string workspace = std::get<Access>(allowed).metrics_workspace();
+    for (const metrics::NameSummary& name : metrics::list_names(engine_, workspace)) {
         names.push_back(
             {{"name", name.name}, {"type", metric_type_name(name.type)}, {"series", name.series}});
     }
@@ -307,8 +320,10 @@ http::Response MetricsApi::list(const http::Request& request) const {
 }
 
 http::Response MetricsApi::current(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const std::string workspace = std::get<Access>(allowed).metrics_workspace();
     std::string_view rest = request.path.substr(kMetricsPrefix.size());
     if (!rest.ends_with(kCurrentSuffix))
         return http::error_response(404, "not found: use /api/v1/metrics/<name>/current");
@@ -325,21 +340,23 @@ http::Response MetricsApi::current(const http::Request& request) const {
     const auto filters = tag_filters(request.query);
     if (!filters)
         return http::error_response(400, "malformed tags.<key> parameter", "tags");
-    const auto answer = metrics::current(engine_, "", *name, window, *filters, now_ms());
+    const auto answer = metrics::current(engine_, workspace, *name, window, *filters, now_ms());
     if (!answer)
         return http::error_response(404, "unknown metric '" + *name + "'", "name");
     return http::json_response(200, metrics::current_json(*answer).dump());
 }
 
 http::Response MetricsApi::query(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
     const json body = json::parse(request.body, nullptr, false);
     auto parsed = metrics::parse_range_query(body);
     if (const auto* error = std::get_if<metrics::QueryError>(&parsed))
         return http::error_response(error->status, error->message, error->field);
-    const auto answer =
-        metrics::run_query(engine_, std::get<metrics::RangeQuery>(parsed), now_ms());
+    auto& range_query = std::get<metrics::RangeQuery>(parsed);
+    range_query.workspace = std::get<Access>(allowed).metrics_workspace();
+    const auto answer = metrics::run_query(engine_, range_query, now_ms());
     if (const auto* error = std::get_if<metrics::QueryError>(&answer))
         return http::error_response(error->status, error->message, error->field);
     const auto& results = std::get<std::vector<metrics::QueryResult>>(answer);
@@ -347,11 +364,17 @@ http::Response MetricsApi::query(const http::Request& request) const {
 }
 
 http::Response MetricsApi::export_prometheus(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const Access& access = std::get<Access>(allowed);
+    // The server's admin scrapes every workspace (each series labelled with its own);
+    // anyone else their workspace's alone.
+    const std::string workspace = access.metrics_workspace();
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics::export_prometheus(engine_, now_ms());
+    response.body =
+        metrics::export_prometheus(engine_, now_ms(), access.server_admin ? nullptr : &workspace);
     return response;
 }
 

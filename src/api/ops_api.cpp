@@ -53,8 +53,9 @@ http::Response OpsApi::readyz() const {
 }
 
 http::Response OpsApi::metrics(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
-        return *denied;
+    auto allowed = authorization_.allow(request, Need::server_admin);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
+        return std::move(*denied);
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics_.render();

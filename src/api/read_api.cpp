@@ -68,11 +68,17 @@ void ReadApi::add_routes(http::Router& router) {
 
 std::optional<std::string> ReadApi::authorize_site(const http::Request& request,
                                                    http::Response& error) const {
-    if (auto denied = authorization_.check(request)) {
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed)) {
         error = std::move(*denied);
         return std::nullopt;
     }
-    return site_param(request, error);
+    auto site = site_param(request, error);
+    if (site && !authorization_.sees_site(std::get<Access>(allowed), *site)) {
+        error = not_found("site");
+        return std::nullopt;
+    }
+    return site;
 }
 
 std::optional<ReadApi::DashboardQuery> ReadApi::dashboard_query(const http::Request& request,
@@ -397,8 +403,10 @@ http::Response ReadApi::page_views(const http::Request& request) const {
 }
 
 http::Response ReadApi::sites(const http::Request& request) const {
-    if (auto denied = authorization_.check(request))
+    auto allowed = authorization_.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    const Access& access = std::get<Access>(allowed);
     const std::int64_t now = now_ms();
     const std::int64_t today = day_of(now);
     query::TimeseriesRequest minutes;
@@ -406,6 +414,8 @@ http::Response ReadApi::sites(const http::Request& request) const {
     minutes.to_ms = std::min(minutes.from_ms + kMsPerDay, (now / kMsPerMinute + 1) * kMsPerMinute);
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const std::string& site : store_.sites()) {
+        if (!authorization_.sees_site(access, site))
+            continue;
         // Today's page views and the last minute that had one, from the minute counters.
         std::uint64_t views = 0;
         std::optional<std::int64_t> last;

@@ -263,8 +263,13 @@ std::optional<http::Response> breakdown_rows(const store::Store& store,
 template <typename Parse>
 http::Response guarded(const Authorization& authorization, const http::Request& request,
                        Parse&& answer) {
-    if (auto denied = authorization.check(request))
+    auto allowed = authorization.allow(request, Need::read);
+    if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
+    // Another workspace's site reads as one that does not exist.
+    const auto site = http::query_param(request.query, "site_id");
+    if (site && !authorization.sees_site(std::get<Access>(allowed), *site))
+        return not_found("site");
     return answer();
 }
 

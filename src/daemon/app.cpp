@@ -12,7 +12,7 @@ namespace tally::daemon {
 namespace fs = std::filesystem;
 
 App::App(Config config)
-    : config_(std::move(config)), derivations_(config_.derive), authorization_(config_.token) {
+    : config_(std::move(config)), derivations_(config_.derive) {
     workers_ =
         config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     shards_ = workers_ + 2;
@@ -99,9 +99,33 @@ void App::build_state() {
         std::make_unique<write::WritePath>(*store_, *log_, *metrics_, *engine_, derivations_);
     dashboards_ = std::make_unique<documents::DocumentStore>(data / "dashboards", "dashboard",
                                                              dashboards::kMaxDashboards);
+    workspaces::WorkspacesOptions workspaces_options;
+    workspaces_options.file = data / "workspaces.json";
+    workspaces_options.server_token = config_.token;
+    workspaces_options.configured = config_.workspaces;
+    workspaces_options.configured_present = config_.workspaces_configured;
+    workspaces_ = std::make_unique<workspaces::Workspaces>(std::move(workspaces_options));
+    workspaces_->load();
+    audit_ = std::make_unique<audit::AuditLog>(
+        audit::AuditOptions{data / "audit", config_.audit_retention_days});
+    audit_->open(now_ms());
+    authorization_ = std::make_unique<api::Authorization>(*workspaces_, audit_.get());
+    reports_ = std::make_unique<documents::DocumentStore>(data / "reports", "report",
+                                                          reports::kMaxReports);
+    outbox_ = std::make_unique<delivery::Outbox>(delivery::OutboxOptions{});
+    report_service_ = std::make_unique<reports::ReportService>(
+        reports::ReportServiceOptions{data / "reports"},
+        reports::ReportServiceParts{
+            *reports_, *dashboards_,
+            reports::workspace_dashboard_data(*engine_, *store_, *workspaces_),
+            [this](delivery::Delivery d) { return outbox_->send(std::move(d)); },
+            [] { return now_ms(); }});
     if (config_.statsd_port != 0) {
         statsd_ = std::make_unique<statsd::Listener>(
-            statsd::ListenerOptions{config_.statsd_host, config_.statsd_port, statsd_writer()},
+            statsd::ListenerOptions{config_.statsd_host, config_.statsd_port, statsd_writer(),
+                                    config_.statsd_workspace == workspaces::kDefault
+                                        ? std::string()
+                                        : config_.statsd_workspace},
             *write_path_);
     }
 }
@@ -132,26 +156,34 @@ void App::add_routes() {
         config_.umami_websites,  crawlers_.get(),      config_.filter_track_api};
     track_api_ = std::make_unique<api::TrackApi>(
         std::move(track_options), *hasher_, *compat_sessions_, *write_path_, *rejects_, *metrics_);
-    read_api_ = std::make_unique<api::ReadApi>(authorization_, *store_, fleet_reader_.get());
-    stats_api_ = std::make_unique<api::StatsApi>(authorization_, *store_, *top_list_cache_);
-    ops_api_ = std::make_unique<api::OpsApi>(authorization_, ready_, *log_, *metrics_,
+    read_api_ = std::make_unique<api::ReadApi>(*authorization_, *store_, fleet_reader_.get());
+    stats_api_ = std::make_unique<api::StatsApi>(*authorization_, *store_, *top_list_cache_);
+    ops_api_ = std::make_unique<api::OpsApi>(*authorization_, ready_, *log_, *metrics_,
                                              mirror_.get(), fleet_reader_.get(),
                                              crawlers_ ? crawlers_->version() : std::string());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
     live_api_ = std::make_unique<api::LiveApi>(
-        authorization_, *hub_, *metrics_hub_,
+        *authorization_, *hub_, *metrics_hub_,
         api::LiveOptions{config_.trusted_proxies, config_.live_max_clients_per_ip});
     metrics_api_ =
-        std::make_unique<api::MetricsApi>(workers_, authorization_, *write_path_, *engine_);
-    dashboards_api_ = std::make_unique<api::DashboardsApi>(authorization_, *dashboards_,
-                                                           dashboards::Sources{*engine_, *store_});
+        std::make_unique<api::MetricsApi>(workers_, *authorization_, *write_path_, *engine_);
+    dashboards_api_ = std::make_unique<api::DashboardsApi>(*authorization_, *dashboards_,
+                                                           dashboards::Sources{*engine_, *store_, {}, {}});
+
+    workspaces_api_ = std::make_unique<api::WorkspacesApi>(*authorization_, *workspaces_, audit_.get());
+    audit_api_ = std::make_unique<api::AuditApi>(*authorization_, *audit_);
+    reports_api_ = std::make_unique<api::ReportsApi>(*authorization_, audit_.get(), *reports_,
+                                                     *dashboards_, *report_service_);
 
     track_api_->add_routes(router_);
+    workspaces_api_->add_routes(router_);
+    audit_api_->add_routes(router_);
     read_api_->add_routes(router_);
     stats_api_->add_routes(router_);
     ops_api_->add_routes(router_);
     metrics_api_->add_routes(router_);
     dashboards_api_->add_routes(router_);
+    reports_api_->add_routes(router_);
     static_files_->add_routes(router_);
 }
 
@@ -190,6 +222,9 @@ void App::register_metrics() {
     register_memory_metrics();
     engine_->register_metrics(*metrics_);
     metrics_api_->register_metrics(*metrics_);
+    audit_->register_metrics(*metrics_);
+    outbox_->register_metrics(*metrics_);
+    report_service_->register_metrics(*metrics_);
     if (statsd_)
         statsd_->register_metrics(*metrics_);
     if (mirror_)
@@ -274,7 +309,11 @@ void App::start_background() {
     housekeeping_.start(std::chrono::minutes(1), [this] {
         hasher_->forget_before(day_of(now_ms()) - 2);
         rejects_->remove_expired(now_ms());
+        audit_->remove_expired(now_ms());
     });
+    // After the replay: a run missed while down is made from the recovered figures.
+    outbox_->start();
+    report_service_->start();
     if (config_.demo)
         demo_ = std::make_unique<DemoTraffic>(*write_path_, shards_ - 1, *store_, 5.0);
 }
@@ -307,6 +346,8 @@ int App::run() {
     funnel_spiller_->tidy();  // runs written after the snapshot: their steps were replayed
     const std::size_t dashboards = dashboards_->load();
     spdlog::info("dashboards: {} loaded", dashboards);
+    spdlog::info("reports: {} loaded", reports_->load());
+    report_service_->load();
 
     // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
     // in a change log.
@@ -352,6 +393,8 @@ void App::shut_down() {
     hub_->stop();
     metrics_hub_->stop();
     housekeeping_.stop();
+    report_service_->stop();
+    outbox_->stop();  // what is still queued is not sent (the outbox is not durable)
     // Stopped: everything answered has been written; make it durable (close() also answers
     // any request still waiting for a group fsync while the router it answers through still
     // exists), and snapshot it so the next start replays nothing.

@@ -16,17 +16,22 @@
 
 #include "demo.hpp"
 #include "tally/api/authorization.hpp"
+#include "tally/api/audit_api.hpp"
+#include "tally/api/workspaces_api.hpp"
+#include "tally/audit/audit_log.hpp"
 #include "tally/api/dashboards_api.hpp"
 #include "tally/api/live_api.hpp"
 #include "tally/api/metrics_api.hpp"
 #include "tally/api/ops_api.hpp"
 #include "tally/api/read_api.hpp"
+#include "tally/api/reports_api.hpp"
 #include "tally/api/static_files.hpp"
 #include "tally/api/stats_api.hpp"
 #include "tally/api/track_api.hpp"
 #include "tally/base/background_loop.hpp"
 #include "tally/bots/crawler_list.hpp"
 #include "tally/daemon/config.hpp"
+#include "tally/delivery/outbox.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/durability/funnel_spiller.hpp"
 #include "tally/durability/persistence.hpp"
@@ -99,9 +104,19 @@ class App {
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;
     std::unique_ptr<documents::DocumentStore> dashboards_;  // the users' dashboards
+    std::unique_ptr<documents::DocumentStore> reports_;     // scheduled reports
+    // POSTs to webhooks, Alertmanager and report destinations, from its own threads.
+    std::unique_ptr<delivery::Outbox> outbox_;
+    // Sends each report's run once per due time (after outbox_: stopped before it).
+    std::unique_ptr<reports::ReportService> report_service_;
+
+    std::unique_ptr<workspaces::Workspaces> workspaces_;  // tokens, roles, who owns a site
+    std::unique_ptr<audit::AuditLog> audit_;              // who changed what
 
     // The APIs, in the order their routes are registered.
-    api::Authorization authorization_;
+    std::unique_ptr<api::Authorization> authorization_;
+    std::unique_ptr<api::WorkspacesApi> workspaces_api_;
+    std::unique_ptr<api::AuditApi> audit_api_;
     std::unique_ptr<api::TrackApi> track_api_;
     std::unique_ptr<api::StatsApi> stats_api_;
     std::unique_ptr<api::ReadApi> read_api_;
@@ -110,6 +125,7 @@ class App {
     std::unique_ptr<api::LiveApi> live_api_;
     std::unique_ptr<api::MetricsApi> metrics_api_;
     std::unique_ptr<api::DashboardsApi> dashboards_api_;
+    std::unique_ptr<api::ReportsApi> reports_api_;
     http::Router router_;
     std::vector<std::string> route_names_;  // by route index (the `route` tag)
     http::ServerStats server_stats_;

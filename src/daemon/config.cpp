@@ -2,6 +2,8 @@
 #include "tally/redis/address.hpp"
 
 #include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -352,6 +354,75 @@ std::vector<std::pair<std::string, Setter>> mirror_live_setters() {
 }
 
 // The metrics service and how long data is kept.
+workspaces::TokenRecord workspace_token(const json& v, const std::string& key) {
+    if (!v.is_object())
+        bad(key, "must be an object {\"id\", \"role\", \"token\" or \"sha256\"}");
+    workspaces::TokenRecord token;
+    const auto role = workspaces::parse_role(as_string(v.value("role", json()), key + ".role"));
+    if (!role)
+        bad(key + ".role", "must be admin, editor, viewer or ingest");
+    token.role = *role;
+    if (v.contains("token")) {
+        const std::string secret = as_string(v["token"], key + ".token");
+        if (secret.size() < 8)
+            bad(key + ".token", "must be at least 8 characters");
+        token.digest = workspaces::sha256(secret);
+    } else {
+        const std::string hex = as_string(v.value("sha256", json()), key + ".sha256");
+        if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+            bad(key + ".sha256", "must be 64 lowercase hex digits (or give \"token\")");
+        for (std::size_t i = 0; i < 32; ++i)
+            token.digest[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(i * 2, 2), nullptr, 16));
+    }
+    token.id = v.contains("id") ? as_string(v["id"], key + ".id")
+                                : workspaces::to_hex(token.digest).substr(0, 12);
+    return token;
+}
+
+void set_workspaces(Config& c, const json& v, const std::string& key) {
+    if (!v.is_array())
+        bad(key, "must be a list of {\"name\", \"sites\", \"tokens\"}");
+    c.workspaces.clear();
+    std::map<std::string, std::string> owners;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string at = key + "[" + std::to_string(i) + "]";
+        if (!v[i].is_object())
+            bad(at, "must be an object {\"name\", \"sites\", \"tokens\"}");
+        workspaces::Workspace workspace;
+        workspace.name = as_string(v[i].value("name", json()), at + ".name");
+        if (!workspaces::valid_name(workspace.name))
+            bad(at + ".name", "must be 1 to 32 of a-z, 0-9 and -");
+        workspace.sites = as_string_list(v[i].value("sites", json::array()), at + ".sites");
+        for (const std::string& site : workspace.sites) {
+            if (!valid_site(site) || !owners.emplace(site, workspace.name).second)
+                bad(at + ".sites", "'" + site + "' is not a site, or another workspace has it");
+        }
+        const json tokens = v[i].value("tokens", json::array());
+        if (!tokens.is_array())
+            bad(at + ".tokens", "must be a list");
+        for (std::size_t t = 0; t < tokens.size(); ++t)
+            workspace.tokens.push_back(workspace_token(tokens[t], at + ".tokens[" + std::to_string(t) + "]"));
+        c.workspaces.push_back(std::move(workspace));
+    }
+    c.workspaces_configured = true;
+}
+
+std::vector<std::pair<std::string, Setter>> workspace_setters() {
+    return {
+        {"workspaces", set_workspaces},
+        {"audit.retention_days",
+         [](Config& c, const json& v, const std::string& k) {
+             c.audit_retention_days = static_cast<int>(as_integer(v, k, 1, 36500));
+         }},
+        {"statsd.workspace",
+         [](Config& c, const json& v, const std::string& k) {
+             c.statsd_workspace = as_string(v, k);
+             if (!workspaces::valid_name(c.statsd_workspace))
+                 bad(k, "must be a workspace name (1 to 32 of a-z, 0-9 and -)");
+         }},
+    };
+}
+
 std::vector<std::pair<std::string, Setter>> metric_retention_setters() {
     return {
         {"statsd.listen", set_statsd},
@@ -386,7 +457,7 @@ const std::map<std::string, Setter>& setters() {
     static const std::map<std::string, Setter> table = [] {
         std::map<std::string, Setter> all;
         for (auto group : {core_setters, durability_http_setters, limit_setters,
-                           mirror_live_setters, metric_retention_setters}) {
+                           mirror_live_setters, metric_retention_setters, workspace_setters}) {
             for (auto& [key, setter] : group())
                 all.emplace(key, std::move(setter));
         }
@@ -519,6 +590,11 @@ CommandLine parse_command_line(int argc, const char* const* argv, const char* en
     // Keys that depend on each other, once the file and the flags are all in.
     if (config.query_source == QuerySource::redis && config.redis_url.empty())
         throw ConfigError("query_source: redis needs redis.url (--query-source redis --redis URL)");
+    if (config.statsd_workspace != workspaces::kDefault &&
+        std::none_of(config.workspaces.begin(), config.workspaces.end(),
+                     [&](const auto& w) { return w.name == config.statsd_workspace; }))
+        throw ConfigError("statsd.workspace: no workspace '" + config.statsd_workspace +
+                          "' in workspaces");
     return result;
 }
 

@@ -87,6 +87,7 @@ json metric_answer(const json& query, const Sources& sources, const TimeRange& r
         auto_window(range, query.contains("window") ? request.window : MetricWindow::s10);
     request.start_ms = range.from_ms;
     request.end_ms = std::min(range.to_ms, now_ms + 1);
+    request.workspace = sources.workspace;
     const auto answer = metrics::run_query(sources.engine, request, now_ms);
     if (const auto* error = std::get_if<metrics::QueryError>(&answer)) {
         if (error->status == 404)  // not reported yet: nothing to draw
@@ -250,6 +251,9 @@ json analytics_answer(const json& query, const Sources& sources, const TimeRange
     if (const auto* bad = std::get_if<Invalid>(&parsed))
         return error_answer(bad->message, bad->field);
     const AnalyticsQuery& q = std::get<AnalyticsQuery>(parsed);
+    // Another workspace's site reads as one that does not exist.
+    if (sources.sees_site && !sources.sees_site(q.site))
+        return error_answer("no such site", "query.site");
     using Metric = AnalyticsQuery::Metric;
     if (q.breakdown != AnalyticsQuery::Breakdown::none)
         return breakdown_answer(q, sources, range, now_ms);
@@ -338,6 +342,41 @@ json widget_data(const json& widget, const Sources& sources, const TimeRange& ra
     if (query.contains("formula"))
         return formula_answer(query, sources, range, now_ms);
     return simple_answer(query, sources, range, now_ms);
+}
+
+json dashboard_data(const json& document, const Sources& sources, const TimeRange& range,
+                    const std::string& compare, const std::string* only_widget,
+                    std::int64_t now_ms) {
+    constexpr std::int64_t kWeekMs = 7 * kMsPerDay;
+    std::int64_t offset = 0;
+    if (compare == "previous_period")
+        offset = range.to_ms - range.from_ms;
+    else if (compare == "previous_week")
+        offset = kWeekMs;
+    const TimeRange earlier{range.from_ms - offset, range.to_ms - offset};
+    json widgets = json::array();
+    for (const json& widget : document["widgets"]) {
+        if (only_widget != nullptr && widget["id"] != *only_widget)
+            continue;
+        json item = {{"id", widget["id"]},
+                     {"type", widget["type"]},
+                     {"title", widget.value("title", "")},
+                     {"data", widget_data(widget, sources, range, now_ms)}};
+        if (offset != 0)
+            item["compare_data"] = widget_data(widget, sources, earlier, now_ms);
+        widgets.push_back(std::move(item));
+    }
+    json answer = {{"id", document["id"]},
+                   {"name", document["name"]},
+                   {"version", document["version"]},
+                   {"range", {{"from", range.from_ms}, {"to", range.to_ms}}},
+                   {"compare", compare},
+                   {"widgets", std::move(widgets)}};
+    if (offset != 0) {
+        answer["compare_range"] = {{"from", earlier.from_ms}, {"to", earlier.to_ms}};
+        answer["offset_ms"] = offset;
+    }
+    return answer;
 }
 
 }  // namespace tally::dashboards

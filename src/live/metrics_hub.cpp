@@ -29,9 +29,10 @@ namespace {
 
 /// One metric's /current figures as a metric_data item (value null, count 0 while the
 /// name is unknown).
-json data_item(const metrics::Engine& engine, const std::string& name, MetricWindow window,
+json data_item(const metrics::Engine& engine, const std::string& workspace,
+               const std::string& name, MetricWindow window,
                const std::vector<metrics::TagFilter>& filters, std::int64_t now) {
-    const auto current = metrics::current(engine, "", name, window, filters, now);
+    const auto current = metrics::current(engine, workspace, name, window, filters, now);
     json item = current ? metrics::current_json(*current)
                         : json{{"name", name},
                                {"window", window_name(window)},
@@ -50,8 +51,8 @@ std::shared_ptr<const std::string> error_frame(const std::string& message) {
 
 class MetricsHub::Client : public http::WsPeer, public std::enable_shared_from_this<Client> {
   public:
-    Client(std::shared_ptr<Shared> shared, std::string id)
-        : shared_(std::move(shared)), id_(std::move(id)) {}
+    Client(std::shared_ptr<Shared> shared, std::string id, std::string workspace)
+        : shared_(std::move(shared)), id_(std::move(id)), workspace_(std::move(workspace)) {}
     ~Client() override { shared_->count.fetch_sub(1, std::memory_order_relaxed); }
 
     void on_open(std::weak_ptr<http::WsConnection> connection) override {
@@ -78,7 +79,8 @@ class MetricsHub::Client : public http::WsPeer, public std::enable_shared_from_t
         {
             std::lock_guard lock(mutex_);
             for (const auto& name : changed) {
-                if (std::find(metrics_.begin(), metrics_.end(), name.name) != metrics_.end())
+                if (name.workspace == workspace_ &&
+                    std::find(metrics_.begin(), metrics_.end(), name.name) != metrics_.end())
                     follows = true;
             }
         }
@@ -155,7 +157,7 @@ class MetricsHub::Client : public http::WsPeer, public std::enable_shared_from_t
         {
             std::lock_guard lock(mutex_);
             for (const std::string& name : metrics_)
-                data.push_back(data_item(shared_->engine, name, window_, filters_, now));
+                data.push_back(data_item(shared_->engine, workspace_, name, window_, filters_, now));
         }
         shared_->frames.fetch_add(1, std::memory_order_relaxed);
         send(std::make_shared<const std::string>(
@@ -174,6 +176,7 @@ class MetricsHub::Client : public http::WsPeer, public std::enable_shared_from_t
 
     std::shared_ptr<Shared> shared_;
     std::string id_;
+    std::string workspace_;  // the metrics engine's name of the client's workspace
     std::weak_ptr<http::WsConnection> connection_;  // under shared_->mutex
     std::mutex mutex_;                              // the subscription
     std::vector<std::string> metrics_;
@@ -197,12 +200,12 @@ void MetricsHub::stop() {
 }
 
 std::variant<http::Response, std::shared_ptr<http::WsPeer>> MetricsHub::accept(
-    std::string client_id) {
+    std::string client_id, std::string workspace) {
     if (shared_->count.fetch_add(1, std::memory_order_relaxed) >= options_.max_clients) {
         shared_->count.fetch_sub(1, std::memory_order_relaxed);
         return http::error_response(503, "too many live clients (live.max_clients)");
     }
-    return std::make_shared<Client>(shared_, std::move(client_id));
+    return std::make_shared<Client>(shared_, std::move(client_id), std::move(workspace));
 }
 
 void MetricsHub::broadcast() {

@@ -258,14 +258,21 @@ void render_series(std::string& out, const Family& family, const NameInfo& name,
 
 }  // namespace
 
-std::string export_prometheus(const Engine& engine, std::int64_t now_ms) {
+std::string export_prometheus(const Engine& engine, std::int64_t now_ms,
+                              const std::string* workspace) {
     std::vector<NameInfo> names;
     std::vector<SeriesInfo> series;
     engine.registry().copy_all(names, series);
     const std::vector<SeriesFigures> figures = gather(engine, names, series, now_ms);
     std::string out;
     static constexpr std::array<const char*, 4> kTypes = {"counter", "gauge", "summary", "gauge"};
-    for (const Family& family : plan_families(names)) {
+    for (Family& family : plan_families(names)) {
+        if (workspace != nullptr) {
+            std::erase_if(family.members,
+                          [&](NameId id) { return names[id].workspace != *workspace; });
+            if (family.members.empty())
+                continue;
+        }
         const NameInfo& first = names[family.members.front()];
         out += "# HELP " + family.name + " Tally metric " + first.name;
         if (family.many_names)

@@ -146,6 +146,10 @@ void Listener::flush(std::int64_t now_ms) {
     if (batched_ == 0)
         return;
     refused_.clear();
+    if (!options_.workspace.empty()) {
+        for (std::size_t i = 0; i < batched_; ++i)
+            batch_[i].workspace = options_.workspace;
+    }
     const auto written = write_path_.write_points(
         options_.writer, std::span<MetricPoint>(batch_.data(), batched_), refused_, now_ms);
     if (!written) {

@@ -18,6 +18,8 @@
 // their own time; "offset_ms" moves them onto the range).
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <variant>
 
 #include "tally/api/authorization.hpp"
 #include "tally/dashboards/widget_data.hpp"
@@ -40,8 +42,15 @@ class DashboardsApi {
     http::Response one(const http::Request& request);
 
   private:
-    http::Response replace(const http::Request& request, const std::string& id);
-    http::Response data(const http::Request& request, const std::string& id) const;
+    http::Response replace(const http::Request& request, const Access& access,
+                           const std::string& id);
+    http::Response data(const http::Request& request, const Access& access,
+                        const nlohmann::json& document) const;
+    /// The body checked as a dashboard of the access's workspace, or the 400.
+    std::variant<nlohmann::json, http::Response> validated(nlohmann::json body,
+                                                           const Access& access) const;
+    /// The sources of the access's workspace: its metrics, its sites.
+    dashboards::Sources scoped_sources(const Access& access) const;
 
     const Authorization& authorization_;
     documents::DocumentStore& dashboards_;

@@ -65,7 +65,7 @@ class LiveApi {
 
   private:
     std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
-        const http::Request& request) const;
+        const http::Request& request, const Access& access) const;
 
     const Authorization& authorization_;
     live::Hub& hub_;

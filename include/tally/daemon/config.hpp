@@ -13,6 +13,7 @@
 
 #include "tally/durability/event_log.hpp"
 #include "tally/metrics/derive.hpp"
+#include "tally/workspaces/workspaces.hpp"
 
 namespace tally::daemon {
 
@@ -78,6 +79,13 @@ struct Config {
     std::size_t metrics_max_series_per_name = 10'000;
     int metrics_retention_days = 30;  // the 1-hour tier
     std::vector<metrics::DeriveRule> derive;
+
+    // workspaces, audit.*: several teams on one daemon (workspaces.hpp); without
+    // "workspaces" there is one, "default", and `token` is its admin.
+    std::vector<workspaces::Workspace> workspaces;
+    bool workspaces_configured = false;
+    std::string statsd_workspace = "default";  // the workspace DogStatsD points go to
+    int audit_retention_days = 400;
 };
 
 /// What the command line asked for.

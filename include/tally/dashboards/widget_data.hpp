@@ -28,6 +28,9 @@
 // Series stop at now: no point is drawn for a window that has not begun.
 
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "tally/metrics/engine.hpp"
@@ -40,6 +43,10 @@ inline constexpr std::int64_t kTargetPoints = 400;
 struct Sources {
     const metrics::Engine& engine;
     const store::Store& store;
+    /// The metrics engine's name of the dashboard's workspace ("" for the default one).
+    std::string workspace;
+    /// Whether the dashboard's workspace may read a site; empty: every site.
+    std::function<bool(std::string_view site)> sees_site;
 };
 
 struct TimeRange {
@@ -50,5 +57,15 @@ struct TimeRange {
 /// The data of one (validated) widget over `range`.
 nlohmann::json widget_data(const nlohmann::json& widget, const Sources& sources,
                            const TimeRange& range, std::int64_t now_ms);
+
+/// Every widget of a (stored) dashboard over `range`, and over the comparison range when
+/// `compare` is previous_period or previous_week (then "compare_data" per widget,
+/// "compare_range" and "offset_ms"). `only_widget`: that widget alone.
+///
+///   {"id", "name", "version", "range": {"from", "to"}, "compare",
+///    "widgets": [{"id", "type", "title", "data"[, "compare_data"]}]}
+nlohmann::json dashboard_data(const nlohmann::json& document, const Sources& sources,
+                              const TimeRange& range, const std::string& compare,
+                              const std::string* only_widget, std::int64_t now_ms);
 
 }  // namespace tally::dashboards

@@ -31,6 +31,13 @@ namespace tally::documents {
 
 inline constexpr int kFormat = 1;
 
+/// The workspace a document belongs to: its "workspace" field, else "default" (documents
+/// made before workspaces, or in the default one, carry none).
+inline std::string workspace_of(const nlohmann::json& document) {
+    const auto it = document.find("workspace");
+    return it != document.end() && it->is_string() ? it->get<std::string>() : "default";
+}
+
 class DocumentStore {
   public:
     /// `dir` is created if absent; `kind` names the documents in messages ("dashboard").

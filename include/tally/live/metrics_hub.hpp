@@ -47,8 +47,10 @@ class MetricsHub {
     void start();
     void stop();
 
-    /// A new client (the upgrade was authorized); 503 over max_clients.
-    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(std::string client_id);
+    /// A new client of `workspace`'s metrics (the engine's name: "" for the default one;
+    /// the upgrade was authorized); 503 over max_clients.
+    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(std::string client_id,
+                                                                       std::string workspace);
 
     void register_metrics(telemetry::Metrics& metrics) const;
 

@@ -89,6 +89,9 @@ std::variant<std::vector<QueryResult>, QueryError> run_query(const Engine& engin
 /// began, gauges by their last value, distributions as summaries over the last minute
 /// (with cumulative `_sum` and `_count`), sets as gauges of their distinct count over the
 /// last minute. Dots and other characters Prometheus does not allow become `_`.
-std::string export_prometheus(const Engine& engine, std::int64_t now_ms);
+/// `workspace`: that workspace's series alone (the engine's name: "" for the default one);
+/// nullptr: every workspace's, each labelled with its workspace.
+std::string export_prometheus(const Engine& engine, std::int64_t now_ms,
+                              const std::string* workspace = nullptr);
 
 }  // namespace tally::metrics

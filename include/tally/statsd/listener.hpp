@@ -26,6 +26,7 @@ struct ListenerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8125;
     std::size_t writer = 0;  // the log writer and engine shard this thread owns
+    std::string workspace;   // the metrics engine's name of the points' workspace ("": default)
 };
 
 class Listener {
