@@ -1,7 +1,11 @@
 #pragma once
 // Shared helpers for the integration tests.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -123,6 +127,26 @@ class DaemonTest : public ::testing::Test {
         auto r = client.post(path, body.dump());
         ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
     }
+};
+
+/// Sends DogStatsD datagrams to 127.0.0.1:`port`.
+class UdpSender {
+  public:
+    explicit UdpSender(int port) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+        to_.sin_family = AF_INET;
+        to_.sin_port = htons(static_cast<std::uint16_t>(port));
+        to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    ~UdpSender() { ::close(fd_); }
+    void send(const std::string& datagram) {
+        ASSERT_EQ(::sendto(fd_, datagram.data(), datagram.size(), 0,
+                           reinterpret_cast<const sockaddr*>(&to_), sizeof to_),
+                  static_cast<ssize_t>(datagram.size()));
+    }
+
+  private:
+    int fd_;
+    sockaddr_in to_{};
 };
 
 }  // namespace tally::test

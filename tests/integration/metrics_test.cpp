@@ -136,25 +136,6 @@ std::string chunked_request(const std::string& target, const std::string& body,
     return out + "0\r\n\r\n";
 }
 
-class UdpSender {
-  public:
-    explicit UdpSender(int port) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
-        to_.sin_family = AF_INET;
-        to_.sin_port = htons(static_cast<std::uint16_t>(port));
-        to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    ~UdpSender() { ::close(fd_); }
-    void send(const std::string& datagram) {
-        ASSERT_EQ(::sendto(fd_, datagram.data(), datagram.size(), 0,
-                           reinterpret_cast<const sockaddr*>(&to_), sizeof to_),
-                  static_cast<ssize_t>(datagram.size()));
-    }
-
-  private:
-    int fd_;
-    sockaddr_in to_{};
-};
-
 // ---------------------------------------------------------------------------------------
 // The oracle
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "common.hpp"
 #include "support/ws_client.hpp"
@@ -393,6 +394,31 @@ TEST_F(WorkspacesTest, WorkspacesMadeThroughTheApiOwnTheirSites) {
     EXPECT_EQ(call("GET", "/dashboard/today?site=c.example", secret).status, 200);
     const json who = json::parse(call("GET", "/api/v1/whoami", secret).body);
     EXPECT_EQ(who["workspace"], "team-c");
+}
+
+TEST(WorkspacesStatsd, DatagramsCountInTheListenersWorkspace) {
+    TempDir dir;
+    const std::string config = team_config(dir.path());
+    json file;
+    std::ifstream(config) >> file;
+    const int udp_port = free_port();
+    file["statsd"] = {{"listen", "127.0.0.1:" + std::to_string(udp_port)}, {"workspace", "team-b"}};
+    std::ofstream(config) << file.dump();
+    Tallyd daemon({"--config", config});
+    HttpClient client(daemon.port());
+    UdpSender udp(udp_port);
+    udp.send("svc.udp.hits:3|c\n");
+    const auto bearer_of = [](const std::string& team) { return bearer("secret-" + team + "-viewer"); };
+    HttpResponse r;
+    for (int i = 0; i < 100; ++i) {
+        r = client.get("/api/v1/metrics/svc.udp.hits/current", bearer_of("b"));
+        if (r.status == 200)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["value"], 3);
+    EXPECT_EQ(client.get("/api/v1/metrics/svc.udp.hits/current", bearer_of("a")).status, 404);
 }
 
 }  // namespace tally::test
