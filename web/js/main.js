@@ -8,6 +8,7 @@
 
 import * as api from "./api.js";
 import { PageViewChart } from "./chart.js";
+import * as session from "./session.js";
 import { Live } from "./live.js";
 import { MetricsView } from "./metrics-view.js";
 import { applyDelta, deltaBuckets, rangeBounds, rangeHoldsToday, rangeKind, utcDay } from "./model.js";
@@ -38,7 +39,7 @@ const view = {
 };
 
 const chart = new PageViewChart($("chart"));
-const metricsView = new MetricsView({ onAuth: () => askToken() });
+const metricsView = new MetricsView({ onAuth: () => session.askToken() });
 
 function stored(key, fallback) {
   try {
@@ -172,7 +173,7 @@ function showStatus(state, detail) {
     s.querySelector(".label").textContent = STATUS_TEXT[state] || state;
     s.title = detail || "";
   }
-  if (state === "auth") askToken();
+  if (state === "auth") session.askToken();
   if (state === "polling" && $("feed").querySelector(".empty"))
     w.clearFeed($("feed"), "No live feed for this range yet: figures are read every 5 s.");
 }
@@ -248,35 +249,6 @@ function choose() {
   start();
 }
 
-// ---- Token ------------------------------------------------------------------------
-
-function askToken() {
-  const dialog = $("token-dialog");
-  $("token-refused").hidden = !api.token(); // a kept token that the server refused
-  if (!dialog.open) dialog.showModal();
-  $("token").focus();
-}
-
-$("token-form").addEventListener("submit", () => {
-  api.setToken($("token").value.trim());
-  $("token").value = "";
-  start();
-  if (!$("metrics-view").hidden) {
-    metricsView.hide();
-    metricsView.show();
-  }
-});
-
-// A token in the address (?token=, as in a shared link) is kept like a typed one, and
-// taken out of the address so that it is not bookmarked or shown.
-function tokenFromAddress() {
-  const u = new URL(location.href);
-  if (!u.searchParams.has("token")) return;
-  api.setToken(u.searchParams.get("token").trim());
-  u.searchParams.delete("token");
-  history.replaceState(null, "", u);
-}
-
 // ---- Tabs: web analytics or metrics ---------------------------------------------------
 
 function showView(name) {
@@ -329,7 +301,6 @@ $("today").addEventListener("click", () => {
 });
 
 {
-  tokenFromAddress();
   const params = new URLSearchParams(location.search);
   const range = params.get("range") || "today";
   view.range = rangeKind(range) ? range : "today";
@@ -341,6 +312,16 @@ $("today").addEventListener("click", () => {
   showPicker(rangeKind(view.range), view.range);
   rememberSite(view.site);
   applyTheme();
-  start();
-  showView(params.get("view") === "metrics" ? "metrics" : "web");
+  // Once the token is known (after a sign-in, again); an ingest token reads nothing.
+  let first = true;
+  session.begin((who) => {
+    if (!session.mayRead(who)) return;
+    start();
+    if (first) showView(params.get("view") === "metrics" ? "metrics" : "web");
+    else if (!$("metrics-view").hidden) {
+      metricsView.hide();
+      metricsView.show();
+    }
+    first = false;
+  }, { onRefused: () => showStatus("auth") });
 }

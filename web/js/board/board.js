@@ -24,8 +24,9 @@ function widgetTitle(widget) {
 }
 
 export class Board {
-  constructor(id, { onStatus, onAuth }) {
+  constructor(id, { onStatus, onAuth, mayEdit = true }) {
     this.id = id;
+    this.mayEdit = mayEdit; // the token's role may change dashboards (else the controls are hidden)
     this.onStatus = onStatus;
     this.onAuth = onAuth;
     this.doc = null; // the stored document (its version is what a save names)
@@ -330,6 +331,7 @@ export class Board {
   // --- editing
 
   startEditing() {
+    if (!this.mayEdit) return;
     this.editing = true;
     this.unfollow();
     this.draft = structuredClone(this.doc);
@@ -461,6 +463,7 @@ export class Board {
   }
 
   async remove() {
+    if (!this.mayEdit) return;
     if (!confirm(`Delete “${this.doc.name}”? This cannot be undone.`)) return;
     const res = await api.send("DELETE", `/api/v1/dashboards/${this.id}`);
     if (res.status === 204) location.href = "/dashboards";

@@ -6,7 +6,7 @@ import * as api from "../api.js";
 
 const $ = (id) => document.getElementById(id);
 
-export async function showList({ onAuth }) {
+export async function showList({ onAuth, mayEdit = true }) {
   try {
     const [{ dashboards }, { templates }] = await Promise.all([
       api.getJSON("/api/v1/dashboards"),
@@ -14,11 +14,12 @@ export async function showList({ onAuth }) {
     ]);
     $("create-template").append(...templates.map((t) => new Option(t.name, t.id)));
     drawList(dashboards);
-    loadSites();
+    if (mayEdit) loadSites();
   } catch (error) {
     if (error instanceof api.AuthError) return onAuth();
     throw error;
   }
+  if (!mayEdit) return; // the form is hidden: a viewer makes nothing
   $("create-form").addEventListener("submit", (event) => {
     event.preventDefault();
     create();

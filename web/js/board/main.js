@@ -1,7 +1,9 @@
 // The dashboards page: /dashboards lists them, /dashboards/<id> shows one. The theme and
-// the token are the main page's (the same localStorage keys).
+// the token are the main page's (the same localStorage keys); what the token's role may
+// not use is hidden (js/session.js).
 
 import * as api from "../api.js";
+import * as session from "../session.js";
 import { showList } from "./list.js";
 import { Board } from "./board.js";
 
@@ -13,15 +15,9 @@ function setStatus(state, label) {
   $("status").querySelector(".label").textContent = label;
 }
 
-function askToken() {
-  $("auth").hidden = false;
-  $("auth-token").focus();
-  $("auth-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    api.setToken($("auth-token").value.trim());
-    location.reload();
-  }, { once: true });
-}
+// A 401 after the page started (a token withdrawn meanwhile): sign in; the page then
+// starts again (session.begin's run below reloads it).
+const askToken = () => session.askToken();
 
 function setTheme(theme) {
   document.documentElement.dataset.theme = theme;
@@ -42,15 +38,24 @@ setTheme(document.documentElement.dataset.theme || "light");
 
 const match = location.pathname.match(/^\/dashboards\/([a-z0-9_-]+)\/?$/);
 document.body.dataset.mode = "view";
-if (match) {
-  $("board-view").hidden = false;
-  const board = new Board(match[1], { onStatus: setStatus, onAuth: askToken });
-  board.open().catch((error) => {
-    if (error instanceof api.AuthError) return askToken();
-    $("board-error").textContent = error.message;
-    $("board-error").hidden = false;
-  });
-} else {
-  $("list-view").hidden = false;
-  showList({ onAuth: askToken }).catch((error) => setStatus("error", error.message));
-}
+
+// The page starts once the server has said who the token is, so a control the role may
+// not use is never shown, not even for a moment.
+let started = false;
+session.begin((who) => {
+  if (started) return location.reload();
+  started = true;
+  if (!session.mayRead(who)) return;
+  if (match) {
+    $("board-view").hidden = false;
+    const board = new Board(match[1], { onStatus: setStatus, onAuth: askToken, mayEdit: session.mayEdit(who) });
+    board.open().catch((error) => {
+      if (error instanceof api.AuthError) return askToken();
+      $("board-error").textContent = error.message;
+      $("board-error").hidden = false;
+    });
+  } else {
+    $("list-view").hidden = false;
+    showList({ onAuth: askToken, mayEdit: session.mayEdit(who) }).catch((error) => setStatus("error", error.message));
+  }
+});
