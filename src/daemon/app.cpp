@@ -120,6 +120,7 @@ void App::build_state() {
             reports::workspace_dashboard_data(*engine_, *store_, *workspaces_),
             [this](delivery::Delivery d) { return outbox_->send(std::move(d)); },
             [] { return now_ms(); }});
+    build_alerts();
     if (config_.statsd_port != 0) {
         statsd_ = std::make_unique<statsd::Listener>(
             statsd::ListenerOptions{config_.statsd_host, config_.statsd_port, statsd_writer(),
@@ -128,6 +129,25 @@ void App::build_state() {
                                         : config_.statsd_workspace},
             *write_path_);
     }
+}
+
+void App::build_alerts() {
+    const fs::path dir = fs::path(config_.data_dir) / "alerts";
+    alert_rules_ =
+        std::make_unique<documents::DocumentStore>(dir, "alert rule", alerts::kMaxAlerts);
+    alerts::AlertServiceOptions options;
+    options.dir = dir;
+    options.eval_interval = config_.alerts_eval_interval;
+    options.channels = config_.alert_channels;
+    options.external_url = config_.alerts_external_url;
+    if (options.external_url.empty()) {
+        const std::string& host = config_.listen_host;
+        const bool v6 = host.find(':') != std::string::npos;
+        options.external_url = "http://" + (v6 ? "[" + host + "]" : host) + ":" +
+                               std::to_string(config_.listen_port);
+    }
+    alerts_ = std::make_unique<alerts::AlertService>(std::move(options), *engine_, *store_,
+                                                     *alert_rules_, *outbox_);
 }
 
 void App::build_redis() {
@@ -174,6 +194,8 @@ void App::add_routes() {
     audit_api_ = std::make_unique<api::AuditApi>(*authorization_, *audit_);
     reports_api_ = std::make_unique<api::ReportsApi>(*authorization_, audit_.get(), *reports_,
                                                      *dashboards_, *report_service_);
+    alerts_api_ = std::make_unique<api::AlertsApi>(*authorization_, *alert_rules_, *alerts_,
+                                                   *engine_, audit_.get());
 
     track_api_->add_routes(router_);
     workspaces_api_->add_routes(router_);
@@ -183,6 +205,7 @@ void App::add_routes() {
     ops_api_->add_routes(router_);
     metrics_api_->add_routes(router_);
     dashboards_api_->add_routes(router_);
+    alerts_api_->add_routes(router_);
     reports_api_->add_routes(router_);
     static_files_->add_routes(router_);
 }
@@ -224,6 +247,7 @@ void App::register_metrics() {
     metrics_api_->register_metrics(*metrics_);
     audit_->register_metrics(*metrics_);
     outbox_->register_metrics(*metrics_);
+    alerts_->register_metrics(*metrics_);
     report_service_->register_metrics(*metrics_);
     if (statsd_)
         statsd_->register_metrics(*metrics_);
@@ -314,6 +338,7 @@ void App::start_background() {
     // After the replay: a run missed while down is made from the recovered figures.
     outbox_->start();
     report_service_->start();
+    alerts_->start();  // rules read the recovered figures: a firing alert stays firing
     if (config_.demo)
         demo_ = std::make_unique<DemoTraffic>(*write_path_, shards_ - 1, *store_, 5.0);
 }
@@ -348,6 +373,8 @@ int App::run() {
     spdlog::info("dashboards: {} loaded", dashboards);
     spdlog::info("reports: {} loaded", reports_->load());
     report_service_->load();
+    spdlog::info("alert rules: {} loaded", alert_rules_->load());
+    alerts_->load();
 
     // 2. Serve. The hub starts after the replay: the replayed events are in the state, not
     // in a change log.
@@ -394,6 +421,7 @@ void App::shut_down() {
     metrics_hub_->stop();
     housekeeping_.stop();
     report_service_->stop();
+    alerts_->stop();
     outbox_->stop();  // what is still queued is not sent (the outbox is not durable)
     // Stopped: everything answered has been written; make it durable (close() also answers
     // any request still waiting for a group fsync while the router it answers through still

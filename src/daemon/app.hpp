@@ -15,6 +15,8 @@
 #include <mutex>
 
 #include "demo.hpp"
+#include "tally/alerts/alert_service.hpp"
+#include "tally/api/alerts_api.hpp"
 #include "tally/api/authorization.hpp"
 #include "tally/api/audit_api.hpp"
 #include "tally/api/workspaces_api.hpp"
@@ -67,6 +69,8 @@ class App {
     void build_state();
     void load_crawler_list();
     void build_redis();
+    /// The alert rules' store and service (after the outbox).
+    void build_alerts();
     void add_routes();
     /// tally_memory_bytes and tally_memory_budget_bytes per structure, tally_disk_bytes.
     void register_memory_metrics();
@@ -103,15 +107,18 @@ class App {
     std::unique_ptr<mirror::Mirror> mirror_;  // null without --redis; started after recovery
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;
+    // Before what reads them (reports, alerts), so destroyed after.
+    std::unique_ptr<workspaces::Workspaces> workspaces_;  // tokens, roles, who owns a site
+    std::unique_ptr<audit::AuditLog> audit_;              // who changed what
     std::unique_ptr<documents::DocumentStore> dashboards_;  // the users' dashboards
     std::unique_ptr<documents::DocumentStore> reports_;     // scheduled reports
     // POSTs to webhooks, Alertmanager and report destinations, from its own threads.
     std::unique_ptr<delivery::Outbox> outbox_;
     // Sends each report's run once per due time (after outbox_: stopped before it).
     std::unique_ptr<reports::ReportService> report_service_;
-
-    std::unique_ptr<workspaces::Workspaces> workspaces_;  // tokens, roles, who owns a site
-    std::unique_ptr<audit::AuditLog> audit_;              // who changed what
+    // Alert rules, evaluated on the service's own thread (after outbox_: stopped before it).
+    std::unique_ptr<documents::DocumentStore> alert_rules_;
+    std::unique_ptr<alerts::AlertService> alerts_;
 
     // The APIs, in the order their routes are registered.
     std::unique_ptr<api::Authorization> authorization_;
@@ -125,6 +132,7 @@ class App {
     std::unique_ptr<api::LiveApi> live_api_;
     std::unique_ptr<api::MetricsApi> metrics_api_;
     std::unique_ptr<api::DashboardsApi> dashboards_api_;
+    std::unique_ptr<api::AlertsApi> alerts_api_;
     std::unique_ptr<api::ReportsApi> reports_api_;
     http::Router router_;
     std::vector<std::string> route_names_;  // by route index (the `route` tag)

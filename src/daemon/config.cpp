@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -453,11 +454,56 @@ std::vector<std::pair<std::string, Setter>> metric_retention_setters() {
     };
 }
 
+// Alert rules: the evaluation interval, the named channels, the URL notifications link to.
+void set_alert_channels(Config& c, const json& v, const std::string& key) {
+    if (!v.is_object())
+        bad(key, "must be an object {\"<name>\": {\"type\": \"webhook\", \"url\": ...}}");
+    c.alert_channels.clear();
+    for (const auto& [name, value] : v.items()) {
+        const bool valid_name =
+            !name.empty() && name.size() <= 64 &&
+            std::all_of(name.begin(), name.end(), [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+            });
+        if (!valid_name)
+            bad(key + "." + name, "a channel's name is 1 to 64 of [A-Za-z0-9_-]");
+        auto action = alerts::parse_action(value, key + "." + name);
+        if (const auto* invalid = std::get_if<alerts::Invalid>(&action))
+            bad(invalid->field, invalid->message);
+        alerts::Action channel = std::get<alerts::Action>(action);
+        channel.receiver = name;
+        c.alert_channels[name] = std::move(channel);
+    }
+}
+
+std::vector<std::pair<std::string, Setter>> alert_setters() {
+    return {
+        {"alerts.eval_interval",
+         [](Config& c, const json& v, const std::string& k) {
+             const auto ms = alerts::parse_duration_ms(v);
+             if (!ms || *ms < 50 || *ms > 3'600'000)
+                 bad(k, "must be a duration from 50ms to 1h (\"10s\", \"500ms\") or seconds");
+             c.alerts_eval_interval = std::chrono::milliseconds(*ms);
+         }},
+        {"alerts.channels", set_alert_channels},
+        {"alerts.external_url",
+         [](Config& c, const json& v, const std::string& k) {
+             std::string url = as_string(v, k);
+             if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://"))
+                 bad(k, "must be an http:// or https:// URL");
+             while (url.ends_with('/'))
+                 url.pop_back();
+             c.alerts_external_url = std::move(url);
+         }},
+    };
+}
+
 const std::map<std::string, Setter>& setters() {
     static const std::map<std::string, Setter> table = [] {
         std::map<std::string, Setter> all;
         for (auto group : {core_setters, durability_http_setters, limit_setters,
-                           mirror_live_setters, metric_retention_setters, workspace_setters}) {
+                           mirror_live_setters, metric_retention_setters, workspace_setters,
+                           alert_setters}) {
             for (auto& [key, setter] : group())
                 all.emplace(key, std::move(setter));
         }

@@ -80,7 +80,36 @@ class WorkspacesTest : public ::testing::Test {
                            json{{"metrics", {point}}}.dump()).status, 200);
             dashboards_[team] = make_dashboard(team);
             ASSERT_FALSE(dashboards_[team].empty());
+            reports_[team] = make_document(team, "reports", report_body(team));
+            alerts_[team] = make_document(team, "alerts", alert_body(team));
         }
+    }
+
+    json report_body(const std::string& team) {
+        return {{"name", "weekly " + team},
+                {"dashboard_id", dashboards_[team]},
+                {"schedule", "weekly@mon 06:00"},
+                {"range", "previous_period"},
+                {"format", "json"},
+                {"destination", {{"type", "webhook"}, {"url", "http://127.0.0.1:9/report"}}}};
+    }
+
+    static json alert_body(const std::string& team) {
+        return {{"alert_name", "slow " + team},
+                {"metric", "svc." + team + ".latency"},
+                {"aggregation", "avg"},
+                {"window", "1m"},
+                {"condition", {{"operator", ">"}, {"threshold", 1000}, {"duration", "0s"}}},
+                {"no_data", "ok"},
+                {"actions", {{{"type", "webhook"}, {"url", "http://127.0.0.1:9/alert"}}}}};
+    }
+
+    /// A report or alert of `team`, made by its editor; its id ("" when refused).
+    std::string make_document(const std::string& team, const std::string& kind,
+                              const json& body) {
+        const auto r = call("POST", "/api/v1/" + kind, token(team, "editor"), body.dump());
+        EXPECT_EQ(r.status, 201) << kind << ": " << r.body;
+        return r.status == 201 ? json::parse(r.body)["id"].get<std::string>() : "";
     }
 
     static std::string token(const std::string& team, const std::string& role) {
@@ -121,6 +150,8 @@ class WorkspacesTest : public ::testing::Test {
     std::unique_ptr<Tallyd> tallyd_;
     std::unique_ptr<HttpClient> client_;
     std::map<std::string, std::string> dashboards_;
+    std::map<std::string, std::string> reports_;
+    std::map<std::string, std::string> alerts_;
     std::vector<std::string> answers_;
 };
 
@@ -138,8 +169,60 @@ struct Cell {
 class WorkspacesMatrix : public WorkspacesTest {
   public:
     std::vector<Cell> cells();
+    /// The cells of alerts or reports (`kind`): list, get, create, put, delete, and `extra`.
+    std::vector<Cell> document_cells(const std::string& kind);
     void run_matrix();
 };
+
+std::vector<Cell> WorkspacesMatrix::document_cells(const std::string& kind) {
+    auto ids = [this, kind](bool own) -> std::string& {
+        return (kind == "alerts" ? alerts_ : reports_)[own ? "a" : "b"];
+    };
+    auto body = [this, kind](const std::string& team) {
+        return kind == "alerts" ? alert_body(team) : report_body(team);
+    };
+    const std::string base = "/api/v1/" + kind;
+    std::vector<Cell> out = {
+        {kind + " list", Kind::read_list, 200,
+         [=](WorkspacesTest& t, const std::string& s, bool) {
+             return t.call("GET", base, s).status;
+         }},
+        {kind + " get", Kind::read_scoped, 200,
+         [=](WorkspacesTest& t, const std::string& s, bool own) {
+             return t.call("GET", base + "/" + ids(own), s).status;
+         }},
+        {kind + " create", Kind::create, 201,
+         [=](WorkspacesTest& t, const std::string& s, bool) {
+             return t.call("POST", base, s, body("a").dump()).status;
+         }},
+        {kind + " put", Kind::edit_scoped, 200,
+         [=](WorkspacesTest& t, const std::string& s, bool own) {
+             const std::string team = own ? "a" : "b";
+             const auto current = t.call("GET", base + "/" + ids(own), token(team, "admin"));
+             json edited = body(team);
+             edited["version"] = json::parse(current.body)["version"];
+             return t.call("PUT", base + "/" + ids(own), s, edited.dump()).status;
+         }},
+        {kind + " delete", Kind::edit_scoped, 204,
+         [=](WorkspacesTest& t, const std::string& s, bool own) {
+             const std::string team = own ? "a" : "b";
+             const std::string id = t.make_document(team, kind, body(team));
+             return t.call("DELETE", base + "/" + id, s).status;
+         }},
+    };
+    if (kind == "alerts") {
+        out.push_back({"alert history", Kind::read_scoped, 200,
+                       [=](WorkspacesTest& t, const std::string& s, bool own) {
+                           return t.call("GET", base + "/" + ids(own) + "/history", s).status;
+                       }});
+    } else {
+        out.push_back({"report run", Kind::edit_scoped, 202,
+                       [=](WorkspacesTest& t, const std::string& s, bool own) {
+                           return t.call("POST", base + "/" + ids(own) + "/run", s).status;
+                       }});
+    }
+    return out;
+}
 
 std::vector<Cell> WorkspacesMatrix::cells() {
     auto site = [](bool own) { return std::string(own ? "a" : "b") + ".example"; };
@@ -224,6 +307,10 @@ std::vector<Cell> WorkspacesMatrix::cells() {
              return ws.status();
          }},
     };
+    for (const std::string kind : {"alerts", "reports"}) {
+        for (Cell& cell : document_cells(kind))
+            out.push_back(std::move(cell));
+    }
     return out;
 }
 

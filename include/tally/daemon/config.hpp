@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tally/alerts/rule.hpp"
 #include "tally/durability/event_log.hpp"
 #include "tally/metrics/derive.hpp"
 #include "tally/workspaces/workspaces.hpp"
@@ -86,6 +87,12 @@ struct Config {
     bool workspaces_configured = false;
     std::string statsd_workspace = "default";  // the workspace DogStatsD points go to
     int audit_retention_days = 400;
+
+    // alerts.*: how often every rule is evaluated, the named channels rules may use in
+    // "actions", and the URL notifications link back to ("" = http://<listen>).
+    std::chrono::milliseconds alerts_eval_interval{10'000};
+    alerts::Channels alert_channels;
+    std::string alerts_external_url;
 };
 
 /// What the command line asked for.
