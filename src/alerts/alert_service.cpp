@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <unordered_map>
 
 #include "tally/base/time.hpp"
 #include "tally/documents/document_store.hpp"
@@ -164,6 +165,8 @@ void AlertService::evaluate(std::int64_t now_ms) {
         pointers.push_back(rule.get());
     std::vector<Reading> readings;
     reader_.read(pointers, now_ms, readings);
+    if (options_.site_workspace)
+        hide_foreign_sites(pointers, readings);
     std::vector<delivery::Delivery> notices;
     if (apply_round(rules, readings, now_ms, notices))
         persist(now_ms);  // before anything is announced
@@ -171,6 +174,21 @@ void AlertService::evaluate(std::int64_t now_ms) {
     const auto took = std::chrono::steady_clock::now() - started;
     last_round_us_.store(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
     rounds_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AlertService::hide_foreign_sites(const std::vector<const Rule*>& rules,
+                                      std::vector<Reading>& readings) const {
+    std::unordered_map<std::string, std::string> owners;  // each site asked once a round
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const Rule& rule = *rules[i];
+        if (rule.source == Source::metric)
+            continue;
+        auto it = owners.find(rule.site);
+        if (it == owners.end())
+            it = owners.emplace(rule.site, options_.site_workspace(rule.site)).first;
+        if (it->second != rule.workspace)
+            readings[i] = Reading{};
+    }
 }
 
 bool AlertService::apply_round(const Snapshot& snapshot, const std::vector<Reading>& readings,

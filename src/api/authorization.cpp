@@ -142,8 +142,7 @@ void Authorization::record_refusal(const http::Request& request) const {
 }
 
 void record_change(audit::AuditLog* audit, const Access& access, std::string action,
-                   std::string object_id, std::int64_t version_before,
-                   std::int64_t version_after) {
+                   std::string object_id, std::int64_t version_before, std::int64_t version_after) {
     if (audit == nullptr)
         return;
     audit::Entry entry;

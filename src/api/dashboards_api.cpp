@@ -192,8 +192,7 @@ http::Response DashboardsApi::create(const http::Request& request) {
 }
 
 http::Response DashboardsApi::one(const http::Request& request) {
-    const bool reads =
-        request.method == http::Method::get || request.method == http::Method::head;
+    const bool reads = request.method == http::Method::get || request.method == http::Method::head;
     auto allowed = authorization_.allow(request, reads ? Need::read : Need::edit);
     if (auto* denied = std::get_if<http::Response>(&allowed))
         return std::move(*denied);
@@ -276,8 +275,7 @@ http::Response DashboardsApi::data(const http::Request& request, const Access& a
     return export_response(answer, wanted.format, file);
 }
 
-std::variant<json, http::Response> DashboardsApi::validated(json body,
-                                                             const Access& access) const {
+std::variant<json, http::Response> DashboardsApi::validated(json body, const Access& access) const {
     body.erase("workspace");  // set here, from the token, never from the body
     auto valid = dashboards::validate_dashboard(body);
     if (const auto* bad = std::get_if<dashboards::Invalid>(&valid))

@@ -53,8 +53,8 @@ std::optional<std::vector<std::string>> sites_of(const json& body, http::Respons
 
 }  // namespace
 
-WorkspacesApi::WorkspacesApi(const Authorization& authorization,
-                             workspaces::Workspaces& workspaces, audit::AuditLog* audit)
+WorkspacesApi::WorkspacesApi(const Authorization& authorization, workspaces::Workspaces& workspaces,
+                             audit::AuditLog* audit)
     : authorization_(authorization), workspaces_(workspaces), audit_(audit) {}
 
 void WorkspacesApi::add_routes(http::Router& router) {
@@ -150,7 +150,8 @@ http::Response WorkspacesApi::one(const http::Request& request) {
         return not_found("workspace");
     if (tail.empty() && request.method == http::Method::put)
         return set_sites(request, access, name);
-    if (tail.empty() && (request.method == http::Method::get || request.method == http::Method::head))
+    if (tail.empty() &&
+        (request.method == http::Method::get || request.method == http::Method::head))
         return show(access, name);
     if (tokens && tail == kTokens && request.method == http::Method::post)
         return create_token(request, access, name);

@@ -143,9 +143,13 @@ void App::build_alerts() {
     if (options.external_url.empty()) {
         const std::string& host = config_.listen_host;
         const bool v6 = host.find(':') != std::string::npos;
-        options.external_url = "http://" + (v6 ? "[" + host + "]" : host) + ":" +
-                               std::to_string(config_.listen_port);
+        options.external_url =
+            "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(config_.listen_port);
     }
+    // (Without workspaces every site is "default"'s, like every rule.)
+    options.site_workspace = [this](std::string_view site) {
+        return workspaces_->site_workspace(site);
+    };
     alerts_ = std::make_unique<alerts::AlertService>(std::move(options), *engine_, *store_,
                                                      *alert_rules_, *outbox_);
 }

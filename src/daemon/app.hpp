@@ -17,10 +17,8 @@
 #include "demo.hpp"
 #include "tally/alerts/alert_service.hpp"
 #include "tally/api/alerts_api.hpp"
-#include "tally/api/authorization.hpp"
 #include "tally/api/audit_api.hpp"
-#include "tally/api/workspaces_api.hpp"
-#include "tally/audit/audit_log.hpp"
+#include "tally/api/authorization.hpp"
 #include "tally/api/dashboards_api.hpp"
 #include "tally/api/live_api.hpp"
 #include "tally/api/metrics_api.hpp"
@@ -30,6 +28,8 @@
 #include "tally/api/static_files.hpp"
 #include "tally/api/stats_api.hpp"
 #include "tally/api/track_api.hpp"
+#include "tally/api/workspaces_api.hpp"
+#include "tally/audit/audit_log.hpp"
 #include "tally/base/background_loop.hpp"
 #include "tally/bots/crawler_list.hpp"
 #include "tally/daemon/config.hpp"
@@ -108,8 +108,8 @@ class App {
     std::unique_ptr<telemetry::Metrics> metrics_;
     std::unique_ptr<write::WritePath> write_path_;
     // Before what reads them (reports, alerts), so destroyed after.
-    std::unique_ptr<workspaces::Workspaces> workspaces_;  // tokens, roles, who owns a site
-    std::unique_ptr<audit::AuditLog> audit_;              // who changed what
+    std::unique_ptr<workspaces::Workspaces> workspaces_;    // tokens, roles, who owns a site
+    std::unique_ptr<audit::AuditLog> audit_;                // who changed what
     std::unique_ptr<documents::DocumentStore> dashboards_;  // the users' dashboards
     std::unique_ptr<documents::DocumentStore> reports_;     // scheduled reports
     // POSTs to webhooks, Alertmanager and report destinations, from its own threads.

@@ -373,7 +373,8 @@ workspaces::TokenRecord workspace_token(const json& v, const std::string& key) {
         if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
             bad(key + ".sha256", "must be 64 lowercase hex digits (or give \"token\")");
         for (std::size_t i = 0; i < 32; ++i)
-            token.digest[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(i * 2, 2), nullptr, 16));
+            token.digest[i] =
+                static_cast<std::uint8_t>(std::stoi(hex.substr(i * 2, 2), nullptr, 16));
     }
     token.id = v.contains("id") ? as_string(v["id"], key + ".id")
                                 : workspaces::to_hex(token.digest).substr(0, 12);
@@ -402,7 +403,8 @@ void set_workspaces(Config& c, const json& v, const std::string& key) {
         if (!tokens.is_array())
             bad(at + ".tokens", "must be a list");
         for (std::size_t t = 0; t < tokens.size(); ++t)
-            workspace.tokens.push_back(workspace_token(tokens[t], at + ".tokens[" + std::to_string(t) + "]"));
+            workspace.tokens.push_back(
+                workspace_token(tokens[t], at + ".tokens[" + std::to_string(t) + "]"));
         c.workspaces.push_back(std::move(workspace));
     }
     c.workspaces_configured = true;
@@ -501,9 +503,9 @@ std::vector<std::pair<std::string, Setter>> alert_setters() {
 const std::map<std::string, Setter>& setters() {
     static const std::map<std::string, Setter> table = [] {
         std::map<std::string, Setter> all;
-        for (auto group : {core_setters, durability_http_setters, limit_setters,
-                           mirror_live_setters, metric_retention_setters, workspace_setters,
-                           alert_setters}) {
+        for (auto group :
+             {core_setters, durability_http_setters, limit_setters, mirror_live_setters,
+              metric_retention_setters, workspace_setters, alert_setters}) {
             for (auto& [key, setter] : group())
                 all.emplace(key, std::move(setter));
         }

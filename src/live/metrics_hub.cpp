@@ -29,9 +29,9 @@ namespace {
 
 /// One metric's /current figures as a metric_data item (value null, count 0 while the
 /// name is unknown).
-json data_item(const metrics::Engine& engine, const std::string& workspace,
-               const std::string& name, MetricWindow window,
-               const std::vector<metrics::TagFilter>& filters, std::int64_t now) {
+json data_item(const metrics::Engine& engine, const std::string& workspace, const std::string& name,
+               MetricWindow window, const std::vector<metrics::TagFilter>& filters,
+               std::int64_t now) {
     const auto current = metrics::current(engine, workspace, name, window, filters, now);
     json item = current ? metrics::current_json(*current)
                         : json{{"name", name},
@@ -157,7 +157,8 @@ class MetricsHub::Client : public http::WsPeer, public std::enable_shared_from_t
         {
             std::lock_guard lock(mutex_);
             for (const std::string& name : metrics_)
-                data.push_back(data_item(shared_->engine, workspace_, name, window_, filters_, now));
+                data.push_back(
+                    data_item(shared_->engine, workspace_, name, window_, filters_, now));
         }
         shared_->frames.fetch_add(1, std::memory_order_relaxed);
         send(std::make_shared<const std::string>(

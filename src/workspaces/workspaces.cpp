@@ -99,10 +99,9 @@ std::optional<Role> parse_role(std::string_view name) {
 }
 
 bool valid_name(std::string_view name) {
-    return !name.empty() && name.size() <= 32 &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-           });
+    return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
 }
 
 Digest sha256(std::string_view text) {
@@ -143,7 +142,7 @@ Workspaces::Workspaces(WorkspacesOptions options) : options_(std::move(options))
     }
     if (!options_.server_token.empty()) {
         by_digest_[to_hex(sha256(options_.server_token))] = {std::string(kDefault), Role::admin,
-                                                              "server", true};
+                                                             "server", true};
     }
 }
 

@@ -251,7 +251,7 @@ TEST(AlertsTest, NoDataModes) {
     EXPECT_EQ(by_path["/silent-keep"], std::vector<std::string>{"firing"});
 }
 
-TEST(AlertsTest, ARestartWhileFiringDoesNotAnnounceItAgain) {
+TEST(AlertsTest, ARestartOrKillWhileFiringDoesNotAnnounceItAgain) {
     TempDir dir;
     WebhookReceiver hook;
     Tallyd daemon({"--config", write_config(dir)});
@@ -271,6 +271,13 @@ TEST(AlertsTest, ARestartWhileFiringDoesNotAnnounceItAgain) {
     EXPECT_EQ(state["since"], since);
     std::this_thread::sleep_for(10 * kEvalInterval);  // rounds over the replayed 150
     EXPECT_EQ(hook.posts().size(), 1u) << "announced a second time";
+    // And after a kill -9: the state was written before the firing was announced.
+    EXPECT_EQ(daemon.stop(9), 128 + 9);
+    daemon.restart();
+    client.close();
+    EXPECT_EQ(get_rule(client, id)["state"], "firing");
+    std::this_thread::sleep_for(10 * kEvalInterval);
+    EXPECT_EQ(hook.posts().size(), 1u) << "announced again after kill -9";
     post_metric(client, "queue.depth", 10);
     const auto posts = hook.wait_for(2, 5s);
     EXPECT_EQ(statuses(posts), (std::vector<std::string>{"firing", "resolved"}));

@@ -19,11 +19,11 @@ std::string team_config(const std::string& dir) {
     for (const std::string team : {"a", "b"}) {
         json tokens = json::array();
         for (const std::string& role : kRoles)
-            tokens.push_back({{"id", team + "-" + role}, {"role", role},
+            tokens.push_back({{"id", team + "-" + role},
+                              {"role", role},
                               {"token", "secret-" + team + "-" + role}});
-        workspaces.push_back({{"name", "team-" + team},
-                              {"sites", {team + ".example"}},
-                              {"tokens", tokens}});
+        workspaces.push_back(
+            {{"name", "team-" + team}, {"sites", {team + ".example"}}, {"tokens", tokens}});
     }
     const std::string path = dir + "/tallyd.json";
     std::ofstream(path) << json{{"token", "server-secret"}, {"workspaces", workspaces}}.dump();
@@ -74,10 +74,12 @@ class WorkspacesTest : public ::testing::Test {
         for (const std::string team : {"a", "b"}) {
             const std::string site = team + ".example";
             ASSERT_EQ(client_->post("/track/pageview", pageview({{"site", site}})).status, 200);
-            const json point = {{"name", "svc." + team + ".latency"}, {"type", "gauge"},
-                                {"value", 5}};
+            const json point = {
+                {"name", "svc." + team + ".latency"}, {"type", "gauge"}, {"value", 5}};
             ASSERT_EQ(call("POST", "/api/v1/metrics", token(team, "ingest"),
-                           json{{"metrics", {point}}}.dump()).status, 200);
+                           json{{"metrics", {point}}}.dump())
+                          .status,
+                      200);
             dashboards_[team] = make_dashboard(team);
             ASSERT_FALSE(dashboards_[team].empty());
             reports_[team] = make_document(team, "reports", report_body(team));
@@ -105,8 +107,7 @@ class WorkspacesTest : public ::testing::Test {
     }
 
     /// A report or alert of `team`, made by its editor; its id ("" when refused).
-    std::string make_document(const std::string& team, const std::string& kind,
-                              const json& body) {
+    std::string make_document(const std::string& team, const std::string& kind, const json& body) {
         const auto r = call("POST", "/api/v1/" + kind, token(team, "editor"), body.dump());
         EXPECT_EQ(r.status, 201) << kind << ": " << r.body;
         return r.status == 201 ? json::parse(r.body)["id"].get<std::string>() : "";
@@ -128,15 +129,15 @@ class WorkspacesTest : public ::testing::Test {
     }
 
     std::string make_dashboard(const std::string& team) {
-        const json body = {{"name", "board " + team},
-                           {"widgets",
-                            {{{"id", "w1"},
-                              {"type", "number"},
-                              {"title", "views"},
-                              {"query", {{"source", "analytics"},
-                                         {"site", team + ".example"},
-                                         {"metric", "pageviews"}}},
-                              {"position", {{"x", 0}, {"y", 0}, {"width", 4}, {"height", 3}}}}}}};
+        const json body = {
+            {"name", "board " + team},
+            {"widgets",
+             {{{"id", "w1"},
+               {"type", "number"},
+               {"title", "views"},
+               {"query",
+                {{"source", "analytics"}, {"site", team + ".example"}, {"metric", "pageviews"}}},
+               {"position", {{"x", 0}, {"y", 0}, {"width", 4}, {"height", 3}}}}}}};
         const auto r = call("POST", "/api/v1/dashboards", token(team, "editor"), body.dump());
         return r.status == 201 ? json::parse(r.body)["id"].get<std::string>() : "";
     }
@@ -238,8 +239,7 @@ std::vector<Cell> WorkspacesMatrix::cells() {
          get([=](bool own) { return "/dashboard/today?site=" + site(own); })},
         {"page-views", Kind::read_scoped, 200,
          get([=](bool own) { return "/api/v1/dashboard/page-views?site=" + site(own); })},
-        {"stats", Kind::read_scoped, 200,
-         get([=](bool own) {
+        {"stats", Kind::read_scoped, 200, get([=](bool own) {
              return "/api/v1/stats/aggregate?site_id=" + site(own) + "&period=day&metrics=visitors";
          })},
         {"sites", Kind::read_list, 200, get([](bool) { return std::string("/api/v1/sites"); })},
@@ -346,30 +346,27 @@ TEST_F(WorkspacesTest, ListsShowOnlyTheirWorkspace) {
         listed.insert(m["name"].get<std::string>());
     EXPECT_TRUE(listed.contains("svc.a.latency"));
     EXPECT_FALSE(listed.contains("svc.b.latency"));
-    const std::string scrape =
-        call("GET", "/api/v1/export/prometheus", token("a", "viewer")).body;
+    const std::string scrape = call("GET", "/api/v1/export/prometheus", token("a", "viewer")).body;
     EXPECT_NE(scrape.find("svc_a_latency"), std::string::npos);
     EXPECT_EQ(scrape.find("svc_b_latency"), std::string::npos);
     const json boards = json::parse(call("GET", "/api/v1/dashboards", token("a", "viewer")).body);
     ASSERT_EQ(boards["dashboards"].size(), 1u);
     EXPECT_EQ(boards["dashboards"][0]["id"], dashboards_["a"]);
     // A dashboard of team a naming team b's site reads nothing of it.
-    const json stolen = {{"name", "peek"},
-                         {"widgets",
-                          {{{"id", "w1"},
-                            {"type", "number"},
-                            {"query", {{"source", "analytics"},
-                                       {"site", "b.example"},
-                                       {"metric", "pageviews"}}},
-                            {"position", {{"x", 0}, {"y", 0}, {"width", 4}, {"height", 3}}}}}}};
+    const json stolen = {
+        {"name", "peek"},
+        {"widgets",
+         {{{"id", "w1"},
+           {"type", "number"},
+           {"query", {{"source", "analytics"}, {"site", "b.example"}, {"metric", "pageviews"}}},
+           {"position", {{"x", 0}, {"y", 0}, {"width", 4}, {"height", 3}}}}}}};
     const auto made = call("POST", "/api/v1/dashboards", token("a", "editor"), stolen.dump());
     ASSERT_EQ(made.status, 201);
-    const json data = json::parse(call("GET",
-                                       "/api/v1/dashboards/" +
-                                           json::parse(made.body)["id"].get<std::string>() +
-                                           "/data",
-                                       token("a", "viewer"))
-                                      .body);
+    const json data = json::parse(
+        call("GET",
+             "/api/v1/dashboards/" + json::parse(made.body)["id"].get<std::string>() + "/data",
+             token("a", "viewer"))
+            .body);
     EXPECT_EQ(data["widgets"][0]["data"].value("error", ""), "no such site") << data;
     // The live metrics socket of team a sees nothing of team b's metric.
     WsClient ws(tallyd_->port(), "/ws/metrics/peek", bearer(token("a", "viewer")));
@@ -433,10 +430,10 @@ TEST_F(WorkspacesTest, ATokenIsShownOnceAndNeverAgain) {
                    json{{"role", "admin"}}.dump())
                   .status,
               404);
-    EXPECT_EQ(call("POST", "/api/v1/workspaces", token("a", "admin"),
-                   json{{"name", "team-z"}}.dump())
-                  .status,
-              403);
+    EXPECT_EQ(
+        call("POST", "/api/v1/workspaces", token("a", "admin"), json{{"name", "team-z"}}.dump())
+            .status,
+        403);
     call("GET", "/api/v1/workspaces/team-a", token("a", "admin"));
     call("GET", "/api/v1/audit", token("a", "admin"));
     call("GET", "/api/v1/audit", "server-secret");
@@ -495,7 +492,9 @@ TEST(WorkspacesStatsd, DatagramsCountInTheListenersWorkspace) {
     HttpClient client(daemon.port());
     UdpSender udp(udp_port);
     udp.send("svc.udp.hits:3|c\n");
-    const auto bearer_of = [](const std::string& team) { return bearer("secret-" + team + "-viewer"); };
+    const auto bearer_of = [](const std::string& team) {
+        return bearer("secret-" + team + "-viewer");
+    };
     HttpResponse r;
     for (int i = 0; i < 100; ++i) {
         r = client.get("/api/v1/metrics/svc.udp.hits/current", bearer_of("b"));

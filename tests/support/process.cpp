@@ -99,6 +99,9 @@ Process::Process(std::vector<std::string> argv, std::string log_path,
             ::dup2(devnull, STDIN_FILENO);
         if (child_setup)
             child_setup();
+        // The test's own sockets (a webhook receiver's listener, a client's connection)
+        // must not live on in the child: a port the test closes would stay bound.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         ::execv(args[0], args.data());
         ::_exit(127);
     }

@@ -8,12 +8,14 @@
 //   1. takes a snapshot of the compiled rules under the mutex (shared pointers: no copy
 //      of the rules themselves);
 //   2. reads every rule's figure with the mutex released (alert_values.hpp: batched, each
-//      engine shard's lock taken once per kJobsPerLock rules, each site visited once);
+//      engine shard's lock taken once per kJobsPerLock rules, each site visited once); an
+//      analytics rule over a site its workspace no longer owns reads no data;
 //   3. steps every rule's state under the mutex (evaluation.hpp: pure, microseconds),
 //      collecting the notices to send; a rule changed or removed meanwhile (its generation
 //      moved on) is left alone this round;
 //   4. when any state changed, writes the states file (alert_states.hpp) before anything
-//      is announced, so a crash after an announcement never announces it again;
+//      is announced, so a crash after an announcement never announces it again (a crash
+//      between the two loses that announcement instead: at most once);
 //   5. hands the notices to the outbox, which never blocks (delivery/outbox.hpp).
 //
 // Notifications. A transition to firing and one to resolved are announced to every action
@@ -39,6 +41,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +73,10 @@ struct AlertServiceOptions {
     Channels channels;
     std::string external_url;  // externalURL, and generatorURL's base
     std::chrono::milliseconds alertmanager_resend{60'000};
+    /// The workspace that owns a site now (null: no workspaces). A rule over a site its
+    /// workspace no longer owns reads no data: a site moved to another team stops feeding
+    /// the old team's alerts.
+    std::function<std::string(std::string_view site)> site_workspace;
 };
 
 /// What GET /api/v1/alerts/<id> adds to the document.
@@ -126,6 +133,9 @@ class AlertService {
 
     Entry compile(const nlohmann::json& document);
     Snapshot snapshot() const;
+    /// Blanks the readings of analytics rules over sites their workspace does not own.
+    void hide_foreign_sites(const std::vector<const Rule*>& rules,
+                            std::vector<Reading>& readings) const;
     /// Steps every rule of `snapshot` and queues the notices; true when a state changed.
     bool apply_round(const Snapshot& snapshot, const std::vector<Reading>& readings,
                      std::int64_t now_ms, std::vector<delivery::Delivery>& notices);

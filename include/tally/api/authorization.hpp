@@ -87,7 +87,6 @@ http::Response not_found(std::string_view what);
 /// workspace and token id, never its secret), what ("dashboard.update"), which object, and
 /// its versions before and after (0: none).
 void record_change(audit::AuditLog* audit, const Access& access, std::string action,
-                   std::string object_id, std::int64_t version_before,
-                   std::int64_t version_after);
+                   std::string object_id, std::int64_t version_before, std::int64_t version_after);
 
 }  // namespace tally::api

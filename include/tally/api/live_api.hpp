@@ -64,8 +64,8 @@ class LiveApi {
         const http::Request& request) const;
 
   private:
-    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(
-        const http::Request& request, const Access& access) const;
+    std::variant<http::Response, std::shared_ptr<http::WsPeer>> accept(const http::Request& request,
+                                                                       const Access& access) const;
 
     const Authorization& authorization_;
     live::Hub& hub_;

@@ -59,8 +59,7 @@ class MetricsApi {
 
     /// Writes scratch.points; false (with the 503 given) when the log cannot be written.
     bool write(const http::Request& request, Scratch& scratch, std::int64_t now,
-               const std::string& workspace,
-               http::Responder& respond);
+               const std::string& workspace, http::Responder& respond);
     /// Gives `response` once the request's points are logged per the fsync mode.
     void answer_when_logged(const http::Request& request, http::Responder respond,
                             http::Response&& response);

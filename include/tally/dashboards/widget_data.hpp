@@ -29,9 +29,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <nlohmann/json.hpp>
 
 #include "tally/metrics/engine.hpp"
 #include "tally/store/store.hpp"

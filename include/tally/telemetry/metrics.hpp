@@ -32,8 +32,8 @@ inline constexpr std::array<std::string_view, 9> kRejectReasons = {
 inline constexpr std::array<std::string_view, 3> kDropReasons = {"bot", "engagement", "identify"};
 
 /// The status codes tracked one by one; any other lands in "other".
-inline constexpr std::array<unsigned, 18> kStatuses = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409,
-                                                       413, 429, 431, 500, 503, 101, 0};
+inline constexpr std::array<unsigned, 18> kStatuses = {200, 201, 202, 204, 304, 400, 401, 403, 404,
+                                                       405, 409, 413, 429, 431, 500, 503, 101, 0};
 
 /// Upper bounds (seconds) of the request latency histogram's buckets (+Inf implied).
 inline constexpr std::array<double, 14> kLatencyBuckets = {

@@ -43,8 +43,9 @@ class AlertServiceTest : public ::testing::Test {
         return options;
     }
 
-    void start_service() {
+    void start_service(std::function<std::string(std::string_view)> site_workspace = nullptr) {
         AlertServiceOptions options;
+        options.site_workspace = std::move(site_workspace);
         options.dir = std::filesystem::path(dir_.path()) / "alerts";
         options.external_url = "http://tally.test:8080";
         options.alertmanager_resend = 60s;
@@ -268,6 +269,24 @@ TEST_F(AlertServiceTest, WorkspaceLabelOutsideTheDefault) {
     const auto all = bodies(1);
     ASSERT_EQ(all.size(), 1u);
     EXPECT_EQ(all[0]["alerts"][0]["labels"]["workspace"], "team-a");
+}
+
+TEST_F(AlertServiceTest, ASiteItsWorkspaceNoLongerOwnsReadsNoData) {
+    service_.reset();
+    start_service([](std::string_view site) {
+        return site == "mine.example" ? std::string("default") : std::string("team-x");
+    });
+    for (const char* site : {"mine.example", "theirs.example"}) {
+        add_rule({{"alert_name", std::string("Views of ") + site},
+                  {"metric", std::string("analytics:pageviews:") + site},
+                  {"condition", {{"operator", ">="}, {"threshold", 0}}},
+                  {"actions", webhook()}});
+    }
+    round(0);
+    const auto posts = bodies(1);
+    std::this_thread::sleep_for(200ms);
+    ASSERT_EQ(hook_.posts().size(), 1u);
+    EXPECT_EQ(posts[0]["alerts"][0]["labels"]["alertname"], "Views of mine.example");
 }
 
 }  // namespace

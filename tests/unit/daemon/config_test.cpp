@@ -62,15 +62,21 @@ TEST(WorkspacesConfig, BadOnesNameTheirKey) {
     EXPECT_NE(error_of(R"({"workspaces": {}})").find("workspaces"), std::string::npos);
     EXPECT_NE(error_of(R"({"workspaces": [{"name": "Shop"}]})").find("workspaces[0].name"),
               std::string::npos);
-    EXPECT_NE(error_of(R"({"workspaces": [{"name": "a", "sites": ["x"]}, {"name": "b", "sites": ["x"]}]})")
-                  .find("workspaces[1].sites"),
-              std::string::npos);
-    EXPECT_NE(error_of(R"({"workspaces": [{"name": "a", "tokens": [{"role": "owner", "token": "12345678"}]}]})")
-                  .find("workspaces[0].tokens[0].role"),
-              std::string::npos);
-    EXPECT_NE(error_of(R"({"workspaces": [{"name": "a", "tokens": [{"role": "admin", "sha256": "xyz"}]}]})")
-                  .find("workspaces[0].tokens[0].sha256"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of(
+            R"({"workspaces": [{"name": "a", "sites": ["x"]}, {"name": "b", "sites": ["x"]}]})")
+            .find("workspaces[1].sites"),
+        std::string::npos);
+    EXPECT_NE(
+        error_of(
+            R"({"workspaces": [{"name": "a", "tokens": [{"role": "owner", "token": "12345678"}]}]})")
+            .find("workspaces[0].tokens[0].role"),
+        std::string::npos);
+    EXPECT_NE(
+        error_of(
+            R"({"workspaces": [{"name": "a", "tokens": [{"role": "admin", "sha256": "xyz"}]}]})")
+            .find("workspaces[0].tokens[0].sha256"),
+        std::string::npos);
     EXPECT_NE(error_of(R"({"statsd": {"workspace": "nowhere"}})").find("statsd.workspace"),
               std::string::npos);
     EXPECT_NE(error_of(R"({"audit": {"retention_days": 0}})").find("audit.retention_days"),

@@ -116,8 +116,7 @@ TEST(Workspaces, MadeThroughTheApiSurvivesARestartWithoutItsSecret) {
     {
         Workspaces workspaces(two_teams(dir.path()));
         workspaces.load();
-        ASSERT_EQ(workspaces.create("team-c", {"c.example"}, 1).outcome,
-                  Workspaces::Outcome::ok);
+        ASSERT_EQ(workspaces.create("team-c", {"c.example"}, 1).outcome, Workspaces::Outcome::ok);
         ASSERT_EQ(workspaces.create_token("team-c", Role::editor, 2, secret, record).outcome,
                   Workspaces::Outcome::ok);
         EXPECT_EQ(workspaces.create("team-c", {}, 3).outcome, Workspaces::Outcome::exists);
