@@ -37,7 +37,8 @@ bool finite_number(const json& value) {
 
 std::optional<Invalid> unknown_field(const json& object, std::span<const char* const> known,
                                      const std::string& prefix) {
-    for (const auto& [key, unused] : object.items()) {
+    for (const auto& item : object.items()) {
+        const std::string& key = item.key();
         if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
             known.end())
             return Invalid{"unknown field '" + key + "'", prefix + key};

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tally/alerts/rule.hpp"
+#include "tally/api/document_answers.hpp"
 #include "tally/base/time.hpp"
 
 using nlohmann::json;
@@ -13,19 +14,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/alerts/";
 constexpr std::string_view kHistorySuffix = "/history";
-
-http::Response store_failure(const documents::DocumentStore::Result& result) {
-    using Outcome = documents::DocumentStore::Outcome;
-    switch (result.outcome) {
-        case Outcome::not_found:
-            return not_found("alert");
-        case Outcome::full:
-            return http::error_response(
-                409, "there are already 20,000 alert rules: delete some before adding more");
-        default:
-            return http::error_response(500, "the alert rule could not be stored: " + result.error);
-    }
-}
 
 json number_or_null(const std::optional<double>& value) {
     return value ? json(*value) : json(nullptr);
@@ -120,7 +108,7 @@ http::Response AlertsApi::create(const http::Request& request) {
     const std::int64_t now = now_ms();
     auto result = alerts_.create(std::move(document), now);
     if (result.outcome != documents::DocumentStore::Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "alert rule", "20,000 alert rules");
     const std::string id = result.document["id"].get<std::string>();
     service_.rule_changed(result.document, nullptr, now);
     record_change(audit_ ? audit_ : authorization_.audit(), access, "alert.create", id, 0,
@@ -184,14 +172,10 @@ http::Response AlertsApi::replace(const http::Request& request, const Access& ac
     auto result = alerts_.replace(id, std::move(document), version, now);
     using Outcome = documents::DocumentStore::Outcome;
     if (result.outcome == Outcome::conflict) {
-        const json answer = {{"error", "the alert rule changed since version " +
-                                           std::to_string(version) + " was read"},
-                             {"field", "version"},
-                             {"current", result.document}};
-        return http::json_response(409, answer.dump());
+        return stale_version("alert rule", version, result.document);
     }
     if (result.outcome != Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "alert rule", "20,000 alert rules");
     service_.rule_changed(result.document, &current, now);
     record_change(audit_ ? audit_ : authorization_.audit(), access, "alert.update", id, version,
                   result.document["version"].get<std::int64_t>());
@@ -202,7 +186,7 @@ http::Response AlertsApi::remove(const Access& access, const json& current) {
     const std::string id = current["id"].get<std::string>();
     auto result = alerts_.remove(id);
     if (result.outcome != documents::DocumentStore::Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "alert rule", "20,000 alert rules");
     service_.rule_removed(current, now_ms());
     record_change(audit_ ? audit_ : authorization_.audit(), access, "alert.delete", id,
                   current["version"].get<std::int64_t>(), 0);

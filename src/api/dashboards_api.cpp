@@ -4,6 +4,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "tally/api/document_answers.hpp"
 #include "tally/base/time.hpp"
 #include "tally/dashboards/dashboard.hpp"
 #include "tally/dashboards/export.hpp"
@@ -21,19 +22,6 @@ constexpr std::int64_t kMaxRangeMs = 400 * kMsPerDay;
 
 http::Response invalid(const dashboards::Invalid& bad) {
     return http::error_response(400, bad.message, bad.field);
-}
-
-http::Response store_failure(const documents::DocumentStore::Result& result) {
-    using Outcome = documents::DocumentStore::Outcome;
-    switch (result.outcome) {
-        case Outcome::not_found:
-            return http::error_response(404, "no such dashboard");
-        case Outcome::full:
-            return http::error_response(
-                409, "there are already 10,000 dashboards: delete some before adding more");
-        default:
-            return http::error_response(500, "the dashboard could not be stored: " + result.error);
-    }
 }
 
 json summary(const json& document) {
@@ -182,7 +170,7 @@ http::Response DashboardsApi::create(const http::Request& request) {
         return std::move(*error);
     auto result = dashboards_.create(std::move(std::get<json>(valid)), now_ms());
     if (result.outcome != documents::DocumentStore::Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "dashboard", "10,000 dashboards");
     record_change(authorization_.audit(), access, "dashboard.create",
                   result.document["id"].get<std::string>(), 0, 1);
     http::Response response = http::json_response(201, result.document.dump());
@@ -217,7 +205,7 @@ http::Response DashboardsApi::one(const http::Request& request) {
     if (request.method == http::Method::delete_) {
         auto result = dashboards_.remove(id);
         if (result.outcome != documents::DocumentStore::Outcome::ok)
-            return store_failure(result);
+            return store_failure(result, "dashboard", "10,000 dashboards");
         record_change(authorization_.audit(), access, "dashboard.delete", id,
                       (*document)["version"].get<std::int64_t>(), 0);
         http::Response response;
@@ -241,14 +229,10 @@ http::Response DashboardsApi::replace(const http::Request& request, const Access
     auto result = dashboards_.replace(id, std::move(std::get<json>(valid)), version, now_ms());
     using Outcome = documents::DocumentStore::Outcome;
     if (result.outcome == Outcome::conflict) {
-        const json answer = {{"error", "the dashboard changed since version " +
-                                           std::to_string(version) + " was read"},
-                             {"field", "version"},
-                             {"current", result.document}};
-        return http::json_response(409, answer.dump());
+        return stale_version("dashboard", version, result.document);
     }
     if (result.outcome != Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "dashboard", "10,000 dashboards");
     record_change(authorization_.audit(), access, "dashboard.update", id, version,
                   result.document["version"].get<std::int64_t>());
     return http::json_response(200, result.document.dump());

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tally/api/document_answers.hpp"
 #include "tally/audit/audit_log.hpp"
 #include "tally/base/time.hpp"
 
@@ -13,19 +14,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/reports/";
 constexpr std::string_view kRunSuffix = "/run";
-
-http::Response store_failure(const documents::DocumentStore::Result& result) {
-    using Outcome = documents::DocumentStore::Outcome;
-    switch (result.outcome) {
-        case Outcome::not_found:
-            return not_found("report");
-        case Outcome::full:
-            return http::error_response(
-                409, "there are already 1,000 reports: delete some before adding more");
-        default:
-            return http::error_response(500, "the report could not be stored: " + result.error);
-    }
-}
 
 json rfc3339_or_null(const std::optional<std::int64_t>& ms) {
     return ms ? json(format_rfc3339_ms(*ms)) : json(nullptr);
@@ -129,7 +117,7 @@ http::Response ReportsApi::create(const http::Request& request) {
         return std::move(*error);
     auto result = reports_.create(std::move(std::get<json>(report)), now_ms());
     if (result.outcome != documents::DocumentStore::Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "report", "1,000 reports");
     const std::string id = result.document["id"];
     record(access, "report.create", id, 0, result.document["version"].get<std::int64_t>());
     http::Response response = http::json_response(201, with_status(result.document).dump());
@@ -182,14 +170,10 @@ http::Response ReportsApi::replace(const http::Request& request, const Access& a
     auto result = reports_.replace(id, std::move(std::get<json>(report)), version, now_ms());
     using Outcome = documents::DocumentStore::Outcome;
     if (result.outcome == Outcome::conflict) {
-        const json answer = {
-            {"error", "the report changed since version " + std::to_string(version) + " was read"},
-            {"field", "version"},
-            {"current", with_status(result.document)}};
-        return http::json_response(409, answer.dump());
+        return stale_version("report", version, with_status(result.document));
     }
     if (result.outcome != Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "report", "1,000 reports");
     record(access, "report.update", id, version, result.document["version"].get<std::int64_t>());
     return http::json_response(200, with_status(result.document).dump());
 }
@@ -198,7 +182,7 @@ http::Response ReportsApi::remove(const Access& access, const json& current) {
     const std::string id = current["id"];
     auto result = reports_.remove(id);
     if (result.outcome != documents::DocumentStore::Outcome::ok)
-        return store_failure(result);
+        return store_failure(result, "report", "1,000 reports");
     record(access, "report.delete", id, current["version"].get<std::int64_t>(), 0);
     http::Response response;
     response.status = 204;
