@@ -11,8 +11,7 @@ namespace tally::daemon {
 
 namespace fs = std::filesystem;
 
-App::App(Config config)
-    : config_(std::move(config)), derivations_(config_.derive) {
+App::App(Config config) : config_(std::move(config)), derivations_(config_.derive) {
     workers_ =
         config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     shards_ = workers_ + 2;
@@ -191,10 +190,11 @@ void App::add_routes() {
         api::LiveOptions{config_.trusted_proxies, config_.live_max_clients_per_ip});
     metrics_api_ =
         std::make_unique<api::MetricsApi>(workers_, *authorization_, *write_path_, *engine_);
-    dashboards_api_ = std::make_unique<api::DashboardsApi>(*authorization_, *dashboards_,
-                                                           dashboards::Sources{*engine_, *store_, {}, {}});
+    dashboards_api_ = std::make_unique<api::DashboardsApi>(
+        *authorization_, *dashboards_, dashboards::Sources{*engine_, *store_, {}, {}});
 
-    workspaces_api_ = std::make_unique<api::WorkspacesApi>(*authorization_, *workspaces_, audit_.get());
+    workspaces_api_ =
+        std::make_unique<api::WorkspacesApi>(*authorization_, *workspaces_, audit_.get());
     audit_api_ = std::make_unique<api::AuditApi>(*authorization_, *audit_);
     reports_api_ = std::make_unique<api::ReportsApi>(*authorization_, audit_.get(), *reports_,
                                                      *dashboards_, *report_service_);

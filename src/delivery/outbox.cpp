@@ -97,7 +97,7 @@ std::string describe(const http::ClientResponse& answer) {
 }  // namespace
 
 struct Outbox::Impl {
-    explicit Impl(OutboxOptions o) : options(std::move(o)) {
+    explicit Impl(OutboxOptions o) : options(o) {
         options.senders = std::clamp<std::size_t>(options.senders, 1, 16);
         options.first_retry = std::max(options.first_retry, std::chrono::milliseconds(1));
         options.max_retry = std::max(options.max_retry, options.first_retry);
@@ -169,7 +169,7 @@ bool Outbox::Impl::drop_oldest() {
     return false;
 }
 
-Outbox::Outbox(OutboxOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Outbox::Outbox(OutboxOptions options) : impl_(std::make_unique<Impl>(options)) {}
 
 Outbox::~Outbox() {
     stop();
@@ -180,7 +180,8 @@ void Outbox::start() {
     if (!impl_->senders.empty() || impl_->stopped)
         return;
     for (std::size_t i = 0; i < impl_->options.senders; ++i)
-        impl_->senders.emplace_back([impl = impl_.get()](std::stop_token t) { impl->run(t); });
+        impl_->senders.emplace_back(
+            [impl = impl_.get()](const std::stop_token& t) { impl->run(t); });
 }
 
 void Outbox::stop() {
@@ -204,7 +205,7 @@ void Outbox::stop() {
                 outcomes.push_back({impl_->pop_front(dest), false, "outbox stopped"});
         impl_->destinations.clear();
     }
-    if (outcomes.size() > 0)
+    if (!outcomes.empty())
         spdlog::info("outbox: stopped with {} deliveries not sent", outcomes.size());
     for (auto& outcome : outcomes)
         tell(outcome);

@@ -186,7 +186,7 @@ struct Exchange {
 
 ClientResponse request(std::string_view method, const ClientUrl& url, std::string_view content_type,
                        std::string_view body, std::chrono::milliseconds timeout,
-                       std::size_t max_body, std::stop_token stop) {
+                       std::size_t max_body, const std::stop_token& stop) {
     Exchange ex;
     ex.req.method_string(method);
     ex.req.target(url.target);
@@ -207,12 +207,13 @@ ClientResponse request(std::string_view method, const ClientUrl& url, std::strin
         ex.connect(tcp::resolver::results_type::create(tcp::endpoint(address, url.port), url.host,
                                                        std::to_string(url.port)));
     } else {
-        ex.resolver.async_resolve(url.host, std::to_string(url.port),
-                                  [&ex](beast::error_code rec, tcp::resolver::results_type r) {
-                                      if (rec)
-                                          return ex.fail(rec);
-                                      ex.connect(r);
-                                  });
+        ex.resolver.async_resolve(
+            url.host, std::to_string(url.port),
+            [&ex](beast::error_code rec, const tcp::resolver::results_type& r) {
+                if (rec)
+                    return ex.fail(rec);
+                ex.connect(r);
+            });
     }
     // A stop closes the socket on this thread's io_context: the pending step then fails.
     bool stopped = false;

@@ -149,9 +149,11 @@ WebhookReceiver::WebhookReceiver() : impl_(std::make_shared<Impl>()) {
 }
 
 WebhookReceiver::~WebhookReceiver() {
+    // Closing every socket ends every pending operation; the io_context then runs out of
+    // work and returns. Stopping it instead would leave those handlers queued, each holding
+    // the Impl that owns the queue: a cycle nothing frees.
     impl_->run_here([impl = impl_.get()] { impl->close_all(); });
     impl_->work.reset();
-    impl_->ioc.stop();
     impl_->thread.join();
 }
 

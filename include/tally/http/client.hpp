@@ -55,12 +55,13 @@ struct ClientResponse {
 /// `stop` abandons the request at once (error "stopped").
 ClientResponse request(std::string_view method, const ClientUrl& url, std::string_view content_type,
                        std::string_view body, std::chrono::milliseconds timeout,
-                       std::size_t max_body = 64 * 1024, std::stop_token stop = {});
+                       std::size_t max_body = std::size_t{64} * 1024,
+                       const std::stop_token& stop = {});
 
 inline ClientResponse post(const ClientUrl& url, std::string_view content_type,
                            std::string_view body, std::chrono::milliseconds timeout,
-                           std::stop_token stop = {}) {
-    return request("POST", url, content_type, body, timeout, 64 * 1024, std::move(stop));
+                           const std::stop_token& stop = {}) {
+    return request("POST", url, content_type, body, timeout, std::size_t{64} * 1024, stop);
 }
 
 }  // namespace tally::http

@@ -29,7 +29,7 @@
 namespace tally::reports {
 
 inline constexpr std::size_t kMaxReports = 1'000;
-inline constexpr std::size_t kMaxDocumentBytes = 16 * 1024;
+inline constexpr std::size_t kMaxDocumentBytes = std::size_t{16} * 1024;
 inline constexpr std::size_t kMaxNameBytes = 200;
 inline constexpr std::size_t kMaxUrlBytes = 2'048;
 
