@@ -370,11 +370,10 @@ workspaces::TokenRecord workspace_token(const json& v, const std::string& key) {
         token.digest = workspaces::sha256(secret);
     } else {
         const std::string hex = as_string(v.value("sha256", json()), key + ".sha256");
-        if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        const auto digest = workspaces::digest_from_hex(hex);
+        if (!digest)
             bad(key + ".sha256", "must be 64 lowercase hex digits (or give \"token\")");
-        for (std::size_t i = 0; i < 32; ++i)
-            token.digest[i] =
-                static_cast<std::uint8_t>(std::stoi(hex.substr(i * 2, 2), nullptr, 16));
+        token.digest = *digest;
     }
     token.id = v.contains("id") ? as_string(v["id"], key + ".id")
                                 : workspaces::to_hex(token.digest).substr(0, 12);

@@ -59,20 +59,15 @@ AlertmanagerServer::AlertmanagerServer(const std::string& webhook_url)
     if (!available())
         throw std::runtime_error("prometheus-alertmanager not found");
     std::ofstream(dir_.path() + "/alertmanager.yml") << config(webhook_url);
-    // A port found free may be taken before Alertmanager binds it; then it exits at once
-    // and another port is tried.
-    std::string last_error;
-    for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
-        port_ = free_port();
+    launch_on_free_port(kStartAttempts, [this](int port) {
+        port_ = port;
         try {
             launch();
-            return;
-        } catch (const std::exception& e) {
-            last_error = e.what();
+        } catch (...) {
             process_.reset();
+            throw;
         }
-    }
-    throw std::runtime_error(last_error);
+    });
 }
 
 AlertmanagerServer::~AlertmanagerServer() {

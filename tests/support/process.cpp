@@ -173,4 +173,17 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
+void launch_on_free_port(int attempts, const std::function<void(int port)>& launch) {
+    std::string last_error = "no attempt";
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        try {
+            launch(free_port());
+            return;
+        } catch (const std::exception& e) {
+            last_error = e.what();
+        }
+    }
+    throw std::runtime_error(last_error);
+}
+
 }  // namespace tally::test

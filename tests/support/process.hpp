@@ -12,6 +12,9 @@ namespace tally::test {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, close).
 int free_port();
+/// Calls `launch(port)` with a free port, and again with another when it throws (a port
+/// found free may be taken before the server binds it); after `attempts`, rethrows.
+void launch_on_free_port(int attempts, const std::function<void(int port)>& launch);
 
 /// True once 127.0.0.1:port accepts a connection, polling until `timeout`.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);

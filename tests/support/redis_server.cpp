@@ -53,20 +53,15 @@ RedisServer::RedisServer(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)), log_path_(dir_.path() + "/redis.log") {
     if (!available())
         throw std::runtime_error("redis-server not found");
-    // A port found free may be taken before redis binds it; then redis exits at once,
-    // and another port is tried.
-    std::string last_error;
-    for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
-        port_ = free_port();
+    launch_on_free_port(kStartAttempts, [this](int port) {
+        port_ = port;
         try {
             launch();
-            return;
-        } catch (const std::exception& e) {
-            last_error = e.what();
+        } catch (...) {
             process_.reset();
+            throw;
         }
-    }
-    throw std::runtime_error(last_error);
+    });
 }
 
 RedisServer::~RedisServer() {

@@ -12,7 +12,8 @@
 // A site no workspace names belongs to "default".
 //
 // Tokens are kept as SHA-256 digests, never as their secret: a request's token is hashed
-// and looked up, and the digests are compared in constant time. A token made through the
+// and its digest looked up. Only digests are ever compared, so the comparison's timing
+// tells nothing about a secret (it is constant in the secret). A token made through the
 // API is shown once, in the answer that creates it. Workspaces and tokens made through the
 // API are kept in one JSON file in the data dir (written, fsynced, renamed); those of the
 // config are read from it at every start.
@@ -45,6 +46,8 @@ bool valid_name(std::string_view name);
 using Digest = std::array<std::uint8_t, 32>;
 Digest sha256(std::string_view text);
 std::string to_hex(const Digest& digest);
+/// The digest of 64 lowercase hex digits (to_hex's form); nullopt for anything else.
+std::optional<Digest> digest_from_hex(std::string_view hex);
 
 /// Who a presented token is.
 struct Holder {
