@@ -12,7 +12,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { freePort, launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, waitFor } from "./support.mjs";
+import { freePort, launchBrowser, missingPrerequisite, newPage, screenshot, stopHttpServer, Tallyd, testTimeout, waitFor } from "./support.mjs";
 
 const skip = missingPrerequisite() || false;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,7 +42,7 @@ async function startSite(t, pages) {
   });
   const port = await freePort();
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  t.after(() => new Promise((resolve) => server.close(resolve)));
+  t.after(() => stopHttpServer(server));
   return `http://127.0.0.1:${port}`;
 }
 
@@ -52,7 +52,7 @@ async function figures(tallyd, site, props) {
 
 const pages = (m) => Object.fromEntries(m.top_pages.map(([page, n]) => [page, n]));
 
-test("the unmodified Plausible snippet: page views, SPA navigation, custom events with props", { skip }, async (t) => {
+test("the unmodified Plausible snippet: page views, SPA navigation, custom events with props", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const snippet = (extra = "") => `<!doctype html><html><head><title>Shop</title>
     <script defer data-domain="www.shop.example" src="${tallyd.base}/js/script.js"></script>
@@ -89,7 +89,7 @@ test("the unmodified Plausible snippet: page views, SPA navigation, custom event
   assert.equal((await figures(tallyd, "shop.example")).page_views, 3);
 });
 
-test("npm @plausible-analytics/tracker and plausible-tracker send to tallyd unchanged", { skip }, async (t) => {
+test("npm @plausible-analytics/tracker and plausible-tracker send to tallyd unchanged", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const importMap = `<script type="importmap">{"imports": {
       "@plausible-analytics/tracker": "/nm/@plausible-analytics/tracker/plausible.js",
@@ -140,7 +140,7 @@ test("npm @plausible-analytics/tracker and plausible-tracker send to tallyd unch
   assert.deepEqual(page.errors, []);
 });
 
-test("@umami/node sends page views and events that tallyd counts exactly", { skip }, async (t) => {
+test("@umami/node sends page views and events that tallyd counts exactly", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const imported = await import("@umami/node"); // CommonJS: its exports object is the default
   const umami = imported.default.default;

@@ -14,6 +14,7 @@ import {
   screenshot,
   startRedisProcess,
   Tallyd,
+  testTimeout,
   waitFor,
 } from "./support.mjs";
 
@@ -91,7 +92,7 @@ function traffic(n, offset = 0) {
   });
 }
 
-test("live figures, chart and feed change without a reload", { skip }, async (t) => {
+test("live figures, chart and feed change without a reload", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser, { viewport: { width: 1280, height: 900 }, colorScheme: "light" });
@@ -157,7 +158,7 @@ test("live figures, chart and feed change without a reload", { skip }, async (t)
   assert.deepEqual(phone.errors, []);
 });
 
-test("picking an event shows its property breakdown, kept live over /ws", { skip }, async (t) => {
+test("picking an event shows its property breakdown, kept live over /ws", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const signup = (plan, user) =>
     tallyd.post("/track/event", { event_name: "signup", session_id: user, user_id: user, properties: { plan, seats: 1 } });
@@ -200,7 +201,7 @@ test("picking an event shows its property breakdown, kept live over /ws", { skip
   assert.deepEqual(page.errors, []);
 });
 
-test("the indicator reconnects after tallyd restarts, and the figures are right again", { skip }, async (t) => {
+test("the indicator reconnects after tallyd restarts, and the figures are right again", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser);
@@ -222,7 +223,7 @@ test("the indicator reconnects after tallyd restarts, and the figures are right 
   assert.deepEqual(page.errors, []);
 });
 
-test("a week falls back to polling until /ws streams weeks, and shows per-day bars", { skip }, async (t) => {
+test("a week falls back to polling until /ws streams weeks, and shows per-day bars", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser);
@@ -244,7 +245,7 @@ test("a week falls back to polling until /ws streams weeks, and shows per-day ba
   assert.deepEqual(page.errors, []);
 });
 
-test("a token prompt when the server has one; the token is remembered", { skip }, async (t) => {
+test("a token prompt when the server has one; the token is remembered", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t, { args: ["--token", "s3cret"] });
   const browser = await launchBrowser(t);
   const page = await newPage(browser);
@@ -279,7 +280,7 @@ async function assertMatchesServerWithToken(page, tallyd) {
   await waitFor(async () => (await shown(page)).page_views === server.page_views, { what: "page views" });
 }
 
-test("the site and day pickers: another site, yesterday, kept in the address", { skip }, async (t) => {
+test("the site and day pickers: another site, yesterday, kept in the address", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser);
@@ -327,6 +328,7 @@ test("the site and day pickers: another site, yesterday, kept in the address", {
 
 test("with query_source redis the page shows the fleet's figures from Redis, polling", {
   skip: skip || (existsSync(redisServerPath) ? false : `${redisServerPath} not found`),
+  timeout: testTimeout,
 }, async (t) => {
   const redisServer = await startRedisProcess(t);
   const redis = redisServer.url;

@@ -11,7 +11,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 
-import { artifacts, launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, waitFor } from "./support.mjs";
+import { artifacts, launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, testTimeout, waitFor } from "./support.mjs";
 
 const skip = missingPrerequisite() || false;
 const TYPES = ["line_chart", "area_chart", "bar_chart", "scatter", "pie_chart", "heatmap", "gauge", "number", "table", "map"];
@@ -49,7 +49,7 @@ function widgetStates(page) {
   );
 }
 
-test("a dashboard from a template, every widget drawn, light, dark and print", { skip }, async (t) => {
+test("a dashboard from a template, every widget drawn, light, dark and print", { skip, timeout: testTimeout }, async (t) => {
   const d = await Tallyd.start(t, { args: ["--demo"] });
   const browser = await launchBrowser(t);
   const page = await newPage(browser, { viewport: { width: 1280, height: 900 } });
@@ -99,7 +99,7 @@ async function made(d, widgets, extra = {}) {
 
 const at = (x, y, width, height) => ({ x, y, width, height });
 
-test("drag and resize with the mouse or the keys, save, reload: the same layout", { skip }, async (t) => {
+test("drag and resize with the mouse or the keys, save, reload: the same layout", { skip, timeout: testTimeout }, async (t) => {
   const d = await Tallyd.start(t, { args: ["--demo"] });
   const doc = await made(d, [
     { id: "n", type: "number", title: "Requests", query: { metrics: ["demo.http.requests"], aggregation: "sum" }, position: at(0, 0, 3, 2) },
@@ -159,7 +159,7 @@ test("drag and resize with the mouse or the keys, save, reload: the same layout"
   assert.deepEqual(page.errors, []);
 });
 
-test("one widget of every type added in the builder, each drawn", { skip }, async (t) => {
+test("one widget of every type added in the builder, each drawn", { skip, timeout: testTimeout }, async (t) => {
   const d = await Tallyd.start(t, { args: ["--demo"] });
   const doc = await made(d, []);
   const browser = await launchBrowser(t);
@@ -199,7 +199,7 @@ test("one widget of every type added in the builder, each drawn", { skip }, asyn
   assert.deepEqual(page.consoleErrors, []);
 });
 
-test("two tabs editing: the second save shows the conflict and keeps its edits", { skip }, async (t) => {
+test("two tabs editing: the second save shows the conflict and keeps its edits", { skip, timeout: testTimeout }, async (t) => {
   const d = await Tallyd.start(t);
   const doc = await made(d, [{ id: "a", type: "number", title: "First", query: { metrics: ["x.y"] }, position: at(0, 0, 4, 2) }]);
   const browser = await launchBrowser(t);
@@ -231,7 +231,7 @@ test("two tabs editing: the second save shows the conflict and keeps its edits",
   assert.equal(stored.version, 3);
 });
 
-test("comparison, live numbers without polling, downloads, phone width", { skip }, async (t) => {
+test("comparison, live numbers without polling, downloads, phone width", { skip, timeout: testTimeout }, async (t) => {
   const d = await Tallyd.start(t, { args: ["--demo"] });
   const doc = await made(d, [
     { id: "views", type: "number", title: "Views", query: { source: "analytics", site: "default", metric: "pageviews" }, position: at(0, 0, 4, 2) },

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, waitFor } from "./support.mjs";
+import { launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, testTimeout, waitFor } from "./support.mjs";
 
 // node:test skips on any string, even an empty one.
 const skip = missingPrerequisite() || false;
@@ -47,7 +47,7 @@ function shown(page) {
   });
 }
 
-test("the Metrics tab lists --demo's metrics with their figures and charts p99 live", { skip }, async (t) => {
+test("the Metrics tab lists --demo's metrics with their figures and charts p99 live", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t, { args: ["--demo"] });
   const browser = await launchBrowser(t);
   const page = await newPage(browser, { viewport: { width: 1280, height: 800 }, colorScheme: "light" });
@@ -134,7 +134,7 @@ test("the Metrics tab lists --demo's metrics with their figures and charts p99 l
   assert.deepEqual(phone.errors, []);
 });
 
-test("without metrics the tab says how to send one; ?token= is taken from the address", { skip }, async (t) => {
+test("without metrics the tab says how to send one; ?token= is taken from the address", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t, { args: ["--token", "s3cret"] });
   const browser = await launchBrowser(t);
   const page = await newPage(browser, { viewport: { width: 1280, height: 800 }, colorScheme: "light" });

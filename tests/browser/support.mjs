@@ -12,9 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { freePort, live } from "../js/processes.mjs";
+import { freePort, live, stopHttpServer } from "../js/processes.mjs";
 
-export { freePort };
+export { freePort, stopHttpServer };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, "../..");
@@ -22,6 +22,10 @@ export const tallydPath = process.env.TALLYD || path.join(repo, "build/src/daemo
 export const webRoot = process.env.TALLY_WEB_ROOT || path.join(repo, "web");
 export const artifacts = process.env.TALLY_ARTIFACTS || path.join(repo, "build/test-artifacts");
 export const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+// How long one browser test may take, so a hang fails that test by name instead of
+// running into CTest's limit for the whole suite (the slowest take about 15 s).
+export const testTimeout = 120_000;
 
 // Why the browser tests cannot run here, or "" when they can. Outside CI a machine
 // without Chromium (or without `npm ci` in tests/browser) skips them; in CI it is an

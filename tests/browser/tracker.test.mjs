@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { test } from "node:test";
 
-import { freePort, launchBrowser, missingPrerequisite, newPage, Tallyd, waitFor } from "./support.mjs";
+import { freePort, launchBrowser, missingPrerequisite, newPage, stopHttpServer, Tallyd, testTimeout, waitFor } from "./support.mjs";
 
 // node:test skips on any string, even an empty one.
 const skip = missingPrerequisite() || false;
@@ -28,11 +28,11 @@ async function startSite(t, tallydBase) {
   });
   const port = await freePort();
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  t.after(() => new Promise((resolve) => server.close(resolve)));
+  t.after(() => stopHttpServer(server));
   return `http://127.0.0.1:${port}`;
 }
 
-test("tracker.js is under 2 KB as served, as JavaScript", { skip }, async (t) => {
+test("tracker.js is under 2 KB as served, as JavaScript", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const res = await fetch(`${tallyd.base}/tracker.js`);
   assert.equal(res.status, 200);
@@ -41,7 +41,7 @@ test("tracker.js is under 2 KB as served, as JavaScript", { skip }, async (t) =>
   assert.ok(bytes > 500 && bytes < 2048, `tracker.js is ${bytes} bytes`);
 });
 
-test("page views, an SPA navigation, custom events and the opt-out", { skip }, async (t) => {
+test("page views, an SPA navigation, custom events and the opt-out", { skip, timeout: testTimeout }, async (t) => {
   const tallyd = await Tallyd.start(t);
   const site = await startSite(t, tallyd.base);
   const browser = await launchBrowser(t);

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd } from "./support.mjs";
+import { launchBrowser, missingPrerequisite, newPage, screenshot, Tallyd, testTimeout } from "./support.mjs";
 
 const skip = missingPrerequisite() || false;
 
@@ -68,7 +68,7 @@ async function signIn(page, token) {
 // ancestor's; the menu holding Delete is closed, so look at its own display instead).
 const displayed = (page, selector) => page.$eval(selector, (el) => getComputedStyle(el).display !== "none");
 
-test("the sign-in form, a viewer without edit controls, an editor with them, each workspace its own", { skip }, async (t) => {
+test("the sign-in form, a viewer without edit controls, an editor with them, each workspace its own", { skip, timeout: testTimeout }, async (t) => {
   const d = await startWithWorkspaces(t);
   const a = await board(d, "secret-a-edit", "A team board");
   const b = await board(d, "secret-b-edit", "B team board");
@@ -140,7 +140,7 @@ test("the sign-in form, a viewer without edit controls, an editor with them, eac
   assert.deepEqual(other.errors, []);
 });
 
-test("an ingest token is told it may only send metrics; the main page signs in too", { skip }, async (t) => {
+test("an ingest token is told it may only send metrics; the main page signs in too", { skip, timeout: testTimeout }, async (t) => {
   const d = await startWithWorkspaces(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser, { viewport: { width: 1280, height: 800 } });

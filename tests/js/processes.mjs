@@ -28,3 +28,12 @@ export function freePort() {
     });
   });
 }
+
+/// Stops an http.Server and resolves when it has closed. close() alone waits for every
+/// open connection, and Node 18 leaves a browser's idle keep-alive (or preconnected,
+/// never used) sockets open indefinitely, so they are closed here too.
+export function stopHttpServer(server) {
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeAllConnections();
+  return closed;
+}
