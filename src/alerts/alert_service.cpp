@@ -261,7 +261,7 @@ void AlertService::notices_for(const Rule& rule, const AlertState& state, const 
     if (state.value && !notice.annotations.contains("value"))
         notice.annotations["value"] = format_value(*state.value);
     notice.starts_at_ms = state.firing_since_ms;
-    notice.generator_url = options_.external_url + "/api/v1/alerts/" + rule.id;
+    notice.generator_url = options_.external_url + "/alerts/" + rule.id;
     const bool resolved = status == "resolved";
     for (const Action& action : rule.actions) {
         delivery::Delivery delivery;

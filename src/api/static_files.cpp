@@ -71,6 +71,13 @@ void StaticFiles::add_routes(http::Router& router) {
     router.add("dashboards_page", {http::Method::get, http::Method::head}, "/dashboards", page);
     router.add_prefix("dashboard_page", {http::Method::get, http::Method::head}, "/dashboards/",
                       page);
+    // So is the alerts page (/alerts, /alerts/<id>: an alert's generatorURL).
+    const auto alerts_page = [this](const http::Request& r) {
+        return serve_file("alerts.html", r.if_none_match);
+    };
+    router.add("alerts_page", {http::Method::get, http::Method::head}, "/alerts", alerts_page);
+    router.add_prefix("alert_page", {http::Method::get, http::Method::head}, "/alerts/",
+                      alerts_page);
     router.set_fallback("static", {http::Method::get}, [this](const auto& r) { return serve(r); });
 }
 

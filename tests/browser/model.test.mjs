@@ -1,9 +1,10 @@
 // The dashboard's pure parts in node, without a browser: ranges, the delta rule, the
-// chart's live buckets and the reconnect back-off.
+// chart's live buckets, the reconnect back-off, and the alerts page's rules from its form.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { byUrgency, describeCondition, formatValue, parseTags, ruleFromForm } from "../../web/js/alerts/rules.js";
 import { backoffDelay } from "../../web/js/live.js";
 import { applyDelta, deltaBuckets, mergeTop, rangeBounds, rangeHoldsToday, rangeKind } from "../../web/js/model.js";
 
@@ -96,4 +97,38 @@ test("back-off: doubles from 0.5 s to a 15 s cap, with 50-100 % jitter", () => {
     const ms = backoffDelay(n);
     assert.ok(ms >= 250 && ms <= 15_000, `${ms}`);
   }
+});
+
+test("alert rules from the form: tags, analytics figures, anomaly, channels; in one line", () => {
+  const form = {
+    name: " Slow ", metric: "api.latency", tags: "env=prod, route=/pay", aggregation: "p99", window: "5m",
+    operator: ">", threshold: "250", duration: "1m", resolve: "200", noData: "ok", actionType: "webhook",
+    actionTarget: " http://127.0.0.1:9/hook ",
+  };
+  const rule = ruleFromForm(form);
+  assert.deepEqual(rule, {
+    alert_name: "Slow", metric: "api.latency", aggregation: "p99", window: "5m",
+    condition: { operator: ">", duration: "1m", threshold: 250 }, no_data: "ok",
+    tags: { env: "prod", route: "/pay" }, resolve_threshold: 200,
+    actions: [{ type: "webhook", url: "http://127.0.0.1:9/hook" }],
+  });
+  assert.equal(describeCondition(rule), "p99 of api.latency{env=prod, route=/pay} over 5m > 250 for 1m, resolved at 200");
+
+  const anomaly = ruleFromForm({ ...form, metric: "analytics:pageviews:shop", operator: "anomaly", threshold: "4",
+    tags: "", actionType: "channel", actionTarget: "email" });
+  assert.equal(anomaly.aggregation, "sum", "analytics figures are counts");
+  assert.deepEqual(anomaly.condition, { operator: "anomaly", duration: "1m", sensitivity: 4 });
+  assert.equal(anomaly.resolve_threshold, undefined);
+  assert.deepEqual(anomaly.actions, ["email"]);
+  assert.equal(describeCondition({ ...anomaly, condition: { operator: "anomaly", duration: "0s" } }),
+    "sum of analytics:pageviews:shop over 5m anomaly (3σ from the previous 60 windows)");
+
+  assert.equal(ruleFromForm({ ...form, actionType: "" }).actions, undefined);
+  assert.throws(() => parseTags("env"), /key=value: "env"/);
+  assert.deepEqual(parseTags(" a = 1 ,, b=x=y "), { a: "1", b: "x=y" });
+  assert.equal(formatValue(null), "no data");
+  assert.equal(formatValue(0.123456), "0.1235");
+  assert.equal(formatValue(12000.5), "12000");
+  const states = ["inactive", "firing", "resolved", "pending"].map((state) => ({ state, alert_name: state }));
+  assert.deepEqual(states.sort(byUrgency).map((r) => r.state), ["firing", "pending", "resolved", "inactive"]);
 });

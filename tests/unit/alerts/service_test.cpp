@@ -132,7 +132,7 @@ TEST_F(AlertServiceTest, FiresAndResolvesWithTheWebhookBody) {
     EXPECT_EQ(alert["annotations"]["value"], "150");
     EXPECT_EQ(alert["startsAt"], rfc3339(t_));
     EXPECT_EQ(alert["endsAt"], "0001-01-01T00:00:00Z");
-    EXPECT_EQ(alert["generatorURL"], "http://tally.test:8080/api/v1/alerts/" + id);
+    EXPECT_EQ(alert["generatorURL"], "http://tally.test:8080/alerts/" + id);
     const StateView state = *service_->state_of(id);
     EXPECT_EQ(state.state, State::firing);
     EXPECT_EQ(state.since_ms, t_);

@@ -4,11 +4,11 @@
 
 import * as api from "../api.js";
 import * as session from "../session.js";
+import { wireThemeButton } from "../theme.js";
 import { showList } from "./list.js";
 import { Board } from "./board.js";
 
 const $ = (id) => document.getElementById(id);
-const THEME_KEY = "tally_theme";
 
 function setStatus(state, label) {
   $("status").dataset.state = state;
@@ -19,22 +19,7 @@ function setStatus(state, label) {
 // starts again (session.begin's run below reloads it).
 const askToken = () => session.askToken();
 
-function setTheme(theme) {
-  document.documentElement.dataset.theme = theme;
-  $("theme").setAttribute("aria-pressed", String(theme === "dark"));
-}
-
-$("theme").addEventListener("click", () => {
-  const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
-  try {
-    localStorage.setItem(THEME_KEY, next);
-  } catch {
-    // No storage: the choice lasts for this page.
-  }
-  setTheme(next);
-  document.dispatchEvent(new Event("tally-theme"));
-});
-setTheme(document.documentElement.dataset.theme || "light");
+wireThemeButton();
 
 const match = location.pathname.match(/^\/dashboards\/([a-z0-9_-]+)\/?$/);
 document.body.dataset.mode = "view";
