@@ -8,8 +8,8 @@
 // for an ingest token, which may only send metrics. Hiding is a courtesy: the server
 // answers 403 to whatever a role may not do, whoever asks.
 //
-// The page's markup holds the form (#token-dialog: #token, #token-refused) and the header
-// controls (#who, #sign-out); this module only wires them.
+// The page's markup holds the header controls (#who, #sign-out); the sign-in form
+// (#token-dialog: #token, #token-refused) is the same on every page, so it is made here.
 
 import * as api from "./api.js";
 
@@ -59,6 +59,21 @@ export function applyRole(who) {
   }
 }
 
+const SIGN_IN = `
+  <form method="dialog" id="token-form">
+    <h2>Sign in</h2>
+    <p>This Tally needs a token: ask whoever runs it for yours. It is kept in this browser
+      until you sign out.</p>
+    <p id="token-refused" class="refused" hidden>That token was refused.</p>
+    <input id="token" type="password" autocomplete="current-password" required aria-label="Token">
+    <button type="submit">Sign in</button>
+  </form>`;
+
+function addSignInForm() {
+  const dialog = Object.assign(document.createElement("dialog"), { id: "token-dialog", innerHTML: SIGN_IN });
+  document.body.append(dialog);
+}
+
 // Opens the sign-in form; a stored token the server refused is said to be refused.
 export function askToken() {
   const dialog = $("token-dialog");
@@ -101,6 +116,7 @@ export function begin(run, { onRefused } = {}) {
     applyRole(who);
     run(who);
   };
+  addSignInForm();
   $("token-form").addEventListener("submit", () => {
     api.setToken($("token").value.trim());
     $("token").value = "";
