@@ -78,6 +78,7 @@ http::Response ReportsApi::list(const http::Request& request) const {
                        {"dashboard_id", shown["dashboard_id"]},
                        {"schedule", shown["schedule"]},
                        {"format", shown["format"]},
+                       {"destination", shown["destination"]},
                        {"version", shown["version"]},
                        {"updated_at", shown.value("updated_at", "")},
                        {"last_run", shown["last_run"]},

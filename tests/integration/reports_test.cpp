@@ -288,6 +288,7 @@ TEST_F(ReportsApiTest, CreateListGetReplaceDeleteWithVersions) {
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed[0]["id"], id);
     EXPECT_EQ(listed[0]["schedule"], "weekly@mon 09:00");
+    EXPECT_EQ(listed[0]["destination"]["type"], "webhook");
     const json got = json::parse(client.get("/api/v1/reports/" + id).body);
     EXPECT_TRUE(got["last_run"].is_null());
     const std::int64_t next = *parse_rfc3339_ms(got["next_run"].get<std::string>());

@@ -112,3 +112,11 @@ export function metricsLiveURL(clientId) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}${url(`/ws/metrics/${clientId}`, {}, true)}`;
 }
+
+// Why the server refused a change (a send() result), with the field it names when the
+// message does not already start with it: "condition.threshold: must be a number".
+export function refusalText(res) {
+  const why = res.body?.error || `the server answered ${res.status}`;
+  const field = res.body?.field;
+  return field && !why.startsWith(field) ? `${field}: ${why}` : why;
+}

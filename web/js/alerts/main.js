@@ -88,8 +88,7 @@ async function create(refresh) {
   }
   const res = await api.send("POST", "/api/v1/alerts", rule);
   if (res.status !== 201) {
-    const why = res.body?.error || `the server answered ${res.status}`;
-    error.textContent = res.body?.field ? `${res.body.field}: ${why}` : why;
+    error.textContent = api.refusalText(res);
     error.hidden = false;
     return;
   }

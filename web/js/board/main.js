@@ -7,6 +7,7 @@ import * as session from "../session.js";
 import { wireThemeButton } from "../theme.js";
 import { showList } from "./list.js";
 import { Board } from "./board.js";
+import { Reports } from "./reports.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,6 +35,7 @@ session.begin((who) => {
   if (match) {
     $("board-view").hidden = false;
     const board = new Board(match[1], { onStatus: setStatus, onAuth: askToken, mayEdit: session.mayEdit(who) });
+    new Reports(match[1], { onAuth: askToken, mayEdit: session.mayEdit(who) });
     board.open().catch((error) => {
       if (error instanceof api.AuthError) return askToken();
       $("board-error").textContent = error.message;
