@@ -1,6 +1,6 @@
-// The dashboards page: /dashboards lists them, /dashboards/<id> shows one. The theme and
-// the token are the main page's (the same localStorage keys); what the token's role may
-// not use is hidden (js/session.js).
+// The dashboards page: /dashboards lists them, /dashboards/<id> shows one (and its scheduled
+// reports). The theme and the token are the main page's (the same localStorage keys); what
+// the token's role may not use is hidden (js/session.js).
 
 import * as api from "../api.js";
 import * as session from "../session.js";
