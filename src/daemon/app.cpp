@@ -185,6 +185,13 @@ void App::add_routes() {
                                              mirror_.get(), fleet_reader_.get(),
                                              crawlers_ ? crawlers_->version() : std::string());
     static_files_ = std::make_unique<api::StaticFiles>(config_.web_root);
+    // The pages take their chart and grid libraries from the web root's npm packages:
+    // without them a browser shows an empty page, so the operator is told here.
+    if (std::error_code ec; !fs::is_directory(fs::path(config_.web_root) / "node_modules", ec))
+        spdlog::warn(
+            "{}/node_modules is missing: the pages cannot draw until `npm ci` runs "
+            "there (scripts/install-deps.sh runs it)",
+            config_.web_root);
     live_api_ = std::make_unique<api::LiveApi>(
         *authorization_, *hub_, *metrics_hub_,
         api::LiveOptions{config_.trusted_proxies, config_.live_max_clients_per_ip});

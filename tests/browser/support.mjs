@@ -110,6 +110,7 @@ export class Tallyd {
     this.base = `http://127.0.0.1:${port}`;
     this.child = null;
     this.stderr = "";
+    this.log = ""; // its log (spdlog writes to stdout): the last 16 KB
   }
 
   static async start(t, { args = [] } = {}) {
@@ -135,10 +136,11 @@ export class Tallyd {
         "--log-level", "warn",
         ...this.args,
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
     this.child = child;
     live.add(child);
+    child.stdout.on("data", (b) => (this.log = (this.log + b).slice(-16_000)));
     child.stderr.on("data", (b) => (this.stderr = (this.stderr + b).slice(-4000)));
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.exited = exited;
