@@ -71,7 +71,7 @@ test("the Reports dialog adds, sends now and deletes a dashboard's reports", { s
   await page.waitForFunction(() => document.querySelectorAll("#report-list li").length === 2);
   assert.equal(await page.isVisible("#report-error"), false);
   const items = await page.$$eval("#report-list li .what", (els) => els.map((e) => e.textContent));
-  assert.ok(items.some((text) => /Weekly CSV — weekly@fri 18:30CSV to .* · next 20\d\d-\d\d-\d\d 18:30 UTC · last not yet/.test(text)), items.join("\n"));
+  assert.ok(items.some((text) => /Weekly CSV — weekly@fri 18:30CSV to .* · next 20\d\d-\d\d-\d\d 18:30 UTC · last on schedule not yet/.test(text)), items.join("\n"));
   assert.ok(items.some((text) => /Daily traffic — daily@07:00JSON to .* · next 20\d\d-\d\d-\d\d 07:00 UTC/.test(text)), items.join("\n"));
   await screenshot(page, "reports-dialog");
 

@@ -1,5 +1,5 @@
 // A dashboard's scheduled reports, in a dialog opened from the board: each one with its
-// schedule, format, destination and next and last run; for an editor "Send now" (POST
+// schedule, format, destination and next and last scheduled run; for an editor "Send now" (POST
 // …/run), Delete and a form for a new one. The reports themselves are the server's
 // (/api/v1/reports); this only lists those naming this dashboard.
 
@@ -58,7 +58,7 @@ export class Reports {
     const what = Object.assign(document.createElement("span"), { className: "what" });
     const meta = Object.assign(document.createElement("span"), {
       className: "meta",
-      textContent: `${report.format.toUpperCase()} to ${report.destination.url} · next ${when(report.next_run)} · last ${when(report.last_run)}`,
+      textContent: `${report.format.toUpperCase()} to ${report.destination.url} · next ${when(report.next_run)} · last on schedule ${when(report.last_run)}`,
     });
     what.append(`${report.name} — ${report.schedule}`, meta);
     li.append(what);
