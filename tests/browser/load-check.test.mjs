@@ -40,11 +40,11 @@ test("with the packages there is no warning and no note", { skip, timeout: testT
   const d = await Tallyd.start(t);
   const browser = await launchBrowser(t);
   const page = await newPage(browser);
-  await page.goto(`${d.base}/dashboards`);
-  await page.waitForLoadState("load");
-  await page.goto(`${d.base}/`);
-  await page.waitForLoadState("load");
-  assert.equal(await page.$("#load-error"), null);
+  for (const route of ["/dashboards", "/"]) {
+    await page.goto(`${d.base}${route}`);
+    await page.waitForLoadState("load");
+    assert.equal(await page.$("#load-error"), null, route);
+  }
   assert.doesNotMatch(d.log, /node_modules is missing/);
   assert.deepEqual(page.errors, []);
 });

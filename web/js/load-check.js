@@ -11,7 +11,7 @@
     if (!note) {
       note = document.createElement("p");
       note.id = "load-error";
-      note.className = "error load-error";
+      note.className = "load-error";
       note.setAttribute("role", "alert");
       document.body.prepend(note);
     }
@@ -29,8 +29,9 @@
       // A module's element also fails when a module it imports could not be fetched.
       missing.push(element.type === "module" ? `${file} (or a module it imports)` : file);
       if (document.body) show();
-      else addEventListener("DOMContentLoaded", show, { once: true });
     },
     true,
   );
+  // What failed before there was a body to show it in.
+  addEventListener("DOMContentLoaded", () => missing.length > 0 && show());
 }

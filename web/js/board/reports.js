@@ -1,6 +1,6 @@
 // A dashboard's scheduled reports, in a dialog opened from the board: each one with its
-// schedule, format, destination and next and last scheduled run; for an editor "Send now" (POST
-// …/run), Delete and a form for a new one. The reports themselves are the server's
+// schedule, format, destination, next run and last scheduled run; for an editor "Send now"
+// (POST …/run), Delete and a form for a new one. The reports themselves are the server's
 // (/api/v1/reports); this only lists those naming this dashboard.
 
 import * as api from "../api.js";
